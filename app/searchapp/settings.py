@@ -1,0 +1,121 @@
+"""Environment contract of the search service, parsed and validated once at start-up.
+
+Why: a typo in a Deployment's env must fail the pod loudly at start (CrashLoopBackOff with a clear
+message), not produce a half-working replica.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["Settings", "SettingsError"]
+
+logger = logging.getLogger(__name__)
+
+_COLLECTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+BACKENDS = ("weaviate", "qdrant")
+
+
+class SettingsError(ValueError):
+    """An environment variable has an invalid value."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be in {lo}..{hi}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be in {lo}..{hi}, got {value}")
+    return value
+
+
+def _str(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, "").strip() or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All knobs of the service; see app/README.md for the table of environment variables."""
+
+    host: str = "0.0.0.0"
+    port: int = 8080
+    vector_backend: str = "weaviate"
+    collection: str = "Documents"
+    embed_dim: int = 384
+    embed_rounds: int = 256
+    max_batch: int = 256
+    shards: int = 1
+    replication_factor: int = 1
+    weaviate_http_host: str = "weaviate"
+    weaviate_http_port: int = 8080
+    weaviate_grpc_host: str = "weaviate"
+    weaviate_grpc_port: int = 50051
+    qdrant_url: str = "http://qdrant:6333"
+    backend_timeout_s: float = 10.0
+    drain_seconds: float = 5.0
+    graceful_timeout_s: float = 10.0
+    ensure_retry_s: float = 2.0
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if self.vector_backend not in BACKENDS:
+            raise SettingsError(
+                f"VECTOR_BACKEND must be one of {', '.join(BACKENDS)}, got {self.vector_backend!r}"
+            )
+        if not _COLLECTION_RE.match(self.collection):
+            raise SettingsError(
+                f"COLLECTION must match {_COLLECTION_RE.pattern} (Weaviate class-name rules), "
+                f"got {self.collection!r}"
+            )
+        if self.vector_backend == "weaviate" and not self.collection[0].isupper():
+            raise SettingsError(
+                f"Weaviate collection names start with an upper-case letter, got {self.collection!r}"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); raises SettingsError on bad values."""
+        env = os.environ if env is None else env
+        http_host = _str(env, "WEAVIATE_HTTP_HOST", cls.weaviate_http_host)
+        return cls(
+            host=_str(env, "HOST", cls.host),
+            port=_int(env, "PORT", cls.port, 1, 65535),
+            vector_backend=_str(env, "VECTOR_BACKEND", cls.vector_backend).lower(),
+            collection=_str(env, "COLLECTION", cls.collection),
+            embed_dim=_int(env, "EMBED_DIM", cls.embed_dim, 8, 65536),
+            embed_rounds=_int(env, "EMBED_ROUNDS", cls.embed_rounds, 1, 4096),
+            max_batch=_int(env, "MAX_BATCH", cls.max_batch, 1, 10000),
+            shards=_int(env, "SHARDS", cls.shards, 1, 1024),
+            replication_factor=_int(env, "REPLICATION_FACTOR", cls.replication_factor, 1, 64),
+            weaviate_http_host=http_host,
+            weaviate_http_port=_int(env, "WEAVIATE_HTTP_PORT", cls.weaviate_http_port, 1, 65535),
+            weaviate_grpc_host=_str(env, "WEAVIATE_GRPC_HOST", http_host),
+            weaviate_grpc_port=_int(env, "WEAVIATE_GRPC_PORT", cls.weaviate_grpc_port, 1, 65535),
+            qdrant_url=_str(env, "QDRANT_URL", cls.qdrant_url),
+            backend_timeout_s=_float(env, "BACKEND_TIMEOUT_SECONDS", cls.backend_timeout_s, 0.1, 600),
+            drain_seconds=_float(env, "DRAIN_SECONDS", cls.drain_seconds, 0, 600),
+            graceful_timeout_s=_float(env, "GRACEFUL_TIMEOUT_SECONDS", cls.graceful_timeout_s, 0, 600),
+            ensure_retry_s=_float(env, "ENSURE_RETRY_SECONDS", cls.ensure_retry_s, 0.05, 600),
+            log_level=_str(env, "LOG_LEVEL", cls.log_level).lower(),
+        )

@@ -1,0 +1,46 @@
+"""The `scaleproof` command: one entry point whose subcommands live in the modules that own them.
+
+Subcommands are imported lazily so that `scaleproof cluster status` does not pay for matplotlib,
+and a broken optional module cannot stop the others from working.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+__all__ = ["main"]
+
+# name -> "module:attribute" of a click command
+SUBCOMMANDS: dict[str, str] = {
+    "cluster": "scaleproof.cluster.cli:cluster",
+    "images": "scaleproof.cluster.cli:images",
+    "deploy": "scaleproof.cluster.cli:deploy",
+    "run": "scaleproof.pipeline:run_command",
+    "report": "scaleproof.report.cli:report",
+    "verdict": "scaleproof.verdict:verdict_command",
+    "recover": "scaleproof.undo:recover_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each subcommand's module only when it is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name)
+        command: click.Command = getattr(module, attr)
+        return command
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="scaleproof")
+def main() -> None:
+    """Prove that a Kubernetes deployment scales and heals, and keep the evidence."""

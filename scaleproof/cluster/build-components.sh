@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Builds the pinned upstream components of the local cluster with `go` from the Go module proxy.
+# Each component gets its own wrapper module (minimal version selection would otherwise mix
+# dependency versions between them). Output binaries go to $OUT; a component whose binary is
+# already there, built from the same pin, is skipped, so a warm run takes seconds.
+# Usage: build-components.sh OUT_DIR WORK_DIR [component...]
+set -euo pipefail
+OUT=${1:?out dir}; WORK=${2:?work dir}; shift 2
+COMPONENTS=${*:-"kubernetes etcd metrics-server coredns weaviate"}
+K8S_VERSION=${K8S_VERSION:-1.35.4}
+ETCD_VERSION=${ETCD_VERSION:-3.6.14}
+METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-0.8.0}
+COREDNS_VERSION=${COREDNS_VERSION:-1.14.7}
+WEAVIATE_VERSION=${WEAVIATE_VERSION:-1.39.0}
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
+mkdir -p "$OUT" "$WORK"
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+step() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# stamp NAME PIN -> returns 0 when OUT already holds NAME built from PIN
+fresh() { [ -f "$OUT/.$1.pin" ] && [ "$(cat "$OUT/.$1.pin")" = "$2" ]; }
+stamp() { echo "$2" > "$OUT/.$1.pin"; }
+
+build_kubernetes() {
+  local pin="k8s-$K8S_VERSION"
+  if fresh kubernetes "$pin"; then step "kubernetes v$K8S_VERSION: cached"; return; fi
+  local w="$WORK/kubernetes-$K8S_VERSION" minor stg kmod ld cmds c p
+  minor=$(echo "$K8S_VERSION" | cut -d. -f2); stg="v0.${K8S_VERSION#1.}"
+  mkdir -p "$w"; cd "$w"
+  [ -f go.mod ] || go mod init local/k8s-build >/dev/null 2>&1
+  go mod edit -go=1.25.0 -godebug=default=go1.25
+  step "kubernetes v$K8S_VERSION: resolving modules (staging modules pinned to $stg)"
+  kmod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | python3 -c 'import sys,json;print(json.load(sys.stdin)["GoMod"])')
+  for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\)[[:space:]]*=>[[:space:]]*\./staging/.*#\1#p' "$kmod"); do
+    go mod edit -replace="$m=$m@$stg"
+  done
+  cmds="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
+  # shellcheck disable=SC2046
+  go get -tool $(for c in $cmds; do printf 'k8s.io/kubernetes/cmd/%s@v%s ' "$c" "$K8S_VERSION"; done)
+  ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=2026-01-01T00:00:00Z"
+  done
+  for c in $cmds; do
+    step "kubernetes v$K8S_VERSION: compiling $c"
+    go build -trimpath -tags=selinux,notest,grpcnotrace -ldflags "$ld" -o "$OUT/$c" "k8s.io/kubernetes/cmd/$c"
+  done
+  stamp kubernetes "$pin"
+}
+
+build_etcd() {
+  local pin="etcd-$ETCD_VERSION"
+  if fresh etcd "$pin"; then step "etcd v$ETCD_VERSION: cached"; return; fi
+  local w="$WORK/etcd-$ETCD_VERSION"; mkdir -p "$w"; cd "$w"
+  [ -f go.mod ] || go mod init local/etcd-build >/dev/null 2>&1
+  step "etcd v$ETCD_VERSION: resolving modules"
+  go get -tool "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" "go.etcd.io/etcd/etcdctl/v3@v$ETCD_VERSION"
+  step "etcd v$ETCD_VERSION: compiling etcd, etcdctl"
+  go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3
+  go build -trimpath -ldflags "-s -w" -o "$OUT/etcdctl" go.etcd.io/etcd/etcdctl/v3
+  stamp etcd "$pin"
+}
+
+build_metrics_server() {
+  local pin="metrics-server-$METRICS_SERVER_VERSION"
+  if fresh metrics-server "$pin"; then step "metrics-server v$METRICS_SERVER_VERSION: cached"; return; fi
+  local w="$WORK/metrics-server-$METRICS_SERVER_VERSION"; mkdir -p "$w"; cd "$w"
+  [ -f go.mod ] || go mod init local/metrics-server-build >/dev/null 2>&1
+  step "metrics-server v$METRICS_SERVER_VERSION: resolving modules"
+  go get -tool "sigs.k8s.io/metrics-server/cmd/metrics-server@v$METRICS_SERVER_VERSION"
+  step "metrics-server v$METRICS_SERVER_VERSION: compiling"
+  go build -trimpath -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=v$METRICS_SERVER_VERSION" \
+    -o "$OUT/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
+  stamp metrics-server "$pin"
+}
+
+build_coredns() {
+  # CoreDNS with only the plugins a local cluster needs (no cloud-provider plugins): the upstream
+  # way of choosing plugins is a main package that imports them and sets dnsserver.Directives.
+  local pin="coredns-$COREDNS_VERSION"
+  if fresh coredns "$pin"; then step "coredns v$COREDNS_VERSION: cached"; return; fi
+  local w="$WORK/coredns-$COREDNS_VERSION"; mkdir -p "$w"; cd "$w"
+  [ -f go.mod ] || go mod init local/coredns-build >/dev/null 2>&1
+  cp "$HERE/coredns_main.go.txt" main.go
+  step "coredns v$COREDNS_VERSION: resolving modules"
+  go get "github.com/coredns/coredns@v$COREDNS_VERSION"
+  go mod tidy >/dev/null
+  step "coredns v$COREDNS_VERSION: compiling"
+  go build -trimpath -ldflags "-s -w" -o "$OUT/coredns" .
+  stamp coredns "$pin"
+}
+
+build_weaviate() {
+  local pin="weaviate-$WEAVIATE_VERSION"
+  if fresh weaviate "$pin"; then step "weaviate v$WEAVIATE_VERSION: cached"; return; fi
+  local w="$WORK/weaviate-$WEAVIATE_VERSION"; mkdir -p "$w"; cd "$w"
+  [ -f go.mod ] || go mod init local/weaviate-build >/dev/null 2>&1
+  step "weaviate v$WEAVIATE_VERSION: resolving modules"
+  go get -tool "github.com/weaviate/weaviate/cmd/weaviate-server@v$WEAVIATE_VERSION"
+  step "weaviate v$WEAVIATE_VERSION: compiling"
+  go build -trimpath -ldflags "-s -w" -o "$OUT/weaviate-server" github.com/weaviate/weaviate/cmd/weaviate-server
+  stamp weaviate "$pin"
+}
+
+for c in $COMPONENTS; do
+  case "$c" in
+    kubernetes) build_kubernetes ;;
+    etcd) build_etcd ;;
+    metrics-server) build_metrics_server ;;
+    coredns) build_coredns ;;
+    weaviate) build_weaviate ;;
+    *) echo "unknown component: $c" >&2; exit 2 ;;
+  esac
+done
+step "all requested components are in $OUT"

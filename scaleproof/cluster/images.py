@@ -1,0 +1,486 @@
+"""Container images built on this machine, with no registry and no Docker engine.
+
+An image is an OCI archive written here (layers are deterministic tars, so an unchanged input gives the
+same digest and is neither rebuilt nor re-imported), then imported into containerd's `k8s.io`
+namespace, where the kubelet's CRI finds it. Manifests pin these tags with
+`imagePullPolicy: IfNotPresent`, so nothing is ever pulled.
+
+Images: pause (the sandbox), debian-base (debootstrap from the machine's apt mirror, with python3),
+searchapp (the reference app), weaviate (built from the Go module proxy), prometheus (Debian's binary).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import ClusterConfig
+from .templates import PAUSE_IMAGE
+
+__all__ = [
+    "Layer",
+    "ImageSpec",
+    "dir_layer",
+    "files_layer",
+    "write_oci_archive",
+    "build_images",
+    "image_specs",
+    "IMAGE_TAGS",
+    "ImageBuildError",
+]
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+IMAGE_TAGS: dict[str, str] = {
+    "pause": PAUSE_IMAGE,
+    "debian-base": "localhost/scaleproof/debian-base:bookworm",
+    "searchapp": "localhost/scaleproof/searchapp:0.1.0",
+    "weaviate": "localhost/scaleproof/weaviate:1.39.0",
+    "prometheus": "localhost/scaleproof/prometheus:2.42.0",
+}
+
+
+class ImageBuildError(RuntimeError):
+    """An image could not be built or imported; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """An uncompressed layer tar on disk and its digest."""
+
+    path: Path
+    digest: str  # "sha256:…"
+    size: int
+
+
+@dataclass
+class ImageSpec:
+    name: str
+    tag: str
+    layers: list[Callable[[], Layer]]
+    config: dict = field(default_factory=dict)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mtime = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _finish_layer(tmp: Path, final: Path) -> Layer:
+    digest = _sha256_file(tmp)
+    tmp.replace(final)
+    final.with_suffix(".digest").write_text(digest)
+    return Layer(final, digest, final.stat().st_size)
+
+
+def _cached_layer(cache: Path, key: str) -> tuple[Path, Layer | None]:
+    cache.mkdir(parents=True, exist_ok=True)
+    final = cache / f"{key}.tar"
+    dfile = final.with_suffix(".digest")
+    if final.exists() and dfile.exists():
+        return final, Layer(final, dfile.read_text().strip(), final.stat().st_size)
+    return final, None
+
+
+SKIP_ROOTFS = ("dev/", "proc/", "sys/", "run/", "tmp/", "var/cache/apt/", "var/lib/apt/lists/")
+
+
+def dir_layer(cache: Path, key: str, root: Path, *, prefix: str = "", skip: tuple[str, ...] = ()) -> Layer:
+    """A deterministic tar of `root` (sorted, mtime 0), placed under `prefix` in the image."""
+    final, hit = _cached_layer(cache, key)
+    if hit:
+        return hit
+    tmp = final.with_suffix(".tmp")
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, root)
+            for name in sorted(dirnames + filenames):
+                full = os.path.join(dirpath, name)
+                rel = os.path.normpath(os.path.join(rel_dir, name))
+                if any(
+                    (rel + ("/" if os.path.isdir(full) else "")).startswith(s) and rel + "/" != s
+                    for s in skip
+                ):
+                    continue
+                arcname = os.path.join(prefix, rel) if prefix else rel
+                info = tar.gettarinfo(full, arcname)
+                _normalise(info)
+                if info.isreg():
+                    with open(full, "rb") as f:
+                        tar.addfile(info, f)
+                else:
+                    tar.addfile(info)
+    return _finish_layer(tmp, final)
+
+
+def files_layer(cache: Path, key: str, files: Iterable[tuple[str, Path | bytes, int]]) -> Layer:
+    """A layer of single files: (path in image, source file or bytes, mode). Parent dirs are added."""
+    final, hit = _cached_layer(cache, key)
+    if hit:
+        return hit
+    tmp = final.with_suffix(".tmp")
+    seen_dirs: set[str] = set()
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for dest, src, mode in sorted(files, key=lambda x: x[0]):
+            parts = dest.strip("/").split("/")
+            for i in range(1, len(parts)):
+                d = "/".join(parts[:i])
+                if d not in seen_dirs:
+                    seen_dirs.add(d)
+                    dinfo = tarfile.TarInfo(d)
+                    dinfo.type = tarfile.DIRTYPE
+                    dinfo.mode = 0o755
+                    tar.addfile(_normalise(dinfo))
+            data = src if isinstance(src, bytes) else Path(src).read_bytes()
+            info = tarfile.TarInfo(dest.strip("/"))
+            info.size = len(data)
+            info.mode = mode
+            tar.addfile(_normalise(info), io.BytesIO(data))
+    return _finish_layer(tmp, final)
+
+
+def write_oci_archive(out: Path, tag: str, layers: list[Layer], config: dict) -> str:
+    """Write an OCI image archive (tar of an OCI layout) for one image; returns the manifest digest.
+
+    The index carries `io.containerd.image.name`, which `ctr images import` uses as the image name.
+    """
+    image_config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": config,
+        "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]},
+        "history": [{"created_by": "scaleproof images"} for _ in layers],
+    }
+    config_bytes = json.dumps(image_config, sort_keys=True, separators=(",", ":")).encode()
+    config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": len(config_bytes),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": layer.digest,
+                "size": layer.size,
+            }
+            for layer in layers
+        ],
+    }
+    manifest_bytes = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    manifest_digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": manifest_digest,
+                "size": len(manifest_bytes),
+                "platform": {"architecture": "amd64", "os": "linux"},
+                "annotations": {
+                    "io.containerd.image.name": tag,
+                    "org.opencontainers.image.ref.name": tag.rsplit(":", 1)[1],
+                },
+            }
+        ],
+    }
+
+    def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mode = 0o644
+        tar.addfile(_normalise(info), io.BytesIO(data))
+
+    tmp = out.with_suffix(".tmp")
+    with tarfile.open(tmp, "w") as tar:
+        add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        add_bytes(tar, "index.json", json.dumps(index, sort_keys=True).encode())
+        add_bytes(tar, f"blobs/sha256/{config_digest[7:]}", config_bytes)
+        add_bytes(tar, f"blobs/sha256/{manifest_digest[7:]}", manifest_bytes)
+        written: set[str] = set()
+        for layer in layers:
+            if layer.digest in written:
+                continue
+            written.add(layer.digest)
+            info = tarfile.TarInfo(f"blobs/sha256/{layer.digest[7:]}")
+            info.size = layer.size
+            info.mode = 0o644
+            with layer.path.open("rb") as f:
+                tar.addfile(_normalise(info), f)
+    tmp.replace(out)
+    return manifest_digest
+
+
+# ---------------------------------------------------------------------------------------------------
+# the project's images
+
+
+def _run(cmd: list[str], what: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    if proc.returncode != 0:
+        raise ImageBuildError(f"{what} failed ({' '.join(cmd[:3])} …): {proc.stderr.strip()[-2000:]}")
+    return proc
+
+
+def apt_mirror() -> str:
+    """The Debian mirror this machine's apt is configured with (never hard-coded here)."""
+    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        m = re.search(r"^URIs:\s*(\S+)", text, re.M) or re.search(
+            r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.M
+        )
+        if m and "security" not in m.group(1):
+            return m.group(1)
+    raise ImageBuildError("no Debian mirror found in /etc/apt/sources.list*; apt must be configured")
+
+
+def debian_rootfs(cfg: ClusterConfig) -> Path:
+    """A debootstrap'ed bookworm (minbase + python3 + ca-certificates), made once and cached."""
+    root = cfg.cache_dir / "rootfs" / "debian-bookworm"
+    stamp = root.parent / "debian-bookworm.done"
+    if stamp.exists():
+        return root
+    if not shutil.which("debootstrap"):
+        raise ImageBuildError("debootstrap is missing: apt-get install debootstrap")
+    if root.exists():
+        shutil.rmtree(root)
+    log.info("debootstrap bookworm into %s (a few minutes, once)", root)
+    _run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            "--include=python3,ca-certificates",
+            "bookworm",
+            str(root),
+            apt_mirror(),
+        ],
+        "debootstrap",
+    )
+    for junk in (
+        "var/cache/apt/archives",
+        "var/lib/apt/lists",
+        "usr/share/doc",
+        "usr/share/man",
+        "usr/share/locale",
+    ):
+        p = root / junk
+        if p.exists():
+            shutil.rmtree(p)
+            p.mkdir(parents=True)
+    stamp.write_text("ok\n")
+    return root
+
+
+def _tree_key(*paths: Path, extra: str = "") -> str:
+    """A content key of files (path, size, mtime, and content hash for small trees)."""
+    h = hashlib.sha256(extra.encode())
+    for base in paths:
+        if base.is_file():
+            h.update(base.name.encode())
+            h.update(base.read_bytes())
+            continue
+        for p in sorted(base.rglob("*")):
+            if "__pycache__" in p.parts or not p.is_file():
+                continue
+            h.update(str(p.relative_to(base)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def pause_binary(cfg: ClusterConfig) -> Path:
+    src = Path(__file__).with_name("pause.c")
+    out = cfg.cache_dir / "bin" / f"pause-{_tree_key(src)}"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _run(["gcc", "-Os", "-Wall", "-Werror", "-static", "-o", str(out), str(src)], "compiling pause")
+    return out
+
+
+def app_site_packages(cfg: ClusterConfig) -> Path:
+    """pip install --target of app/requirements.txt (Debian bookworm's python is 3.11, as ours)."""
+    req = REPO_ROOT / "app" / "requirements.txt"
+    if not req.exists():
+        raise ImageBuildError(f"{req} is missing: the app image needs its pinned requirements")
+    target = cfg.cache_dir / "site-packages" / _tree_key(req)
+    if (target / ".done").exists():
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    log.info("pip install --target for the app image (cached afterwards)")
+    _run(
+        [
+            os.environ.get("SCALEPROOF_PIP", "pip"),
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--target",
+            str(target),
+            "-r",
+            str(req),
+        ],
+        "pip install of app requirements",
+    )
+    (target / ".done").write_text("ok\n")
+    return target
+
+
+def image_specs(cfg: ClusterConfig) -> dict[str, ImageSpec]:
+    layers = cfg.images_dir / "layers"
+
+    def base() -> Layer:
+        return dir_layer(layers, "debian-bookworm", debian_rootfs(cfg), skip=SKIP_ROOTFS)
+
+    def pause() -> Layer:
+        binary = pause_binary(cfg)
+        return files_layer(layers, f"pause-{binary.name}", [("/pause", binary, 0o755)])
+
+    def app_deps() -> Layer:
+        sp = app_site_packages(cfg)
+        return dir_layer(
+            layers, f"app-deps-{sp.name}", sp, prefix="opt/searchapp/site-packages", skip=(".done",)
+        )
+
+    def app_src() -> Layer:
+        src = REPO_ROOT / "app" / "searchapp"
+        corpus = REPO_ROOT / "loadgen" / "corpus"
+        files: list[tuple[str, Path | bytes, int]] = []
+        for p in sorted(src.rglob("*.py")):
+            files.append((f"/opt/searchapp/src/searchapp/{p.relative_to(src)}", p, 0o644))
+        return files_layer(layers, f"app-src-{_tree_key(src, corpus)}", files)
+
+    def weaviate() -> Layer:
+        binary = cfg.binary("weaviate-server")
+        if not binary.exists():
+            raise ImageBuildError(f"{binary} is missing: run `scaleproof cluster up` (it builds weaviate)")
+        return files_layer(
+            layers, f"weaviate-{_sha256_file(binary)[7:23]}", [("/bin/weaviate-server", binary, 0o755)]
+        )
+
+    def prometheus() -> Layer:
+        binary = Path("/usr/bin/prometheus")
+        if not binary.exists():
+            raise ImageBuildError("/usr/bin/prometheus is missing: apt-get install prometheus")
+        return files_layer(
+            layers, f"prometheus-{_sha256_file(binary)[7:23]}", [("/bin/prometheus", binary, 0o755)]
+        )
+
+    nobody = "65534:65534"
+    return {
+        "pause": ImageSpec(
+            "pause", IMAGE_TAGS["pause"], [pause], {"Entrypoint": ["/pause"], "User": "65535:65535"}
+        ),
+        "debian-base": ImageSpec("debian-base", IMAGE_TAGS["debian-base"], [base], {"Cmd": ["/bin/bash"]}),
+        "searchapp": ImageSpec(
+            "searchapp",
+            IMAGE_TAGS["searchapp"],
+            [base, app_deps, app_src],
+            {
+                "Cmd": ["python3", "-m", "searchapp"],
+                "Env": [
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "PYTHONPATH=/opt/searchapp/src:/opt/searchapp/site-packages",
+                    "PYTHONDONTWRITEBYTECODE=1",
+                    "PYTHONUNBUFFERED=1",
+                    "PORT=8080",
+                ],
+                "User": "10001:10001",
+                "WorkingDir": "/opt/searchapp",
+                "ExposedPorts": {"8080/tcp": {}},
+            },
+        ),
+        "weaviate": ImageSpec(
+            "weaviate",
+            IMAGE_TAGS["weaviate"],
+            [base, weaviate],
+            {
+                "Entrypoint": ["/bin/weaviate-server"],
+                "Cmd": ["--host", "0.0.0.0", "--port", "8080", "--scheme", "http"],
+                "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+                "ExposedPorts": {"8080/tcp": {}, "50051/tcp": {}},
+            },
+        ),
+        "prometheus": ImageSpec(
+            "prometheus",
+            IMAGE_TAGS["prometheus"],
+            [base, prometheus],
+            {
+                "Entrypoint": ["/bin/prometheus"],
+                "User": nobody,
+                "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+                "ExposedPorts": {"9090/tcp": {}},
+            },
+        ),
+    }
+
+
+def _ctr(cfg: ClusterConfig, *args: str) -> list[str]:
+    return ["ctr", "--address", str(cfg.containerd_socket), "--namespace", "k8s.io", *args]
+
+
+def imported_digests(cfg: ClusterConfig) -> dict[str, str]:
+    """tag -> manifest/index digest of the images containerd's k8s.io namespace holds."""
+    proc = _run(_ctr(cfg, "images", "ls"), "listing containerd images")
+    out: dict[str, str] = {}
+    for line in proc.stdout.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 3:
+            out[parts[0]] = parts[2]
+    return out
+
+
+def build_images(
+    cfg: ClusterConfig, names: Iterable[str] | None = None, progress: Callable[[str], None] = print
+) -> dict[str, str]:
+    """Build (cached) and import the named images; returns tag -> manifest digest."""
+    specs = image_specs(cfg)
+    wanted = list(names) if names is not None else list(specs)
+    unknown = [n for n in wanted if n not in specs]
+    if unknown:
+        raise ImageBuildError(f"unknown image(s) {unknown}; known: {sorted(specs)}")
+    cfg.images_dir.mkdir(parents=True, exist_ok=True)
+    present = imported_digests(cfg)
+    result: dict[str, str] = {}
+    for i, name in enumerate(wanted, 1):
+        spec = specs[name]
+        progress(f"[images {i}/{len(wanted)}] {spec.tag}: preparing layers")
+        layers = [make() for make in spec.layers]
+        archive = cfg.images_dir / f"{name}.oci.tar"
+        digest = write_oci_archive(archive, spec.tag, layers, spec.config)
+        result[spec.tag] = digest
+        if present.get(spec.tag) == digest:
+            progress(f"[images {i}/{len(wanted)}] {spec.tag}: already imported ({digest[:19]})")
+            continue
+        progress(f"[images {i}/{len(wanted)}] {spec.tag}: importing into containerd (k8s.io)")
+        # import unpacks into overlayfs, the snapshotter the CRI plugin uses
+        _run(
+            _ctr(cfg, "images", "import", "--snapshotter", "overlayfs", str(archive)), f"importing {spec.tag}"
+        )
+    return result

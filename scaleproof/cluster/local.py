@@ -1,0 +1,419 @@
+"""Bring the single-node local cluster up, take it down, say what runs.
+
+The cluster is made of the real upstream components running as host processes, in the order
+Kubernetes' own local-up-cluster uses: containerd → etcd → kube-apiserver → controller-manager →
+scheduler → kubelet → kube-proxy, plus metrics-server (so `kubectl top` and CPU HPAs work) and
+CoreDNS (so StatefulSet pods find each other by name). Every address lives inside 198.18.0.0/15.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import shlex
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import images, pki, processes, templates
+from .config import COMPONENT_BINARIES, VERSIONS, ClusterConfig
+from .processes import Component, ComponentFailed, http_ok
+
+__all__ = ["up", "down", "status", "ClusterError", "kubectl", "build_binaries", "ORDER"]
+
+log = logging.getLogger(__name__)
+
+ORDER = [
+    "containerd", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
+    "kube-proxy", "coredns", "metrics-server",
+]
+
+FILTER_CHAIN = "SCALEPROOF-FORWARD"
+BUILD_SCRIPT = Path(__file__).with_name("build-components.sh")
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot be brought up as asked; the message says what to do."""
+
+
+Progress = Callable[[str], None]
+
+
+def _say(progress: Progress, msg: str) -> None:
+    progress(f"[cluster {time.strftime('%H:%M:%S')}] {msg}")
+
+
+def _run(argv: list[str], check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(argv, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    if check and proc.returncode != 0:
+        raise ClusterError(f"{' '.join(argv)} failed: {proc.stderr.strip()}")
+    return proc
+
+
+def kubectl(cfg: ClusterConfig, *args: str, check: bool = True, input: str | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return _run([str(cfg.binary("kubectl")), "--kubeconfig", str(cfg.kubeconfig), *args], check=check,
+                input=input, timeout=timeout)
+
+
+# --------------------------------------------------------------------------------------------------
+# preflight
+
+
+def _port_taken(host: str, port: int, proto: int = socket.SOCK_STREAM) -> bool:
+    with socket.socket(socket.AF_INET, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def preflight(cfg: ClusterConfig) -> None:
+    """Refuse early, with an actionable message, what would fail half-way."""
+    if os.geteuid() != 0:
+        raise ClusterError("`scaleproof cluster up` must run as root (it starts containerd, the kubelet and "
+                           "kube-proxy, which manage cgroups, mounts and iptables). Re-run with sudo.")
+    missing = [tool for tool in ("containerd", "runc", "ctr", "iptables", "ip", "openssl", "gcc")
+               if shutil.which(tool) is None]
+    if not (cfg.cni_bin_dir / "bridge").exists():
+        missing.append("containernetworking-plugins (/usr/lib/cni/bridge)")
+    if missing:
+        raise ClusterError("missing host tools: " + ", ".join(missing) + " — install them with: apt-get install "
+                           "containerd runc containernetworking-plugins iptables iproute2 openssl gcc libc6-dev")
+    ports = {
+        "etcd": ("127.0.0.1", cfg.etcd_client_port), "etcd peer": ("127.0.0.1", cfg.etcd_peer_port),
+        "kube-apiserver": ("0.0.0.0", cfg.apiserver_port), "kube-controller-manager": ("127.0.0.1", 10257),
+        "kube-scheduler": ("127.0.0.1", 10259), "kubelet healthz": ("127.0.0.1", 10248),
+        "kube-proxy healthz": ("127.0.0.1", 10256),
+    }
+    for comp, (host, port) in ports.items():
+        binary = "kube-proxy" if comp.startswith("kube-proxy") else comp.split()[0]
+        if processes.pid_of(cfg.pid_dir, binary) is not None:
+            continue  # ours, already running
+        if _port_taken(host, port):
+            raise ClusterError(f"port {host}:{port} needed by {comp} is already taken by another process "
+                               f"(see `ss -ltnp 'sport = :{port}'`); stop it, or run `scaleproof cluster down` "
+                               "if it is a previous cluster whose pid files were lost")
+
+
+# --------------------------------------------------------------------------------------------------
+# binaries
+
+
+def build_binaries(cfg: ClusterConfig, progress: Progress) -> None:
+    """Build the pinned components with go (cached: a no-op when every binary is present)."""
+    missing = sorted({comp for binary, comp in COMPONENT_BINARIES.items() if not cfg.binary(binary).exists()})
+    pins_ok = all((cfg.bin_dir / f".{c}.pin").exists() for c in set(COMPONENT_BINARIES.values()))
+    if not missing and pins_ok:
+        return
+    if shutil.which("go") is None:
+        raise ClusterError("go is not installed; it builds the cluster's components from the Go module proxy")
+    wanted = sorted(set(COMPONENT_BINARIES.values())) if not pins_ok else missing
+    _say(progress, f"building {', '.join(wanted)} with go (first time only: about 8 min for Kubernetes, "
+                   "more for Weaviate on 2 cores)")
+    env = {**os.environ, **{f"{k.upper().replace('-', '_')}_VERSION": v for k, v in VERSIONS.items()}}
+    env["K8S_VERSION"] = VERSIONS["kubernetes"]
+    log_file = cfg.cache_dir / "build.log"
+    cfg.cache_dir.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a") as out:
+        proc = subprocess.Popen(["bash", str(BUILD_SCRIPT), str(cfg.bin_dir), str(cfg.gowork_dir), *wanted],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            if line.startswith("[build"):
+                progress(line.rstrip())
+        rc = proc.wait()
+    if rc != 0:
+        raise ClusterError(f"building components failed (exit {rc}); full log: {log_file}")
+
+
+# --------------------------------------------------------------------------------------------------
+# network
+
+
+def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return _run(["iptables", "-w", "5", *args], check=check)
+
+
+def setup_network(cfg: ClusterConfig) -> None:
+    """The node bridge with the node address, and a FORWARD filter that keeps pod traffic on the machine."""
+    if _run(["ip", "link", "show", cfg.node_bridge], check=False).returncode != 0:
+        _run(["ip", "link", "add", cfg.node_bridge, "type", "bridge"])
+    addrs = _run(["ip", "-4", "-o", "addr", "show", "dev", cfg.node_bridge]).stdout
+    if f" {cfg.node_ip}/" not in addrs:
+        _run(["ip", "addr", "add", f"{cfg.node_ip}/32", "dev", cfg.node_bridge])
+    _run(["ip", "link", "set", cfg.node_bridge, "up"])
+    for key, value in (("net.ipv4.ip_forward", "1"), ("net.bridge.bridge-nf-call-iptables", "1")):
+        _run(["sysctl", "-q", "-w", f"{key}={value}"], check=False)
+    if _iptables("-L", FILTER_CHAIN, "-n", check=False).returncode != 0:
+        _iptables("-N", FILTER_CHAIN)
+    _iptables("-F", FILTER_CHAIN)
+    own = "198.18.0.0/15"
+    # inside our range: allowed even where Docker left the FORWARD policy at DROP
+    _iptables("-A", FILTER_CHAIN, "-s", own, "-d", own, "-j", "ACCEPT")
+    # anything from a pod to an address outside our range never leaves the machine
+    _iptables("-A", FILTER_CHAIN, "-s", cfg.pod_cidr, "-j", "REJECT")
+    if _iptables("-C", "FORWARD", "-j", FILTER_CHAIN, check=False).returncode != 0:
+        _iptables("-I", "FORWARD", "1", "-j", FILTER_CHAIN)
+
+
+def teardown_network(cfg: ClusterConfig) -> list[str]:
+    done: list[str] = []
+    while _iptables("-D", "FORWARD", "-j", FILTER_CHAIN, check=False).returncode == 0:
+        done.append(f"iptables FORWARD -j {FILTER_CHAIN}")
+    if _iptables("-F", FILTER_CHAIN, check=False).returncode == 0:
+        _iptables("-X", FILTER_CHAIN, check=False)
+    # kube-proxy's and the CNI portmap plugin's chains: unhook them from the built-in chains, then drop them
+    if cfg.binary("kube-proxy").exists():
+        _run([str(cfg.binary("kube-proxy")), "--cleanup"], check=False)
+    for table in ("filter", "nat", "mangle"):
+        rules = _run(["iptables-save", "-t", table], check=False).stdout.splitlines()
+        chains = [r.split()[0][1:] for r in rules if r.startswith((":KUBE-", ":CNI-"))]
+        for rule in rules:
+            if rule.startswith("-A ") and not rule.startswith(tuple(f"-A {c} " for c in chains)) and any(
+                    f"-j {c}" in rule for c in chains):
+                _iptables("-t", table, "-D", *shlex.split(rule[3:]), check=False)
+        for c in chains:
+            _iptables("-t", table, "-F", c, check=False)
+        for c in chains:
+            if _iptables("-t", table, "-X", c, check=False).returncode == 0:
+                done.append(f"iptables -t {table} chain {c}")
+    for dev in (cfg.pod_bridge, cfg.node_bridge):
+        if _run(["ip", "link", "del", dev], check=False).returncode == 0:
+            done.append(f"link {dev}")
+    return done
+
+
+# --------------------------------------------------------------------------------------------------
+# components
+
+
+def components(cfg: ClusterConfig) -> dict[str, Component]:
+    b = cfg.binary
+    p = cfg.pki_dir
+    etc = cfg.etc_dir
+    admin = (p / "admin.crt", p / "admin.key")
+
+    def api(path: str) -> Callable[[], bool]:
+        return lambda: http_ok(f"{cfg.apiserver_url}{path}", ca=p / "ca.crt", cert=admin)
+
+    return {
+        "containerd": Component("containerd", [shutil.which("containerd") or "/usr/bin/containerd", "--config",
+                                str(etc / "containerd.toml")],
+                                lambda: cfg.containerd_socket.exists() and _run(
+                                    ["ctr", "--address", str(cfg.containerd_socket), "version"],
+                                    check=False).returncode == 0, 30),
+        "etcd": Component("etcd", [
+            str(b("etcd")), "--name", "scaleproof", "--data-dir", str(cfg.etcd_data),
+            "--listen-client-urls", f"http://127.0.0.1:{cfg.etcd_client_port}",
+            "--advertise-client-urls", f"http://127.0.0.1:{cfg.etcd_client_port}",
+            "--listen-peer-urls", f"http://127.0.0.1:{cfg.etcd_peer_port}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{cfg.etcd_peer_port}",
+            "--initial-cluster", f"scaleproof=http://127.0.0.1:{cfg.etcd_peer_port}",
+            "--listen-metrics-urls", "http://127.0.0.1:2381", "--quota-backend-bytes", str(2 << 30),
+            "--snapshot-count", "10000", "--log-level", "warn",
+        ], lambda: http_ok(f"http://127.0.0.1:{cfg.etcd_client_port}/health"), 30),
+        "kube-apiserver": Component("kube-apiserver", [
+            str(b("kube-apiserver")),
+            "--advertise-address", cfg.node_ip, "--bind-address", "0.0.0.0",
+            "--secure-port", str(cfg.apiserver_port),
+            "--etcd-servers", f"http://127.0.0.1:{cfg.etcd_client_port}",
+            "--service-cluster-ip-range", cfg.service_cidr, "--service-node-port-range", "30000-32767",
+            "--authorization-mode", "Node,RBAC", "--allow-privileged=true",
+            "--enable-admission-plugins", "NodeRestriction",
+            "--client-ca-file", str(p / "ca.crt"),
+            "--tls-cert-file", str(p / "apiserver.crt"), "--tls-private-key-file", str(p / "apiserver.key"),
+            "--kubelet-client-certificate", str(p / "apiserver-kubelet-client.crt"),
+            "--kubelet-client-key", str(p / "apiserver-kubelet-client.key"),
+            "--kubelet-certificate-authority", str(p / "ca.crt"),
+            "--kubelet-preferred-address-types", "InternalIP",
+            "--service-account-issuer", f"https://kubernetes.default.svc.{cfg.cluster_domain}",
+            "--service-account-key-file", str(p / "sa.pub"),
+            "--service-account-signing-key-file", str(p / "sa.key"),
+            "--requestheader-client-ca-file", str(p / "front-proxy-ca.crt"),
+            "--requestheader-allowed-names", "front-proxy-client",
+            "--requestheader-username-headers", "X-Remote-User",
+            "--requestheader-group-headers", "X-Remote-Group",
+            "--requestheader-extra-headers-prefix", "X-Remote-Extra-",
+            "--proxy-client-cert-file", str(p / "front-proxy-client.crt"),
+            "--proxy-client-key-file", str(p / "front-proxy-client.key"),
+            "--enable-aggregator-routing=true", "--event-ttl", "2h", "--v", "1",
+        ], api("/readyz"), 90),
+        "kube-controller-manager": Component("kube-controller-manager", [
+            str(b("kube-controller-manager")),
+            "--kubeconfig", str(etc / "controller-manager.kubeconfig"),
+            "--authentication-kubeconfig", str(etc / "controller-manager.kubeconfig"),
+            "--authorization-kubeconfig", str(etc / "controller-manager.kubeconfig"),
+            "--service-account-private-key-file", str(p / "sa.key"), "--root-ca-file", str(p / "ca.crt"),
+            "--cluster-signing-cert-file", str(p / "ca.crt"), "--cluster-signing-key-file", str(p / "ca.key"),
+            "--use-service-account-credentials=true", "--controllers", "*",
+            "--service-cluster-ip-range", cfg.service_cidr, "--allocate-node-cidrs=false",
+            "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "10257",
+            "--v", "1",
+        ], lambda: http_ok("https://127.0.0.1:10257/healthz"), 60),
+        "kube-scheduler": Component("kube-scheduler", [
+            str(b("kube-scheduler")), "--config", str(etc / "scheduler.yaml"),
+            "--authentication-kubeconfig", str(etc / "scheduler.kubeconfig"),
+            "--authorization-kubeconfig", str(etc / "scheduler.kubeconfig"),
+            "--bind-address", "127.0.0.1", "--secure-port", "10259", "--v", "1",
+        ], lambda: http_ok("https://127.0.0.1:10259/healthz"), 60),
+        "kubelet": Component("kubelet", [
+            str(b("kubelet")), "--config", str(etc / "kubelet.yaml"),
+            "--kubeconfig", str(etc / "kubelet.kubeconfig"), "--hostname-override", cfg.node_name,
+            "--node-ip", cfg.node_ip, "--root-dir", str(cfg.kubelet_root), "--v", "1",
+        ], lambda: http_ok("http://127.0.0.1:10248/healthz"), 90),
+        "kube-proxy": Component("kube-proxy", [
+            str(b("kube-proxy")), "--config", str(etc / "kube-proxy.yaml"), "--v", "1",
+        ], lambda: http_ok("http://127.0.0.1:10256/healthz"), 60),
+        "coredns": Component("coredns", [str(b("coredns")), "-conf", str(etc / "Corefile")],
+                             lambda: http_ok("http://127.0.0.1:18181/ready"), 60),
+        "metrics-server": Component("metrics-server", [
+            str(b("metrics-server")),
+            "--kubeconfig", str(etc / "metrics-server.kubeconfig"),
+            "--authentication-kubeconfig", str(etc / "metrics-server.kubeconfig"),
+            "--authorization-kubeconfig", str(etc / "metrics-server.kubeconfig"),
+            "--secure-port", str(cfg.metrics_server_port), "--bind-address", cfg.node_ip,
+            "--tls-cert-file", str(p / "metrics-server-serving.crt"),
+            "--tls-private-key-file", str(p / "metrics-server-serving.key"),
+            "--kubelet-preferred-address-types", "InternalIP",
+            "--kubelet-certificate-authority", str(p / "ca.crt"),
+            "--metric-resolution", "15s",
+        ], lambda: http_ok(f"https://{cfg.node_ip}:{cfg.metrics_server_port}/readyz"), 60),
+    }
+
+
+def _write_configs(cfg: ClusterConfig) -> None:
+    for path, text in templates.render_all(cfg).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+    (cfg.etc_dir / "static-pods").mkdir(parents=True, exist_ok=True)
+
+
+def _wait_node_ready(cfg: ClusterConfig, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        out = kubectl(cfg, "get", "node", cfg.node_name, "-o",
+                      "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False)
+        if out.returncode == 0 and out.stdout.strip() == "True":
+            return
+        time.sleep(1)
+    raise ComponentFailed("kubelet", cfg.log_dir / "kubelet.log",
+                          f"node {cfg.node_name} not Ready after {timeout_s:.0f} s")
+
+
+def up(cfg: ClusterConfig | None = None, progress: Progress = print, with_images: bool = True) -> float:
+    """Build what is missing, start every component, wait for a Ready node; returns seconds taken."""
+    cfg = cfg or ClusterConfig()
+    t0 = time.monotonic()
+    preflight(cfg)
+    build_binaries(cfg, progress)
+    for d in (cfg.state_dir, cfg.log_dir, cfg.pid_dir, cfg.etc_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    _say(progress, "certificates and configuration")
+    pki.ensure_pki(cfg)
+    _write_configs(cfg)
+    setup_network(cfg)
+    comps = components(cfg)
+    for name in ORDER:
+        _say(progress, f"starting {name}")
+        processes.start(comps[name], cfg.pid_dir, cfg.log_dir)
+        if name == "kube-apiserver":
+            kubectl(cfg, "apply", "-f", "-", input=templates.bootstrap_manifests(cfg))
+        if name == "containerd" and with_images:
+            images.build_images(cfg, ["pause"], progress=progress)
+    _say(progress, "waiting for the node to be Ready")
+    _wait_node_ready(cfg, 120)
+    elapsed = time.monotonic() - t0
+    _say(progress, f"node {cfg.node_name} Ready in {elapsed:.1f} s; kubeconfig: {cfg.kubeconfig}")
+    return elapsed
+
+
+def _kill_containers(cfg: ClusterConfig) -> int:
+    """Kill every container task of our containerd (CRI namespace) and remove the containers."""
+    if not cfg.containerd_socket.exists():
+        return 0
+    ctr = ["ctr", "--address", str(cfg.containerd_socket), "--namespace", "k8s.io"]
+    tasks = _run([*ctr, "tasks", "ls", "-q"], check=False).stdout.split()
+    for task in tasks:
+        _run([*ctr, "tasks", "kill", "-s", "SIGKILL", task], check=False)
+    time.sleep(0.5 if tasks else 0)
+    for task in tasks:
+        _run([*ctr, "tasks", "rm", "-f", task], check=False)
+    for c in _run([*ctr, "containers", "ls", "-q"], check=False).stdout.split():
+        _run([*ctr, "containers", "rm", c], check=False)
+    return len(tasks)
+
+
+def _unmount_under(*roots: Path) -> int:
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    ours = [m for m in mounts if any(m == str(r) or m.startswith(str(r) + "/") for r in roots)]
+    count = 0
+    for m in sorted(ours, key=len, reverse=True):
+        if _run(["umount", "-l", m], check=False).returncode == 0:
+            count += 1
+    return count
+
+
+def down(cfg: ClusterConfig | None = None, purge: bool = False, progress: Progress = print) -> list[str]:
+    """Stop every process `up` started, remove its containers, mounts, network devices and rules."""
+    cfg = cfg or ClusterConfig()
+    report: list[str] = []
+    for name in ["metrics-server", "coredns", "kube-proxy", "kube-scheduler", "kube-controller-manager",
+                 "kubelet"]:
+        if processes.stop(name, cfg.pid_dir):
+            report.append(f"stopped {name}")
+    n = _kill_containers(cfg)
+    if n:
+        report.append(f"killed {n} container task(s)")
+    for name in ["kube-apiserver", "etcd", "containerd"]:
+        if processes.stop(name, cfg.pid_dir):
+            report.append(f"stopped {name}")
+    # shims of our containerd outlive it; they carry our socket path on their command line
+    for proc_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "containerd-shim" in cmd and str(cfg.containerd_socket) in cmd:
+            try:
+                os.kill(int(proc_dir.name), 9)
+                report.append(f"killed shim {proc_dir.name}")
+            except ProcessLookupError:
+                pass
+    netns_dir = Path("/var/run/netns")
+    for ns in sorted(netns_dir.glob("cni-*")) if netns_dir.exists() else []:
+        _run(["umount", str(ns)], check=False)
+        ns.unlink(missing_ok=True)
+        report.append(f"netns {ns.name}")
+    m = _unmount_under(cfg.kubelet_root, cfg.containerd_root, cfg.containerd_state, cfg.run_dir)
+    if m:
+        report.append(f"unmounted {m} mount(s)")
+    report += teardown_network(cfg)
+    shutil.rmtree(Path("/var/lib/cni/networks/scaleproof"), ignore_errors=True)
+    if purge:
+        shutil.rmtree(cfg.state_dir, ignore_errors=True)
+        report.append(f"removed {cfg.state_dir}")
+    for line in report:
+        progress(f"[down] {line}")
+    return report
+
+
+def status(cfg: ClusterConfig | None = None) -> dict[str, dict[str, object]]:
+    """name -> {running, pid, healthy, log} for every component."""
+    cfg = cfg or ClusterConfig()
+    comps = components(cfg)
+    out: dict[str, dict[str, object]] = {}
+    for name in ORDER:
+        pid = processes.pid_of(cfg.pid_dir, name)
+        healthy = bool(pid) and comps[name].health()
+        out[name] = {"running": pid is not None, "pid": pid, "healthy": healthy,
+                     "log": str(cfg.log_dir / f"{name}.log")}
+    return out

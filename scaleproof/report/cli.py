@@ -1,0 +1,176 @@
+"""`chaos adr JOURNAL...` (Chaos Toolkit CLI plugin) and `scaleproof report JOURNAL...`: one function.
+
+Writes, for each experiment kind found in the journals:
+  <out>/<kind>.md             the evidence document (scaleproof.report.markdown)
+  <out>/<kind>-<run>-<plot>.png  its plots (scaleproof.report.plots)
+and refreshes <out>/README.md, the index of every `<kind>.md` in <out>.
+
+Re-running on the same journals gives byte-identical files. Exit codes: 0 written; 3 a journal (or
+baseline journal) is unreadable, nothing written; 4 usage error. The verdicts do not change the exit
+code here: use `scaleproof verdict` to gate on them.
+
+This module is imported by every `chaos` invocation (entry point group `chaostoolkit.cli_plugins`), so
+matplotlib and the renderers are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scaleproof.report.journal import Journal, JournalError, display_path, expand_journal_paths, load_journal
+
+__all__ = ["DEFAULT_OUT", "GenerateResult", "adr", "generate", "load_all", "report"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUT = "docs/adr/evidence"
+EXIT_UNREADABLE = 3
+EXIT_USAGE = 4
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    written: tuple[Path, ...]
+    removed: tuple[Path, ...]
+    outcomes: dict[str, str]  # run label -> pass/fail/inconclusive
+
+
+def load_all(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Journal]]:
+    """Load every journal; raise one JournalError listing all the unreadable files (never a traceback)."""
+    files = expand_journal_paths(paths)
+    if not files:
+        raise JournalError(", ".join(str(p) for p in paths) or "<none>", "no journal found")
+    loaded, errors = [], []
+    for f in files:
+        try:
+            loaded.append((display_path(f), load_journal(f)))
+        except JournalError as exc:
+            errors.append(exc)
+    if errors:
+        if len(errors) == 1:
+            raise errors[0]
+        raise JournalError(errors[0].path, "; ".join(str(e) for e in errors))
+    return loaded
+
+
+def generate(
+    journals: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str] = DEFAULT_OUT,
+    baseline: str | os.PathLike[str] | None = None,
+) -> GenerateResult:
+    """Write the evidence Markdown, plots and index for `journals` into `out_dir`."""
+    from scaleproof.report.markdown import collect_figures, make_runs, render_index, render_kind
+    from scaleproof.report.plots import figures_for, save_figure
+
+    runs = make_runs(load_all(journals))
+    base_runs = make_runs(load_all([baseline])) if baseline is not None else []
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    kinds = sorted({r.kind for r in runs})
+    removed = []
+    for kind in kinds:  # stale plots of regenerated kinds would otherwise linger
+        for old in sorted(out.glob(f"{kind}-*.png")):
+            old.unlink()
+            removed.append(old)
+    written: list[Path] = []
+    with_plots = []
+    for r in runs:
+        plots: dict[str, str] = {}
+        if r.evidence is not None:
+            for name, fig in figures_for(r.kind, r.evidence).items():
+                png = f"{r.kind}-{r.label}-{name}.png"
+                written.append(save_figure(fig, out / png))
+                plots[name] = png
+        with_plots.append(replace(r, plots=plots))
+    figures = collect_figures(with_plots, base_runs)
+    base_src = display_path(baseline) if baseline is not None else None
+    for kind in kinds:
+        path = out / f"{kind}.md"
+        path.write_text(render_kind(kind, with_plots, figures, base_runs, base_src), encoding="utf-8")
+        written.append(path)
+    docs = {p.name: p.read_text(encoding="utf-8") for p in sorted(out.glob("*.md")) if p.name != "README.md"}
+    index = out / "README.md"
+    index.write_text(render_index(docs), encoding="utf-8")
+    written.append(index)
+    return GenerateResult(
+        tuple(written),
+        tuple(p for p in removed if p not in written),
+        {r.label: r.verdict.outcome for r in runs},
+    )
+
+
+class _ReportCommand(click.Command):
+    """Usage errors exit 4 (not click's 2) for consistency with `scaleproof verdict`."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_USAGE
+            raise
+
+
+def _run(journals: tuple[str, ...], out: str, baseline: str | None) -> None:
+    try:
+        result = generate(journals, out, baseline)
+    except JournalError as exc:
+        click.echo(f"error: unreadable journal {exc}", err=True)
+        click.echo("nothing was written", err=True)
+        raise SystemExit(EXIT_UNREADABLE) from None
+    for p in result.written:
+        click.echo(f"wrote {display_path(p)}")
+    for p in result.removed:
+        click.echo(f"removed stale {display_path(p)}")
+    for label, outcome in sorted(result.outcomes.items()):
+        click.echo(f"{outcome.upper():<13} {label}")
+
+
+_ARGS = [
+    click.argument("journals", nargs=-1, required=True, type=click.Path()),
+    click.option(
+        "--out",
+        "-o",
+        default=DEFAULT_OUT,
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Directory for <kind>.md, <kind>-*.png and README.md.",
+    ),
+    click.option(
+        "--baseline",
+        "-b",
+        default=None,
+        type=click.Path(),
+        help="Journal file or directory of journals to compare against (deltas per metric).",
+    ),
+]
+
+
+def _decorate(fn: Any) -> Any:
+    for deco in reversed(_ARGS):
+        fn = deco(fn)
+    return fn
+
+
+@click.command("adr", cls=_ReportCommand)
+@_decorate
+def adr(journals: tuple[str, ...], out: str, baseline: str | None) -> None:
+    """Turn Chaos Toolkit journals into ADR evidence: Markdown + PNG plots, no pandoc.
+
+    JOURNAL is a journal file or a directory of them. Exit 3 if a journal is unreadable (nothing is
+    written), 4 on usage errors. Gate on the verdicts with `scaleproof verdict`.
+    """
+    _run(journals, out, baseline)
+
+
+@click.command("report", cls=_ReportCommand)
+@_decorate
+def report(journals: tuple[str, ...], out: str, baseline: str | None) -> None:
+    """Same as `chaos adr`: journals → ADR evidence Markdown + PNG plots."""
+    _run(journals, out, baseline)

@@ -1,0 +1,620 @@
+"""Deterministic, diffable MADR-style evidence Markdown from journals.
+
+Every figure is emitted through :func:`fig` as ``<!-- fig:KEY -->VALUE`` so that
+`scaleproof.report.consistency` can check any ADR quoting it against the journals. All figures come
+from one place, :func:`collect_figures`, which both the renderer and the consistency check use.
+
+No generation timestamp, no absolute path, stable ordering everywhere: same journals → same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scaleproof.report.journal import (
+    Evidence,
+    Journal,
+    declared_criteria,
+    experiment_kind,
+    find_evidence,
+    run_label,
+)
+from scaleproof.verdict import Verdict, chaos_exit_code, verdict
+
+__all__ = [
+    "Aggregate",
+    "RunDoc",
+    "aggregate",
+    "collect_figures",
+    "fig",
+    "format_number",
+    "make_runs",
+    "percentile",
+    "render_index",
+    "render_kind",
+    "summary_marker",
+]
+
+logger = logging.getLogger(__name__)
+
+# the value token is what `format_number` writes: a decimal number, or a word such as n/a, pass, fail
+FIG_RE = re.compile(r"<!--\s*fig:([A-Za-z0-9_.:\-]+)\s*-->\s*([-+]?\d+(?:\.\d+)?|[A-Za-z][A-Za-z/]*)?")
+SUMMARY_RE = re.compile(
+    r"<!-- summary: kind=(\S+) runs=(\d+) pass=(\d+) fail=(\d+) inconclusive=(\d+) -->\n"
+    r"# .*\n\n\*\*Claim:\*\* (.*)"
+)
+
+
+@dataclass(frozen=True)
+class RunDoc:
+    """One journal prepared for rendering."""
+
+    source: str  # journal path as displayed (relative)
+    label: str  # evidence run_id, else the journal file stem; file-name safe
+    kind: str
+    journal: Journal
+    evidence: Evidence | None
+    verdict: Verdict
+    plots: dict[str, str] = field(default_factory=dict)  # plot name -> relative PNG file name
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    unit: str
+    n: int  # runs with a value
+    runs: int  # runs of the kind
+    mean: float | None
+    p95: float | None
+    min: float | None
+    max: float | None
+
+
+# ------------------------------------------------------------------------------------------------ numbers
+def format_number(value: Any) -> str:
+    """The one textual form of a figure: ints as is, floats to 3 significant digits (no exponent)."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if value == 0:
+            return "0"
+        decimals = max(0, 2 - int(math.floor(math.log10(abs(value)))))
+        text = f"{round(value, decimals):.{decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+    return str(value)
+
+
+def fig(figures: Mapping[str, str], key: str) -> str:
+    """A figure with its marker; the value must have been collected (KeyError otherwise, by design)."""
+    return f"<!-- fig:{key} -->{figures[key]}"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Percentile by linear interpolation between closest ranks (numpy's default, Hyndman–Fan type 7)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    s = sorted(values)
+    k = (len(s) - 1) * q / 100.0
+    lo = math.floor(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def aggregate(runs: Sequence[RunDoc]) -> dict[str, Aggregate]:
+    """Per metric across runs: n, mean, p95, min, max of the non-null values (every run, any verdict)."""
+    names = sorted({m for r in runs if r.evidence for m in (r.evidence.get("metrics") or {})})
+    out: dict[str, Aggregate] = {}
+    for name in names:
+        values: list[float] = []
+        unit = ""
+        for r in runs:
+            m = ((r.evidence or {}).get("metrics") or {}).get(name)
+            if m is None:
+                continue
+            unit = unit or str(m.get("unit") or "")
+            if m.get("value") is not None:
+                values.append(float(m["value"]))
+        if values:
+            out[name] = Aggregate(
+                unit,
+                len(values),
+                len(runs),
+                sum(values) / len(values),
+                percentile(values, 95),
+                min(values),
+                max(values),
+            )
+        else:
+            out[name] = Aggregate(unit, 0, len(runs), None, None, None, None)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ runs
+def make_runs(loaded: Sequence[tuple[str, Journal]]) -> list[RunDoc]:
+    """RunDocs sorted by (kind, journal start, label, source): the order of every output."""
+    runs = []
+    seen: dict[tuple[str, str], int] = {}
+    for source, journal in loaded:
+        kind = experiment_kind(journal)
+        label = run_label(journal, Path(source).stem)
+        n = seen.get((kind, label), 0)
+        seen[(kind, label)] = n + 1
+        if n:
+            label = f"{label}-{n + 1}"
+        runs.append(RunDoc(source, label, kind, journal, find_evidence(journal), verdict(journal)))
+    return sorted(runs, key=lambda r: (r.kind, str(r.journal.get("start")), r.label, r.source))
+
+
+def collect_figures(runs: Sequence[RunDoc], baseline: Sequence[RunDoc] = ()) -> dict[str, str]:
+    """Every figure the evidence documents show, as text, keyed `<kind>.<run>.<metric>`,
+    `<kind>.<run>.verdict`, `<kind>.aggregate.<metric>.{n,mean,p95,min,max}`, `<kind>.runs`,
+    `<kind>.baseline.<metric>.{mean,delta,delta_pct}`."""
+    figures: dict[str, str] = {}
+    kinds = sorted({r.kind for r in runs})
+    for kind in kinds:
+        mine = [r for r in runs if r.kind == kind]
+        figures[f"{kind}.runs"] = str(len(mine))
+        for r in mine:
+            figures[f"{kind}.{r.label}.verdict"] = r.verdict.outcome
+            for name, m in sorted(((r.evidence or {}).get("metrics") or {}).items()):
+                figures[f"{kind}.{r.label}.{name}"] = format_number(m.get("value"))
+            for c in r.verdict.criteria:
+                figures[f"{kind}.{r.label}.criterion.{c.get('metric')}.passed"] = (
+                    "n/a" if c.get("passed") is None else ("pass" if c.get("passed") else "fail")
+                )
+        agg = aggregate(mine)
+        for name, a in agg.items():
+            for stat in ("n", "mean", "p95", "min", "max"):
+                figures[f"{kind}.aggregate.{name}.{stat}"] = format_number(getattr(a, stat))
+        base = [r for r in baseline if r.kind == kind]
+        if base:
+            bagg = aggregate(base)
+            for name, a in agg.items():
+                b = bagg.get(name)
+                if b is None:
+                    continue
+                delta = None if a.mean is None or b.mean is None else a.mean - b.mean
+                pct = None if delta is None or not b.mean else 100.0 * delta / abs(b.mean)
+                figures[f"{kind}.baseline.{name}.n"] = format_number(b.n)
+                figures[f"{kind}.baseline.{name}.mean"] = format_number(b.mean)
+                figures[f"{kind}.baseline.{name}.delta"] = format_number(delta)
+                figures[f"{kind}.baseline.{name}.delta_pct"] = format_number(pct)
+    return figures
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _esc(text: Any) -> str:
+    """Table-cell safe text: one line, pipes escaped."""
+    return str(text).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+
+
+def _ts(t: Any) -> str:
+    if t is None:
+        return "n/a"
+    return datetime.fromtimestamp(float(t), UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _iso(s: Any) -> str:
+    if not s:
+        return "n/a"
+    try:
+        return datetime.fromisoformat(str(s)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return _esc(s)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out + [""]
+
+
+def _direction(runs: Sequence[RunDoc], metric: str) -> int:
+    """-1 if lower is better (a `<=`/`<` criterion on it), +1 if higher is better, 0 unknown."""
+    for r in runs:
+        for c in r.verdict.criteria:
+            if c.get("metric") == metric:
+                return (
+                    -1 if str(c.get("op")).startswith("<") else 1 if str(c.get("op")).startswith(">") else 0
+                )
+    return 0
+
+
+def _hypothesis_line(name: str, state: Mapping[str, Any] | None) -> str:
+    if state is None:
+        return f"- {name}: not run"
+    met = state.get("steady_state_met")
+    parts = []
+    for p in state.get("probes") or []:
+        ok = "ok" if p.get("tolerance_met") else ("raised" if p.get("status") == "failed" else "OUT")
+        parts.append(f"`{(p.get('activity') or {}).get('name')}`={_esc(p.get('output'))} ({ok})")
+    return f"- {name}: **{'met' if met else 'NOT MET'}** — " + ", ".join(parts)
+
+
+def summary_marker(kind: str, runs: Sequence[RunDoc]) -> str:
+    c = {o: sum(1 for r in runs if r.verdict.outcome == o) for o in ("pass", "fail", "inconclusive")}
+    return (
+        f"<!-- summary: kind={kind} runs={len(runs)} pass={c['pass']} fail={c['fail']} "
+        f"inconclusive={c['inconclusive']} -->"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ render
+def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
+    j, ev, k = r.journal, r.evidence or {}, r.kind
+    v = r.verdict
+    lines = [f"## Run `{r.label}`", ""]
+    lines += [
+        f"- Journal: `{r.source}`" + (f" · run directory `{ev['run_dir']}`" if ev.get("run_dir") else ""),
+        f"- Started {_iso(j.get('start'))}, ended {_iso(j.get('end'))}, duration "
+        f"{format_number(j.get('duration'))} s",
+        f"- Journal status: **{j.get('status')}** · deviated: **{'yes' if j.get('deviated') else 'no'}** · "
+        f"`chaos run` exit code: {chaos_exit_code(j)}",
+        f"- Verdict: **{fig(figures, f'{k}.{r.label}.verdict')}**",
+    ]
+    lines += [f"  - {_esc(reason)}" for reason in v.reasons]
+    if chaos_exit_code(j) == 0 and v.outcome != "pass":
+        lines.append(f"  - note: `chaos run` exited 0 for this run; the verdict is {v.outcome}, not pass")
+    if j.get("status") == "interrupted":
+        lines.append("  - note: the run was **interrupted**; its figures cover only the part that ran")
+    if j.get("deviated"):
+        lines.append("  - note: the run **deviated**: the steady state did not hold after the method")
+    lines.append("")
+    if r.evidence is None:
+        lines += ["No scaleproof evidence block: only the journal's own outcome is known.", ""]
+
+    if v.criteria:
+        lines += ["### Criteria", ""]
+        rows = []
+        for c in v.criteria:
+            res = "n/a" if c.get("passed") is None else ("pass" if c.get("passed") else "**FAIL**")
+            mkey = f"{k}.{r.label}.{c.get('metric')}"
+            value = fig(figures, mkey) if mkey in figures else format_number(c.get("value"))
+            rows.append(
+                [
+                    f"`{_esc(c.get('expr'))}`",
+                    value,
+                    _esc(c.get("unit") or ""),
+                    f"{_esc(c.get('op'))} {format_number(c.get('threshold'))}",
+                    res,
+                ]
+            )
+        lines += _table(["criterion", "value", "unit", "threshold", "result"], rows)
+
+    metrics = ev.get("metrics") or {}
+    if metrics:
+        lines += ["### Metrics", ""]
+        rows = []
+        for name, m in sorted(metrics.items()):
+            method = m.get("method") or ""
+            if m.get("value") is None:
+                method = f"{method} — not computed: {m.get('reason') or 'no reason recorded'}"
+            rows.append(
+                [
+                    f"`{name}`",
+                    fig(figures, f"{k}.{r.label}.{name}"),
+                    _esc(m.get("unit") or ""),
+                    _esc(method),
+                    format_number(m.get("resolution_s")),
+                    format_number(m.get("samples")),
+                ]
+            )
+        lines += _table(["metric", "value", "unit", "method", "resolution (s)", "samples"], rows)
+
+    timelines = ev.get("timelines") or {}
+    kills = timelines.get("kills") or []
+    if kills:
+        lines += [
+            "### Timeline: recovery phases per kill",
+            "",
+            "Offsets are from the first phase start of the kill (seconds).",
+            "",
+        ]
+        rows = []
+        for i, kill in enumerate(kills, start=1):
+            phases = kill.get("phases") or []
+            t0 = float(phases[0]["start"]) if phases else 0.0
+            for ph in phases:
+                rows.append(
+                    [
+                        str(i),
+                        f"`{_esc(kill.get('victim'))}`",
+                        f"`{_esc(kill.get('replacement'))}`",
+                        _esc(ph.get("name")),
+                        _ts(ph.get("start")),
+                        f"+{format_number(float(ph['start']) - t0)}",
+                        format_number(ph.get("duration_s")),
+                    ]
+                )
+            rows.append(
+                [
+                    str(i),
+                    "",
+                    "",
+                    f"**MTTR** ({'recovered' if kill.get('recovered') else 'NOT recovered'})",
+                    "",
+                    "",
+                    f"**{format_number(kill.get('mttr_s'))}**",
+                ]
+            )
+        lines += _table(
+            ["kill", "victim", "replacement", "phase", "start (UTC)", "offset (s)", "duration (s)"], rows
+        )
+    scale = timelines.get("scale") or {}
+    if scale.get("phases") or scale.get("decisions"):
+        lines += ["### Timeline: scale phases", ""]
+        phases = scale.get("phases") or []
+        t0 = float(phases[0]["start"]) if phases else 0.0
+        lines += _table(
+            ["phase", "start (UTC)", "offset (s)", "duration (s)"],
+            [
+                [
+                    _esc(p.get("name")),
+                    _ts(p.get("start")),
+                    f"+{format_number(float(p['start']) - t0)}",
+                    format_number(p.get("duration_s")),
+                ]
+                for p in phases
+            ],
+        )
+        if scale.get("decisions"):
+            lines += _table(
+                ["HPA decision", "at (UTC)", "offset (s)"],
+                [
+                    [
+                        f"{d.get('from')} → {d.get('to')}",
+                        _ts(d.get("t")),
+                        f"+{format_number(float(d['t']) - t0)}",
+                    ]
+                    for d in scale["decisions"]
+                ],
+            )
+    shards = timelines.get("shards") or {}
+    if shards.get("per_shard"):
+        lines += [f"### Shards of `{_esc(shards.get('collection'))}`", ""]
+        lines += _table(
+            ["shard", "node", "documents", "queries"],
+            [
+                [
+                    f"`{_esc(s.get('shard'))}`",
+                    _esc(s.get("node")),
+                    format_number(s.get("objects")),
+                    format_number(s.get("queries")),
+                ]
+                for s in sorted(shards["per_shard"], key=lambda s: (str(s.get("node")), str(s.get("shard"))))
+            ],
+        )
+
+    steady = j.get("steady_states") or {}
+    during = steady.get("during") or []
+    lines += ["### Steady state and activities", ""]
+    lines.append(_hypothesis_line("before", steady.get("before")))
+    breached = sum(1 for s in during if s and s.get("steady_state_met") is False)
+    lines.append(
+        f"- during: {len(during)} samples, **{breached} breached**" if during else "- during: no samples"
+    )
+    lines.append(_hypothesis_line("after", steady.get("after")))
+    lines.append("")
+    rows = []
+    for phase, recs in (("method", j.get("run") or []), ("rollback", j.get("rollbacks") or [])):
+        for rec in recs:
+            act = rec.get("activity") or {}
+            err = (rec.get("exception") or [""])[-1].strip()
+            rows.append(
+                [
+                    phase,
+                    f"`{_esc(act.get('name'))}`",
+                    _esc(act.get("type")),
+                    "**failed**" if rec.get("status") == "failed" else _esc(rec.get("status")),
+                    format_number(rec.get("duration")),
+                    _esc(err),
+                ]
+            )
+    if j.get("status") == "interrupted" and not j.get("rollbacks"):
+        rows.append(["rollback", "—", "", "**not played** (interrupted)", "", ""])
+    if rows:
+        lines += _table(["phase", "activity", "type", "status", "duration (s)", "error"], rows)
+
+    load = ev.get("load") or {}
+    if load.get("per_second"):
+        ps = load["per_second"]
+        lines += [
+            "### Load",
+            "",
+            f"{load.get('users')} users, {len(ps)} one-second samples from {_ts(ps[0].get('t'))} to "
+            f"{_ts(ps[-1].get('t'))}; peak {format_number(max(float(p.get('rps') or 0) for p in ps))} req/s, "
+            f"peak p95 {format_number(max(float(p.get('p95_ms') or 0) for p in ps))} ms, "
+            f"{format_number(sum(float(p.get('failures_per_s') or 0) for p in ps))} failures in total.",
+            "",
+        ]
+
+    specs = ev.get("specs") or {}
+    if specs:
+        lines += ["### Deployment, HPA and PDB under test", ""]
+        d, h, p = specs.get("deployment") or {}, specs.get("hpa") or {}, specs.get("pdb") or {}
+        if d:
+            lines.append(
+                f"- Deployment `{_esc(d.get('name'))}`: replicas {d.get('replicas')}, image "
+                f"`{_esc(d.get('image'))}`, requests `{_esc(d.get('resources', {}).get('requests'))}`, "
+                f"readiness `{_esc(d.get('readinessProbe'))}`"
+            )
+        if h:
+            lines.append(
+                f"- HPA `{_esc(h.get('name'))}`: {h.get('minReplicas')}–{h.get('maxReplicas')} "
+                f"replicas, metrics `{_esc(h.get('metrics'))}`, behavior `{_esc(h.get('behavior'))}`"
+            )
+        if p:
+            lines.append(
+                f"- PDB `{_esc(p.get('name'))}`: minAvailable {p.get('minAvailable')}, "
+                f"maxUnavailable {p.get('maxUnavailable')}"
+            )
+        lines.append("")
+    if ev.get("versions") or ev.get("images"):
+        lines += ["### Versions and images", ""]
+        lines += [f"- {_esc(n)}: `{_esc(val)}`" for n, val in sorted((ev.get("versions") or {}).items())]
+        lines += [f"- image {_esc(n)}: `{_esc(val)}`" for n, val in sorted((ev.get("images") or {}).items())]
+        lines.append(f"- git revision: `{ev.get('git_revision') or 'unknown'}`")
+        lines.append("")
+    touched = ev.get("touched") or []
+    if touched:
+        lines += ["### Blast radius (objects touched)", ""]
+        lines += _table(
+            ["kind", "namespace", "name", "action", "at (UTC)"],
+            [
+                [
+                    _esc(t.get("kind")),
+                    _esc(t.get("namespace")),
+                    f"`{_esc(t.get('name'))}`",
+                    _esc(t.get("action")),
+                    _ts(t.get("t")),
+                ]
+                for t in touched
+            ],
+        )
+    if r.plots:
+        lines += ["### Plots", ""]
+        lines += [f"![{r.kind} {name} — {r.label}]({png})" for name, png in r.plots.items()]
+        lines.append("")
+    return lines
+
+
+def render_kind(
+    kind: str,
+    runs: Sequence[RunDoc],
+    figures: Mapping[str, str],
+    baseline: Sequence[RunDoc] = (),
+    baseline_source: str | None = None,
+) -> str:
+    """The `<kind>.md` evidence document for the runs of one experiment kind."""
+    runs = [r for r in runs if r.kind == kind]
+    base = [r for r in baseline if r.kind == kind]
+    exp = runs[0].journal.get("experiment") or {}
+    ev0 = next((r.evidence for r in runs if r.evidence), None) or {}
+    lines = [
+        summary_marker(kind, runs),
+        f"# Evidence: {kind}",
+        "",
+        f"**Claim:** {_esc(exp.get('title') or 'untitled experiment')}",
+        "",
+        f"Generated by `scaleproof report` (same as `chaos adr`) from {fig(figures, f'{kind}.runs')} "
+        "journal(s); do not edit by hand, re-run the command. Figures carry `<!-- fig:… -->` markers "
+        "that `scaleproof.report.consistency` checks against the journals.",
+        "",
+    ]
+    e = ev0.get("experiment") or {}
+    if e:
+        lines += [f"- Experiment: `{_esc(e.get('path'))}` (sha256 `{str(e.get('sha256'))[:12]}…`)"]
+    crit = declared_criteria(runs[0].journal)
+    if crit:
+        lines += ["- Criteria declared: " + ", ".join(f"`{_esc(c)}`" for c in crit)]
+    lines += [
+        "- Verdict rules: see `scaleproof/verdict.py` (a failed gate or failed action is a fail even "
+        "when `chaos run` exits 0; missing evidence or a null metric is inconclusive).",
+        "",
+    ]
+
+    lines += ["## Runs", ""]
+    lines += _table(
+        ["run", "started (UTC)", "duration (s)", "status", "deviated", "`chaos run` exit", "verdict"],
+        [
+            [
+                f"[`{r.label}`](#run-{r.label.lower().replace('.', '')})",
+                _iso(r.journal.get("start")),
+                format_number(r.journal.get("duration")),
+                _esc(r.journal.get("status")),
+                "yes" if r.journal.get("deviated") else "no",
+                str(chaos_exit_code(r.journal)),
+                f"**{fig(figures, f'{kind}.{r.label}.verdict')}**",
+            ]
+            for r in runs
+        ],
+    )
+
+    agg = aggregate(runs)
+    if len(runs) > 1 and agg:
+        lines += [
+            "## Aggregate across runs",
+            "",
+            f"Over the {len(runs)} runs above, whatever their verdict; n = runs where the metric has a "
+            "value. p95: linear interpolation between closest ranks.",
+            "",
+        ]
+        lines += _table(
+            ["metric", "unit", "n", "mean", "p95", "min", "max"],
+            [
+                [f"`{name}`", _esc(a.unit)]
+                + [fig(figures, f"{kind}.aggregate.{name}.{s}") for s in ("n", "mean", "p95", "min", "max")]
+                for name, a in agg.items()
+            ],
+        )
+    if base:
+        lines += [
+            "## Comparison with baseline",
+            "",
+            f"Baseline: {len(base)} run(s) from `{baseline_source}`; delta = current mean − baseline mean.",
+            "",
+        ]
+        rows = []
+        for name, a in agg.items():
+            if f"{kind}.baseline.{name}.mean" not in figures:
+                continue
+            b, ag = f"{kind}.baseline.{name}", f"{kind}.aggregate.{name}"
+            delta = figures[f"{b}.delta"]
+            d = _direction(runs, name)
+            if delta in ("n/a", "0") or d == 0:
+                trend = "—" if delta != "0" else "same"
+            else:
+                trend = "better" if (float(delta) < 0) == (d < 0) else "**worse**"
+            rows.append(
+                [
+                    f"`{name}`",
+                    _esc(a.unit),
+                    f"{fig(figures, f'{b}.mean')} (n={figures[f'{b}.n']})",
+                    f"{fig(figures, f'{ag}.mean')} (n={figures[f'{ag}.n']})",
+                    fig(figures, f"{kind}.baseline.{name}.delta"),
+                    fig(figures, f"{kind}.baseline.{name}.delta_pct"),
+                    trend,
+                ]
+            )
+        lines += _table(
+            ["metric", "unit", "baseline mean", "current mean", "delta", "delta %", "trend"], rows
+        )
+
+    for r in runs:
+        lines += _run_section(r, figures)
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def render_index(kind_docs: Mapping[str, str]) -> str:
+    """README.md of the evidence directory from the `<kind>.md` texts it holds (file name → text)."""
+    lines = [
+        "# ADR evidence",
+        "",
+        "Generated by `scaleproof report` / `chaos adr`; one document per experiment kind. "
+        "`scaleproof verdict JOURNAL...` exits 0 all pass, 1 any fail, 2 inconclusive, 3 unreadable.",
+        "",
+    ]
+    rows = []
+    for name in sorted(kind_docs):
+        m = SUMMARY_RE.search(kind_docs[name])
+        if not m:
+            continue
+        kind, n, p, f, i, claim = m.groups()
+        rows.append([f"[{kind}]({name})", n, p, f, i, claim])
+    lines += _table(["experiment", "runs", "pass", "fail", "inconclusive", "claim"], rows)
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,951 @@
+"""Offline checks of the Kubernetes manifests in k8s/.
+
+Every overlay is rendered with `kubectl kustomize` (no cluster needed), each object is
+validated against the official Kubernetes 1.35 JSON schemas shipped by
+kubernetes-validate (strict: unknown fields fail), and the invariants the rest of the
+project builds on are asserted (names, ports, labels, HPA, Weaviate/Qdrant cluster
+settings, Prometheus config, RBAC, Grafana dashboard, addresses).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "k8s"
+KUBE_VERSION = "1.35"  # newest schema set <= 1.35 shipped by kubernetes-validate
+NAMESPACE = "scaleproof"
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+
+OVERLAYS = ["local", "minikube", "qdrant"]
+NODE_OVERLAYS = ["local", "minikube"]  # the ones that run Weaviate + NodePorts
+RENDERABLE = {
+    "app": K8S / "app",
+    "base": K8S / "base",
+    "qdrant-base": K8S / "qdrant",
+    **{f"overlay-{o}": K8S / "overlays" / o for o in OVERLAYS},
+}
+APP_METRICS = {
+    "searchapp_requests_total",
+    "searchapp_request_duration_seconds_bucket",
+    "searchapp_requests_in_flight",
+}
+NODE_CPU_MILLI = 2000
+SYSTEM_PODS_CPU_MILLI = 300  # CoreDNS, metrics-server, kube-state-metrics (estimate)
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}
+CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding"}
+
+Obj = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- helpers
+def _kubectl() -> str:
+    if not os.path.exists(KUBECTL):
+        pytest.skip("kubectl not found: cannot render kustomizations")
+    return KUBECTL
+
+
+@functools.cache
+def _render_path(path: str) -> tuple[str, ...]:
+    proc = subprocess.run(
+        [_kubectl(), "kustomize", path], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, f"kubectl kustomize {path} failed:\n{proc.stderr}"
+    return tuple(json.dumps(d) for d in yaml.safe_load_all(proc.stdout) if d)
+
+
+def render(path: Path) -> list[Obj]:
+    return [json.loads(s) for s in _render_path(str(path))]
+
+
+def overlay(name: str) -> list[Obj]:
+    return render(K8S / "overlays" / name)
+
+
+def find(objs: list[Obj], kind: str, name: str | None = None) -> list[Obj]:
+    return [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+def one(objs: list[Obj], kind: str, name: str) -> Obj:
+    found = find(objs, kind, name)
+    assert len(found) == 1, f"expected exactly one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def one_prefixed(objs: list[Obj], kind: str, prefix: str) -> Obj:
+    """A generated object (kustomize appends -<hash>)."""
+    found = [
+        o
+        for o in find(objs, kind)
+        if o["metadata"]["name"] == prefix
+        or re.fullmatch(rf"{re.escape(prefix)}-[a-z0-9]{{10}}", o["metadata"]["name"])
+    ]
+    assert len(found) == 1, (
+        f"expected one {kind} named {prefix}[-hash], found {[o['metadata']['name'] for o in found]}"
+    )
+    return found[0]
+
+
+def pod_spec(obj: Obj) -> Obj:
+    return obj["spec"]["template"]["spec"]
+
+
+def containers(obj: Obj) -> list[Obj]:
+    spec = pod_spec(obj)
+    return list(spec.get("initContainers", [])) + list(spec["containers"])
+
+
+def workloads(objs: list[Obj]) -> list[Obj]:
+    return [o for o in objs if o["kind"] in WORKLOAD_KINDS]
+
+
+def env_of(container: Obj) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def app_settings(objs: list[Obj]) -> dict[str, str]:
+    dep = one(objs, "Deployment", "searchapp")
+    refs = [
+        r["configMapRef"]["name"]
+        for r in pod_spec(dep)["containers"][0].get("envFrom", [])
+        if "configMapRef" in r
+    ]
+    assert len(refs) == 1, "searchapp must take its settings from exactly one ConfigMap"
+    return one(objs, "ConfigMap", refs[0])["data"]
+
+
+def milli_cpu(q: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(m?)", str(q))
+    assert m, f"unparseable CPU quantity {q!r}"
+    return int(float(m.group(1)) * (1 if m.group(2) else 1000))
+
+
+def mebibytes(q: str) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?", str(q))
+    assert m, f"unparseable memory quantity {q!r}"
+    factor = {
+        "Ki": 1 / 1024,
+        "Mi": 1,
+        "Gi": 1024,
+        "k": 1e3 / 2**20,
+        "M": 1e6 / 2**20,
+        "G": 1e9 / 2**20,
+        None: 1 / 2**20,
+    }
+    return float(m.group(1)) * factor[m.group(2)]
+
+
+def strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+        # embedded documents (ConfigMap data holding YAML/JSON/shell) are plain strings: fine
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from strings(v)
+
+
+def selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+# ------------------------------------------------------------------ schema validation
+@pytest.mark.parametrize("name", sorted(RENDERABLE))
+def test_every_object_is_valid_against_kubernetes_schemas(name: str) -> None:
+    import kubernetes_validate
+
+    objs = render(RENDERABLE[name])
+    assert objs, f"{name} rendered nothing"
+    errors = []
+    for o in objs:
+        try:
+            kubernetes_validate.validate(o, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:  # type: ignore[attr-defined]
+            errors.append(f"{o['kind']}/{o['metadata'].get('name')}: {exc.message}")
+    assert not errors, "\n".join(errors)
+
+
+def test_schema_validation_rejects_unknown_fields() -> None:
+    """Guard against a validator that silently accepts anything (e.g. wrong version)."""
+    import kubernetes_validate
+
+    dep = json.loads(json.dumps(one(overlay("local"), "Deployment", "searchapp")))
+    pod_spec(dep)["containers"][0]["imagePullPolcy"] = "IfNotPresent"  # typo
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(dep, KUBE_VERSION, strict=True)
+
+
+# ---------------------------------------------------------------- images & resources
+@pytest.mark.parametrize("ov", OVERLAYS)
+def test_images_pinned_and_never_pulled_always(ov: str) -> None:
+    for w in workloads(overlay(ov)):
+        for c in containers(w):
+            image = c["image"]
+            last = image.rsplit("/", 1)[-1]
+            assert ":" in last or "@sha256:" in image, f"{w['metadata']['name']}: untagged image {image}"
+            assert not image.endswith(":latest"), f"{image} uses :latest"
+            assert c.get("imagePullPolicy") in ("IfNotPresent", "Never"), (
+                f"{image}: imagePullPolicy must be IfNotPresent/Never (this machine has no registry)"
+            )
+
+
+@pytest.mark.parametrize("ov", NODE_OVERLAYS)
+def test_local_overlays_use_only_local_images(ov: str) -> None:
+    images = {c["image"] for w in workloads(overlay(ov)) for c in containers(w)}
+    assert images == {
+        "localhost/scaleproof/searchapp:0.1.0",
+        "localhost/scaleproof/weaviate:1.39.0",
+        "localhost/scaleproof/prometheus:2.42.0",
+    }
+
+
+@pytest.mark.parametrize("ov", OVERLAYS)
+def test_every_container_has_requests_and_limits(ov: str) -> None:
+    for w in workloads(overlay(ov)):
+        for c in containers(w):
+            res = c.get("resources", {})
+            for kind in ("requests", "limits"):
+                for r in ("cpu", "memory"):
+                    assert r in res.get(kind, {}), f"{w['metadata']['name']}/{c['name']}: no {kind}.{r}"
+            assert milli_cpu(res["requests"]["cpu"]) <= milli_cpu(res["limits"]["cpu"])
+            assert mebibytes(res["requests"]["memory"]) <= mebibytes(res["limits"]["memory"])
+
+
+def test_contract_resources_of_searchapp_and_weaviate() -> None:
+    objs = overlay("local")
+    app = pod_spec(one(objs, "Deployment", "searchapp"))["containers"][0]["resources"]
+    assert (milli_cpu(app["requests"]["cpu"]), mebibytes(app["requests"]["memory"])) == (200, 192)
+    assert (milli_cpu(app["limits"]["cpu"]), mebibytes(app["limits"]["memory"])) == (500, 384)
+    wv = pod_spec(one(objs, "StatefulSet", "weaviate"))["containers"][0]["resources"]
+    assert (milli_cpu(wv["requests"]["cpu"]), mebibytes(wv["requests"]["memory"])) == (100, 256)
+
+
+def test_cpu_requests_fit_the_two_core_node_at_hpa_max() -> None:
+    objs = overlay("local")
+    hpa = one(objs, "HorizontalPodAutoscaler", "searchapp")
+    total = SYSTEM_PODS_CPU_MILLI
+    for w in workloads(objs):
+        if w["kind"] == "Deployment" and w["metadata"]["name"] == "searchapp":
+            replicas = hpa["spec"]["maxReplicas"]
+        else:
+            replicas = w["spec"].get("replicas", 1)
+        total += replicas * sum(milli_cpu(c["resources"]["requests"]["cpu"]) for c in containers(w))
+    assert total <= NODE_CPU_MILLI, f"CPU requests at HPA max = {total}m > {NODE_CPU_MILLI}m"
+
+
+# ------------------------------------------------------------------------------- app
+def test_searchapp_deployment_contract() -> None:
+    objs = overlay("local")
+    dep = one(objs, "Deployment", "searchapp")
+    assert "replicas" not in dep["spec"], "the HPA owns the replica count"
+    assert dep["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "searchapp"}
+    (c,) = pod_spec(dep)["containers"]
+    assert c["image"] == "localhost/scaleproof/searchapp:0.1.0"
+    assert "command" not in c and "args" not in c, "the image's default command runs the app"
+    assert {"name": "http", "containerPort": 8080, "protocol": "TCP"} in c["ports"]
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    ann = dep["spec"]["template"]["metadata"]["annotations"]
+    assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == "8080"
+    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_searchapp_settings_contract() -> None:
+    assert app_settings(overlay("local")) == {
+        "VECTOR_BACKEND": "weaviate",
+        "WEAVIATE_HTTP_HOST": "weaviate.scaleproof.svc",
+        "WEAVIATE_HTTP_PORT": "8080",
+        "WEAVIATE_GRPC_HOST": "weaviate.scaleproof.svc",
+        "WEAVIATE_GRPC_PORT": "50051",
+        "COLLECTION": "Documents",
+        "SHARDS": "3",
+        "DRAIN_SECONDS": "5",
+        "EMBED_DIM": "384",
+    }
+
+
+def test_settings_point_at_services_that_exist() -> None:
+    objs = overlay("local")
+    s = app_settings(objs)
+    svc = one(objs, "Service", s["WEAVIATE_HTTP_HOST"].split(".")[0])
+    ports = {p["port"] for p in svc["spec"]["ports"]}
+    assert {int(s["WEAVIATE_HTTP_PORT"]), int(s["WEAVIATE_GRPC_PORT"])} <= ports
+
+
+def test_graceful_shutdown_budget() -> None:
+    """preStop sleep + app drain must finish inside terminationGracePeriodSeconds."""
+    objs = overlay("local")
+    dep = one(objs, "Deployment", "searchapp")
+    c = pod_spec(dep)["containers"][0]
+    cmd = c["lifecycle"]["preStop"]["exec"]["command"]
+    assert cmd[0] == "/bin/sleep" and len(cmd) == 2
+    pre_stop = int(cmd[1])
+    drain = int(app_settings(objs)["DRAIN_SECONDS"])
+    grace = pod_spec(dep)["terminationGracePeriodSeconds"]
+    assert pre_stop >= 5, "preStop must outlast endpoint removal (EndpointSlice + kube-proxy)"
+    assert pre_stop + drain + 5 <= grace, f"{pre_stop}s + {drain}s + 5s margin > grace {grace}s"
+
+
+def test_searchapp_service() -> None:
+    svc = one(overlay("local"), "Service", "searchapp")
+    (port,) = svc["spec"]["ports"]
+    assert (port["port"], port["targetPort"], port["name"]) == (80, "http", "http")
+
+
+def test_hpa_contract() -> None:
+    objs = overlay("local")
+    hpa = one(objs, "HorizontalPodAutoscaler", "searchapp")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    ref = hpa["spec"]["scaleTargetRef"]
+    assert (ref["apiVersion"], ref["kind"], ref["name"]) == ("apps/v1", "Deployment", "searchapp")
+    one(objs, "Deployment", ref["name"])
+    assert hpa["spec"]["minReplicas"] == 1
+    assert hpa["spec"]["maxReplicas"] == 5 <= 6
+    targets = {m["resource"]["name"]: m["resource"]["target"] for m in hpa["spec"]["metrics"]}
+    assert targets == {
+        "cpu": {"type": "Utilization", "averageUtilization": 50},
+        "memory": {"type": "Utilization", "averageUtilization": 80},
+    }
+    up = hpa["spec"]["behavior"]["scaleUp"]
+    down = hpa["spec"]["behavior"]["scaleDown"]
+    assert up["stabilizationWindowSeconds"] == 0
+    policies = {(p["type"], p["value"], p["periodSeconds"]) for p in up["policies"]}
+    assert {("Percent", 100, 15), ("Pods", 2, 15)} <= policies
+    assert up.get("selectPolicy", "Max") == "Max", "the most generous scale-up policy must win"
+    assert down["stabilizationWindowSeconds"] == 300
+
+
+def test_pdb_selects_the_app() -> None:
+    objs = overlay("local")
+    pdb = one(objs, "PodDisruptionBudget", "searchapp")
+    assert pdb["spec"]["minAvailable"] == 1
+    labels = one(objs, "Deployment", "searchapp")["spec"]["template"]["metadata"]["labels"]
+    assert selector_matches(pdb["spec"]["selector"]["matchLabels"], labels)
+
+
+# ------------------------------------------------------------- selectors and labels
+@pytest.mark.parametrize("ov", OVERLAYS)
+def test_workload_selectors_match_their_templates(ov: str) -> None:
+    for w in workloads(overlay(ov)):
+        sel = w["spec"]["selector"]["matchLabels"]
+        assert selector_matches(sel, w["spec"]["template"]["metadata"]["labels"]), w["metadata"]["name"]
+
+
+@pytest.mark.parametrize("ov", OVERLAYS)
+def test_every_service_selects_exactly_one_workload_and_its_ports_exist(ov: str) -> None:
+    objs = overlay(ov)
+    for svc in find(objs, "Service"):
+        sel = svc["spec"]["selector"]
+        matched = [
+            w for w in workloads(objs) if selector_matches(sel, w["spec"]["template"]["metadata"]["labels"])
+        ]
+        assert len(matched) == 1, f"Service {svc['metadata']['name']} selects {len(matched)} workloads"
+        cports = [p for c in pod_spec(matched[0])["containers"] for p in c.get("ports", [])]
+        for p in svc["spec"]["ports"]:
+            tp = p.get("targetPort", p["port"])
+            ok = any(
+                (cp.get("name") == tp if isinstance(tp, str) else cp["containerPort"] == tp)
+                and cp.get("protocol", "TCP") == p.get("protocol", "TCP")
+                for cp in cports
+            )
+            assert ok, f"Service {svc['metadata']['name']} port {p} has no matching container port"
+
+
+@pytest.mark.parametrize("ov", OVERLAYS)
+def test_recommended_labels_and_namespace(ov: str) -> None:
+    objs = overlay(ov)
+    for o in objs:
+        if o["kind"] not in CLUSTER_SCOPED:
+            assert o["metadata"].get("namespace") == NAMESPACE, f"{o['kind']}/{o['metadata']['name']}"
+        assert o["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") == "scaleproof", (
+            f"{o['kind']}/{o['metadata']['name']} lacks part-of=scaleproof"
+        )
+    for w in workloads(objs):
+        labels = w["spec"]["template"]["metadata"]["labels"]
+        for key in ("name", "part-of", "component", "version"):
+            assert f"app.kubernetes.io/{key}" in labels, f"{w['metadata']['name']}: no {key} label"
+        tag = pod_spec(w)["containers"][0]["image"].rsplit(":", 1)[-1].lstrip("v")
+        assert labels["app.kubernetes.io/version"] == tag, (
+            f"{w['metadata']['name']}: version label != image tag"
+        )
+
+
+# ------------------------------------------------------------------------- NodePorts
+@pytest.mark.parametrize("ov", NODE_OVERLAYS)
+def test_nodeports_as_in_contract(ov: str) -> None:
+    objs = overlay(ov)
+    got = {
+        (s["metadata"]["name"], p["name"]): p["nodePort"]
+        for s in find(objs, "Service")
+        for p in s["spec"]["ports"]
+        if "nodePort" in p
+    }
+    assert got == {
+        ("searchapp", "http"): 30080,
+        ("weaviate", "http"): 30081,
+        ("weaviate", "grpc"): 30051,
+        ("prometheus", "http"): 30090,
+    }
+    assert len(set(got.values())) == len(got)
+    for name in ("searchapp", "weaviate", "prometheus"):
+        assert one(objs, "Service", name)["spec"]["type"] == "NodePort"
+
+
+def test_qdrant_overlay_has_no_nodeports_and_no_duplicates() -> None:
+    ports = [p.get("nodePort") for s in find(overlay("qdrant"), "Service") for p in s["spec"]["ports"]]
+    assert [p for p in ports if p] == []
+
+
+# -------------------------------------------------------------------------- Weaviate
+@pytest.mark.parametrize("ov", NODE_OVERLAYS)
+def test_weaviate_cluster_settings(ov: str) -> None:
+    objs = overlay(ov)
+    sts = one(objs, "StatefulSet", "weaviate")
+    replicas = sts["spec"]["replicas"]
+    assert replicas == 3
+    assert sts["spec"]["podManagementPolicy"] == "Parallel"
+    headless = one(objs, "Service", sts["spec"]["serviceName"])
+    assert headless["metadata"]["name"] == "weaviate-headless"
+    assert headless["spec"]["clusterIP"] == "None" and headless["spec"]["publishNotReadyAddresses"] is True
+    (c,) = pod_spec(sts)["containers"]
+    assert c["command"] == ["/bin/weaviate-server"]
+    assert c["args"] == ["--host", "0.0.0.0", "--port", "8080", "--scheme", "http"]
+    env = env_of(c)
+    assert int(env["RAFT_BOOTSTRAP_EXPECT"]) == replicas
+    raft_join = env["RAFT_JOIN"].split(",")
+    assert raft_join == [f"weaviate-{i}" for i in range(replicas)], "RAFT_JOIN must name the pods"
+    assert len(raft_join) == int(env["RAFT_BOOTSTRAP_EXPECT"]), "chart rule: voters == RAFT_JOIN nodes"
+    assert env["CLUSTER_HOSTNAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    join_hosts = [h.split(":")[0] for h in env["CLUSTER_JOIN"].split(",")]
+    assert all(
+        h.startswith("weaviate-headless.scaleproof.svc") or ".weaviate-headless." in h for h in join_hosts
+    )
+    assert (env["CLUSTER_GOSSIP_BIND_PORT"], env["CLUSTER_DATA_BIND_PORT"]) == ("7946", "7947")
+    expected = {
+        "PERSISTENCE_DATA_PATH": "/var/lib/weaviate",
+        "DEFAULT_VECTORIZER_MODULE": "none",
+        "ENABLE_MODULES": "",
+        "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
+        "PROMETHEUS_MONITORING_ENABLED": "true",
+        "PROMETHEUS_MONITORING_PORT": "2112",
+        "DISABLE_TELEMETRY": "true",
+        "GRPC_PORT": "50051",
+    }
+    assert {k: env.get(k) for k in expected} == expected
+    assert "QUERY_DEFAULTS_LIMIT" in env and re.fullmatch(r"\d+MiB", env["GOMEMLIMIT"])
+    assert mebibytes(env["GOMEMLIMIT"][:-1]) < mebibytes(c["resources"]["limits"]["memory"]), (
+        "GOMEMLIMIT must sit below the container memory limit"
+    )
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    assert mounts["weaviate-data"] == env["PERSISTENCE_DATA_PATH"]
+    ann = sts["spec"]["template"]["metadata"]["annotations"]
+    assert ann["prometheus.io/port"] == env["PROMETHEUS_MONITORING_PORT"]
+    assert c["readinessProbe"]["httpGet"]["path"] == "/v1/.well-known/ready"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/v1/.well-known/live"
+    client = one(objs, "Service", "weaviate")
+    assert {(p["name"], p["port"]) for p in client["spec"]["ports"]} == {("http", 8080), ("grpc", 50051)}
+
+
+def test_local_weaviate_storage_is_prebound_hostpath_pvs() -> None:
+    objs = overlay("local")
+    sts = one(objs, "StatefulSet", "weaviate")
+    (vct,) = sts["spec"]["volumeClaimTemplates"]
+    assert vct["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    cls = vct["spec"]["storageClassName"]
+    sc = one(objs, "StorageClass", cls)
+    assert sc["provisioner"] == "kubernetes.io/no-provisioner"
+    assert not any(
+        "emptyDir" in v and v["name"] == vct["metadata"]["name"] for v in pod_spec(sts).get("volumes", [])
+    )
+    pvs = [pv for pv in find(objs, "PersistentVolume") if pv["spec"]["storageClassName"] == cls]
+    claims = {(pv["spec"]["claimRef"]["namespace"], pv["spec"]["claimRef"]["name"]) for pv in pvs}
+    wanted = {(NAMESPACE, f"{vct['metadata']['name']}-weaviate-{i}") for i in range(sts["spec"]["replicas"])}
+    assert claims == wanted, "one PV pre-bound to each StatefulSet claim"
+    paths = [pv["spec"]["hostPath"]["path"] for pv in pvs]
+    assert len(set(paths)) == len(paths), "each Weaviate node needs its own directory"
+    for pv in pvs:
+        assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+        assert pv["spec"]["accessModes"] == vct["spec"]["accessModes"]
+
+
+def test_minikube_uses_standard_storage_class() -> None:
+    objs = overlay("minikube")
+    (vct,) = one(objs, "StatefulSet", "weaviate")["spec"]["volumeClaimTemplates"]
+    assert vct["spec"]["storageClassName"] == "standard"
+    assert not find(objs, "PersistentVolume") and not find(objs, "StorageClass")
+
+
+# ---------------------------------------------------------------------------- Qdrant
+def test_qdrant_cluster_follows_the_official_chart() -> None:
+    objs = overlay("qdrant")
+    assert not find(objs, "StatefulSet", "weaviate"), "the qdrant overlay replaces Weaviate"
+    assert not [s for s in find(objs, "Service") if s["metadata"]["name"].startswith("weaviate")]
+    sts = one(objs, "StatefulSet", "qdrant")
+    assert sts["spec"]["replicas"] == 3
+    assert sts["spec"]["podManagementPolicy"] == "Parallel", "OrderedReady deadlocks (chart values.yaml)"
+    headless = one(objs, "Service", sts["spec"]["serviceName"])
+    assert headless["metadata"]["name"] == "qdrant-headless"
+    assert headless["spec"]["clusterIP"] == "None" and headless["spec"]["publishNotReadyAddresses"] is True
+    assert {(p["name"], p["port"]) for p in headless["spec"]["ports"]} == {
+        ("http", 6333),
+        ("grpc", 6334),
+        ("p2p", 6335),
+    }
+    client = one(objs, "Service", "qdrant")
+    assert {("http", 6333), ("grpc", 6334)} <= {(p["name"], p["port"]) for p in client["spec"]["ports"]}
+    (c,) = pod_spec(sts)["containers"]
+    assert re.fullmatch(r"docker\.io/qdrant/qdrant:v\d+\.\d+\.\d+", c["image"])
+    assert {p["containerPort"] for p in c["ports"]} == {6333, 6334, 6335}
+    assert env_of(c)["QDRANT__CLUSTER__ENABLED"] == "true"
+    assert c["command"] == ["/bin/bash", "-c"] and c["args"] == ["./config/initialize.sh"]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 6333}
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    (vct,) = sts["spec"]["volumeClaimTemplates"]
+    assert mounts["/qdrant/storage"]["name"] == vct["metadata"]["name"], (
+        "peer id + Raft state must be on a PVC"
+    )
+    cfg_vol = mounts["/qdrant/config/initialize.sh"]["name"]
+    vol = next(v for v in pod_spec(sts)["volumes"] if v["name"] == cfg_vol)
+    assert vol["configMap"]["defaultMode"] & 0o111, "initialize.sh must be executable"
+    cm = one(objs, "ConfigMap", vol["configMap"]["name"])
+    prod = yaml.safe_load(cm["data"]["production.yaml"])
+    assert prod["cluster"]["enabled"] is True and prod["cluster"]["p2p"]["port"] == 6335
+    ann = sts["spec"]["template"]["metadata"]["annotations"]
+    assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == "6333"
+
+
+def _run_initialize(script: str, hostname: str, tmp_path: Path) -> list[str]:
+    bash = shutil.which("bash")
+    if not bash:
+        pytest.skip("bash not available")
+    (tmp_path / "initialize.sh").write_text(script)
+    (tmp_path / "entrypoint.sh").write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    (tmp_path / "entrypoint.sh").chmod(0o755)
+    proc = subprocess.run(
+        [bash, "initialize.sh"],
+        cwd=tmp_path,
+        env={"HOSTNAME": hostname, "PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    lines = proc.stdout.splitlines()
+    return lines[lines.index(next(line for line in lines if line.startswith("--"))) :]
+
+
+@pytest.mark.parametrize(
+    ("hostname", "expected"),
+    [
+        ("qdrant-0", ["--uri", "http://qdrant-0.qdrant-headless:6335"]),
+        (
+            "qdrant-1",
+            [
+                "--bootstrap",
+                "http://qdrant-0.qdrant-headless:6335",
+                "--uri",
+                "http://qdrant-1.qdrant-headless:6335",
+            ],
+        ),
+        (
+            "qdrant-2",
+            [
+                "--bootstrap",
+                "http://qdrant-0.qdrant-headless:6335",
+                "--uri",
+                "http://qdrant-2.qdrant-headless:6335",
+            ],
+        ),
+    ],
+)
+def test_qdrant_bootstrap_logic_runs_like_the_chart(
+    hostname: str, expected: list[str], tmp_path: Path
+) -> None:
+    """Execute the rendered initialize.sh with a fake entrypoint and check the peer flags."""
+    objs = overlay("qdrant")
+    script = one_prefixed(objs, "ConfigMap", "qdrant")["data"]["initialize.sh"]
+    args = _run_initialize(script, hostname, tmp_path)
+    assert args == expected
+    sts = one(objs, "StatefulSet", "qdrant")
+    for uri in args[1::2]:
+        host = re.match(r"http://([^:/]+):(\d+)", uri)
+        assert host, uri
+        pod, svc = host.group(1).split(".")
+        assert svc == sts["spec"]["serviceName"] and re.fullmatch(r"qdrant-\d", pod)
+        assert int(pod.rsplit("-", 1)[1]) < sts["spec"]["replicas"]
+
+
+def test_qdrant_overlay_switches_the_app_backend() -> None:
+    objs = overlay("qdrant")
+    s = app_settings(objs)
+    assert s["VECTOR_BACKEND"] == "qdrant"
+    assert s["QDRANT_URL"] == "http://qdrant.scaleproof.svc:6333"
+    one(objs, "Service", "qdrant")
+    # the ConfigMap name still carries a content hash, so the switch rolls the app pods
+    assert one_prefixed(objs, "ConfigMap", "searchapp-config")["metadata"]["name"] != "searchapp-config"
+
+
+# ------------------------------------------------------------------------ Prometheus
+def _prometheus(objs: list[Obj]) -> tuple[Obj, Obj, str]:
+    dep = one(objs, "Deployment", "prometheus")
+    vol = next(v for v in pod_spec(dep)["volumes"] if "configMap" in v)
+    cm = one(objs, "ConfigMap", vol["configMap"]["name"])
+    return dep, cm, cm["data"]["prometheus.yml"]
+
+
+@pytest.mark.parametrize("ov", OVERLAYS)
+def test_prometheus_discovers_every_annotated_workload(ov: str) -> None:
+    """Debian's Prometheus has no Kubernetes discovery: each scraped workload must be
+    reachable through a dns_sd job on a headless Service that selects it, on the port
+    its prometheus.io/port annotation names, with job = app.kubernetes.io/name."""
+    objs = overlay(ov)
+    dep, _, text = _prometheus(objs)
+    cfg = yaml.safe_load(text)
+    assert cfg["global"]["scrape_interval"] == "5s"
+    assert not any("kubernetes_sd_configs" in j for j in cfg["scrape_configs"]), (
+        "Debian's prometheus 2.42.0+ds rejects kubernetes_sd_configs"
+    )
+    jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
+    headless = [s for s in find(objs, "Service") if s["spec"].get("clusterIP") == "None"]
+    scraped = set()
+    for w in workloads(objs):
+        ann = w["spec"]["template"]["metadata"].get("annotations", {})
+        if ann.get("prometheus.io/scrape") != "true":
+            continue
+        labels = w["spec"]["template"]["metadata"]["labels"]
+        name = labels["app.kubernetes.io/name"]
+        scraped.add(name)
+        declared = {p["containerPort"] for c in pod_spec(w)["containers"] for p in c.get("ports", [])}
+        port = int(ann["prometheus.io/port"])
+        assert port in declared, f"{name}: annotated port {port} is not declared"
+        assert name in jobs, f"no scrape job named {name} (the dashboard filters on job=)"
+        job = jobs[name]
+        assert job.get("metrics_path", "/metrics") == ann.get("prometheus.io/path", "/metrics")
+        fqdns = {
+            f"{s['metadata']['name']}.{NAMESPACE}.svc.cluster.local"
+            for s in headless
+            if selector_matches(s["spec"]["selector"], labels)
+        }
+        sds = job["dns_sd_configs"]
+        assert any(
+            set(sd["names"]) & fqdns and sd["port"] == port and sd.get("type", "SRV") == "A" for sd in sds
+        ), f"job {name} does not resolve a headless Service of {name} on port {port}"
+        for sd in sds:
+            assert sd.get("refresh_interval", "30s") in ("1s", "2s", "5s", "10s"), (
+                "new replicas must show up fast"
+            )
+    assert "searchapp" in scraped and ({"weaviate"} if ov != "qdrant" else {"qdrant"}) <= scraped
+    args = pod_spec(dep)["containers"][0]["args"]
+    assert "--storage.tsdb.retention.time=6h" in args
+    conf_arg = next(a for a in args if a.startswith("--config.file="))
+    mount = next(m for m in pod_spec(dep)["containers"][0]["volumeMounts"] if m["name"] == "config")
+    assert conf_arg == f"--config.file={mount['mountPath']}/prometheus.yml"
+    assert any("emptyDir" in v for v in pod_spec(dep)["volumes"])
+
+
+def test_searchapp_discovery_service_publishes_ready_pods_only() -> None:
+    svc = one(overlay("local"), "Service", "searchapp-headless")
+    assert svc["spec"]["clusterIP"] == "None"
+    assert not svc["spec"].get("publishNotReadyAddresses", False), 'count(up{job="searchapp"}) = ready pods'
+
+
+def test_prometheus_config_passes_promtool(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if not promtool:
+        pytest.skip("promtool not installed (Debian package prometheus)")
+    _, _, text = _prometheus(overlay("local"))
+    (tmp_path / "prometheus.yml").write_text(text)
+    proc = subprocess.run(
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_prometheus_has_no_api_access() -> None:
+    """DNS discovery needs no API server access: no Role, no token (least privilege)."""
+    objs = overlay("local")
+    dep = one(objs, "Deployment", "prometheus")
+    sa = pod_spec(dep)["serviceAccountName"]
+    assert pod_spec(dep)["automountServiceAccountToken"] is False
+    assert one(objs, "ServiceAccount", sa)["automountServiceAccountToken"] is False
+    bound = [
+        b
+        for b in find(objs, "RoleBinding") + find(objs, "ClusterRoleBinding")
+        if any(s.get("name") == sa for s in b["subjects"])
+    ]
+    assert bound == []
+
+
+# ------------------------------------------------------------------------------ RBAC
+@pytest.mark.parametrize("ov", OVERLAYS)
+def test_no_cluster_wide_rbac_and_no_wildcards(ov: str) -> None:
+    objs = overlay(ov)
+    assert not find(objs, "ClusterRole") and not find(objs, "ClusterRoleBinding")
+    for role in find(objs, "Role"):
+        for rule in role["rules"]:
+            for field in ("verbs", "resources", "apiGroups"):
+                assert "*" not in rule.get(field, []), f"Role {role['metadata']['name']}: wildcard in {field}"
+            assert "resourceNames" not in rule or rule["resourceNames"]
+
+
+def test_chaos_runner_role_grants_exactly_the_contract() -> None:
+    objs = overlay("local")
+    role = one(objs, "Role", "chaos-runner")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    granted = {
+        (g, res, v)
+        for r in role["rules"]
+        for g in r["apiGroups"]
+        for res in r["resources"]
+        for v in r["verbs"]
+    }
+    expected = {("", "pods", v) for v in ("get", "list", "watch", "delete")}
+    expected |= {("", "pods/log", "get")}
+    expected |= {
+        ("apps", res, v) for res in ("deployments", "replicasets") for v in ("get", "list", "watch", "patch")
+    }
+    expected |= {("apps", "deployments/scale", v) for v in ("get", "patch")}
+    expected |= {("autoscaling", "horizontalpodautoscalers", v) for v in ("get", "list", "watch", "patch")}
+    expected |= {("", "events", v) for v in ("list", "watch")}
+    expected |= {("discovery.k8s.io", "endpointslices", v) for v in ("list", "watch")}
+    expected |= {("policy", "poddisruptionbudgets", v) for v in ("get", "list")}
+    assert granted == expected, f"missing: {expected - granted}; extra: {granted - expected}"
+    binding = one(objs, "RoleBinding", "chaos-runner")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "chaos-runner",
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "chaos-runner", "namespace": NAMESPACE}]
+    one(objs, "ServiceAccount", "chaos-runner")
+
+
+# --------------------------------------------------------------------------- Grafana
+PROMQL_WORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "and",
+    "or",
+    "unless",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "le",
+    "inf",
+    "nan",
+}
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # string literals
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors
+    expr = re.sub(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\b", "0", expr)  # numbers (1e-9)
+    expr = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expr)  # grouping labels
+    names = set()
+    for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
+        word = m.group(0)
+        rest = expr[m.end() :].lstrip()
+        if rest.startswith("(") or word.lower() in PROMQL_WORDS or re.fullmatch(r"\d.*", word):
+            continue
+        if re.fullmatch(r"e\d+", word):  # exponent of 1e9
+            continue
+        names.add(word)
+    return names
+
+
+def test_promql_metric_name_extraction() -> None:
+    expr = (
+        "histogram_quantile(0.95, sum by (le) (rate(searchapp_request_duration_seconds_bucket"
+        '{job="searchapp",status=~"5.."}[1m]))) / clamp_min(sum(up{job="x"}), 1e-9)'
+    )
+    assert promql_metric_names(expr) == {"searchapp_request_duration_seconds_bucket", "up"}
+
+
+def _dashboard() -> Obj:
+    return json.loads((K8S / "grafana" / "scaleproof-dashboard.json").read_text())
+
+
+def test_grafana_dashboard_structure() -> None:
+    dash = _dashboard()
+    assert 36 <= dash["schemaVersion"] <= 41
+    assert dash["uid"] and dash["title"]
+    var = [v for v in dash["templating"]["list"] if v["type"] == "datasource"]
+    assert var and var[0]["query"] == "prometheus"
+    ds_ref = "${" + var[0]["name"] + "}"
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids))
+    titles = " ".join(p["title"].lower() for p in dash["panels"])
+    for word in ("replicas", "cpu", "request rate", "latency", "error"):
+        assert word in titles, f"no {word} panel"
+    for p in dash["panels"]:
+        assert p["datasource"]["uid"] == ds_ref
+        assert p["targets"], f"panel {p['title']} has no target"
+        for t in p["targets"]:
+            assert t["expr"].strip() and t["datasource"]["uid"] == ds_ref
+            assert t["expr"].count("(") == t["expr"].count(")"), t["expr"]
+
+
+def test_grafana_queries_use_only_metrics_that_exist() -> None:
+    allowed = APP_METRICS | {
+        "up",
+        "process_cpu_seconds_total",
+        "container_cpu_usage_seconds_total",
+        "kube_deployment_spec_replicas",
+        "kube_deployment_status_replicas_ready",
+        "kube_horizontalpodautoscaler_status_desired_replicas",
+    }
+    used: set[str] = set()
+    for p in _dashboard()["panels"]:
+        names = set().union(*(promql_metric_names(t["expr"]) for t in p["targets"]))
+        assert names, f"panel {p['title']} queries no metric"
+        assert names <= allowed, f"panel {p['title']} uses unknown metrics {names - allowed}"
+        used |= names
+    assert APP_METRICS <= used, f"app metrics not shown: {APP_METRICS - used}"
+    exprs = [t["expr"] for p in _dashboard()["panels"] for t in p["targets"]]
+    assert any('status=~"5.."' in e and "searchapp_requests_total" in e for e in exprs)
+    assert any('count(up{job="searchapp"}' in e for e in exprs), "replica fallback without kube-state-metrics"
+
+
+def test_grafana_component_ships_the_dashboard(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: ['{os.path.relpath(K8S / 'overlays' / 'local', tmp_path)}']\n"
+        f"components: ['{os.path.relpath(K8S / 'grafana', tmp_path)}']\n"
+    )
+    cm = one(render(tmp_path), "ConfigMap", "scaleproof-grafana-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["namespace"] == NAMESPACE
+    assert json.loads(cm["data"]["scaleproof-dashboard.json"]) == _dashboard()
+
+
+# ------------------------------------------------------------------------- addresses
+IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
+URL_HOST = re.compile(r"\b[a-z][a-z0-9+.-]*://([^/:\s'\"]+)")
+HOST_PORT = re.compile(r"^([a-z0-9.-]+):(\d{2,5})$")
+
+
+def _allowed_host(host: str, services: set[str]) -> bool:
+    if host in {"localhost"} or host.startswith("127."):
+        return True
+    labels = host.split(".")
+    if re.search(r"\.svc(\.cluster\.local)?\.?$", host):
+        return labels[0] in services or (len(labels) > 1 and labels[1] in services)
+    if len(labels) == 1:
+        return host in services
+    if len(labels) == 2:  # <pod>.<headless service>
+        return labels[1] in services
+    return False
+
+
+@pytest.mark.parametrize("ov", OVERLAYS)
+def test_only_loopback_or_cluster_dns_addresses(ov: str) -> None:
+    objs = overlay(ov)
+    services = {s["metadata"]["name"] for s in find(objs, "Service")}
+    services |= {"kube-state-metrics"}  # optional, in kube-system (prometheus.yml)
+    bad = []
+    for o in objs:
+        for s in strings({k: v for k, v in o.items() if k != "metadata"}):
+            for ip in IPV4.findall(s):
+                addr = ipaddress.ip_address(ip)
+                if not (addr.is_loopback or (str(addr) == "0.0.0.0" and s == ip)):  # noqa: S104 (bind address)
+                    bad.append(f"{o['kind']}/{o['metadata']['name']}: {ip}")
+            for host in URL_HOST.findall(s):
+                if not _allowed_host(host, services):
+                    bad.append(f"{o['kind']}/{o['metadata']['name']}: URL host {host}")
+            m = HOST_PORT.match(s.strip())
+            if m and not re.fullmatch(r"\d+(\.\d+)*", m.group(1)) and not _allowed_host(m.group(1), services):
+                bad.append(f"{o['kind']}/{o['metadata']['name']}: {s}")
+    # Prometheus static targets and Weaviate join addresses, parsed explicitly
+    if find(objs, "Deployment", "prometheus"):
+        cfg = yaml.safe_load(_prometheus(objs)[2])
+        for job in cfg["scrape_configs"]:
+            for sc in job.get("static_configs", []):
+                for t in sc["targets"]:
+                    if not _allowed_host(t.rsplit(":", 1)[0], services):
+                        bad.append(f"prometheus target {t}")
+    for sts in find(objs, "StatefulSet", "weaviate"):
+        for h in env_of(pod_spec(sts)["containers"][0])["CLUSTER_JOIN"].split(","):
+            if not _allowed_host(h.split(":")[0], services):
+                bad.append(f"CLUSTER_JOIN {h}")
+    assert not bad, "\n".join(bad)
+
+
+def test_address_check_catches_external_hosts() -> None:
+    services = {"weaviate", "weaviate-headless"}
+    assert _allowed_host("weaviate.scaleproof.svc", services)
+    assert _allowed_host("weaviate-headless.scaleproof.svc.cluster.local", services)
+    assert _allowed_host("qdrant-0.qdrant-headless", {"qdrant-headless"})
+    assert not _allowed_host("example.com", services)
+    assert not _allowed_host("api.openai.com", services)
+    assert not _allowed_host("other.scaleproof.svc", services)
+    assert IPV4.findall("http://10.96.0.10:53") == ["10.96.0.10"]
+
+
+# ------------------------------------------------------------ plain app folder (apply -f)
+def test_app_folder_is_apply_able_as_plain_manifests() -> None:
+    app = K8S / "app"
+    assert not list(app.glob("kustomization.y*ml")), "kubectl apply -f would try to apply it"
+    assert (app / "Kustomization").exists()
+    # `kubectl label --local` reads a folder exactly like `apply -f` does, with no cluster
+    proc = subprocess.run(
+        [_kubectl(), "label", "--local", "-f", str(app), "scaleproof/check=1", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    items, pos, out = [], 0, proc.stdout  # one JSON document per object, concatenated
+    while out[pos:].strip():
+        pos += len(out[pos:]) - len(out[pos:].lstrip())
+        doc, pos = json.JSONDecoder().raw_decode(out, pos)
+        items.extend(doc["items"] if doc.get("kind") == "List" else [doc])
+    plain = {(i["kind"], i["metadata"]["name"]) for i in items}
+    kust = {(o["kind"], o["metadata"]["name"]) for o in render(app)}
+    cm = one_prefixed(render(app), "ConfigMap", "searchapp-config")["metadata"]["name"]
+    assert plain == (kust - {("ConfigMap", cm)}) | {("ConfigMap", "searchapp-config")}
+    for i in items:
+        if i["kind"] != "Namespace":
+            assert i["metadata"].get("namespace") == NAMESPACE, f"{i['kind']}/{i['metadata']['name']}"
+    assert sorted(p.name for p in app.glob("*.yaml"))[0] == "00-namespace.yaml", "namespace must apply first"
+
+
+def test_plain_configmap_matches_the_generator_env_file() -> None:
+    env: dict[str, str] = {}
+    for line in (K8S / "app" / "searchapp.env").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            env[k] = v
+    plain = yaml.safe_load((K8S / "app" / "configmap.yaml").read_text())
+    assert plain["metadata"]["name"] == "searchapp-config"
+    assert plain["data"] == env
+    assert app_settings(render(K8S / "app")) == env
