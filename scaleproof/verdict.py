@@ -31,17 +31,17 @@ from __future__ import annotations
 
 import json
 import logging
-import operator
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import click
 
+from scaleproof import criteria as criteria_module
+from scaleproof.criteria import CriterionResult
 from scaleproof.report.journal import (
     EVIDENCE_VERSION,
-    Criterion,
     JournalError,
     declared_criteria,
     display_path,
@@ -81,7 +81,7 @@ class Verdict:
     outcome: Outcome
     reasons: tuple[str, ...] = field(default_factory=tuple)
     # criteria as evaluated by this module (expr, metric, op, threshold, value, unit, passed)
-    criteria: tuple[Criterion, ...] = field(default_factory=tuple)
+    criteria: tuple[CriterionResult, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "reasons": list(self.reasons), "criteria": list(self.criteria)}
@@ -93,103 +93,28 @@ def chaos_exit_code(journal: Mapping[str, Any]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- criteria
-_CRITERION_RE = re.compile(
-    r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|==|!=|<|>)\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$"
-)
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le,
-    ">=": operator.ge,
-    "<": operator.lt,
-    ">": operator.gt,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-
-
-def _fallback_evaluate(criteria: Sequence[str], metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Used only while `scaleproof.criteria` is absent: `"metric op number"` strings, nothing more."""
-    out: list[dict[str, Any]] = []
-    for expr in criteria:
-        m = _CRITERION_RE.match(expr)
-        if not m:
-            out.append(
-                {
-                    "expr": expr,
-                    "metric": None,
-                    "op": None,
-                    "threshold": None,
-                    "value": None,
-                    "passed": None,
-                    "reason": "cannot parse criterion",
-                }
-            )
-            continue
-        name, op, threshold = m.group(1), m.group(2), float(m.group(3))
-        metric = metrics.get(name)
-        value = metric.get("value") if isinstance(metric, Mapping) else None
-        reason = None
-        if metric is None:
-            reason = f"metric {name} not recorded"
-        elif value is None:
-            reason = f"metric {name} has no value" + (
-                f" ({metric['reason']})" if metric.get("reason") else ""
-            )
-        passed = None if value is None else bool(_OPS[op](float(value), threshold))
-        out.append(
-            {
-                "expr": expr,
-                "metric": name,
-                "op": op,
-                "threshold": threshold,
-                "value": value,
-                "passed": passed,
-                "reason": reason,
-            }
-        )
-    return out
-
-
 def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
 
 
-def evaluate_criteria(criteria: Sequence[str], metrics: Mapping[str, Any]) -> list[Criterion]:
-    """Evaluate criterion strings against evidence metrics.
-
-    Delegates to `scaleproof.criteria.evaluate(criteria, metrics)` (the one implementation) when it is
-    installed; its results may be mappings or objects with expr/metric/op/threshold/value/passed.
-    """
-    try:
-        from scaleproof.criteria import evaluate  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        logger.debug("scaleproof.criteria not available; using the minimal built-in evaluator")
-        evaluate = _fallback_evaluate
-    results = evaluate(list(criteria), metrics)
-    if isinstance(results, Mapping):  # {expr: result}
-        results = [
-            results[k] if _get(results[k], "expr") else {**dict(results[k]), "expr": k}
-            for k in criteria
-            if k in results
-        ]
-    out: list[Criterion] = []
+def evaluate_criteria(criteria: Sequence[str], metrics: Mapping[str, Any]) -> list[CriterionResult]:
+    """Evaluate criterion strings against evidence metrics with `scaleproof.criteria.evaluate`, the one
+    implementation the evidence control uses too (looked up at call time, so tests can replace it)."""
+    results = criteria_module.evaluate(list(criteria), metrics)
+    out: list[CriterionResult] = []
     for r in results:
-        metric_name = _get(r, "metric")
-        unit = None
-        if metric_name and isinstance(metrics.get(metric_name), Mapping):
-            unit = metrics[metric_name].get("unit")
-        passed = _get(r, "passed")
-        c: dict[str, Any] = {
+        c: CriterionResult = {
             "expr": _get(r, "expr"),
-            "metric": metric_name,
+            "metric": _get(r, "metric"),
             "op": _get(r, "op"),
             "threshold": _get(r, "threshold"),
             "value": _get(r, "value"),
-            "unit": unit,
-            "passed": None if passed is None else bool(passed),
+            "unit": _get(r, "unit"),
+            "passed": None if _get(r, "passed") is None else bool(_get(r, "passed")),
         }
         if _get(r, "reason"):
             c["reason"] = _get(r, "reason")
-        out.append(c)  # type: ignore[arg-type]
+        out.append(c)
     return out
 
 
@@ -280,7 +205,7 @@ def verdict(journal: Mapping[str, Any]) -> Verdict:
                 "the cluster may not be back to its initial state"
             )
 
-    evaluated: list[Criterion] = []
+    evaluated: list[CriterionResult] = []
     evidence = find_evidence(journal)
     if evidence is None:
         unsure.append("no scaleproof evidence block in the journal's extensions: nothing was measured")
@@ -356,7 +281,7 @@ class _VerdictCommand(click.Command):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            exc.exit_code = EXIT_USAGE
+            exc.exit_code = EXIT_USAGE  # type: ignore[misc]
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -389,7 +314,7 @@ def verdict_command(journals: tuple[str, ...], as_json: bool, quiet: bool) -> in
     (wins over the others); 4 usage error.
     """
     outcomes: list[str] = []
-    for path in expand_journal_paths(journals) or [click.format_filename(j) for j in journals]:
+    for path in expand_journal_paths(journals) or [Path(j) for j in journals]:
         shown = display_path(path)
         try:
             journal = load_journal(path)

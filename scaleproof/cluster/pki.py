@@ -124,7 +124,9 @@ def ensure_pki(cfg: ClusterConfig) -> None:
     _leaf(pki, "apiserver", "/CN=kube-apiserver", "ca", sans=api_sans, server=True)
     node_sans = [f"DNS:{cfg.node_name}", "DNS:localhost", "IP:127.0.0.1", f"IP:{cfg.node_ip}"]
     _leaf(pki, "kubelet-serving", f"/CN={cfg.node_name}", "ca", sans=node_sans, server=True)
-    _leaf(pki, "metrics-server-serving", "/CN=metrics-server", "ca", sans=node_sans, server=True)
+    # the aggregator verifies the name of the Service in front of metrics-server
+    ms_sans = [*node_sans, "DNS:metrics-server.kube-system.svc", "DNS:metrics-server.kube-system"]
+    _leaf(pki, "metrics-server-serving", "/CN=metrics-server", "ca", sans=ms_sans, server=True)
     _leaf(pki, "front-proxy-client", "/CN=front-proxy-client", "front-proxy-ca")
     for client in CLIENTS:
         subject = f"/CN={client.cn}" + (f"/O={client.org}" if client.org else "")

@@ -101,7 +101,9 @@ class Criterion(TypedDict, total=False):
     op: str
     threshold: float
     value: float | int | None
+    unit: str | None
     passed: bool | None
+    reason: str
 
 
 class Evidence(TypedDict, total=False):

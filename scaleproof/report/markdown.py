@@ -26,6 +26,7 @@ from scaleproof.report.journal import (
     find_evidence,
     run_label,
 )
+from scaleproof.timing import percentile
 from scaleproof.verdict import Verdict, chaos_exit_code, verdict
 
 __all__ = [
@@ -103,17 +104,6 @@ def fig(figures: Mapping[str, str], key: str) -> str:
     return f"<!-- fig:{key} -->{figures[key]}"
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Percentile by linear interpolation between closest ranks (numpy's default, Hyndman–Fan type 7)."""
-    if not values:
-        raise ValueError("percentile of no values")
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100.0
-    lo = math.floor(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
 def aggregate(runs: Sequence[RunDoc]) -> dict[str, Aggregate]:
     """Per metric across runs: n, mean, p95, min, max of the non-null values (every run, any verdict)."""
     names = sorted({m for r in runs if r.evidence for m in (r.evidence.get("metrics") or {})})
@@ -126,8 +116,9 @@ def aggregate(runs: Sequence[RunDoc]) -> dict[str, Aggregate]:
             if m is None:
                 continue
             unit = unit or str(m.get("unit") or "")
-            if m.get("value") is not None:
-                values.append(float(m["value"]))
+            value = m.get("value")
+            if value is not None:
+                values.append(float(value))
         if values:
             out[name] = Aggregate(
                 unit,
@@ -399,7 +390,7 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
             ],
         )
 
-    steady = j.get("steady_states") or {}
+    steady: Mapping[str, Any] = j.get("steady_states") or {}
     during = steady.get("during") or []
     lines += ["### Steady state and activities", ""]
     lines.append(_hypothesis_line("before", steady.get("before")))

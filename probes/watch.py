@@ -1,0 +1,276 @@
+"""Background event recorder: Kubernetes watches on the experiment's namespace → `<run_dir>/events.jsonl`.
+
+`start_recording` opens one watch per kind (pods and ReplicaSets by label selector, EndpointSlices of
+the Service, the Deployment and its HPA by name, core Events of the namespace) and returns only once
+every watch has listed its initial state, so the recorder is open BEFORE the fault. Every line keeps
+the server's object (trimmed, server timestamps verbatim, 1 s resolution) and the local receive time
+`t` (sub-second). The recorder stops on `stop_recording`, or by itself after `max_duration_s`
+(bounded lifetime, even when a rollback never runs).
+
+Both functions are plain Chaos Toolkit actions (they run in the `chaos` process; the recorder threads
+are daemons). `scaleproof.timing` reads the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probes import kubernetes as kube
+from scaleproof import rundir
+from scaleproof.errors import DeadlineExceeded, ScaleproofError
+
+__all__ = ["DEFAULT_KINDS", "recorder_status", "start_recording", "stop_recording", "trim"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KINDS = ("Pod", "ReplicaSet", "EndpointSlice", "Deployment", "HorizontalPodAutoscaler", "Event")
+
+
+@dataclass
+class _Recorder:
+    run_dir: Path
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    ready: dict[str, threading.Event] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    started: float = 0.0
+    deadline: float = 0.0
+
+
+_RECORDERS: dict[str, _Recorder] = {}
+_LOCK = threading.Lock()
+
+
+# ---------------------------------------------------------------------------------------- trimming
+def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep what the timing functions and a human reader need; drop managedFields and the like."""
+    meta = obj.get("metadata") or {}
+    m = {
+        k: meta[k]
+        for k in (
+            "name",
+            "namespace",
+            "uid",
+            "resourceVersion",
+            "generation",
+            "labels",
+            "ownerReferences",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        )
+        if k in meta
+    }
+    out: dict[str, Any] = {"metadata": m}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    if kind == "Pod":
+        out["spec"] = {"nodeName": spec.get("nodeName")}
+        out["status"] = {
+            "phase": status.get("phase"),
+            "conditions": status.get("conditions") or [],
+            "containerStatuses": [
+                {k: c.get(k) for k in ("name", "ready", "started", "state", "restartCount")}
+                for c in status.get("containerStatuses") or []
+            ],
+        }
+    elif kind in ("ReplicaSet", "Deployment"):
+        out["spec"] = {"replicas": spec.get("replicas")}
+        out["status"] = {
+            k: status.get(k)
+            for k in ("replicas", "readyReplicas", "availableReplicas", "updatedReplicas", "observedGeneration")
+        }
+    elif kind == "EndpointSlice":
+        out["endpoints"] = [
+            {"conditions": e.get("conditions") or {}, "targetRef": e.get("targetRef") or {}, "nodeName": e.get("nodeName")}
+            for e in obj.get("endpoints") or []
+        ]
+    elif kind == "HorizontalPodAutoscaler":
+        out["spec"] = {k: spec.get(k) for k in ("minReplicas", "maxReplicas", "metrics", "behavior")}
+        out["status"] = status
+    elif kind == "Event":
+        for k in (
+            "reason",
+            "message",
+            "note",
+            "type",
+            "involvedObject",
+            "regarding",
+            "firstTimestamp",
+            "lastTimestamp",
+            "eventTime",
+            "count",
+            "source",
+        ):
+            if k in obj:
+                out[k] = obj[k]
+    return out
+
+
+# -------------------------------------------------------------------------------------------- wiring
+def _list_fn(kind: str, k: kube.KubeApis) -> Callable[..., Any]:
+    return {
+        "Pod": k.core.list_namespaced_pod,
+        "ReplicaSet": k.apps.list_namespaced_replica_set,
+        "EndpointSlice": k.discovery.list_namespaced_endpoint_slice,
+        "Deployment": k.apps.list_namespaced_deployment,
+        "HorizontalPodAutoscaler": k.autoscaling.list_namespaced_horizontal_pod_autoscaler,
+        "Event": k.core.list_namespaced_event,
+    }[kind]
+
+
+def _filters(kind: str, selector: str, deployment: str | None, service: str | None, hpa: str | None) -> dict[str, str]:
+    if kind in ("Pod", "ReplicaSet"):
+        return {"label_selector": selector}
+    if kind == "EndpointSlice":
+        return {"label_selector": f"kubernetes.io/service-name={service}"} if service else {"label_selector": selector}
+    if kind == "Deployment" and deployment:
+        return {"field_selector": f"metadata.name={deployment}"}
+    if kind == "HorizontalPodAutoscaler" and hpa:
+        return {"field_selector": f"metadata.name={hpa}"}
+    return {}
+
+
+def _watch_kind(
+    rec: _Recorder,
+    kind: str,
+    namespace: str,
+    filters: dict[str, str],
+    configuration: Mapping[str, Any] | None,
+    stream: Callable[..., Iterator[dict[str, Any]]],
+) -> None:
+    """Thread body: list (SYNC lines), signal ready, then watch until stop/deadline; relist on expiry."""
+    ready = rec.ready[kind]
+    rv: str | None = None
+    while not rec.stop.is_set() and time.time() < rec.deadline:
+        try:
+            fn = _list_fn(kind, kube.apis(configuration))
+            if rv is None:
+                body = kube.call(fn, namespace, what=f"list {kind}", **filters)
+                now = time.time()
+                for item in body.get("items") or []:
+                    _record(rec, kind, "SYNC", item, now)
+                rv = (body.get("metadata") or {}).get("resourceVersion")
+                ready.set()
+            remaining = min(60.0, rec.deadline - time.time())
+            if remaining <= 0:
+                break
+            for ev in stream(fn, remaining, namespace=namespace, resource_version=rv, **filters):
+                if rec.stop.is_set():
+                    break
+                obj = ev.get("object") or {}
+                etype = str(ev.get("type"))
+                if etype == "ERROR":  # e.g. 410 Gone: relist
+                    rv = None
+                    break
+                _record(rec, kind, etype, obj, time.time())
+                rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+                if rec.stop.is_set() or time.time() >= rec.deadline:
+                    break
+        except Exception as exc:  # keep recording: relist after a short pause
+            rec.errors[kind] = f"{type(exc).__name__}: {exc}"
+            logger.warning("watch on %s interrupted: %s", kind, exc)
+            rv = None
+            rec.stop.wait(1.0)
+    ready.set()
+
+
+def _record(rec: _Recorder, kind: str, etype: str, obj: Mapping[str, Any], t: float) -> None:
+    rundir.append_event(
+        rec.run_dir, {"t": round(t, 6), "source": "watch", "kind": kind, "type": etype, "object": trim(kind, obj)}
+    )
+    rec.counts[kind] = rec.counts.get(kind, 0) + 1
+
+
+# -------------------------------------------------------------------------------------------- actions
+def start_recording(
+    namespace: str,
+    selector: str,
+    deployment: str | None = None,
+    service: str | None = None,
+    hpa: str | None = None,
+    kinds: list[str] | None = None,
+    max_duration_s: float = 900.0,
+    ready_timeout_s: float = 30.0,
+    run_dir: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Start recording watch events into `<run_dir>/events.jsonl`; returns once every watch listed
+    its initial state (or raises DeadlineExceeded after `ready_timeout_s` seconds).
+
+    Returns `{"run_dir", "kinds", "started": unix time, "stops_at": unix time}`."""
+    namespace, selector = kube.check_target(namespace, selector)
+    path = rundir.resolve(run_dir, configuration)
+    kinds = list(kinds or DEFAULT_KINDS)
+    unknown = set(kinds) - set(DEFAULT_KINDS)
+    if unknown:
+        raise ScaleproofError(f"unknown kinds {sorted(unknown)}; choose from {list(DEFAULT_KINDS)}")
+    kube.apis(configuration)  # fail fast with a clear error when the cluster is unreachable
+    with _LOCK:
+        old = _RECORDERS.get(str(path))
+        if old and any(t.is_alive() for t in old.threads):
+            raise ScaleproofError(f"a recorder is already running for {path}; stop it first")
+        rec = _Recorder(run_dir=path, started=time.time(), deadline=time.time() + float(max_duration_s))
+        _RECORDERS[str(path)] = rec
+    rundir.append_event(path, {"t": round(time.time(), 6), "source": "recorder", "kind": "Recorder", "type": "STARTING",
+                               "namespace": namespace, "selector": selector, "kinds": kinds})
+    stream = kube.watch_stream
+    for kind in kinds:
+        rec.ready[kind] = threading.Event()
+        th = threading.Thread(
+            target=_watch_kind,
+            args=(rec, kind, namespace, _filters(kind, selector, deployment, service, hpa), configuration, stream),
+            name=f"scaleproof-watch-{kind}",
+            daemon=True,
+        )
+        rec.threads.append(th)
+        th.start()
+    limit = time.monotonic() + float(ready_timeout_s)
+    for kind, ev in rec.ready.items():
+        if not ev.wait(max(0.0, limit - time.monotonic())):
+            rec.stop.set()
+            raise DeadlineExceeded(f"watch on {kind} did not list its initial state within {ready_timeout_s} s")
+    if rec.errors and all(k in rec.errors for k in kinds):
+        rec.stop.set()
+        raise ScaleproofError(f"no watch could be opened: {rec.errors}")
+    rundir.append_event(path, {"t": round(time.time(), 6), "source": "recorder", "kind": "Recorder", "type": "OPEN",
+                               "errors": dict(rec.errors)})
+    return {"run_dir": str(path), "kinds": kinds, "started": rec.started, "stops_at": rec.deadline,
+            "errors": dict(rec.errors)}
+
+
+def stop_recording(
+    run_dir: str | None = None, timeout_s: float = 10.0, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Stop the recorder of the run (idempotent). Returns `{"stopped": bool, "counts": {kind: lines},
+    "errors": {kind: last error}}`."""
+    path = rundir.resolve(run_dir, configuration)
+    with _LOCK:
+        rec = _RECORDERS.get(str(path))
+    if rec is None:
+        return {"stopped": False, "counts": {}, "errors": {}, "reason": "no recorder running for this run"}
+    rec.stop.set()
+    limit = time.monotonic() + float(timeout_s)
+    for th in rec.threads:
+        th.join(max(0.0, limit - time.monotonic()))
+    alive = [th.name for th in rec.threads if th.is_alive()]
+    rundir.append_event(path, {"t": round(time.time(), 6), "source": "recorder", "kind": "Recorder", "type": "STOPPED",
+                               "counts": dict(rec.counts), "still_alive": alive})
+    # threads blocked in a watch read exit at their server timeout (≤ 60 s); they are daemons
+    return {"stopped": True, "counts": dict(rec.counts), "errors": dict(rec.errors), "still_alive": alive}
+
+
+def recorder_status(run_dir: str | None = None, configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Probe: `{"running": bool, "counts": {kind: lines}}` of the run's recorder."""
+    path = rundir.resolve(run_dir, configuration)
+    rec = _RECORDERS.get(str(path))
+    if rec is None:
+        return {"running": False, "counts": {}}
+    return {"running": any(t.is_alive() for t in rec.threads) and not rec.stop.is_set(), "counts": dict(rec.counts)}

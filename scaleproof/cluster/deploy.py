@@ -1,0 +1,76 @@
+"""Deploy a kustomize overlay with kubectl and wait until its workloads are Ready."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .config import ClusterConfig
+
+__all__ = ["deploy", "DeployError", "kubectl_binary"]
+
+
+class DeployError(RuntimeError):
+    """The overlay could not be applied or did not become Ready; says which object and why."""
+
+
+def kubectl_binary() -> str:
+    """The kubectl built with the cluster (matching version), else the one on PATH."""
+    built = ClusterConfig().binary("kubectl")
+    if built.exists():
+        return str(built)
+    found = shutil.which("kubectl")
+    if not found:
+        raise DeployError("kubectl not found: run `scaleproof cluster up` (it builds one) or install kubectl")
+    return found
+
+
+def _kubectl(kubeconfig: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([kubectl_binary(), "--kubeconfig", str(kubeconfig), *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _not_ready(kubeconfig: Path, namespace: str) -> list[str]:
+    proc = _kubectl(kubeconfig, "-n", namespace, "get", "deployments,statefulsets", "-o", "json")
+    if proc.returncode != 0:
+        raise DeployError(f"cannot list workloads in {namespace}: {proc.stderr.strip()}")
+    pending = []
+    for item in json.loads(proc.stdout)["items"]:
+        want = item["spec"].get("replicas", 1)
+        ready = item.get("status", {}).get("readyReplicas", 0) or 0
+        if ready < want:
+            pending.append(f"{item['kind']}/{item['metadata']['name']} {ready}/{want} ready")
+    return pending
+
+
+def deploy(kubeconfig: Path, overlay: Path, timeout_s: float = 300, namespace: str = "scaleproof",
+           progress: Callable[[str], None] = print) -> None:
+    if not overlay.is_dir():
+        raise DeployError(f"overlay {overlay} is not a directory (expected e.g. k8s/overlays/local)")
+    if not kubeconfig.exists():
+        raise DeployError(f"kubeconfig {kubeconfig} does not exist: run `scaleproof cluster up` first, or set "
+                          "SCALEPROOF_KUBECONFIG to your own cluster's kubeconfig")
+    progress(f"[deploy] kubectl apply -k {overlay}")
+    proc = _kubectl(kubeconfig, "apply", "-k", str(overlay))
+    if proc.returncode != 0:
+        raise DeployError(f"kubectl apply -k {overlay} failed: {proc.stderr.strip()}")
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while True:
+        pending = _not_ready(kubeconfig, namespace)
+        if not pending:
+            progress(f"[deploy] every workload in {namespace} is Ready")
+            return
+        msg = "; ".join(pending)
+        if msg != last:
+            progress(f"[deploy] waiting: {msg}")
+            last = msg
+        if time.monotonic() > deadline:
+            events = _kubectl(kubeconfig, "-n", namespace, "get", "events", "--sort-by=.lastTimestamp")
+            tail = "\n".join(events.stdout.splitlines()[-15:])
+            raise DeployError(f"not Ready after {timeout_s:.0f} s: {msg}\nrecent events:\n{tail}")
+        time.sleep(2)

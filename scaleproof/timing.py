@@ -1,0 +1,799 @@
+"""Pure timing functions over a recorded event log: MTTR per kill, time-to-scale, shard spread.
+
+The only place where figures are computed (the evidence control and the report both use it). Input is
+the list of dicts read from `<run_dir>/events.jsonl` (see `scaleproof.rundir`) plus the Locust
+per-second stats (`actions.load.collect_stats`). No I/O, no clock: feed synthetic logs in tests.
+
+Event records used here:
+
+* watch lines: `{"t": <local receive time>, "source": "watch", "kind": "Pod" | "ReplicaSet" |
+  "EndpointSlice" | "HorizontalPodAutoscaler" | "Deployment" | "Event", "type": "SYNC" | "ADDED" |
+  "MODIFIED" | "DELETED", "object": <Kubernetes object as served (camelCase), trimmed>}`.
+* kill lines (from `actions.pods.kill_pods`): `{"t": <delete accepted>, "source": "action",
+  "kind": "Kill", "type": "DELETE_ACCEPTED", "kill_id", "t_request", "victim": {"name", "uid",
+  "owner_uid", "owner_kind", "owner_name", "node"}}`.
+* load lines (from `actions.load.start_load`): `{"t", "source": "action", "kind": "Load",
+  "type": "STARTED" | "STOPPED", "users"}`.
+
+Load per-second records: `{"t": <start of the second>, "users", "requests", "failures", "rps",
+"failures_per_s", "p50_ms", "p95_ms"}` (1 s buckets).
+
+Clocks and resolution. Phase boundaries use the **local receive time** of the watch event that first
+showed the new state (`time.time()`, kept to the ms). That time is late by the watch delivery latency
+(not subtracted; typically tens of ms on a local cluster); different watch streams can deliver out of
+order by about that much. Server timestamps (`creationTimestamp`, `deletionTimestamp`, condition
+`lastTransitionTime`: 1 s resolution) are kept next to it as a cross-check (`server`). User-visible
+recovery comes from Locust 1 s buckets (resolution 1 s).
+
+Phases of a kill are consecutive and never overlap: each phase starts where the previous one ended; an
+observation received earlier than the previous boundary (stream reordering) is clamped to it and
+flagged `clamped`. The recovery clock only stops after the degradation was observed: the replacement
+must be created after the delete (same owner ReplicaSet uid, first seen after the delete request,
+never one that existed before) and Ready; "endpoints back to full" needs the victim's endpoint to have
+left the ready set first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+__all__ = [
+    "LOCAL_RESOLUTION_S",
+    "SERVER_RESOLUTION_S",
+    "KillTimeline",
+    "Phase",
+    "ScaleTimeline",
+    "error_rate",
+    "kill_timelines",
+    "mttr_summary",
+    "percentile",
+    "ready_series",
+    "shard_spread",
+    "time_to_scale",
+]
+
+LOCAL_RESOLUTION_S = 0.001  # receive timestamps kept to the ms; watch delivery latency not subtracted
+SERVER_RESOLUTION_S = 1.0  # RFC3339 timestamps of the API server
+LOAD_RESOLUTION_S = 1.0  # Locust per-second buckets
+
+KILL_PHASES = (
+    "replacement_created",
+    "scheduled",
+    "containers_started",
+    "ready",
+    "endpoints_ready",
+    "user_recovered",
+)
+SCALE_PHASES = ("load_reached", "metric_above_target", "hpa_decision", "deployment_scaled", "target_ready")
+
+
+class Phase(TypedDict, total=False):
+    name: str
+    start: float
+    end: float
+    duration_s: float
+    observed: float  # raw receive time of the observation that ended the phase (before clamping)
+    clamped: bool  # observation arrived before the previous boundary (stream reordering)
+    resolution_s: float
+
+
+class KillTimeline(TypedDict, total=False):
+    kill_id: str
+    victim: str
+    victim_uid: str
+    owner_uid: str | None
+    t_delete_requested: float | None
+    t_delete_accepted: float
+    replacement: str | None
+    replacement_uid: str | None
+    phases: list[Phase]
+    recovered: bool
+    mttr_s: float | None
+    mttr_definition: str
+    ready_s: float | None
+    reason: str | None
+    failed_requests: int | None
+    requests: int | None
+    outage_s: float | None
+    overlaps_with: list[str]
+    server: dict[str, Any]
+    notes: list[str]
+
+
+class ScaleTimeline(TypedDict, total=False):
+    phases: list[Phase]
+    time_to_scale_s: float | None
+    reason: str | None
+    target_replicas: int
+    baseline_replicas: int | None
+    max_ready_replicas: int | None
+    replicas: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+    flaps: int
+    flapping: bool
+    server: dict[str, Any]
+    notes: list[str]
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def _ts(value: Any) -> float | None:
+    """RFC3339 server timestamp → Unix seconds (None when absent or unparsable)."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _r(x: float | None, nd: int = 3) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def _uid(obj: Mapping[str, Any]) -> str | None:
+    return _meta(obj).get("uid")
+
+
+def _controller_uid(obj: Mapping[str, Any]) -> str | None:
+    refs = _meta(obj).get("ownerReferences") or []
+    for ref in refs:
+        if ref.get("controller"):
+            return ref.get("uid")
+    return refs[0].get("uid") if refs else None
+
+
+def _condition(obj: Mapping[str, Any], ctype: str) -> Mapping[str, Any] | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return c
+    return None
+
+
+def pod_ready(obj: Mapping[str, Any]) -> bool:
+    """Ready condition True on a pod without deletionTimestamp (never `status.phase`)."""
+    if _meta(obj).get("deletionTimestamp"):
+        return False
+    c = _condition(obj, "Ready")
+    return bool(c and c.get("status") == "True")
+
+
+def _pod_scheduled(obj: Mapping[str, Any]) -> bool:
+    c = _condition(obj, "PodScheduled")
+    return bool((c and c.get("status") == "True") or (obj.get("spec") or {}).get("nodeName"))
+
+
+def _pod_started(obj: Mapping[str, Any]) -> bool:
+    statuses = (obj.get("status") or {}).get("containerStatuses") or []
+    if not statuses:
+        return False
+    return all(s.get("started") is True or "running" in (s.get("state") or {}) for s in statuses)
+
+
+def _sorted(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Events by receive time; file order breaks ties (stable sort)."""
+    evs = [e for e in events if isinstance(e, Mapping) and isinstance(e.get("t"), int | float)]
+    return sorted(evs, key=lambda e: float(e["t"]))
+
+
+def _of_kind(events: Sequence[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
+    return [e for e in events if e.get("kind") == kind and isinstance(e.get("object"), Mapping)]
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Percentile with linear interpolation between closest ranks (numpy's default); None if empty."""
+    xs = sorted(float(v) for v in values)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * q / 100.0
+    lo = math.floor(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def _chain(start: float, observations: Sequence[tuple[str, float | None, float]]) -> tuple[list[Phase], str | None]:
+    """Consecutive non-overlapping phases from `start`; stops at the first missing observation.
+
+    Returns (phases, name of the first missing phase or None)."""
+    phases: list[Phase] = []
+    prev = start
+    for name, observed, resolution in observations:
+        if observed is None:
+            return phases, name
+        end = max(prev, observed)
+        phases.append(
+            {
+                "name": name,
+                "start": round(prev, 3),
+                "end": round(end, 3),
+                "duration_s": round(end - prev, 3),
+                "observed": round(observed, 3),
+                "clamped": observed < prev,
+                "resolution_s": resolution,
+            }
+        )
+        prev = end
+    return phases, None
+
+
+# ------------------------------------------------------------------------------------------ pod states
+class _PodHistory:
+    """Per pod uid: the receive time of the first event showing each state, and server timestamps."""
+
+    def __init__(self, uid: str) -> None:
+        self.uid = uid
+        self.name: str | None = None
+        self.owner_uid: str | None = None
+        self.first_seen: float | None = None
+        self.first_seen_type: str | None = None
+        self.created_server: float | None = None
+        self.scheduled: float | None = None
+        self.started: float | None = None
+        self.ready: float | None = None
+        self.ready_server: float | None = None
+        self.deleted_server: float | None = None  # deletionTimestamp - grace = when the delete was accepted
+        self.deletion_seen: float | None = None
+        self.gone: float | None = None
+
+    def feed(self, t: float, etype: str, obj: Mapping[str, Any]) -> None:
+        meta = _meta(obj)
+        self.name = meta.get("name") or self.name
+        self.owner_uid = _controller_uid(obj) or self.owner_uid
+        if self.first_seen is None:
+            self.first_seen, self.first_seen_type = t, etype
+            self.created_server = _ts(meta.get("creationTimestamp"))
+        if meta.get("deletionTimestamp") and self.deletion_seen is None:
+            self.deletion_seen = t
+            dts = _ts(meta.get("deletionTimestamp"))
+            grace = meta.get("deletionGracePeriodSeconds") or 0
+            self.deleted_server = None if dts is None else dts - float(grace)
+        if etype == "DELETED":
+            self.gone = t if self.gone is None else self.gone
+            return
+        if self.scheduled is None and _pod_scheduled(obj):
+            self.scheduled = t
+        if self.started is None and _pod_started(obj):
+            self.started = t
+        if self.ready is None and pod_ready(obj):
+            self.ready = t
+            c = _condition(obj, "Ready") or {}
+            self.ready_server = _ts(c.get("lastTransitionTime"))
+
+
+def _pod_histories(events: Sequence[Mapping[str, Any]]) -> dict[str, _PodHistory]:
+    out: dict[str, _PodHistory] = {}
+    for e in _of_kind(events, "Pod"):
+        uid = _uid(e["object"])
+        if not uid:
+            continue
+        out.setdefault(uid, _PodHistory(uid)).feed(float(e["t"]), str(e.get("type")), e["object"])
+    return out
+
+
+def ready_series(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Ready pod count after each Pod/Deployment event: `[{"t", "ready", "desired"}]`.
+
+    `ready` counts pods with the Ready condition True and no deletionTimestamp (never phase);
+    `desired` is the Deployment's `spec.replicas` (None until a Deployment event is seen)."""
+    ready: dict[str, bool] = {}
+    desired: int | None = None
+    out: list[dict[str, Any]] = []
+    for e in _sorted(events):
+        obj = e.get("object")
+        if not isinstance(obj, Mapping):
+            continue
+        if e.get("kind") == "Pod":
+            uid = _uid(obj)
+            if not uid:
+                continue
+            if e.get("type") == "DELETED":
+                ready.pop(uid, None)
+            else:
+                ready[uid] = pod_ready(obj)
+        elif e.get("kind") == "Deployment":
+            desired = (obj.get("spec") or {}).get("replicas", desired)
+        else:
+            continue
+        n = sum(ready.values())
+        if out and out[-1]["ready"] == n and out[-1]["desired"] == desired:
+            continue
+        out.append({"t": round(float(e["t"]), 3), "ready": n, "desired": desired})
+    return out
+
+
+# ----------------------------------------------------------------------------------------- endpoints
+def _endpoint_sets(events: Sequence[Mapping[str, Any]]) -> list[tuple[float, frozenset[str]]]:
+    """Union of ready endpoint pod uids over all EndpointSlices, after each EndpointSlice event."""
+    slices: dict[str, frozenset[str]] = {}
+    out: list[tuple[float, frozenset[str]]] = []
+    for e in _of_kind(events, "EndpointSlice"):
+        name = _meta(e["object"]).get("name") or _uid(e["object"]) or "?"
+        if e.get("type") == "DELETED":
+            slices.pop(name, None)
+        else:
+            uids = set()
+            for ep in e["object"].get("endpoints") or []:
+                ready = (ep.get("conditions") or {}).get("ready")
+                ref = ep.get("targetRef") or {}
+                # API semantics: a nil `ready` means ready (EndpointConditions docs)
+                if (ready is None or ready is True) and ref.get("uid"):
+                    uids.add(ref["uid"])
+            slices[name] = frozenset(uids)
+        union: frozenset[str] = frozenset().union(*slices.values()) if slices else frozenset()
+        out.append((float(e["t"]), union))
+    return out
+
+
+def _set_at(series: Sequence[tuple[float, frozenset[str]]], t: float) -> frozenset[str] | None:
+    """The ready set in force just before time t (None if no EndpointSlice event before t)."""
+    cur: frozenset[str] | None = None
+    for ts, s in series:
+        if ts >= t:
+            break
+        cur = s
+    return cur
+
+
+# ------------------------------------------------------------------------------------------------ load
+def _load_window(load: Sequence[Mapping[str, Any]], start: float, end: float) -> list[Mapping[str, Any]]:
+    """1 s buckets overlapping [start, end)."""
+    return [b for b in load if float(b["t"]) + 1.0 > start and float(b["t"]) < end]
+
+
+def error_rate(load: Sequence[Mapping[str, Any]] | None) -> tuple[float | None, int, int]:
+    """(failures / requests, requests, failures) over per-second stats; rate None without requests."""
+    if not load:
+        return None, 0, 0
+    req = sum(int(b.get("requests") or 0) for b in load)
+    fail = sum(int(b.get("failures") or 0) for b in load)
+    return (fail / req if req else None), req, fail
+
+
+# ----------------------------------------------------------------------------------------------- kills
+def kill_timelines(
+    events: Iterable[Mapping[str, Any]],
+    load: Sequence[Mapping[str, Any]] | None = None,
+    mttr_to: Literal["endpoints_ready", "ready"] = "endpoints_ready",
+) -> list[KillTimeline]:
+    """One timeline per kill record, in kill order.
+
+    MTTR (`mttr_s`, seconds) = delete accepted → end of phase `mttr_to` (default: the Service's ready
+    EndpointSlice endpoints back to full with the replacement in and the victim out). A kill whose
+    replacement never became Ready (or whose endpoints never came back) has `recovered: False`,
+    `mttr_s: None` and a `reason`. `failed_requests` counts Locust failures in the kill's window
+    [delete accepted, next kill) at 1 s resolution."""
+    evs = _sorted(events)
+    kills = [e for e in evs if e.get("kind") == "Kill"]
+    pods = _pod_histories(evs)
+    eps = _endpoint_sets(evs)
+    load_sorted = sorted(load or [], key=lambda b: float(b["t"]))
+    claimed: set[str] = set()
+    out: list[KillTimeline] = []
+    kill_ts = [float(k["t"]) for k in kills]
+
+    for i, k in enumerate(kills):
+        victim = k.get("victim") or {}
+        v_uid = victim.get("uid")
+        owner = victim.get("owner_uid")
+        t0 = float(k["t"])
+        t_req = float(k.get("t_request") or t0)
+        next_t0 = kill_ts[i + 1] if i + 1 < len(kills) else math.inf
+        notes: list[str] = []
+        tl: KillTimeline = {
+            "kill_id": str(k.get("kill_id") or f"kill-{i + 1}"),
+            "victim": victim.get("name") or "?",
+            "victim_uid": v_uid or "?",
+            "owner_uid": owner,
+            "t_delete_requested": _r(t_req),
+            "t_delete_accepted": round(t0, 3),
+            "replacement": None,
+            "replacement_uid": None,
+            "phases": [],
+            "recovered": False,
+            "mttr_s": None,
+            "mttr_definition": f"delete accepted → {mttr_to}",
+            "ready_s": None,
+            "reason": None,
+            "failed_requests": None,
+            "requests": None,
+            "outage_s": None,
+            "overlaps_with": [],
+            "server": {},
+            "notes": notes,
+        }
+        # -- pairing through the owner reference: same ReplicaSet uid, created after the delete
+        vh = pods.get(v_uid or "")
+        delete_server = vh.deleted_server if vh else None
+        candidates = []
+        for h in pods.values():
+            if h.uid == v_uid or h.uid in claimed or owner is None or h.owner_uid != owner:
+                continue
+            if h.first_seen is None or h.first_seen < t_req:
+                continue  # existed (or was listed) before the delete: not a replacement
+            if h.first_seen_type == "SYNC":
+                continue  # listed by a (re)sync, not seen being created
+            if (
+                delete_server is not None
+                and h.created_server is not None
+                and h.created_server < math.floor(delete_server)
+            ):
+                continue  # the server says it predates the delete
+            candidates.append(h)
+        candidates.sort(key=lambda h: h.first_seen or math.inf)
+        repl = candidates[0] if candidates else None
+
+        if repl is None:
+            tl["reason"] = (
+                "no replacement pod of the same owner was observed after the delete"
+                if owner
+                else "victim has no owner reference: no replacement can be paired"
+            )
+        else:
+            claimed.add(repl.uid)
+            tl["replacement"], tl["replacement_uid"] = repl.name, repl.uid
+
+        # -- endpoints: degradation (victim out of the ready set) must be seen before "back to full"
+        ep_obs: float | None = None
+        if repl is not None and repl.ready is not None:
+            if not eps:
+                notes.append("no EndpointSlice events recorded")
+            else:
+                before = _set_at(eps, t_req)
+                baseline = len(before) if before is not None else None
+                dropped: float | None = None
+                if before is not None and v_uid not in before:
+                    dropped = t_req  # victim was not a ready endpoint at the kill: already degraded
+                    notes.append("victim was not a ready endpoint when killed")
+                for ts, s in eps:
+                    if ts < t_req:
+                        continue
+                    if dropped is None and v_uid not in s:
+                        dropped = ts
+                    if (
+                        dropped is not None
+                        and repl.uid in s
+                        and v_uid not in s
+                        and (baseline is None or len(s) >= baseline)
+                    ):
+                        ep_obs = ts
+                        break
+                if dropped is None:
+                    notes.append("victim endpoint removal never observed")
+                elif ep_obs is None:
+                    notes.append("ready endpoints never returned to the pre-kill count with the replacement")
+        # -- user traffic
+        user_obs: float | None = None
+        if load_sorted:
+            window = _load_window(load_sorted, t0, next_t0)
+            tl["failed_requests"] = sum(int(b.get("failures") or 0) for b in window)
+            tl["requests"] = sum(int(b.get("requests") or 0) for b in window)
+            failing = [b for b in window if int(b.get("failures") or 0) > 0]
+            if failing:
+                last_fail_end = float(failing[-1]["t"]) + 1.0
+                tl["outage_s"] = round(last_fail_end - float(failing[0]["t"]), 3)
+                clean_after = [
+                    b
+                    for b in window
+                    if float(b["t"]) >= last_fail_end and int(b.get("requests") or 0) > 0
+                ]
+                user_obs = last_fail_end if clean_after else None
+                if not clean_after:
+                    notes.append("no successful traffic observed after the last failure in the kill window")
+            else:
+                tl["outage_s"] = 0.0
+                user_obs = t0  # nothing failed: the phase is empty (clamped to the previous boundary)
+
+        observations: list[tuple[str, float | None, float]] = [
+            ("replacement_created", repl.first_seen if repl else None, LOCAL_RESOLUTION_S),
+            ("scheduled", repl.scheduled if repl else None, LOCAL_RESOLUTION_S),
+            ("containers_started", repl.started if repl else None, LOCAL_RESOLUTION_S),
+            ("ready", repl.ready if repl else None, LOCAL_RESOLUTION_S),
+            ("endpoints_ready", ep_obs, LOCAL_RESOLUTION_S),
+        ]
+        if load_sorted:
+            observations.append(("user_recovered", user_obs, LOAD_RESOLUTION_S))
+        phases, missing = _chain(t0, observations)
+        tl["phases"] = phases
+        ends = {p["name"]: p["end"] for p in phases}
+        if "ready" in ends:
+            tl["ready_s"] = round(ends["ready"] - t0, 3)
+        if mttr_to in ends:
+            tl["mttr_s"] = round(ends[mttr_to] - t0, 3)
+            tl["recovered"] = True
+        elif tl["reason"] is None:
+            tl["reason"] = f"phase {missing} never observed" + (f" ({'; '.join(notes)})" if notes else "")
+        if any(p.get("clamped") for p in phases):
+            notes.append("some observations arrived before the previous boundary and were clamped")
+        # -- overlaps with other kills
+        end_t = t0 + (tl["mttr_s"] if tl["mttr_s"] is not None else math.inf)
+        for j, other in enumerate(kills):
+            if j != i and t0 <= float(other["t"]) <= end_t:
+                tl["overlaps_with"].append(str(other.get("kill_id") or f"kill-{j + 1}"))
+        # -- server-side cross-check (1 s resolution)
+        server: dict[str, Any] = {"resolution_s": SERVER_RESOLUTION_S}
+        if delete_server is not None:
+            server["delete_accepted"] = delete_server
+        if repl is not None:
+            server["replacement_created"] = repl.created_server
+            server["ready"] = repl.ready_server
+            if delete_server is not None and repl.ready_server is not None:
+                server["ready_s"] = round(repl.ready_server - delete_server, 3)
+        tl["server"] = server
+        out.append(tl)
+    return out
+
+
+def mttr_summary(timelines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Summary of `kill_timelines`: mean, p50, p95 (linear interpolation), max, min in seconds.
+
+    `count` = kills, `recovered` / `unrecovered` counts. If any kill did not recover the figures are
+    None with a `reason` (an MTTR over the survivors only would flatter the system); `*_recovered_only`
+    keep the survivors' figures for diagnosis. `resolution_s` is the coarsest phase resolution used."""
+    n = len(timelines)
+    rec = [float(t["mttr_s"]) for t in timelines if t.get("recovered") and t.get("mttr_s") is not None]
+    unrec = [t for t in timelines if not (t.get("recovered") and t.get("mttr_s") is not None)]
+    res = [
+        float(p.get("resolution_s") or LOCAL_RESOLUTION_S)
+        for t in timelines
+        for p in t.get("phases") or []
+        if p.get("name") != "user_recovered"
+    ]
+    stats = {
+        "mean": round(sum(rec) / len(rec), 3) if rec else None,
+        "p50": _r(percentile(rec, 50)),
+        "p95": _r(percentile(rec, 95)),
+        "max": _r(max(rec)) if rec else None,
+        "min": _r(min(rec)) if rec else None,
+    }
+    summary: dict[str, Any] = {
+        "count": n,
+        "recovered": len(rec),
+        "unrecovered": len(unrec),
+        "resolution_s": max(res) if res else LOCAL_RESOLUTION_S,
+        "definition": (timelines[0].get("mttr_definition") if timelines else None),
+        "reason": None,
+    }
+    if n == 0:
+        summary.update({k: None for k in stats})
+        summary["reason"] = "no kill was recorded"
+    elif unrec:
+        summary.update({k: None for k in stats})
+        summary.update({f"{k}_recovered_only": v for k, v in stats.items()})
+        summary["reason"] = f"{len(unrec)} of {n} kills did not recover: " + "; ".join(
+            f"{t.get('kill_id')}: {t.get('reason')}" for t in unrec
+        )
+    else:
+        summary.update(stats)
+    return summary
+
+
+# --------------------------------------------------------------------------------------------- scaling
+def _hpa_over_target(obj: Mapping[str, Any]) -> bool:
+    """Any current metric of the HPA status above its spec target (utilization or average value)."""
+    targets: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for m in (obj.get("spec") or {}).get("metrics") or []:
+        mtype = m.get("type", "")
+        body = m.get(_lower_first(mtype)) or {}
+        name = body.get("name") or (body.get("metric") or {}).get("name") or ""
+        targets[(mtype, name)] = body.get("target") or {}
+    for cm in (obj.get("status") or {}).get("currentMetrics") or []:
+        mtype = cm.get("type", "")
+        body = cm.get(_lower_first(mtype)) or {}
+        name = body.get("name") or (body.get("metric") or {}).get("name") or ""
+        cur = body.get("current") or {}
+        tgt = targets.get((mtype, name)) or {}
+        if tgt.get("averageUtilization") is not None and cur.get("averageUtilization") is not None:
+            if float(cur["averageUtilization"]) > float(tgt["averageUtilization"]):
+                return True
+        for key in ("averageValue", "value"):
+            if tgt.get(key) is not None and cur.get(key) is not None:
+                a, b = _quantity(cur[key]), _quantity(tgt[key])
+                if a is not None and b is not None and a > b:
+                    return True
+    return False
+
+
+def _lower_first(s: str) -> str:
+    return s[:1].lower() + s[1:] if s else s
+
+
+_QTY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
+_SUFFIX = {"": 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "Ki": 1024.0, "Mi": 1024.0**2, "Gi": 1024.0**3}
+
+
+def _quantity(v: Any) -> float | None:
+    if isinstance(v, int | float):
+        return float(v)
+    m = _QTY.match(str(v))
+    if not m or m.group(2) not in _SUFFIX:
+        return None
+    return float(m.group(1)) * _SUFFIX[m.group(2)]
+
+
+_NEW_SIZE = re.compile(r"New size:\s*(\d+)")
+
+
+def time_to_scale(
+    events: Iterable[Mapping[str, Any]],
+    load: Sequence[Mapping[str, Any]] | None,
+    target_replicas: int = 3,
+    metric_samples: Sequence[tuple[float, float]] | None = None,
+    metric_threshold: float | None = None,
+) -> ScaleTimeline:
+    """Decompose scale-out under load into consecutive phases, in seconds:
+
+    load_reached (Locust at its full user count) → metric_above_target (HPA status current metric above
+    its target, or the first `metric_samples` value above `metric_threshold`, e.g. from Prometheus) →
+    hpa_decision (HPA `status.desiredReplicas` above its pre-load value, or a `SuccessfulRescale`
+    Event) → deployment_scaled (Deployment `spec.replicas` above its pre-load value) → target_ready
+    (`target_replicas` pods Ready, no deletionTimestamp).
+
+    `time_to_scale_s` = load_reached → target_ready. None with `reason` when a phase is missing or the
+    target was already met before the load. HPA flapping (desiredReplicas changing direction) is
+    counted in `flaps`; `decisions` lists every desiredReplicas change."""
+    evs = _sorted(events)
+    notes: list[str] = []
+    tl: ScaleTimeline = {
+        "phases": [],
+        "time_to_scale_s": None,
+        "reason": None,
+        "target_replicas": target_replicas,
+        "baseline_replicas": None,
+        "max_ready_replicas": None,
+        "replicas": [],
+        "decisions": [],
+        "flaps": 0,
+        "flapping": False,
+        "server": {"resolution_s": SERVER_RESOLUTION_S},
+        "notes": notes,
+    }
+    load_sorted = sorted(load or [], key=lambda b: float(b["t"]))
+    starts = [e for e in evs if e.get("kind") == "Load" and e.get("type") == "STARTED"]
+    busy = [b for b in load_sorted if int(b.get("users") or 0) > 0]
+    t_load_start: float | None = float(starts[0]["t"]) if starts else (float(busy[0]["t"]) if busy else None)
+    t_reached: float | None = None
+    if busy:
+        full = max(int(b.get("users") or 0) for b in busy)
+        if starts and starts[0].get("users"):
+            full = min(full, int(starts[0]["users"]))
+        t_reached = next(float(b["t"]) for b in busy if int(b.get("users") or 0) >= full)
+        if t_load_start is not None:
+            t_reached = max(t_reached, t_load_start)
+    elif starts:
+        t_reached = t_load_start
+        notes.append("no per-second load stats: load_reached = load start (no ramp information)")
+    series = ready_series(evs)
+    tl["replicas"] = series
+    if t_load_start is None or t_reached is None:
+        tl["reason"] = "no load start recorded (no Load event and no per-second stats with users)"
+        return tl
+
+    # -- HPA decisions (all changes of desiredReplicas) and the baseline before the load
+    hpa = _of_kind(evs, "HorizontalPodAutoscaler")
+    desired_prev: int | None = None
+    baseline_desired: int | None = None
+    t_decision: float | None = None
+    t_metric: float | None = None
+    for e in hpa:
+        st = e["object"].get("status") or {}
+        d = st.get("desiredReplicas")
+        t = float(e["t"])
+        if d is not None:
+            if desired_prev is not None and d != desired_prev:
+                tl["decisions"].append({"t": round(t, 3), "from": desired_prev, "to": d})
+            if t < t_load_start:
+                baseline_desired = d
+            desired_prev = d
+            if t >= t_load_start and t_decision is None and baseline_desired is not None and d > baseline_desired:
+                t_decision = t
+        if t >= t_load_start and t_metric is None and _hpa_over_target(e["object"]):
+            t_metric = t
+    for e in _of_kind(evs, "Event"):
+        o = e["object"]
+        if o.get("reason") != "SuccessfulRescale" or float(e["t"]) < t_load_start:
+            continue
+        m = _NEW_SIZE.search(str(o.get("message") or o.get("note") or ""))
+        if m and baseline_desired is not None and int(m.group(1)) <= baseline_desired:
+            continue
+        if t_decision is None or float(e["t"]) < t_decision:
+            t_decision = float(e["t"])
+        break
+    if metric_samples and metric_threshold is not None:
+        for ts, v in sorted(metric_samples):
+            if ts >= t_load_start and v > metric_threshold:
+                t_metric = ts if t_metric is None else min(t_metric, ts)
+                break
+    deltas = [d["to"] - d["from"] for d in tl["decisions"]]
+    tl["flaps"] = sum(1 for a, b in zip(deltas, deltas[1:], strict=False) if (a > 0) != (b > 0))
+    tl["flapping"] = tl["flaps"] > 0
+
+    # -- Deployment spec.replicas change
+    baseline_spec: int | None = None
+    t_deploy: float | None = None
+    for e in _of_kind(evs, "Deployment"):
+        r = (e["object"].get("spec") or {}).get("replicas")
+        if r is None:
+            continue
+        if float(e["t"]) < t_load_start:
+            baseline_spec = r
+        elif t_deploy is None and baseline_spec is not None and r > baseline_spec:
+            t_deploy = float(e["t"])
+    tl["baseline_replicas"] = baseline_spec if baseline_spec is not None else baseline_desired
+
+    # -- target Ready
+    before = [s for s in series if s["t"] < t_load_start]
+    if before and before[-1]["ready"] >= target_replicas:
+        tl["reason"] = (
+            f"already {before[-1]['ready']} Ready replicas (≥ {target_replicas}) before the load started: "
+            "nothing to measure (reset the HPA/replicas first)"
+        )
+    after = [s for s in series if s["t"] >= t_load_start]
+    tl["max_ready_replicas"] = max((s["ready"] for s in after), default=None)
+    t_target = next((float(s["t"]) for s in after if s["ready"] >= target_replicas), None)
+
+    phases, missing = _chain(
+        t_load_start,
+        [
+            ("load_reached", t_reached, LOAD_RESOLUTION_S),
+            ("metric_above_target", t_metric, LOCAL_RESOLUTION_S),
+            ("hpa_decision", t_decision, LOCAL_RESOLUTION_S),
+            ("deployment_scaled", t_deploy, LOCAL_RESOLUTION_S),
+            ("target_ready", t_target, LOCAL_RESOLUTION_S),
+        ],
+    )
+    tl["phases"] = phases
+    if tl["reason"] is None:
+        if missing is None:
+            tl["time_to_scale_s"] = round(phases[-1]["end"] - phases[0]["end"], 3)
+        else:
+            tl["reason"] = f"phase {missing} never observed"
+            if missing == "metric_above_target" and t_target is not None:
+                notes.append("target reached without an observed metric breach (no HPA status/samples?)")
+    return tl
+
+
+# ---------------------------------------------------------------------------------------------- shards
+def shard_spread(per_shard: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Spread of a collection over shards and nodes.
+
+    `per_shard`: `[{"shard", "node", "objects", "queries"?}]`, one row per shard replica (`queries` is
+    a counter delta over a query burst, None when unknown). Replicas of one shard are counted once
+    (max objects, sum of queries). Returns `shards` (distinct shards), `shards_with_data` (holding ≥ 1
+    object), `nodes_with_shards` (distinct nodes holding a shard with data), `documents_total` (sum
+    over distinct shards), `shards_queried` (distinct shards whose query delta > 0; None if no shard
+    had a query figure) and `per_shard` (normalised rows)."""
+    rows = [dict(r) for r in per_shard]
+    objects: dict[str, int] = {}
+    queries: dict[str, float | None] = {}
+    nodes_with_data: set[str] = set()
+    norm: list[dict[str, Any]] = []
+    for r in rows:
+        shard = str(r.get("shard") or r.get("name") or "?")
+        node = str(r.get("node") or "?")
+        obj = r.get("objects", r.get("object_count"))
+        obj_i = int(obj) if isinstance(obj, int | float) else 0
+        objects[shard] = max(objects.get(shard, 0), obj_i)
+        q = r.get("queries")
+        if isinstance(q, int | float):
+            queries[shard] = (queries.get(shard) or 0) + float(q)
+        else:
+            queries.setdefault(shard, None)
+        if obj_i > 0:
+            nodes_with_data.add(node)
+        norm.append({"shard": shard, "node": node, "objects": obj if obj is None else obj_i, "queries": q})
+    known_q = {s: q for s, q in queries.items() if q is not None}
+    return {
+        "shards": len(objects),
+        "shards_with_data": sum(1 for v in objects.values() if v > 0),
+        "nodes_with_shards": len(nodes_with_data),
+        "documents_total": sum(objects.values()),
+        "shards_queried": (sum(1 for q in known_q.values() if q > 0) if known_q else None),
+        "per_shard": norm,
+    }

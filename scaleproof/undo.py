@@ -1,0 +1,336 @@
+"""The undo plan: what to restore after a run, written to `<run_dir>/undo.json` BEFORE any fault.
+
+The plan holds the Deployment's replica count, the HPA's min/max replicas and the Locust pid of the
+run, inside one namespace + label selector. `replay(plan)` restores them (idempotent; never touches
+anything outside the namespace, nor a Deployment whose selector does not match the plan's selector).
+
+When it is replayed:
+
+1. by the experiment's rollbacks (`scaleproof.undo` `rollback` action) on every ending: experiments
+   pin `runtime.rollbacks.strategy: always`, and chaostoolkit-lib 1.44 then plays rollbacks after a
+   failed gate, a failed action, a deviation, SIGINT (KeyboardInterrupt) and SIGTERM
+   (InterruptExecution) — verified on the installed version, see docs/evidence-schema.md "Safety";
+2. by an `atexit` hook the evidence control installs (`install_exit_hook`): covers the endings where
+   Chaos Toolkit skips rollbacks (SIGUSR2 / `exit_ungracefully`, an exception in the runner);
+3. by `scaleproof recover [RUN_DIR]` after a crash or SIGKILL: replays the latest plan that was not
+   rolled back.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypedDict
+
+import click
+
+from scaleproof import rundir
+from scaleproof.errors import NotFound, ScaleproofError, UnsafeTarget
+
+__all__ = [
+    "UNDO_FILE",
+    "UndoPlan",
+    "capture_plan",
+    "find_pending",
+    "install_exit_hook",
+    "load_plan",
+    "record_load",
+    "recover_command",
+    "replay",
+    "rollback",
+    "write_plan",
+]
+
+logger = logging.getLogger(__name__)
+
+UNDO_FILE = "undo.json"
+PLAN_VERSION = 1
+
+
+class DeploymentUndo(TypedDict):
+    name: str
+    replicas: int | None
+
+
+class HpaUndo(TypedDict):
+    name: str
+    minReplicas: int | None
+    maxReplicas: int | None
+
+
+class LoadUndo(TypedDict, total=False):
+    pid: int
+    pgid: int
+    csv_prefix: str
+
+
+class UndoPlan(TypedDict, total=False):
+    version: int
+    run_dir: str
+    created: float
+    namespace: str
+    selector: str
+    deployment: DeploymentUndo | None
+    hpa: HpaUndo | None
+    load: LoadUndo | None
+    rolled_back: bool
+    replays: list[dict[str, Any]]
+
+
+def _path(run_dir: str | os.PathLike[str] | None, configuration: Mapping[str, Any] | None) -> Path:
+    return rundir.resolve(run_dir, configuration) / UNDO_FILE
+
+
+def write_plan(plan: UndoPlan, run_dir: str | os.PathLike[str] | None = None,
+               configuration: Mapping[str, Any] | None = None) -> Path:
+    """Persist the plan atomically (fsync + rename); returns its path."""
+    path = _path(run_dir or plan.get("run_dir"), configuration)
+    plan["run_dir"] = str(path.parent)
+    rundir.write_json_atomic(path, plan)
+    return path
+
+
+def load_plan(run_dir: str | os.PathLike[str] | None = None,
+              configuration: Mapping[str, Any] | None = None) -> UndoPlan | None:
+    """The plan of a run, None when the run has none."""
+    import json
+
+    path = _path(run_dir, configuration)
+    if not path.exists():
+        return None
+    try:
+        plan: UndoPlan = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ScaleproofError(f"{path} is not valid JSON: {exc}") from exc
+    plan["run_dir"] = str(path.parent)
+    return plan
+
+
+def capture_plan(
+    namespace: str,
+    selector: str,
+    deployment: str | None = None,
+    hpa: str | None = None,
+    run_dir: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> UndoPlan:
+    """Action: read the current Deployment replicas and HPA bounds and write the undo plan (before
+    any fault). Merges with an existing plan of the run (keeps its load pid). Returns the plan."""
+    from probes import kubernetes as kube
+
+    namespace, selector = kube.check_target(namespace, selector)
+    existing = load_plan(run_dir, configuration) or {}
+    plan: UndoPlan = {
+        "version": PLAN_VERSION,
+        "created": time.time(),
+        "namespace": namespace,
+        "selector": selector,
+        "deployment": None,
+        "hpa": None,
+        "load": existing.get("load"),
+        "rolled_back": False,
+        "replays": list(existing.get("replays") or []),
+    }
+    if deployment:
+        d = kube.deployment(deployment, namespace, configuration)
+        _check_deployment_selector(d, selector)
+        plan["deployment"] = {"name": deployment, "replicas": (d.get("spec") or {}).get("replicas")}
+    if hpa:
+        b = kube.hpa_bounds(hpa, namespace, configuration)
+        plan["hpa"] = {"name": hpa, "minReplicas": b["minReplicas"], "maxReplicas": b["maxReplicas"]}
+    write_plan(plan, run_dir, configuration)
+    return plan
+
+
+def record_load(handle: Mapping[str, Any], run_dir: str | os.PathLike[str] | None = None,
+                configuration: Mapping[str, Any] | None = None) -> None:
+    """Add the Locust pid to the run's plan (creating a minimal plan if none exists yet)."""
+    plan: UndoPlan = load_plan(run_dir, configuration) or {"version": PLAN_VERSION, "created": time.time(),
+                                                           "rolled_back": False, "replays": []}
+    plan["load"] = {"pid": int(handle["pid"]), "pgid": int(handle.get("pgid", handle["pid"])),
+                    "csv_prefix": str(handle.get("csv_prefix", ""))}
+    plan["rolled_back"] = False
+    write_plan(plan, run_dir, configuration)
+
+
+def _selector_pairs(selector: str) -> dict[str, str]:
+    pairs = {}
+    for term in selector.split(","):
+        term = term.strip()
+        if "==" in term:
+            k, v = term.split("==", 1)
+        elif "=" in term and "!=" not in term:
+            k, v = term.split("=", 1)
+        else:
+            continue
+        pairs[k.strip()] = v.strip()
+    return pairs
+
+
+def _check_deployment_selector(d: Mapping[str, Any], selector: str) -> None:
+    match = ((d.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    wanted = _selector_pairs(selector)
+    if not wanted or any(match.get(k) != v for k, v in wanted.items()):
+        raise UnsafeTarget(
+            f"deployment {d.get('metadata', {}).get('name')} selects {match}, which does not match the "
+            f"experiment selector {selector!r}: not touching it"
+        )
+
+
+def replay(plan: UndoPlan, configuration: Mapping[str, Any] | None = None, dry_run: bool = False,
+           stop_grace_s: float = 15.0) -> dict[str, Any]:
+    """Restore what the plan recorded: stop the load, restore HPA min/max, restore Deployment replicas.
+
+    Each step is independent (one failing does not skip the others) and idempotent. Returns
+    `{"ok": bool, "steps": [{"step", "ok", "detail"}], "dry_run": bool}`; writes the outcome into the
+    plan file (`rolled_back` true only when every step succeeded)."""
+    from probes import kubernetes as kube
+
+    steps: list[dict[str, Any]] = []
+    ns = plan.get("namespace")
+    load = plan.get("load")
+    if load and load.get("pid"):
+        if dry_run:
+            steps.append({"step": "stop-load", "ok": True, "detail": f"would stop Locust pid {load['pid']}"})
+        else:
+            from loadgen import runner
+
+            try:
+                res = runner.stop(int(load["pid"]), grace_s=stop_grace_s)
+                steps.append({"step": "stop-load", "ok": True, "detail": res})
+            except Exception as exc:
+                steps.append({"step": "stop-load", "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+    for key in ("hpa", "deployment"):
+        target = plan.get(key)
+        if not target:
+            continue
+        try:
+            if not ns or ns in kube.FORBIDDEN_NAMESPACES:
+                raise UnsafeTarget(f"plan namespace {ns!r} is missing or a system namespace")
+            kube.check_target(ns, plan.get("selector"))
+            if key == "hpa":
+                detail = _restore_hpa(kube, ns, target, configuration, dry_run)  # type: ignore[arg-type]
+            else:
+                detail = _restore_deployment(kube, ns, str(plan.get("selector")), target, configuration,  # type: ignore[arg-type]
+                                             dry_run)
+            steps.append({"step": f"restore-{key}", "ok": True, "detail": detail})
+        except ScaleproofError as exc:
+            steps.append({"step": f"restore-{key}", "ok": False, "detail": str(exc)})
+    ok = all(s["ok"] for s in steps)
+    if not dry_run and plan.get("run_dir"):
+        plan.setdefault("replays", []).append({"t": time.time(), "ok": ok, "steps": steps})
+        plan["rolled_back"] = ok
+        try:
+            write_plan(plan, plan["run_dir"])
+        except OSError as exc:
+            logger.warning("could not update the undo plan: %s", exc)
+    return {"ok": ok, "steps": steps, "dry_run": dry_run}
+
+
+def _restore_hpa(kube: Any, ns: str, target: HpaUndo, configuration: Mapping[str, Any] | None,
+                 dry_run: bool) -> str:
+    cur = kube.hpa_bounds(target["name"], ns, configuration)
+    want = {k: target[k] for k in ("minReplicas", "maxReplicas") if target.get(k) is not None}  # type: ignore[literal-required]
+    if all(cur.get(k) == v for k, v in want.items()):
+        return f"hpa {target['name']} already at {want}"
+    if dry_run:
+        return f"would patch hpa {target['name']} {cur} -> {want}"
+    kube.call(kube.apis(configuration).autoscaling.patch_namespaced_horizontal_pod_autoscaler, target["name"], ns,
+              body={"spec": want}, what=f"patch hpa {ns}/{target['name']}")
+    return f"patched hpa {target['name']} {cur} -> {want}"
+
+
+def _restore_deployment(kube: Any, ns: str, selector: str, target: DeploymentUndo,
+                        configuration: Mapping[str, Any] | None, dry_run: bool) -> str:
+    if target.get("replicas") is None:
+        return "no replica count recorded"
+    d = kube.deployment(target["name"], ns, configuration)
+    _check_deployment_selector(d, selector)
+    cur = (d.get("spec") or {}).get("replicas")
+    if cur == target["replicas"]:
+        return f"deployment {target['name']} already at {cur} replicas"
+    if dry_run:
+        return f"would scale deployment {target['name']} {cur} -> {target['replicas']}"
+    kube.call(kube.apis(configuration).apps.patch_namespaced_deployment_scale, target["name"], ns,
+              body={"spec": {"replicas": target["replicas"]}}, what=f"scale deployment {ns}/{target['name']}")
+    return f"scaled deployment {target['name']} {cur} -> {target['replicas']} (an HPA may override it)"
+
+
+def rollback(run_dir: str | None = None, dry_run: bool = False,
+             configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Rollback action: replay the run's undo plan. Raises (→ failed rollback in the journal) if a
+    step failed; returns the replay result otherwise. A run without a plan is a no-op."""
+    plan = load_plan(run_dir, configuration)
+    if plan is None:
+        return {"ok": True, "steps": [], "detail": "no undo plan for this run"}
+    res = replay(plan, configuration, dry_run=dry_run)
+    if not res["ok"]:
+        raise ScaleproofError("undo plan replay incomplete: " + "; ".join(
+            f"{s['step']}: {s['detail']}" for s in res["steps"] if not s["ok"]))
+    return res
+
+
+_HOOKED: set[str] = set()
+
+
+def install_exit_hook(run_dir: str | os.PathLike[str], configuration: Mapping[str, Any] | None = None) -> None:
+    """At interpreter exit, replay the run's plan if it was not rolled back (once per run dir)."""
+    key = str(run_dir)
+    if key in _HOOKED:
+        return
+    _HOOKED.add(key)
+
+    def _hook() -> None:
+        try:
+            plan = load_plan(key)
+            if plan and not plan.get("rolled_back") and (plan.get("load") or plan.get("hpa") or plan.get("deployment")):
+                logger.warning("run %s ended without a completed rollback: replaying its undo plan", key)
+                replay(plan, configuration)
+        except Exception as exc:  # never raise at exit
+            logger.error("exit-time undo replay failed for %s: %s (run `scaleproof recover %s`)", key, exc, key)
+
+    atexit.register(_hook)
+
+
+def find_pending(root: str | os.PathLike[str] = "journals/runs") -> Path | None:
+    """The most recent run directory (by name, run ids sort by time) whose plan is not rolled back."""
+    base = Path(root)
+    if not base.is_dir():
+        return None
+    for d in sorted((p for p in base.iterdir() if (p / UNDO_FILE).exists()), key=lambda p: p.name, reverse=True):
+        plan = load_plan(d)
+        if plan and not plan.get("rolled_back"):
+            return d
+    return None
+
+
+@click.command("recover")
+@click.argument("run_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--runs-root", default="journals/runs", show_default=True, help="where run directories live")
+@click.option("--dry-run", is_flag=True, help="print what would be restored, change nothing")
+@click.option("--force", is_flag=True, help="replay even if the plan is marked rolled back")
+def recover_command(run_dir: Path | None, runs_root: str, dry_run: bool, force: bool) -> None:
+    """Replay the undo plan of RUN_DIR (default: the latest run that was not rolled back)."""
+    import json
+
+    target = run_dir or find_pending(runs_root)
+    if target is None:
+        click.echo(f"nothing to recover: no run under {runs_root} has a pending undo plan")
+        return
+    plan = load_plan(target)
+    if plan is None:
+        raise click.ClickException(f"{target} has no {UNDO_FILE}")
+    if plan.get("rolled_back") and not force:
+        click.echo(f"{target}: already rolled back (use --force to replay again)")
+        return
+    try:
+        res = replay(plan, dry_run=dry_run)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({"run_dir": str(target), **res}, indent=2, default=str))
+    if not res["ok"]:
+        raise SystemExit(1)

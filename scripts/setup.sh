@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what scaleproof needs on a fresh Debian 12 machine (root): host packages for the local
+# cluster and the project's Python environment in .venv. Idempotent and quick when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PKGS=(containerd runc containernetworking-plugins iptables iproute2 prometheus debootstrap openssl gcc libc6-dev curl)
+missing=()
+for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v go >/dev/null || { echo "[setup] go is required (it builds Kubernetes from the Go module proxy)" >&2; exit 1; }
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || {
+  echo "[setup] python 3.11 is required (the app image runs Debian bookworm's python 3.11)" >&2; exit 1; }
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+echo "[setup] pip install -e .[app,dev] (cached)"
+.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[app,dev]'
+echo "[setup] done"

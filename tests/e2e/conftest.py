@@ -1,0 +1,82 @@
+"""Fixtures for end-to-end tests on the real cluster (`scaleproof cluster up` or SCALEPROOF_KUBECONFIG).
+
+Outside CI a missing cluster skips these tests; under CI=true it fails them loudly, because CI must
+have brought the cluster up itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from scaleproof.cluster.cli import kubeconfig_path
+from scaleproof.cluster.deploy import kubectl_binary
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+class Kubectl:
+    """kubectl bound to the test cluster's kubeconfig."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.binary = kubectl_binary()
+
+    def __call__(self, *args: str, check: bool = True, input: str | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([self.binary, "--kubeconfig", str(self.kubeconfig), *args], capture_output=True,
+                              text=True, input=input, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self(*args, "-o", "json").stdout)
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"end-to-end test cannot run under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Kubectl:
+    kc = kubeconfig_path()
+    if not kc.exists():
+        _unavailable(f"no kubeconfig at {kc}: run `scaleproof cluster up`")
+    k = Kubectl(kc)
+    proc = k("get", "--raw", "/readyz", check=False, timeout=15)
+    if proc.returncode != 0:
+        _unavailable(f"cluster of {kc} is not reachable: {proc.stderr.strip()}")
+    return k
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards even when the test fails."""
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def wait_for(check: Callable[[], object], timeout_s: float, what: str, interval_s: float = 1.0) -> object:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")

@@ -1,0 +1,226 @@
+"""Settings parsing and the real backend adapters driven through fake client objects (no network)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from qdrant_client.http.exceptions import UnexpectedResponse
+from searchapp.backends import (
+    BackendRejected,
+    BackendUnavailable,
+    CollectionMissing,
+    VectorBackend,
+    backend_from_settings,
+    doc_uuid,
+)
+from searchapp.backends.qdrant_backend import QdrantBackend, classify_qdrant_error, validate_qdrant_url
+from searchapp.backends.weaviate_backend import WeaviateBackend, classify_weaviate_error
+from searchapp.settings import Settings, SettingsError
+from weaviate.exceptions import WeaviateConnectionError
+
+pytestmark = pytest.mark.unit
+
+
+# -- settings ---------------------------------------------------------------------------------------
+def test_defaults_match_the_documented_contract() -> None:
+    s = Settings.from_env({})
+    assert (s.port, s.vector_backend, s.collection, s.embed_dim, s.max_batch) == (
+        8080,
+        "weaviate",
+        "Documents",
+        384,
+        256,
+    )
+    assert (s.shards, s.replication_factor, s.drain_seconds) == (1, 1, 5.0)
+    assert (s.weaviate_http_port, s.weaviate_grpc_port, s.weaviate_grpc_host) == (8080, 50051, "weaviate")
+
+
+def test_env_overrides_and_grpc_host_defaults_to_http_host() -> None:
+    s = Settings.from_env(
+        {"PORT": "9000", "VECTOR_BACKEND": "QDRANT", "SHARDS": "3", "REPLICATION_FACTOR": "2",
+         "WEAVIATE_HTTP_HOST": "wv.db.svc", "DRAIN_SECONDS": "0.5", "COLLECTION": "docs_v2"}
+    )  # fmt: skip
+    assert (s.port, s.vector_backend, s.shards, s.replication_factor) == (9000, "qdrant", 3, 2)
+    assert s.weaviate_grpc_host == "wv.db.svc" and s.drain_seconds == 0.5 and s.collection == "docs_v2"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"PORT": "http"}, "PORT"),
+        ({"EMBED_DIM": "2"}, "EMBED_DIM"),
+        ({"MAX_BATCH": "0"}, "MAX_BATCH"),
+        ({"VECTOR_BACKEND": "chroma"}, "VECTOR_BACKEND"),
+        ({"COLLECTION": "bad-name"}, "COLLECTION"),
+        ({"COLLECTION": "documents"}, "upper-case"),
+        ({"DRAIN_SECONDS": "-1"}, "DRAIN_SECONDS"),
+    ],
+)
+def test_invalid_env_fails_loudly_naming_the_variable(env: dict[str, str], name: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env(env)
+
+
+# -- qdrant -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("url", [":memory:", "", "/var/lib/qdrant", "./data", "qdrant:6333", "ftp://q:6333"])
+def test_qdrant_local_mode_and_non_http_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="QDRANT_URL"):
+        validate_qdrant_url(url)
+
+
+def test_factory_builds_backends_without_network_and_refuses_memory_mode() -> None:
+    q = backend_from_settings(Settings(vector_backend="qdrant", qdrant_url="http://127.0.0.1:1"))
+    w = backend_from_settings(Settings(weaviate_http_host="127.0.0.1", weaviate_http_port=1))
+    assert isinstance(q, QdrantBackend) and isinstance(w, WeaviateBackend)
+    assert isinstance(q, VectorBackend) and isinstance(w, VectorBackend)
+    with pytest.raises(ValueError, match="silently ignores shard_number"):
+        backend_from_settings(Settings(vector_backend="qdrant", qdrant_url=":memory:"))
+
+
+def _unexpected(status: int, body: bytes = b"{}") -> UnexpectedResponse:
+    return UnexpectedResponse(status_code=status, reason_phrase="x", content=body, headers=httpx.Headers())
+
+
+class FakeQdrantClient:
+    """Records calls; create_collection loses the race to another replica (409) when told to."""
+
+    def __init__(self, *, lose_race: bool = False, existing_size: int = 384) -> None:
+        self.exists = False
+        self.lose_race = lose_race
+        self.existing_size = existing_size
+        self.created: dict[str, Any] = {}
+        self.upserted: list[Any] = []
+
+    def collection_exists(self, name: str) -> bool:
+        return self.exists
+
+    def create_collection(self, **kwargs: Any) -> bool:
+        self.created = kwargs
+        self.exists = True
+        if self.lose_race:
+            raise _unexpected(409, b'{"status":{"error":"Collection `Documents` already exists!"}}')
+        return True
+
+    def get_collection(self, name: str) -> Any:
+        vectors = SimpleNamespace(size=self.existing_size)
+        return SimpleNamespace(config=SimpleNamespace(params=SimpleNamespace(vectors=vectors)))
+
+    def upsert(self, **kwargs: Any) -> None:
+        self.upserted.append(kwargs)
+
+    def query_points(self, **kwargs: Any) -> Any:
+        raise _unexpected(404, b'{"status":{"error":"Not found: Collection `Documents` doesn\'t exist!"}}')
+
+    def close(self) -> None:
+        pass
+
+
+def _qdrant(fake: FakeQdrantClient) -> QdrantBackend:
+    b = QdrantBackend(collection="Documents", url="http://127.0.0.1:1")
+    b._client = fake
+    return b
+
+
+def test_qdrant_creates_collection_with_shards_replication_and_cosine() -> None:
+    fake = FakeQdrantClient()
+    assert _qdrant(fake).ensure_collection("Documents", 384, 3, 2) is True
+    assert fake.created["shard_number"] == 3 and fake.created["replication_factor"] == 2
+    assert fake.created["vectors_config"].size == 384
+    assert fake.created["vectors_config"].distance.value == "Cosine"
+
+
+def test_qdrant_concurrent_create_is_tolerated_and_dim_mismatch_refused() -> None:
+    assert _qdrant(FakeQdrantClient(lose_race=True)).ensure_collection("Documents", 384, 3, 1) is False
+    with pytest.raises(BackendRejected, match="vector size 128"):
+        _qdrant(FakeQdrantClient(lose_race=True, existing_size=128)).ensure_collection("Documents", 384, 3, 1)
+
+
+def test_qdrant_upsert_uses_uuid5_ids_and_missing_collection_maps_to_collection_missing() -> None:
+    fake = FakeQdrantClient()
+    b = _qdrant(fake)
+    assert b.upsert([{"id": "doc-7", "text": "t", "metadata": {"a": 1}, "vector": [0.1, 0.2]}]) == 1
+    point = fake.upserted[0]["points"][0]
+    assert (
+        point.id == doc_uuid("doc-7")
+        and point.payload["doc_id"] == "doc-7"
+        and fake.upserted[0]["wait"] is True
+    )
+    with pytest.raises(CollectionMissing):
+        b.search([0.1, 0.2], 3)
+
+
+def test_qdrant_error_classification() -> None:
+    assert isinstance(classify_qdrant_error(httpx.ConnectError("refused"), "D"), BackendUnavailable)
+    assert isinstance(classify_qdrant_error(_unexpected(503), "D"), BackendUnavailable)
+    assert isinstance(classify_qdrant_error(_unexpected(404), "D"), CollectionMissing)
+    assert isinstance(classify_qdrant_error(_unexpected(400, b"wrong vector size"), "D"), BackendRejected)
+
+
+def test_qdrant_ping_against_closed_port_reports_unreachable() -> None:
+    status = QdrantBackend(collection="Documents", url="http://127.0.0.1:1", timeout_s=1).ping()
+    assert status["reachable"] is False and status["collection_exists"] is False
+
+
+# -- weaviate ---------------------------------------------------------------------------------------
+class FakeWeaviateCollections:
+    def __init__(self, *, lose_race: bool) -> None:
+        self.present = False
+        self.lose_race = lose_race
+        self.create_kwargs: dict[str, Any] = {}
+
+    def exists(self, name: str) -> bool:
+        return self.present
+
+    def create(self, name: str, **kwargs: Any) -> None:
+        self.create_kwargs = {"name": name, **kwargs}
+        self.present = True
+        if self.lose_race:
+            raise RuntimeError("class name 'Documents' already exists")
+
+
+def _weaviate(lose_race: bool = False) -> tuple[WeaviateBackend, FakeWeaviateCollections]:
+    b = WeaviateBackend(collection="Documents", http_host="127.0.0.1", http_port=1, grpc_port=2)
+    colls = FakeWeaviateCollections(lose_race=lose_race)
+    b._client = SimpleNamespace(collections=colls, close=lambda: None)
+    return b, colls
+
+
+def test_weaviate_collection_has_self_provided_vector_shards_and_replication() -> None:
+    b, colls = _weaviate()
+    assert b.ensure_collection("Documents", 384, 3, 2) is True
+    kw = colls.create_kwargs
+    assert kw["sharding_config"].desiredCount == 3
+    assert kw["replication_config"].factor == 2
+    assert kw["vector_config"].name == "default" and kw["vector_config"].vectorizer.vectorizer.value == "none"
+    assert [p.name for p in kw["properties"]] == ["doc_id", "text", "metadata_json"]
+    assert b.ensure_collection("Documents", 384, 3, 2) is False  # exists now: no second create
+
+
+def test_weaviate_concurrent_create_is_tolerated() -> None:
+    b, colls = _weaviate(lose_race=True)
+    assert b.ensure_collection("Documents", 384, 2, 1) is False
+    assert colls.present
+
+
+def test_weaviate_error_classification() -> None:
+    assert isinstance(classify_weaviate_error(WeaviateConnectionError("boom"), "D"), BackendUnavailable)
+    grpc_down = RuntimeError(
+        "Query call with protocol GRPC search failed with message StatusCode.UNAVAILABLE"
+    )
+    assert isinstance(classify_weaviate_error(grpc_down, "D"), BackendUnavailable)
+    missing = RuntimeError("explorer: get class: could not find class Documents in schema")
+    assert isinstance(classify_weaviate_error(missing, "D"), CollectionMissing)
+    assert isinstance(
+        classify_weaviate_error(RuntimeError("vector lengths don't match"), "D"), BackendRejected
+    )
+
+
+def test_weaviate_unreachable_is_reported_not_raised_by_ping_and_raised_as_503_by_calls() -> None:
+    b = WeaviateBackend(collection="Documents", http_host="127.0.0.1", http_port=1, grpc_port=2, timeout_s=1)
+    status = b.ping()
+    assert status["reachable"] is False and "cannot connect" in status["detail"]
+    with pytest.raises(BackendUnavailable):
+        b.count()
