@@ -14,33 +14,9 @@ import random
 
 from locust import HttpUser, between, task
 
-__all__ = ["SearchUser", "load_queries"]
+from loadgen.runner import load_queries
 
-FALLBACK_QUERIES = [
-    "how do kubernetes pods recover",
-    "horizontal pod autoscaler cpu target",
-    "vector database sharding",
-    "readiness probe failure",
-    "replica set owner reference",
-    "search latency under load",
-    "weaviate shards per node",
-    "chaos engineering steady state",
-]
-
-
-def load_queries(n: int, seed: int) -> list[str]:
-    """Queries from the corpus helper when present (`loadgen.corpus.queries`), else the fallback list."""
-    try:
-        from loadgen.corpus import queries  # type: ignore[attr-defined]
-
-        qs = [q if isinstance(q, str) else str(q.get("query", q)) for q in queries(n, seed)]
-        if qs:
-            return qs
-    except Exception:  # corpus helper missing or broken: keep the load running with the fallback
-        pass
-    rng = random.Random(seed)
-    return [rng.choice(FALLBACK_QUERIES) for _ in range(n)]
-
+__all__ = ["SearchUser"]
 
 QUERIES = load_queries(int(os.environ.get("SCALEPROOF_QUERY_COUNT", "200")), int(os.environ.get("SCALEPROOF_QUERY_SEED", "7")))
 TOP_K = int(os.environ.get("SCALEPROOF_TOP_K", "5"))

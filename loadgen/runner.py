@@ -42,6 +42,7 @@ __all__ = [
     "build_command",
     "check_host",
     "main",
+    "load_queries",
     "per_second",
     "start",
     "stop",
@@ -193,6 +194,34 @@ def start(
 
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+FALLBACK_QUERIES = [
+    "how do kubernetes pods recover",
+    "horizontal pod autoscaler cpu target",
+    "vector database sharding",
+    "readiness probe failure",
+    "replica set owner reference",
+    "search latency under load",
+    "weaviate shards per node",
+    "chaos engineering steady state",
+]
+
+
+def load_queries(n: int, seed: int) -> list[str]:
+    """`n` query strings: `loadgen.corpus.queries(n, seed)` when the corpus helper is installed, else
+    a seeded pick from a small built-in list (the load keeps running without the helper)."""
+    try:
+        from loadgen.corpus import queries  # type: ignore[attr-defined]
+
+        qs = [q if isinstance(q, str) else str(q.get("query", q)) for q in queries(n, seed)]
+        if qs:
+            return qs
+    except Exception:  # corpus helper missing or broken
+        logger.debug("loadgen.corpus.queries unavailable; using the fallback queries")
+    import random
+
+    rng = random.Random(seed)
+    return [rng.choice(FALLBACK_QUERIES) for _ in range(n)]
 
 
 def _alive(pid: int) -> bool:

@@ -218,6 +218,9 @@ def write_oci_archive(out: Path, tag: str, layers: list[Layer], config: dict) ->
         info.mode = 0o644
         tar.addfile(_normalise(info), io.BytesIO(data))
 
+    stamp = out.with_name(out.name + ".digest")
+    if out.exists() and stamp.exists() and stamp.read_text().strip() == manifest_digest:
+        return manifest_digest  # same content already written: skip copying the layers again
     tmp = out.with_suffix(".tmp")
     with tarfile.open(tmp, "w") as tar:
         add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
@@ -235,6 +238,7 @@ def write_oci_archive(out: Path, tag: str, layers: list[Layer], config: dict) ->
             with layer.path.open("rb") as f:
                 tar.addfile(_normalise(info), f)
     tmp.replace(out)
+    stamp.write_text(manifest_digest + "\n")
     return manifest_digest
 
 
@@ -249,18 +253,21 @@ def _run(cmd: list[str], what: str, **kw: object) -> subprocess.CompletedProcess
     return proc
 
 
-def apt_mirror() -> str:
+def apt_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
     """The Debian mirror this machine's apt is configured with (never hard-coded here)."""
-    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+    # apt reads only *.list and *.sources in sources.list.d and ignores other names (e.g.
+    # "x.list.disabled"); every URI of a file is considered, not only the first (a file may list the
+    # security mirror before the main one).
+    listed = sorted(p for p in (apt_dir / "sources.list.d").glob("*") if p.suffix in (".list", ".sources"))
+    for path in [apt_dir / "sources.list", *listed]:
         if not path.is_file():
             continue
         text = path.read_text(errors="replace")
-        m = re.search(r"^URIs:\s*(\S+)", text, re.M) or re.search(
-            r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.M
-        )
-        if m and "security" not in m.group(1):
-            return m.group(1)
-    raise ImageBuildError("no Debian mirror found in /etc/apt/sources.list*; apt must be configured")
+        for m in re.finditer(r"^URIs:\s*(\S+)|^deb\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.M):
+            uri = m.group(1) or m.group(2)
+            if "security" not in uri:
+                return uri
+    raise ImageBuildError(f"no Debian mirror found in {apt_dir}/sources.list*; apt must be configured")
 
 
 def debian_rootfs(cfg: ClusterConfig) -> Path:

@@ -57,6 +57,10 @@ def pid_of(pid_dir: Path, name: str) -> int | None:
         os.kill(pid, 0)
     except ProcessLookupError:
         return None
+    except PermissionError:
+        # the process exists but belongs to another user (e.g. `cluster status` run without sudo
+        # against a cluster started as root): not a reason to crash; the cmdline check below decides
+        pass
     # a recycled pid would have another command line
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()

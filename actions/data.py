@@ -1,0 +1,130 @@
+"""Put the corpus into the app, and send a bounded query burst.
+
+Ingest goes through the app (`loadgen.ingest.ingest`, the corpus helper's API) so the app embeds the
+documents; ids are stable, so re-ingesting is idempotent and needs no undo. `query_burst` sends a
+bounded number of queries, through the app (`via="app"`, unfiltered `POST /search`) or straight to
+Weaviate (`via="weaviate"`, filtered `nearObject` GraphQL queries: only filtered searches move
+Weaviate's per-shard query counters, see `probes.vectorstore`). Hosts must be on 127.0.0.0/8 or
+explicitly allowed (same rule as the load).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from loadgen.runner import check_host, load_queries
+from scaleproof.errors import DeadlineExceeded, LoadError, ScaleproofError, VectorStoreError
+
+__all__ = ["ingest_corpus", "query_burst"]
+
+logger = logging.getLogger(__name__)
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _allowed(configuration: Mapping[str, Any] | None) -> list[str]:
+    raw = (configuration or {}).get("load_allowed_hosts", "")
+    return [h.strip() for h in str(raw).split(",") if h.strip()]
+
+
+def ingest_corpus(
+    documents: int = 100,
+    batch_size: int = 50,
+    timeout_s: float = 120.0,
+    app_url: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Ingest the first `documents` corpus documents through the app. Returns `{"documents": n
+    requested, "result": <ingest result>, "seconds"}`."""
+    url = str(app_url or (configuration or {}).get("app_url") or "http://127.0.0.1:30080")
+    try:
+        check_host(url, _allowed(configuration))
+    except LoadError as exc:
+        raise ScaleproofError(str(exc)) from exc
+    try:
+        from loadgen.corpus import load_documents  # type: ignore[attr-defined]
+        from loadgen.ingest import ingest  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise ScaleproofError(f"the corpus helper (loadgen.corpus / loadgen.ingest) is not available: {exc}") from exc
+    docs = list(load_documents())[: int(documents)]
+    if len(docs) < int(documents):
+        raise ScaleproofError(f"the corpus has {len(docs)} documents, {documents} requested")
+    t0 = time.monotonic()
+    try:
+        result = ingest(url, docs, batch_size=int(batch_size), timeout_s=float(timeout_s))
+    except Exception as exc:
+        raise ScaleproofError(f"ingest into {url} failed: {type(exc).__name__}: {exc}") from exc
+    return {"documents": len(docs), "result": result, "seconds": round(time.monotonic() - t0, 3)}
+
+
+def _graphql(url: str, query: str, timeout_s: float) -> dict[str, Any]:
+    try:
+        r = requests.post(url + "/v1/graphql", json={"query": query}, timeout=timeout_s)
+    except requests.RequestException as exc:
+        raise VectorStoreError(f"Weaviate unreachable at {url}: {exc}") from exc
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    if r.status_code != 200 or body.get("errors"):
+        raise VectorStoreError(f"Weaviate GraphQL failed (HTTP {r.status_code}): {body.get('errors') or r.text[:300]}")
+    return body
+
+
+def query_burst(
+    queries: int = 60,
+    via: str = "weaviate",
+    collection: str = "Documents",
+    top_k: int = 5,
+    deadline_s: float = 60.0,
+    request_timeout_s: float = 5.0,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Send `queries` queries (bounded count and `deadline_s` seconds). Returns `{"sent", "ok",
+    "failed", "seconds", "via"}`; raises DeadlineExceeded when the deadline stops the burst early."""
+    if not 1 <= int(queries) <= 5000:
+        raise ScaleproofError(f"queries must be in 1..5000, got {queries}")
+    cfg = configuration or {}
+    end = time.monotonic() + float(deadline_s)
+    ok = failed = 0
+    if via == "app":
+        url = str(cfg.get("app_url") or "http://127.0.0.1:30080").rstrip("/")
+        check_host(url, _allowed(cfg))
+        qs = load_queries(int(queries), 11)
+
+        def one(i: int) -> bool:
+            r = requests.post(url + "/search", json={"query": qs[i % len(qs)], "top_k": top_k}, timeout=request_timeout_s)
+            return r.status_code == 200
+    elif via == "weaviate":
+        url = str(cfg.get("weaviate_url") or "http://127.0.0.1:30081").rstrip("/")
+        check_host(url, _allowed(cfg))
+        try:
+            r = requests.get(url + "/v1/objects", params={"class": collection, "limit": 20}, timeout=request_timeout_s)
+            ids = [o["id"] for o in (r.json().get("objects") or [])]
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            raise VectorStoreError(f"cannot list {collection} objects at {url}: {exc}") from exc
+        if not ids:
+            raise VectorStoreError(f"collection {collection} has no objects at {url}: ingest first")
+
+        def one(i: int) -> bool:
+            q = (
+                "{ Get { %s(nearObject: {id: \"%s\"}, limit: %d, where: {path: [\"id\"], operator: NotEqual, "
+                "valueText: \"%s\"}) { _additional { id } } } }" % (collection, ids[i % len(ids)], top_k, NIL_UUID)
+            )
+            _graphql(url, q, request_timeout_s)
+            return True
+    else:
+        raise ScaleproofError(f"via must be 'app' or 'weaviate', got {via!r}")
+    t0 = time.monotonic()
+    for i in range(int(queries)):
+        if time.monotonic() >= end:
+            raise DeadlineExceeded(f"query burst stopped by its {deadline_s} s deadline after {i} queries ({ok} ok)")
+        try:
+            ok += 1 if one(i) else 0
+        except (requests.RequestException, VectorStoreError) as exc:
+            failed += 1
+            logger.warning("query %d failed: %s", i, exc)
+    failed = int(queries) - ok
+    return {"sent": int(queries), "ok": ok, "failed": failed, "seconds": round(time.monotonic() - t0, 3), "via": via}

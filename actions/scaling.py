@@ -1,0 +1,57 @@
+"""Change replica bounds (with their undo), and restore them from the run's undo plan.
+
+`set_hpa_bounds` first captures the undo plan (current HPA min/max and Deployment replicas) into
+`<run_dir>/undo.json`, then patches; `restore` replays the plan (`scaleproof.undo.replay`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from probes import kubernetes as kube
+from scaleproof import undo
+from scaleproof.errors import UnsafeTarget
+
+__all__ = ["restore", "set_hpa_bounds"]
+
+logger = logging.getLogger(__name__)
+
+
+def set_hpa_bounds(
+    name: str,
+    namespace: str,
+    selector: str,
+    min_replicas: int | None = None,
+    max_replicas: int | None = None,
+    deployment: str | None = None,
+    run_dir: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Patch the HPA's min/max replicas after writing the undo plan. Returns `{"before", "after"}`."""
+    namespace, selector = kube.check_target(namespace, selector)
+    if min_replicas is None and max_replicas is None:
+        raise UnsafeTarget("set_hpa_bounds needs min_replicas and/or max_replicas")
+    if min_replicas is not None and max_replicas is not None and int(min_replicas) > int(max_replicas):
+        raise UnsafeTarget(f"min_replicas {min_replicas} > max_replicas {max_replicas}")
+    if min_replicas is not None and not 1 <= int(min_replicas) <= 20:
+        raise UnsafeTarget(f"min_replicas must be in 1..20, got {min_replicas}")
+    h = kube.hpa(name, namespace, configuration)
+    target = ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
+    plan = undo.capture_plan(namespace, selector, deployment=deployment or target, hpa=name, run_dir=run_dir,
+                             configuration=configuration)
+    want: dict[str, int] = {}
+    if min_replicas is not None:
+        want["minReplicas"] = int(min_replicas)
+    if max_replicas is not None:
+        want["maxReplicas"] = int(max_replicas)
+    kube.call(kube.apis(configuration).autoscaling.patch_namespaced_horizontal_pod_autoscaler, name, namespace,
+              body={"spec": want}, what=f"patch hpa {namespace}/{name}")
+    return {"before": plan.get("hpa"), "after": want}
+
+
+def restore(run_dir: str | None = None, dry_run: bool = False,
+            configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Rollback: replay the run's undo plan (load, HPA bounds, replicas). See `scaleproof.undo.rollback`."""
+    return undo.rollback(run_dir=run_dir, dry_run=dry_run, configuration=configuration)

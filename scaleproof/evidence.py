@@ -1,0 +1,431 @@
+"""Chaos Toolkit control that turns a run's raw recordings into the journal's evidence block.
+
+Declare it in every experiment:
+
+    controls:
+      - name: scaleproof-evidence
+        provider: {type: python, module: scaleproof.evidence}
+
+* `configure_control` (called by chaostoolkit-lib before the run with the live configuration dict)
+  creates `journals/runs/<run_id>/`, puts its path in `configuration["scaleproof_run_dir"]` (the
+  providers read it from there; the lib hands each python activity a copy of that same dict) and in
+  `$SCALEPROOF_RUN_DIR`, writes `run.json` and installs the exit-time undo hook.
+* `before_experiment_control` snapshots the Deployment/HPA/PDB specs (bounded, tolerant).
+* `after_experiment_control` (after rollbacks, with `state` = the journal) computes the figures with
+  `scaleproof.timing`, evaluates the declared criteria with `scaleproof.criteria`, and appends the
+  versioned block of docs/evidence-schema.md to `journal["extensions"]` (also `evidence.json`).
+
+Exceptions in controls are swallowed by chaostoolkit-lib; `after_experiment_control` therefore never
+raises: on an internal error it writes an `inconclusive` block carrying the error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from scaleproof import __version__, criteria, rundir, timing, undo
+
+__all__ = [
+    "EVIDENCE_NAME",
+    "EVIDENCE_VERSION",
+    "MetricRecord",
+    "after_experiment_control",
+    "before_experiment_control",
+    "build_evidence",
+    "configure_control",
+    "journal_verdict",
+]
+
+logger = logging.getLogger(__name__)
+
+EVIDENCE_NAME = "scaleproof"
+EVIDENCE_VERSION = 1
+DEFAULT_PROM_QUERIES = {
+    "replicas": 'count(up{job="searchapp"} == 1)',
+    "cpu_cores": 'sum(rate(process_cpu_seconds_total{job="searchapp"}[30s]))',
+    "request_rate": 'sum(rate(searchapp_requests_total{endpoint="/search"}[30s]))',
+    "error_rate_5xx": 'sum(rate(searchapp_requests_total{status=~"5.."}[30s]))',
+}
+
+Verdict = Literal["pass", "fail", "inconclusive"]
+
+
+class MetricRecord(TypedDict, total=False):
+    value: float | int | None
+    unit: str
+    method: str
+    resolution_s: float | None
+    samples: int
+    reason: str
+
+
+def _metric(value: Any, unit: str, method: str, resolution_s: float | None, samples: int,
+            reason: str | None = None) -> MetricRecord:
+    m: MetricRecord = {"value": value, "unit": unit, "method": method, "resolution_s": resolution_s,
+                       "samples": samples}
+    if value is None:
+        m["reason"] = reason or "not computed"
+    return m
+
+
+# --------------------------------------------------------------------------------------- declaration
+def _extension(experiment: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    for ext in (experiment or {}).get("extensions") or []:
+        if isinstance(ext, Mapping) and ext.get("name") == EVIDENCE_NAME:
+            return ext
+    return {}
+
+
+def _kind(experiment: Mapping[str, Any] | None, path: str | None = None) -> str:
+    kind = _extension(experiment).get("kind")
+    if kind:
+        return str(kind)
+    if path:
+        return Path(path).stem
+    return "run"
+
+
+def _experiment_path(explicit: str | None) -> str | None:
+    if explicit:
+        return explicit
+    for arg in reversed(sys.argv[1:]):
+        if arg.endswith((".yaml", ".yml", ".json")) and os.path.isfile(arg) and "journal" not in Path(arg).name:
+            return arg
+    return None
+
+
+def _sha256(path: str | None) -> str | None:
+    if not path or not os.path.isfile(path):
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _git_revision(cwd: str | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=3, cwd=cwd)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+# ------------------------------------------------------------------------------------------ controls
+def configure_control(
+    configuration: MutableMapping[str, Any] | None = None,
+    experiment: Mapping[str, Any] | None = None,
+    runs_root: str = "journals/runs",
+    experiment_path: str | None = None,
+    settings: Any = None,
+    **kwargs: Any,
+) -> None:
+    """Create the run directory and publish its path to the providers (configuration + env)."""
+    path = _experiment_path(experiment_path)
+    kind = _kind(experiment, path)
+    run_id = rundir.new_run_id(kind)
+    run_dir = Path(runs_root) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if configuration is not None:
+        configuration[rundir.CONFIG_KEY] = str(run_dir)
+    os.environ[rundir.ENV_VAR] = str(run_dir)
+    meta = {"run_id": run_id, "run_dir": str(run_dir), "kind": kind, "experiment_path": path,
+            "experiment_sha256": _sha256(path), "started": time.time(), "argv": sys.argv}
+    try:
+        from chaoslib import experiment_hash
+
+        meta["experiment_hash"] = experiment_hash(dict(experiment or {}))
+    except Exception:  # older/newer lib without it
+        meta["experiment_hash"] = None
+    rundir.write_json_atomic(run_dir / "run.json", meta)
+    undo.install_exit_hook(run_dir, configuration)
+    logger.info("scaleproof run %s → %s", run_id, run_dir)
+
+
+def _run_dir(configuration: Mapping[str, Any] | None) -> Path | None:
+    p = (configuration or {}).get(rundir.CONFIG_KEY) or os.environ.get(rundir.ENV_VAR)
+    return Path(p) if p else None
+
+
+def before_experiment_control(context: Any = None, configuration: MutableMapping[str, Any] | None = None,
+                              experiment: Mapping[str, Any] | None = None, snapshot_specs: bool = True,
+                              **kwargs: Any) -> None:
+    """Ensure the run dir exists (if configure was skipped) and snapshot the specs (tolerant)."""
+    if _run_dir(configuration) is None:
+        configure_control(configuration, experiment or (context if isinstance(context, Mapping) else None))
+    cfg = configuration or {}
+    if not snapshot_specs or not cfg.get("namespace") or not cfg.get("deployment"):
+        return
+    try:
+        from probes import kubernetes as kube
+
+        kube.snapshot_specs(cfg["namespace"], cfg["deployment"], hpa_name=cfg.get("hpa") or cfg["deployment"],
+                            configuration=cfg)
+    except Exception as exc:
+        logger.warning("spec snapshot failed (recorded as unavailable): %s", exc)
+        run_dir = _run_dir(cfg)
+        if run_dir is not None:
+            rundir.write_json_atomic(run_dir / "specs.json", {"errors": {"snapshot": str(exc)}, "specs": {}})
+
+
+def after_experiment_control(context: Any = None, state: MutableMapping[str, Any] | None = None,
+                             configuration: Mapping[str, Any] | None = None,
+                             experiment: Mapping[str, Any] | None = None, prometheus: bool = True,
+                             **kwargs: Any) -> None:
+    """Append the evidence block to `state["extensions"]` (state = the journal). Never raises."""
+    if state is None:
+        return
+    run_dir = _run_dir(configuration)
+    try:
+        if run_dir is None:
+            raise RuntimeError("no run directory (configure_control did not run)")
+        block = build_evidence(state, run_dir, configuration, prometheus=prometheus)
+    except Exception as exc:
+        logger.exception("evidence computation failed")
+        block = {"name": EVIDENCE_NAME, "version": EVIDENCE_VERSION, "run_dir": str(run_dir),
+                 "metrics": {}, "criteria": [], "verdict": "inconclusive",
+                 "verdict_reasons": [f"evidence computation failed: {type(exc).__name__}: {exc}"]}
+    exts = [e for e in state.get("extensions") or [] if not (isinstance(e, Mapping) and e.get("name") == EVIDENCE_NAME)]
+    exts.append(block)
+    state["extensions"] = exts
+    if run_dir is not None:
+        try:
+            rundir.write_json_atomic(run_dir / "evidence.json", block)
+        except OSError as exc:
+            logger.warning("cannot write evidence.json: %s", exc)
+
+
+# ------------------------------------------------------------------------------------------- verdict
+def journal_verdict(journal: Mapping[str, Any], results: list[criteria.CriterionResult],
+                    metrics: Mapping[str, MetricRecord]) -> tuple[Verdict, list[str]]:
+    """pass / fail / inconclusive with reasons. Fail: status not completed, deviated, gate/during/after
+    hypothesis not met, a method activity or rollback failed, a criterion false. Inconclusive: no
+    criteria, a criterion not evaluable (missing metric). Fail wins; pass needs positive evidence."""
+    fails: list[str] = []
+    unsure: list[str] = []
+    status = journal.get("status")
+    if status != "completed":
+        fails.append(f"journal status {status!r} (not completed)")
+    if journal.get("deviated"):
+        fails.append("steady state deviated after the method")
+    ss = journal.get("steady_states") or {}
+    before = ss.get("before")
+    if before is not None and before.get("steady_state_met") is False:
+        fails.append("steady-state gate (before) not met: the method did not run")
+    bad_during = [i for i, s in enumerate(ss.get("during") or []) if s and s.get("steady_state_met") is False]
+    if bad_during:
+        fails.append(f"steady state breached during the method ({len(bad_during)} sample(s))")
+    after = ss.get("after")
+    if after is not None and after.get("steady_state_met") is False:
+        fails.append("steady state not met after the method")
+    for r in journal.get("run") or []:
+        if r.get("status") == "failed":
+            fails.append(f"method activity {((r.get('activity') or {}).get('name'))!r} failed")
+    for r in journal.get("rollbacks") or []:
+        if r.get("status") == "failed":
+            fails.append(f"rollback {((r.get('activity') or {}).get('name'))!r} failed")
+    if not results:
+        unsure.append("no criteria declared in the experiment")
+    for c in results:
+        if c.get("passed") is False:
+            fails.append(f"criterion `{c['expr']}` not met (value {c.get('value')})")
+        elif c.get("passed") is None:
+            unsure.append(f"criterion `{c['expr']}` not evaluable: {c.get('reason')}")
+    if fails:
+        return "fail", fails + unsure
+    if unsure:
+        return "inconclusive", unsure
+    return "pass", [f"all {len(results)} criteria met"]
+
+
+# -------------------------------------------------------------------------------------------- figures
+def _load_figures(load: list[dict[str, Any]], metrics: dict[str, MetricRecord]) -> None:
+    rate, req, fail = timing.error_rate(load)
+    metrics["error_rate"] = _metric(rate, "ratio", "Locust failures / requests over the run (1 s buckets)",
+                                    timing.LOAD_RESOLUTION_S, len(load),
+                                    "no request recorded by Locust" if rate is None else None)
+    metrics["failed_requests"] = _metric(fail if load else None, "requests", "Locust failures over the run",
+                                         timing.LOAD_RESOLUTION_S, len(load), "no load recorded")
+
+
+def _kill_figures(events: list[dict[str, Any]], load: list[dict[str, Any]], metrics: dict[str, MetricRecord],
+                  timelines: dict[str, Any], mttr_to: str) -> None:
+    tls = timing.kill_timelines(events, load or None, mttr_to=mttr_to)  # type: ignore[arg-type]
+    s = timing.mttr_summary(tls)
+    method = (f"{s.get('definition') or 'delete accepted → ' + mttr_to}; watch receive times; "
+              "ownerReference pairing; p50/p95 linear interpolation")
+    for key, stat in (("mttr_mean_s", "mean"), ("mttr_p50_s", "p50"), ("mttr_p95_s", "p95"), ("mttr_max_s", "max")):
+        metrics[key] = _metric(s[stat], "s", method, s["resolution_s"], s["recovered"], s.get("reason"))
+    metrics["kills"] = _metric(s["count"], "kills", "Kill records (delete accepted by the API)", None, s["count"])
+    metrics["kills_unrecovered"] = _metric(s["unrecovered"], "kills", "kills without a recovered timeline",
+                                           None, s["count"])
+    per_kill = [t.get("failed_requests") for t in tls]
+    known = [int(x) for x in per_kill if x is not None]
+    metrics["failed_requests_per_kill_max"] = _metric(
+        max(known) if known and len(known) == len(tls) else None, "requests",
+        "max over kills of Locust failures in [delete accepted, next kill)", timing.LOAD_RESOLUTION_S, len(known),
+        "no kill recorded" if not tls else "no per-second load stats for some kill window")
+    series = timing.ready_series(events)
+    t_first = min((float(e["t"]) for e in events if e.get("kind") == "Kill"), default=None)
+    window = [p["ready"] for p in series if t_first is not None and p["t"] >= t_first]
+    metrics["min_ready_replicas"] = _metric(min(window) if window else None, "pods",
+                                            "minimum Ready pods (condition, no deletionTimestamp) after the first kill",
+                                            timing.LOCAL_RESOLUTION_S, len(window), "no pod events after a kill")
+    timelines["kills"] = tls
+    timelines["mttr"] = s
+
+
+def _scale_figures(events: list[dict[str, Any]], load: list[dict[str, Any]], metrics: dict[str, MetricRecord],
+                   timelines: dict[str, Any], target: int) -> None:
+    st = timing.time_to_scale(events, load or None, target_replicas=target)
+    res = max((p.get("resolution_s") or 0 for p in st["phases"]), default=None)
+    metrics["time_to_scale_s"] = _metric(st["time_to_scale_s"], "s",
+                                         f"load reached → {target} pods Ready (watch receive times)", res,
+                                         len(st["phases"]), st.get("reason"))
+    metrics["max_ready_replicas"] = _metric(st["max_ready_replicas"], "pods",
+                                            "maximum Ready pods after the load started", timing.LOCAL_RESOLUTION_S,
+                                            len(st["replicas"]), "no pod events after the load started")
+    metrics["hpa_flaps"] = _metric(st["flaps"], "reversals", "direction changes of HPA desiredReplicas", None,
+                                   len(st["decisions"]))
+    timelines["scale"] = st
+
+
+def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: dict[str, Any]) -> None:
+    snaps = rundir.read_jsonl(run_dir / "shards.jsonl")
+    if not snaps:
+        for k in ("shards_min", "nodes_with_shards", "documents_total", "shards_queried"):
+            metrics[k] = _metric(None, "shards", "GET /v1/nodes?output=verbose", None, 0, "no shard snapshot recorded")
+        return
+    spreads = [timing.shard_spread(s.get("per_shard") or []) for s in snaps]
+    before = next((s for s in snaps if s.get("label") == "before"), snaps[0])
+    after = next((s for s in reversed(snaps) if s.get("label") == "after"), snaps[-1])
+    rows = [dict(r) for r in after.get("per_shard") or []]
+    cb, ca = before.get("counters"), after.get("counters")
+    if isinstance(cb, Mapping) and isinstance(ca, Mapping) and before is not after:
+        seen: set[str] = set()
+        for r in rows:
+            sh = str(r.get("shard"))
+            # counters are per shard name (summed over replicas): attach the delta to one row only
+            r["queries"] = None if sh in seen else float(ca.get(sh, 0.0)) - float(cb.get(sh, 0.0))
+            seen.add(sh)
+    last = timing.shard_spread(rows)
+    n = len(snaps)
+    metrics["shards_min"] = _metric(min(s["shards_with_data"] for s in spreads), "shards",
+                                    "min over snapshots of distinct shards holding ≥ 1 object (/v1/nodes verbose)",
+                                    None, n)
+    metrics["nodes_with_shards"] = _metric(min(s["nodes_with_shards"] for s in spreads), "nodes",
+                                           "min over snapshots of distinct nodes holding a shard with data", None, n)
+    metrics["documents_total"] = _metric(last["documents_total"], "objects",
+                                         "sum of objectCount over distinct shards (last snapshot)", None, 1)
+    why = after.get("counters_error") or before.get("counters_error") or "no before/after query counters"
+    metrics["shards_queried"] = _metric(last["shards_queried"], "shards",
+                                        "shards whose query counter rose over the burst (Weaviate :2112 metrics)",
+                                        None, len(rows), why)
+    timelines["shards"] = {"collection": after.get("collection"), "per_shard": last["per_shard"],
+                           "snapshots": [{"label": s.get("label"), "t": s.get("t")} for s in snaps]}
+
+
+def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: float) -> dict[str, Any]:
+    from probes import prometheus as prom
+
+    cfg = configuration or {}
+    queries = cfg.get("prometheus_queries") or DEFAULT_PROM_QUERIES
+    if isinstance(queries, str):
+        queries = json.loads(queries)
+    out: dict[str, Any] = {"url": prom.base_url(configuration=cfg), "queries": {}}
+    if not prom.is_up(configuration=cfg):
+        out["unavailable"] = f"Prometheus not ready at {out['url']}"
+        return out
+    for name, q in queries.items():
+        try:
+            series = prom.query_range(q, start, max(end, start + 1), step_s=5, configuration=cfg)
+            out["queries"][name] = {"query": q, "step_s": 5, "series": series}
+        except Exception as exc:
+            out["queries"][name] = {"query": q, "unavailable": str(exc)}
+    return out
+
+
+def _iso_to_ts(s: Any) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(s)).timestamp()
+    except ValueError:
+        return None
+
+
+def build_evidence(journal: Mapping[str, Any], run_dir: Path, configuration: Mapping[str, Any] | None = None,
+                   prometheus: bool = True) -> dict[str, Any]:
+    """The evidence block (docs/evidence-schema.md, version 1) from the journal and the run dir."""
+    run_dir = Path(run_dir)
+    cfg = configuration or {}
+    meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    experiment = journal.get("experiment") or {}
+    ext = _extension(experiment)
+    kind = str(ext.get("kind") or meta.get("kind") or "run")
+    events = rundir.read_events(run_dir)
+    from loadgen import runner
+
+    load = [dict(r) for r in runner.per_second(str(run_dir / "load"))]
+    specs = json.loads((run_dir / "specs.json").read_text()) if (run_dir / "specs.json").exists() else {}
+    metrics: dict[str, MetricRecord] = {}
+    timelines: dict[str, Any] = {}
+    has_kills = any(e.get("kind") == "Kill" for e in events)
+    has_scale = any(e.get("kind") == "Load" and e.get("type") == "STARTED" for e in events) and any(
+        e.get("kind") == "HorizontalPodAutoscaler" for e in events)
+    if load or kind in ("pod-kill", "hpa-scale"):
+        _load_figures(load, metrics)
+    if kind == "pod-kill" or has_kills:
+        _kill_figures(events, load, metrics, timelines, str(ext.get("mttr_to") or "endpoints_ready"))
+    if kind == "hpa-scale" or has_scale:
+        _scale_figures(events, load, metrics, timelines, int(ext.get("target_replicas") or cfg.get("target_replicas") or 3))
+    if kind == "vector-shards" or (run_dir / "shards.jsonl").exists():
+        _shard_figures(run_dir, metrics, timelines)
+    declared = ext.get("criteria") or []
+    results = criteria.evaluate(declared, metrics)
+    verdict, reasons = journal_verdict(journal, results, metrics)
+    start = _iso_to_ts(journal.get("start")) or meta.get("started") or time.time()
+    end = _iso_to_ts(journal.get("end")) or time.time()
+    prom: dict[str, Any] = {"queries": {}}
+    if prometheus:
+        try:
+            prom = _prometheus(cfg, float(start), float(end))
+        except Exception as exc:
+            prom = {"queries": {}, "unavailable": str(exc)}
+    try:
+        import importlib.metadata as md
+
+        lib_version = md.version("chaostoolkit-lib")
+    except Exception:
+        lib_version = journal.get("chaoslib-version")
+    exp_path = meta.get("experiment_path")
+    return {
+        "name": EVIDENCE_NAME,
+        "version": EVIDENCE_VERSION,
+        "run_id": meta.get("run_id") or run_dir.name,
+        "run_dir": str(run_dir),
+        "experiment": {"path": exp_path, "sha256": meta.get("experiment_sha256"), "kind": kind,
+                       "hash": meta.get("experiment_hash")},
+        "git_revision": _git_revision(str(Path(exp_path).parent) if exp_path else None),
+        "versions": {"scaleproof": __version__, "chaostoolkit-lib": lib_version,
+                     "kubernetes_server": specs.get("kubernetes_server"), "python": platform.python_version()},
+        "images": specs.get("images") or {},
+        "specs": {k: v for k, v in (specs.get("specs") or {}).items()} | (
+            {"errors": specs["errors"]} if specs.get("errors") else {}),
+        "touched": rundir.read_jsonl(run_dir / "touched.jsonl"),
+        "metrics": metrics,
+        "timelines": timelines,
+        "load": {"users": max((int(r.get("users") or 0) for r in load), default=0), "per_second": load},
+        "prometheus": prom,
+        "criteria": results,
+        "verdict": verdict,
+        "verdict_reasons": reasons,
+        "artifacts": sorted(p.name for p in run_dir.iterdir() if p.is_file()),
+    }

@@ -1,0 +1,108 @@
+"""`scaleproof run`: the main job, end to end, with progress.
+
+cluster up (or the user's cluster) → images → deploy k8s/ → the three experiments with `chaos run` →
+honest verdicts → ADR evidence (Markdown + plots). Exits non-zero when any verdict is not a pass,
+because `chaos run` itself exits 0 on a failed steady state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+__all__ = ["run_command", "EXPERIMENTS", "run_experiment"]
+
+EXPERIMENTS = ("hpa-scale", "pod-kill", "vector-shards")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _say(msg: str) -> None:
+    click.echo(f"[run {time.strftime('%H:%M:%S')}] {msg}", err=True)
+
+
+def _bin(name: str) -> str:
+    """A console script of this environment (chaos, scaleproof), next to the running python."""
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else name
+
+
+def run_experiment(kind: str, journal_dir: Path, env: dict[str, str], hypothesis_frequency: float = 2.0) -> Path:
+    """Run experiments/<kind>.yaml with `chaos run`; returns the journal path (written even on failure)."""
+    experiment = REPO / "experiments" / f"{kind}.yaml"
+    if not experiment.exists():
+        raise click.ClickException(f"{experiment} does not exist")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    journal_dir.mkdir(parents=True, exist_ok=True)
+    journal = journal_dir / f"{kind}-{stamp}.json"
+    log_file = journal_dir.parent / "runs" / f"{kind}-{stamp}.chaos.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    argv = [_bin("chaos"), "--no-version-check", "--log-file", str(log_file), "run",
+            "--hypothesis-frequency", str(hypothesis_frequency), "--journal-path", str(journal), str(experiment)]
+    _say(f"chaos run {experiment.relative_to(REPO)} (journal {journal.relative_to(REPO)}, log {log_file.name})")
+    proc = subprocess.run(argv, cwd=REPO, env=env)
+    _say(f"chaos run {kind} exited {proc.returncode} (its exit code is not the verdict)")
+    if not journal.exists():
+        raise click.ClickException(f"chaos run wrote no journal for {kind}; see {log_file}")
+    return journal
+
+
+def _restart_if_image_changed(kubeconfig: Path, digests: dict[str, str]) -> None:
+    """Pods keep the image they started with; roll the app when its local image was rebuilt."""
+    from scaleproof.cluster.deploy import kubectl_binary
+    from scaleproof.cluster.images import IMAGE_TAGS
+
+    digest = digests.get(IMAGE_TAGS["searchapp"])
+    if not digest:
+        return
+    patch = {"spec": {"template": {"metadata": {"annotations": {"scaleproof/image-digest": digest}}}}}
+    subprocess.run([kubectl_binary(), "--kubeconfig", str(kubeconfig), "-n", "scaleproof", "patch",
+                    "deployment", "searchapp", "-p", json.dumps(patch)], capture_output=True, text=True)
+
+
+@click.command("run")
+@click.option("--experiment", "experiments", multiple=True, type=click.Choice(EXPERIMENTS),
+              help="Run only these (default: all three).")
+@click.option("--overlay", default="k8s/overlays/local", show_default=True)
+@click.option("--journals", "journal_dir", default="journals/evidence", show_default=True, type=click.Path())
+@click.option("--out", default="docs/adr/evidence", show_default=True, type=click.Path())
+@click.option("--skip-deploy", is_flag=True, help="Use what is deployed already.")
+def run_command(experiments: tuple[str, ...], overlay: str, journal_dir: str, out: str, skip_deploy: bool) -> None:
+    """Set everything up and run the experiments end to end, ending in ADR evidence."""
+    from scaleproof.cluster.cli import kubeconfig_path
+    from scaleproof.cluster.config import ClusterConfig
+    from scaleproof.cluster.deploy import DeployError, deploy
+    from scaleproof.cluster.images import ImageBuildError, build_images
+    from scaleproof.cluster.local import ClusterError, up
+    from scaleproof.cluster.processes import ComponentFailed
+
+    t0 = time.monotonic()
+    own_cluster = not os.environ.get("SCALEPROOF_KUBECONFIG")
+    digests: dict[str, str] = {}
+    try:
+        if own_cluster:
+            _say("local cluster")
+            up(ClusterConfig(), progress=lambda m: click.echo(m, err=True))
+            _say("images")
+            digests = build_images(ClusterConfig(), progress=lambda m: click.echo(m, err=True))
+        kubeconfig = kubeconfig_path()
+        if not skip_deploy:
+            deploy(kubeconfig, REPO / overlay, 420, progress=lambda m: click.echo(m, err=True))
+            _restart_if_image_changed(kubeconfig, digests)
+            deploy(kubeconfig, REPO / overlay, 300, progress=lambda m: click.echo(m, err=True))
+    except (ClusterError, ComponentFailed, ImageBuildError, DeployError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"}
+    journals = [run_experiment(kind, REPO / journal_dir, env) for kind in (experiments or EXPERIMENTS)]
+    _say("verdicts")
+    verdict = subprocess.run([_bin("scaleproof"), "verdict", *map(str, journals)], cwd=REPO)
+    _say(f"ADR evidence from every journal in {journal_dir} -> {out}")
+    report = subprocess.run([_bin("scaleproof"), "report", journal_dir, "--out", out], cwd=REPO)
+    _say(f"done in {time.monotonic() - t0:.0f} s; verdict exit {verdict.returncode}, report exit {report.returncode}")
+    sys.exit(verdict.returncode or report.returncode)
