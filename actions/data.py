@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from loadgen.runner import check_host, load_queries
+from scaleproof import undo
 from scaleproof.errors import DeadlineExceeded, LoadError, ScaleproofError, VectorStoreError
 
 __all__ = ["ingest_corpus", "query_burst"]
@@ -41,6 +42,7 @@ def ingest_corpus(
 ) -> dict[str, Any]:
     """Ingest the first `documents` corpus documents through the app. Returns `{"documents": n
     requested, "result": <ingest result>, "seconds"}`."""
+    undo.check_abort("ingesting")
     url = str(app_url or (configuration or {}).get("app_url") or "http://127.0.0.1:30080")
     try:
         check_host(url, _allowed(configuration))
@@ -50,13 +52,21 @@ def ingest_corpus(
         from loadgen.corpus import load_documents  # type: ignore[attr-defined]
         from loadgen.ingest import ingest  # type: ignore[attr-defined]
     except ImportError as exc:
-        raise ScaleproofError(f"the corpus helper (loadgen.corpus / loadgen.ingest) is not available: {exc}") from exc
+        raise ScaleproofError(
+            f"the corpus helper (loadgen.corpus / loadgen.ingest) is not available: {exc}"
+        ) from exc
     docs = list(load_documents())[: int(documents)]
     if len(docs) < int(documents):
         raise ScaleproofError(f"the corpus has {len(docs)} documents, {documents} requested")
     t0 = time.monotonic()
     try:
-        result = ingest(url, docs, batch_size=int(batch_size), timeout_s=float(timeout_s))
+        result = ingest(
+            url,
+            docs,
+            batch_size=int(batch_size),
+            timeout_s=float(timeout_s),
+            allow_hosts=_allowed(configuration),
+        )
     except Exception as exc:
         raise ScaleproofError(f"ingest into {url} failed: {type(exc).__name__}: {exc}") from exc
     return {"documents": len(docs), "result": result, "seconds": round(time.monotonic() - t0, 3)}
@@ -69,7 +79,9 @@ def _graphql(url: str, query: str, timeout_s: float) -> dict[str, Any]:
         raise VectorStoreError(f"Weaviate unreachable at {url}: {exc}") from exc
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     if r.status_code != 200 or body.get("errors"):
-        raise VectorStoreError(f"Weaviate GraphQL failed (HTTP {r.status_code}): {body.get('errors') or r.text[:300]}")
+        raise VectorStoreError(
+            f"Weaviate GraphQL failed (HTTP {r.status_code}): {body.get('errors') or r.text[:300]}"
+        )
     return body
 
 
@@ -95,13 +107,17 @@ def query_burst(
         qs = load_queries(int(queries), 11)
 
         def one(i: int) -> bool:
-            r = requests.post(url + "/search", json={"query": qs[i % len(qs)], "top_k": top_k}, timeout=request_timeout_s)
+            r = requests.post(
+                url + "/search", json={"query": qs[i % len(qs)], "top_k": top_k}, timeout=request_timeout_s
+            )
             return r.status_code == 200
     elif via == "weaviate":
         url = str(cfg.get("weaviate_url") or "http://127.0.0.1:30081").rstrip("/")
         check_host(url, _allowed(cfg))
         try:
-            r = requests.get(url + "/v1/objects", params={"class": collection, "limit": 20}, timeout=request_timeout_s)
+            r = requests.get(
+                url + "/v1/objects", params={"class": collection, "limit": "20"}, timeout=request_timeout_s
+            )
             ids = [o["id"] for o in (r.json().get("objects") or [])]
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise VectorStoreError(f"cannot list {collection} objects at {url}: {exc}") from exc
@@ -109,9 +125,11 @@ def query_burst(
             raise VectorStoreError(f"collection {collection} has no objects at {url}: ingest first")
 
         def one(i: int) -> bool:
+            obj_id = ids[i % len(ids)]
             q = (
-                "{ Get { %s(nearObject: {id: \"%s\"}, limit: %d, where: {path: [\"id\"], operator: NotEqual, "
-                "valueText: \"%s\"}) { _additional { id } } } }" % (collection, ids[i % len(ids)], top_k, NIL_UUID)
+                f'{{ Get {{ {collection}(nearObject: {{id: "{obj_id}"}}, limit: {top_k}, '
+                f'where: {{path: ["id"], operator: NotEqual, valueText: "{NIL_UUID}"}}) '
+                "{ _additional { id } } } }"
             )
             _graphql(url, q, request_timeout_s)
             return True
@@ -119,12 +137,21 @@ def query_burst(
         raise ScaleproofError(f"via must be 'app' or 'weaviate', got {via!r}")
     t0 = time.monotonic()
     for i in range(int(queries)):
+        undo.check_abort("sending more queries")
         if time.monotonic() >= end:
-            raise DeadlineExceeded(f"query burst stopped by its {deadline_s} s deadline after {i} queries ({ok} ok)")
+            raise DeadlineExceeded(
+                f"query burst stopped by its {deadline_s} s deadline after {i} queries ({ok} ok)"
+            )
         try:
             ok += 1 if one(i) else 0
         except (requests.RequestException, VectorStoreError) as exc:
             failed += 1
             logger.warning("query %d failed: %s", i, exc)
     failed = int(queries) - ok
-    return {"sent": int(queries), "ok": ok, "failed": failed, "seconds": round(time.monotonic() - t0, 3), "via": via}
+    return {
+        "sent": int(queries),
+        "ok": ok,
+        "failed": failed,
+        "seconds": round(time.monotonic() - t0, 3),
+        "via": via,
+    }

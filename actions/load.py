@@ -42,22 +42,40 @@ def start_load(
 ) -> dict[str, Any]:
     """Start Locust headless (`users` users, bounded by `run_time_s` seconds) against `host`
     (default configuration `app_url`). Returns the handle `{"pid", "csv_prefix", "started", ...}`."""
+    undo.check_abort("starting load")
     path = rundir.resolve(run_dir, configuration)
     host = host or (configuration or {}).get("app_url") or DEFAULT_HOST
-    plan = undo.load_plan(path)
-    if plan and (plan.get("load") or {}).get("pid") and runner._alive(int(plan["load"]["pid"])):  # noqa: SLF001
-        raise LoadError(f"a load (pid {plan['load']['pid']}) is already running for this run; stop it first")
-    handle = runner.start(str(host), int(users), float(spawn_rate), int(run_time_s), str(path / PREFIX),
-                          allowed_hosts=_allowed(configuration, allowed_hosts))
+    prev = (undo.load_plan(path) or {}).get("load") or {}
+    if prev.get("pid") and runner._alive(int(prev["pid"])):  # noqa: SLF001
+        raise LoadError(f"a load (pid {prev['pid']}) is already running for this run; stop it first")
+    handle = runner.start(
+        str(host),
+        int(users),
+        float(spawn_rate),
+        int(run_time_s),
+        str(path / PREFIX),
+        allowed_hosts=_allowed(configuration, allowed_hosts),
+    )
     undo.record_load(handle, path)
-    rundir.append_event(path, {"t": round(handle["started"], 6), "source": "action", "kind": "Load",
-                               "type": "STARTED", "users": int(users), "pid": handle["pid"], "host": host})
+    rundir.append_event(
+        path,
+        {
+            "t": round(handle["started"], 6),
+            "source": "action",
+            "kind": "Load",
+            "type": "STARTED",
+            "users": int(users),
+            "pid": handle["pid"],
+            "host": host,
+        },
+    )
     logger.info("started Locust pid %s: %s users against %s for %s s", handle["pid"], users, host, run_time_s)
     return dict(handle)
 
 
-def stop_load(grace_s: float = 15.0, run_dir: str | None = None,
-              configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def stop_load(
+    grace_s: float = 15.0, run_dir: str | None = None, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Stop the run's Locust (SIGTERM to its group, SIGKILL after `grace_s` s); idempotent.
     Returns the stop result plus `seconds` of per-second stats collected."""
     path = rundir.resolve(run_dir, configuration)
@@ -66,20 +84,36 @@ def stop_load(grace_s: float = 15.0, run_dir: str | None = None,
     if not pid:
         return {"stopped": False, "reason": "no load was started in this run"}
     res = runner.stop(int(pid), grace_s=grace_s)
-    rundir.append_event(path, {"t": round(time.time(), 6), "source": "action", "kind": "Load", "type": "STOPPED",
-                               "pid": pid, "result": res})
+    rundir.append_event(
+        path,
+        {
+            "t": round(time.time(), 6),
+            "source": "action",
+            "kind": "Load",
+            "type": "STOPPED",
+            "pid": pid,
+            "result": res,
+        },
+    )
     res["seconds"] = len(runner.per_second(str(path / PREFIX)))
     return res
 
 
-def collect_stats(run_dir: str | None = None, configuration: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def collect_stats(
+    run_dir: str | None = None, configuration: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Per-second load stats of the run (see `loadgen.runner.per_second`)."""
     return [dict(r) for r in runner.per_second(str(rundir.resolve(run_dir, configuration) / PREFIX))]
 
 
-def wait_for_users(users: int, timeout_s: float = 60.0, run_dir: str | None = None,
-                   configuration: Mapping[str, Any] | None = None, sleep=time.sleep,
-                   clock=time.monotonic) -> dict[str, Any]:
+def wait_for_users(
+    users: int,
+    timeout_s: float = 60.0,
+    run_dir: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    sleep=time.sleep,
+    clock=time.monotonic,
+) -> dict[str, Any]:
     """Block until Locust reports `users` running users (CSV history), at most `timeout_s` seconds.
     Returns `{"users", "waited_s"}`; raises DeadlineExceeded."""
     path = rundir.resolve(run_dir, configuration)
@@ -89,6 +123,9 @@ def wait_for_users(users: int, timeout_s: float = 60.0, run_dir: str | None = No
         n = int(float(hist[-1].get("User Count") or 0)) if hist else 0
         if n >= users:
             return {"users": n, "waited_s": round(clock() - start, 3)}
+        undo.check_abort("waiting for Locust users")
         if clock() - start >= timeout_s:
-            raise DeadlineExceeded(f"Locust reached {n} of {users} users within {timeout_s} s (see {path}/load_locust.log)")
+            raise DeadlineExceeded(
+                f"Locust reached {n} of {users} users within {timeout_s} s (see {path}/load_locust.log)"
+            )
         sleep(0.5)

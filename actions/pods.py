@@ -22,9 +22,8 @@ import json
 import logging
 import math
 import random
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypedDict
 
 from probes import kubernetes as kube
@@ -59,7 +58,7 @@ def _owner(pod: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def select_victims(
-    pods: list[Mapping[str, Any]],
+    pods: Sequence[Mapping[str, Any]],
     count: int,
     max_count: int,
     max_percent: float,
@@ -73,8 +72,15 @@ def select_victims(
     ready = sorted((p for p in live if pod_ready(p)), key=lambda p: p["metadata"]["name"])
     cap_pct = math.floor(len(live) * float(max_percent) / 100.0)
     allowed = min(count, int(max_count), cap_pct, len(ready))
-    info = {"selected": len(pods), "terminating_skipped": terminating, "ready": len(ready),
-            "cap_percent": cap_pct, "cap_count": int(max_count), "requested": count, "allowed": allowed}
+    info = {
+        "selected": len(pods),
+        "terminating_skipped": terminating,
+        "ready": len(ready),
+        "cap_percent": cap_pct,
+        "cap_count": int(max_count),
+        "requested": count,
+        "allowed": allowed,
+    }
     if allowed < 1:
         raise UnsafeTarget(
             f"no pod may be killed: {len(ready)} Ready of {len(live)} live pods ({terminating} terminating "
@@ -85,13 +91,15 @@ def select_victims(
     return rng.sample(ready, allowed), info
 
 
-def _check_pdbs(namespace: str, victims: list[Mapping[str, Any]], configuration: Mapping[str, Any] | None) -> list[str]:
+def _check_pdbs(
+    namespace: str, victims: list[Mapping[str, Any]], configuration: Mapping[str, Any] | None
+) -> list[str]:
     labels = (victims[0].get("metadata") or {}).get("labels") or {}
     names = []
     for pdb in kube.pdbs_for(namespace, labels, configuration):
         allowed = int(((pdb.get("status") or {}).get("disruptionsAllowed")) or 0)
         name = (pdb.get("metadata") or {}).get("name")
-        names.append(name)
+        names.append(str(name))
         if allowed < len(victims):
             raise UnsafeTarget(
                 f"PodDisruptionBudget {name} allows {allowed} disruption(s), {len(victims)} requested: "
@@ -125,6 +133,7 @@ def kill_pods(
     DeadlineExceeded). The whole action respects `deadline_s`. Returns `{"victims": [Victim...],
     "kills": n, "pdbs": [...], "dry_run": bool}` (times are Unix seconds)."""
     namespace, selector = kube.check_target(namespace, selector)
+    undo.check_abort("killing pods")
     if repetitions < 1:
         raise UnsafeTarget(f"repetitions must be ≥ 1, got {repetitions}")
     rng = random.Random(seed)
@@ -137,52 +146,105 @@ def kill_pods(
 
     if dry_run:
         victims, info = select_victims(pods, count, max_count, max_percent, rng)
-        plan = undo.load_plan(run_dir, configuration) if (run_dir or (configuration or {}).get(rundir.CONFIG_KEY)) else None
+        plan = (
+            undo.load_plan(run_dir, configuration)
+            if (run_dir or (configuration or {}).get(rundir.CONFIG_KEY))
+            else None
+        )
         out = {
             "dry_run": True,
             "victims": [_victim(p, namespace) for p in victims],
             "repetitions": repetitions,
             "selection": info,
-            "undo_plan": plan or {"namespace": namespace, "selector": selector,
-                                  "note": "pod kills need no undo: the ReplicaSet recreates the pods"},
+            "undo_plan": plan
+            or {
+                "namespace": namespace,
+                "selector": selector,
+                "note": "pod kills need no undo: the ReplicaSet recreates the pods",
+            },
         }
         print(json.dumps(out, indent=2, default=str))
         return out
 
     path = rundir.resolve(run_dir, configuration)
     if undo.load_plan(path) is None:  # the plan exists on disk before the first fault
-        undo.write_plan({"version": undo.PLAN_VERSION, "created": time.time(), "namespace": namespace,
-                         "selector": selector, "deployment": None, "hpa": None, "load": None,
-                         "rolled_back": False, "replays": []}, path)
+        undo.write_plan(
+            {
+                "version": undo.PLAN_VERSION,
+                "created": time.time(),
+                "namespace": namespace,
+                "selector": selector,
+                "deployment": None,
+                "hpa": None,
+                "load": None,
+                "rolled_back": False,
+                "replays": [],
+            },
+            path,
+        )
     all_victims: list[Victim] = []
     pdb_names: list[str] = []
     for rep in range(repetitions):
         if rep > 0:
             remaining = end - time.monotonic()
             if remaining <= 0:
-                raise DeadlineExceeded(f"kill_pods deadline of {deadline_s} s reached after {rep} repetition(s)")
-            kube.wait_for_ready_replicas(namespace, selector, min_ready=baseline_ready,
-                                         timeout_s=min(wait_recovered_s, remaining), configuration=configuration)
+                raise DeadlineExceeded(
+                    f"kill_pods deadline of {deadline_s} s reached after {rep} repetition(s)"
+                )
+            kube.wait_for_ready_replicas(
+                namespace,
+                selector,
+                min_ready=baseline_ready,
+                timeout_s=min(wait_recovered_s, remaining),
+                configuration=configuration,
+            )
             pause(min(float(interval_s), max(0.0, end - time.monotonic())))
+            undo.check_abort(f"starting kill repetition {rep + 1}")
             pods = kube.list_pods(namespace, selector, configuration)
         victims, info = select_victims(pods, count, max_count, max_percent, rng)
         if respect_pdb:
             pdb_names = _check_pdbs(namespace, victims, configuration)
         for p in victims:
+            undo.check_abort("deleting the next pod")
             v = _victim(p, namespace)
             v["kill_id"] = f"kill-{len(all_victims) + 1}"
             body: dict[str, Any] = {"preconditions": {"uid": v["uid"]}}
             if grace_period_s is not None:
                 body["gracePeriodSeconds"] = int(grace_period_s)
             v["t_request"] = time.time()
-            kube.call(kube.apis(configuration).core.delete_namespaced_pod, v["name"], namespace, body=body,
-                      what=f"delete pod {namespace}/{v['name']}")
+            kube.call(
+                kube.apis(configuration).core.delete_namespaced_pod,
+                v["name"],
+                namespace,
+                body=body,
+                what=f"delete pod {namespace}/{v['name']}",
+            )
             v["t_accepted"] = time.time()
-            rundir.append_event(path, {"t": round(v["t_accepted"], 6), "t_request": round(v["t_request"], 6),
-                                       "source": "action", "kind": "Kill", "type": "DELETE_ACCEPTED",
-                                       "kill_id": v["kill_id"], "victim": dict(v), "selection": info})
-            rundir.append_event(path, {"kind": "Pod", "namespace": namespace, "name": v["name"], "uid": v["uid"],
-                                       "action": "delete", "t": round(v["t_accepted"], 6)}, name="touched.jsonl")
+            rundir.append_event(
+                path,
+                {
+                    "t": round(v["t_accepted"], 6),
+                    "t_request": round(v["t_request"], 6),
+                    "source": "action",
+                    "kind": "Kill",
+                    "type": "DELETE_ACCEPTED",
+                    "kill_id": v["kill_id"],
+                    "victim": dict(v),
+                    "selection": info,
+                },
+            )
+            rundir.append_event(
+                path,
+                {
+                    "kind": "Pod",
+                    "namespace": namespace,
+                    "name": v["name"],
+                    "uid": v["uid"],
+                    "action": "delete",
+                    "t": round(v["t_accepted"], 6),
+                },
+                name="touched.jsonl",
+            )
             logger.info("killed pod %s/%s (uid %s)", namespace, v["name"], v["uid"])
             all_victims.append(v)
     return {"victims": all_victims, "kills": len(all_victims), "pdbs": pdb_names, "dry_run": False}
@@ -191,13 +253,17 @@ def kill_pods(
 def _victim(p: Mapping[str, Any], namespace: str) -> Victim:
     meta = p.get("metadata") or {}
     o = _owner(p)
-    return {"name": meta.get("name", "?"), "namespace": namespace, "uid": meta.get("uid", "?"),
-            "owner_uid": o.get("uid"), "owner_kind": o.get("kind"), "owner_name": o.get("name"),
-            "node": (p.get("spec") or {}).get("nodeName")}
-
-
-_STOP = threading.Event()
+    return {
+        "name": meta.get("name", "?"),
+        "namespace": namespace,
+        "uid": meta.get("uid", "?"),
+        "owner_uid": o.get("uid"),
+        "owner_kind": o.get("kind"),
+        "owner_name": o.get("name"),
+        "node": (p.get("spec") or {}).get("nodeName"),
+    }
 
 
 def _interruptible_sleep(seconds: float) -> None:
-    _STOP.wait(max(0.0, seconds))
+    """Sleep that ends early when a SIGTERM/SIGINT set the abort flag."""
+    undo.ABORT.wait(max(0.0, seconds))

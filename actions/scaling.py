@@ -31,6 +31,7 @@ def set_hpa_bounds(
 ) -> dict[str, Any]:
     """Patch the HPA's min/max replicas after writing the undo plan. Returns `{"before", "after"}`."""
     namespace, selector = kube.check_target(namespace, selector)
+    undo.check_abort("changing HPA bounds")
     if min_replicas is None and max_replicas is None:
         raise UnsafeTarget("set_hpa_bounds needs min_replicas and/or max_replicas")
     if min_replicas is not None and max_replicas is not None and int(min_replicas) > int(max_replicas):
@@ -39,19 +40,31 @@ def set_hpa_bounds(
         raise UnsafeTarget(f"min_replicas must be in 1..20, got {min_replicas}")
     h = kube.hpa(name, namespace, configuration)
     target = ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
-    plan = undo.capture_plan(namespace, selector, deployment=deployment or target, hpa=name, run_dir=run_dir,
-                             configuration=configuration)
+    plan = undo.capture_plan(
+        namespace,
+        selector,
+        deployment=deployment or target,
+        hpa=name,
+        run_dir=run_dir,
+        configuration=configuration,
+    )
     want: dict[str, int] = {}
     if min_replicas is not None:
         want["minReplicas"] = int(min_replicas)
     if max_replicas is not None:
         want["maxReplicas"] = int(max_replicas)
-    kube.call(kube.apis(configuration).autoscaling.patch_namespaced_horizontal_pod_autoscaler, name, namespace,
-              body={"spec": want}, what=f"patch hpa {namespace}/{name}")
+    kube.call(
+        kube.apis(configuration).autoscaling.patch_namespaced_horizontal_pod_autoscaler,
+        name,
+        namespace,
+        body={"spec": want},
+        what=f"patch hpa {namespace}/{name}",
+    )
     return {"before": plan.get("hpa"), "after": want}
 
 
-def restore(run_dir: str | None = None, dry_run: bool = False,
-            configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def restore(
+    run_dir: str | None = None, dry_run: bool = False, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Rollback: replay the run's undo plan (load, HPA bounds, replicas). See `scaleproof.undo.rollback`."""
     return undo.rollback(run_dir=run_dir, dry_run=dry_run, configuration=configuration)

@@ -18,7 +18,9 @@ from loadgen.runner import load_queries
 
 __all__ = ["SearchUser"]
 
-QUERIES = load_queries(int(os.environ.get("SCALEPROOF_QUERY_COUNT", "200")), int(os.environ.get("SCALEPROOF_QUERY_SEED", "7")))
+QUERIES = load_queries(
+    int(os.environ.get("SCALEPROOF_QUERY_COUNT", "200")), int(os.environ.get("SCALEPROOF_QUERY_SEED", "7"))
+)
 TOP_K = int(os.environ.get("SCALEPROOF_TOP_K", "5"))
 TIMEOUT_S = float(os.environ.get("SCALEPROOF_REQUEST_TIMEOUT_S", "5"))
 
@@ -33,7 +35,10 @@ class SearchUser(HttpUser):
     def search(self) -> None:
         self._i = (self._i + 1) % len(QUERIES)
         self.client.post(
-            "/search", json={"query": QUERIES[self._i], "top_k": TOP_K}, name="POST /search", timeout=TIMEOUT_S
+            "/search",
+            json={"query": QUERIES[self._i], "top_k": TOP_K},
+            name="POST /search",
+            timeout=TIMEOUT_S,
         )
 
     @task(1)

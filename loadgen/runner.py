@@ -127,7 +127,11 @@ def build_command(
         raise LoadError(f"users must be an integer in 1..{MAX_USERS}, got {users!r}")
     if not 0 < float(spawn_rate) <= MAX_USERS:
         raise LoadError(f"spawn_rate must be in (0, {MAX_USERS}], got {spawn_rate!r}")
-    if not isinstance(run_time_s, int) or isinstance(run_time_s, bool) or not 1 <= run_time_s <= MAX_RUN_TIME_S:
+    if (
+        not isinstance(run_time_s, int)
+        or isinstance(run_time_s, bool)
+        or not 1 <= run_time_s <= MAX_RUN_TIME_S
+    ):
         raise LoadError(f"run_time_s must be an integer in 1..{MAX_RUN_TIME_S}, got {run_time_s!r}")
     return [
         python or sys.executable,
@@ -175,7 +179,9 @@ def start(
     full_env.update(env or {})
     with open(log, "ab") as fh:
         try:
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=full_env)
+            proc = subprocess.Popen(
+                cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=full_env
+            )
         except OSError as exc:
             raise LoadError(f"cannot start Locust ({cmd[0]} -m locust): {exc}") from exc
     _CHILDREN[proc.pid] = proc
@@ -259,11 +265,19 @@ def stop(pid: int, grace_s: float = 15.0, sleep=time.sleep, clock=time.monotonic
     "reason"?: str}`."""
     if not _alive(pid):
         proc = _CHILDREN.pop(pid, None)
-        return {"stopped": False, "signal": None, "exit_code": proc.returncode if proc else None,
-                "reason": "not running (already finished or stopped)"}
+        return {
+            "stopped": False,
+            "signal": None,
+            "exit_code": proc.returncode if proc else None,
+            "reason": "not running (already finished or stopped)",
+        }
     if pid not in _CHILDREN and not _is_our_locust(pid):
-        return {"stopped": False, "signal": None, "exit_code": None,
-                "reason": f"pid {pid} is not a Locust process group leader: not signalling it"}
+        return {
+            "stopped": False,
+            "signal": None,
+            "exit_code": None,
+            "reason": f"pid {pid} is not a Locust process group leader: not signalling it",
+        }
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -344,8 +358,19 @@ def per_second(csv_prefix: str) -> list[PerSecond]:
             last_users = users.get(s, last_users)
             n, f = reqs.get(s, 0), fails.get(s, 0)
             p50, p95 = pct.get(s, (None, None))
-            out.append({"t": float(s), "users": last_users, "requests": n, "failures": f, "rps": float(n),
-                        "failures_per_s": float(f), "p50_ms": p50, "p95_ms": p95, "source": "locust-json"})
+            out.append(
+                {
+                    "t": float(s),
+                    "users": last_users,
+                    "requests": n,
+                    "failures": f,
+                    "rps": float(n),
+                    "failures_per_s": float(f),
+                    "p50_ms": p50,
+                    "p95_ms": p95,
+                    "source": "locust-json",
+                }
+            )
         return out
     prev_req = prev_fail = 0
     prev_t: int | None = None
@@ -357,9 +382,19 @@ def per_second(csv_prefix: str) -> list[PerSecond]:
             dt = max(1, t - prev_t)
             n, f = max(0, tot_req - prev_req), max(0, tot_fail - prev_fail)
             p50, p95 = pct.get(t, (None, None))
-            out.append({"t": float(prev_t), "users": users.get(t, 0), "requests": n, "failures": f,
-                        "rps": n / dt, "failures_per_s": f / dt, "p50_ms": p50, "p95_ms": p95,
-                        "source": "csv-delta"})
+            out.append(
+                {
+                    "t": float(prev_t),
+                    "users": users.get(t, 0),
+                    "requests": n,
+                    "failures": f,
+                    "rps": n / dt,
+                    "failures_per_s": f / dt,
+                    "p50_ms": p50,
+                    "p95_ms": p95,
+                    "source": "csv-delta",
+                }
+            )
         prev_t, prev_req, prev_fail = t, tot_req, tot_fail
     return out
 
@@ -382,7 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "stats":
             print(json.dumps(per_second(args.prefix), indent=1))
             return 0
-        h = start(args.host, args.users, args.spawn_rate, args.run_time, args.csv, allowed_hosts=args.allow_host)
+        h = start(
+            args.host, args.users, args.spawn_rate, args.run_time, args.csv, allowed_hosts=args.allow_host
+        )
         proc = _CHILDREN[h["pid"]]
         try:
             proc.wait(timeout=args.run_time + 30)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
+from chaoslib.exceptions import ChaosException
+
 from scaleproof import rundir
 from scaleproof.errors import ClusterUnreachable, DeadlineExceeded, NotFound, ScaleproofError, UnsafeTarget
 from scaleproof.timing import pod_ready
@@ -148,8 +150,8 @@ def apis(configuration: Mapping[str, Any] | None = None) -> KubeApis:
                 client = kubernetes.client.ApiClient()
             else:
                 raise ClusterUnreachable(
-                    "no kubeconfig: set KUBECONFIG (e.g. `export KUBECONFIG=$(scaleproof cluster kubeconfig)`) "
-                    "or the experiment's `kubeconfig` configuration"
+                    "no kubeconfig: set KUBECONFIG (e.g. `export KUBECONFIG=$(scaleproof cluster "
+                    "kubeconfig)`) or the experiment's `kubeconfig` configuration"
                 )
         except ClusterUnreachable:
             raise
@@ -161,14 +163,16 @@ def apis(configuration: Mapping[str, Any] | None = None) -> KubeApis:
         return _CLIENTS[key]
 
 
-def call(fn: Callable[..., Any], *args: Any, timeout_s: float = REQUEST_TIMEOUT_S, what: str = "", **kw: Any) -> Any:
+def call(
+    fn: Callable[..., Any], *args: Any, timeout_s: float = REQUEST_TIMEOUT_S, what: str = "", **kw: Any
+) -> Any:
     """Call a client method raw with a request timeout; returns the decoded JSON body.
 
     Maps failures to typed errors: 404 → NotFound, other API statuses → ScaleproofError with the
     server's message, connection failures → ClusterUnreachable."""
     try:
         resp = fn(*args, _preload_content=False, _request_timeout=timeout_s, **kw)
-    except ScaleproofError:
+    except ChaosException:  # ScaleproofError, or chaoslib's InterruptExecution raised by SIGTERM
         raise
     except Exception as exc:
         status = getattr(exc, "status", None)
@@ -213,7 +217,7 @@ def watch_stream(list_fn: Callable[..., Any], timeout_s: float, **kw: Any) -> It
         ):
             raw = ev.get("raw_object")
             if raw is None and ev.get("object") is not None:
-                raw = list_fn.__self__.api_client.sanitize_for_serialization(ev["object"])
+                raw = list_fn.__self__.api_client.sanitize_for_serialization(ev["object"])  # type: ignore[attr-defined]
             yield {"type": ev.get("type"), "object": raw}
     finally:
         w.stop()
@@ -237,7 +241,10 @@ def check_target(namespace: str | None, selector: str | None) -> tuple[str, str]
 
 # -------------------------------------------------------------------------------------------- probes
 def list_pods(
-    namespace: str, selector: str, configuration: Mapping[str, Any] | None = None, timeout_s: float = REQUEST_TIMEOUT_S
+    namespace: str,
+    selector: str,
+    configuration: Mapping[str, Any] | None = None,
+    timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> list[PodBody]:
     """Pods matching the selector (raw dicts)."""
     namespace, selector = check_target(namespace, selector)
@@ -252,14 +259,24 @@ def list_pods(
 
 
 def ready_pods(
-    namespace: str, selector: str, configuration: Mapping[str, Any] | None = None, timeout_s: float = REQUEST_TIMEOUT_S
+    namespace: str,
+    selector: str,
+    configuration: Mapping[str, Any] | None = None,
+    timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> list[str]:
     """Names of the pods that are Ready (condition) and not terminating."""
-    return sorted(p["metadata"]["name"] for p in list_pods(namespace, selector, configuration, timeout_s) if pod_ready(p))
+    return sorted(
+        p["metadata"]["name"]
+        for p in list_pods(namespace, selector, configuration, timeout_s)
+        if pod_ready(p)
+    )
 
 
 def ready_replicas(
-    namespace: str, selector: str, configuration: Mapping[str, Any] | None = None, timeout_s: float = REQUEST_TIMEOUT_S
+    namespace: str,
+    selector: str,
+    configuration: Mapping[str, Any] | None = None,
+    timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> int:
     """Number of pods (count) matching the selector with Ready=True and no deletionTimestamp."""
     return len(ready_pods(namespace, selector, configuration, timeout_s))
@@ -280,7 +297,9 @@ def deployment(name: str, namespace: str, configuration: Mapping[str, Any] | Non
     )
 
 
-def deployment_replicas(name: str, namespace: str, configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def deployment_replicas(
+    name: str, namespace: str, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """`{"spec": spec.replicas, "ready": status.readyReplicas, "available", "updated"}` (pod counts)."""
     d = deployment(name, namespace, configuration)
     st = d.get("status") or {}
@@ -302,13 +321,17 @@ def hpa(name: str, namespace: str, configuration: Mapping[str, Any] | None = Non
     )
 
 
-def hpa_bounds(name: str, namespace: str, configuration: Mapping[str, Any] | None = None) -> dict[str, int | None]:
+def hpa_bounds(
+    name: str, namespace: str, configuration: Mapping[str, Any] | None = None
+) -> dict[str, int | None]:
     """`{"minReplicas", "maxReplicas"}` of the HPA (pod counts)."""
     spec = hpa(name, namespace, configuration).get("spec") or {}
     return {"minReplicas": spec.get("minReplicas", 1), "maxReplicas": spec.get("maxReplicas")}
 
 
-def hpa_spec_snapshot(name: str, namespace: str, configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def hpa_spec_snapshot(
+    name: str, namespace: str, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """What a time-to-scale figure means nothing without: min/max replicas, metric targets,
     `behavior` (stabilization windows, policies), current status, and the controller cadence
     (kube-controller-manager `--horizontal-pod-autoscaler-sync-period`, default 15 s, not readable
@@ -352,7 +375,7 @@ def pdbs_for(
 
 
 def _match_expression(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+    key, op, values = str(expr.get("key")), expr.get("operator"), expr.get("values") or []
     if op == "In":
         return labels.get(key) in values
     if op == "NotIn":
@@ -367,7 +390,9 @@ def _match_expression(expr: Mapping[str, Any], labels: Mapping[str, str]) -> boo
 def server_version(configuration: Mapping[str, Any] | None = None) -> str | None:
     """The API server's gitVersion (e.g. v1.35.4), None when unreadable."""
     try:
-        return call(apis(configuration).version.get_code, what="server version", timeout_s=5).get("gitVersion")
+        return call(apis(configuration).version.get_code, what="server version", timeout_s=5).get(
+            "gitVersion"
+        )
     except ScaleproofError as exc:
         logger.warning("server version unavailable: %s", exc)
         return None
@@ -447,9 +472,12 @@ def wait_for_ready_replicas(
             return {"ready": n, "waited_s": round(time.monotonic() - start, 3), "t": time.time()}
         return None
 
+    from scaleproof.undo import check_abort
+
     while True:
         if (res := done()) is not None:
             return res
+        check_abort(f"waiting for {min_ready} Ready pods")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded(
@@ -458,7 +486,11 @@ def wait_for_ready_replicas(
             )
         try:
             for ev in watch_stream(
-                core.list_namespaced_pod, remaining, namespace=namespace, label_selector=selector, resource_version=rv
+                core.list_namespaced_pod,
+                remaining,
+                namespace=namespace,
+                label_selector=selector,
+                resource_version=rv,
             ):
                 obj = ev.get("object") or {}
                 uid = (obj.get("metadata") or {}).get("uid")
@@ -471,9 +503,11 @@ def wait_for_ready_replicas(
                     state[uid] = pod_ready(obj)
                 if done() is not None or time.monotonic() >= deadline:
                     break
-        except ScaleproofError:
+                check_abort(f"waiting for {min_ready} Ready pods")
+        except ChaosException:
             raise
         except Exception as exc:  # watch expired (410) or connection dropped: relist
+            check_abort(f"waiting for {min_ready} Ready pods")
             logger.info("pod watch interrupted (%s); relisting", exc)
             body = call(core.list_namespaced_pod, namespace, label_selector=selector, what=f"pods {selector}")
             state = {p["metadata"]["uid"]: pod_ready(p) for p in body.get("items") or []}

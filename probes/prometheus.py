@@ -32,7 +32,9 @@ class Series(TypedDict):
 
 def base_url(prometheus_url: str | None = None, configuration: Mapping[str, Any] | None = None) -> str:
     cfg = configuration or {}
-    return str(prometheus_url or cfg.get("prometheus_url") or cfg.get("prometheus_base_url") or DEFAULT_URL).rstrip("/")
+    return str(
+        prometheus_url or cfg.get("prometheus_url") or cfg.get("prometheus_base_url") or DEFAULT_URL
+    ).rstrip("/")
 
 
 def _get(url: str, params: dict[str, Any], timeout_s: float) -> list[dict[str, Any]]:
@@ -46,7 +48,9 @@ def _get(url: str, params: dict[str, Any], timeout_s: float) -> list[dict[str, A
     try:
         body = r.json()
     except ValueError as exc:
-        raise PrometheusUnavailable(f"Prometheus at {url} answered HTTP {r.status_code} without JSON") from exc
+        raise PrometheusUnavailable(
+            f"Prometheus at {url} answered HTTP {r.status_code} without JSON"
+        ) from exc
     if r.status_code != 200 or body.get("status") != "success":
         raise PrometheusUnavailable(
             f"Prometheus query failed (HTTP {r.status_code}): {body.get('errorType')}: {body.get('error')}"
@@ -87,7 +91,9 @@ def query_scalar(
     configuration: Mapping[str, Any] | None = None,
 ) -> float | None:
     """Instant query reduced to one number (sum over series); None when the result is empty."""
-    res = globals()["query"](query, prometheus_url=prometheus_url, timeout_s=timeout_s, configuration=configuration)
+    res = globals()["query"](
+        query, prometheus_url=prometheus_url, timeout_s=timeout_s, configuration=configuration
+    )
     vals = [r["value"] for r in res if not math.isnan(r["value"])]
     return sum(vals) if vals else None
 
@@ -117,9 +123,14 @@ def query_range(
     ]
 
 
-def is_up(prometheus_url: str | None = None, timeout_s: float = 3.0, configuration: Mapping[str, Any] | None = None) -> bool:
+def is_up(
+    prometheus_url: str | None = None, timeout_s: float = 3.0, configuration: Mapping[str, Any] | None = None
+) -> bool:
     """True when Prometheus answers `/-/ready` with 200."""
     try:
-        return requests.get(base_url(prometheus_url, configuration) + "/-/ready", timeout=timeout_s).status_code == 200
+        return (
+            requests.get(base_url(prometheus_url, configuration) + "/-/ready", timeout=timeout_s).status_code
+            == 200
+        )
     except requests.RequestException:
         return False

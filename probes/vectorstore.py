@@ -79,7 +79,9 @@ def _get_json(url: str, timeout_s: float, what: str, **kw: Any) -> Any:
         raise VectorStoreError(f"{what} at {url} did not answer JSON") from exc
 
 
-def _nodes(weaviate_url: str | None, timeout_s: float, configuration: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+def _nodes(
+    weaviate_url: str | None, timeout_s: float, configuration: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
     url = _weaviate_url(weaviate_url, configuration) + "/v1/nodes?output=verbose"
     return list((_get_json(url, timeout_s, "Weaviate") or {}).get("nodes") or [])
 
@@ -96,15 +98,24 @@ def weaviate_shards(
         for sh in node.get("shards") or []:
             if sh.get("class") != collection:
                 continue
-            rows.append({"shard": str(sh.get("name")), "node": str(node.get("name")),
-                         "objects": sh.get("objectCount"), "status": sh.get("vectorIndexingStatus")})
+            rows.append(
+                {
+                    "shard": str(sh.get("name")),
+                    "node": str(node.get("name")),
+                    "objects": sh.get("objectCount"),
+                    "status": sh.get("vectorIndexingStatus"),
+                }
+            )
     if not rows:
-        raise VectorStoreError(f"collection {collection!r} has no shard on any Weaviate node: was it created?")
+        raise VectorStoreError(
+            f"collection {collection!r} has no shard on any Weaviate node: was it created?"
+        )
     return rows
 
 
-def weaviate_healthy_nodes(weaviate_url: str | None = None, timeout_s: float = 5.0,
-                           configuration: Mapping[str, Any] | None = None) -> int:
+def weaviate_healthy_nodes(
+    weaviate_url: str | None = None, timeout_s: float = 5.0, configuration: Mapping[str, Any] | None = None
+) -> int:
     """Number of Weaviate nodes reporting status HEALTHY."""
     return sum(1 for n in _nodes(weaviate_url, timeout_s, configuration) if n.get("status") == "HEALTHY")
 
@@ -131,7 +142,9 @@ def parse_prometheus_text(text: str) -> list[tuple[str, dict[str, str], float]]:
 
 
 def _by_shard(samples: Sequence[tuple[dict[str, str], float]], collection: str) -> dict[str, float]:
-    mine = [(lb, v) for lb, v in samples if lb.get("class_name") in (collection, None) and lb.get("shard_name")]
+    mine = [
+        (lb, v) for lb, v in samples if lb.get("class_name") in (collection, None) and lb.get("shard_name")
+    ]
     if any(lb.get("operation") == "vector" for lb, _ in mine):
         mine = [(lb, v) for lb, v in mine if lb.get("operation") == "vector"]
     out: dict[str, float] = {}
@@ -170,14 +183,17 @@ def weaviate_query_counters(
 
     q = f'sum by (shard_name, operation) ({metric}{{class_name="{collection}"}})'
     try:
-        res = prometheus.query(q, prometheus_url=prometheus_url, timeout_s=timeout_s, configuration=configuration)
+        res = prometheus.query(
+            q, prometheus_url=prometheus_url, timeout_s=timeout_s, configuration=configuration
+        )
     except ScaleproofError as exc:
         raise VectorStoreError(f"cannot read Weaviate query counters through Prometheus: {exc}") from exc
     return _by_shard([(r["labels"], r["value"]) for r in res], collection)
 
 
-def app_collection(app_url: str | None = None, timeout_s: float = 10.0,
-                   configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def app_collection(
+    app_url: str | None = None, timeout_s: float = 10.0, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The app's `GET /collection` body (document count and per-shard info)."""
     url = str(app_url or (configuration or {}).get("app_url") or "http://127.0.0.1:30080").rstrip("/")
     return dict(_get_json(url + "/collection", timeout_s, "searchapp"))
@@ -225,10 +241,18 @@ def qdrant_shards(
         try:
             info = client_factory(url).collection_cluster_info(collection)
         except Exception as exc:
-            raise VectorStoreError(f"Qdrant at {url}: collection_cluster_info({collection!r}) failed: {exc}") from exc
+            raise VectorStoreError(
+                f"Qdrant at {url}: collection_cluster_info({collection!r}) failed: {exc}"
+            ) from exc
         for sh in getattr(info, "local_shards", None) or []:
-            rows.append({"shard": str(sh.shard_id), "node": str(info.peer_id), "objects": sh.points_count,
-                         "status": str(getattr(sh, "state", None))})
+            rows.append(
+                {
+                    "shard": str(sh.shard_id),
+                    "node": str(info.peer_id),
+                    "objects": sh.points_count,
+                    "status": str(getattr(sh, "state", None)),
+                }
+            )
     return rows
 
 

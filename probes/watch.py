@@ -40,6 +40,7 @@ class _Recorder:
     ready: dict[str, threading.Event] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    initial_failures: dict[str, Exception] = field(default_factory=dict)
     started: float = 0.0
     deadline: float = 0.0
 
@@ -85,11 +86,21 @@ def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
         out["spec"] = {"replicas": spec.get("replicas")}
         out["status"] = {
             k: status.get(k)
-            for k in ("replicas", "readyReplicas", "availableReplicas", "updatedReplicas", "observedGeneration")
+            for k in (
+                "replicas",
+                "readyReplicas",
+                "availableReplicas",
+                "updatedReplicas",
+                "observedGeneration",
+            )
         }
     elif kind == "EndpointSlice":
         out["endpoints"] = [
-            {"conditions": e.get("conditions") or {}, "targetRef": e.get("targetRef") or {}, "nodeName": e.get("nodeName")}
+            {
+                "conditions": e.get("conditions") or {},
+                "targetRef": e.get("targetRef") or {},
+                "nodeName": e.get("nodeName"),
+            }
             for e in obj.get("endpoints") or []
         ]
     elif kind == "HorizontalPodAutoscaler":
@@ -126,11 +137,17 @@ def _list_fn(kind: str, k: kube.KubeApis) -> Callable[..., Any]:
     }[kind]
 
 
-def _filters(kind: str, selector: str, deployment: str | None, service: str | None, hpa: str | None) -> dict[str, str]:
+def _filters(
+    kind: str, selector: str, deployment: str | None, service: str | None, hpa: str | None
+) -> dict[str, str]:
     if kind in ("Pod", "ReplicaSet"):
         return {"label_selector": selector}
     if kind == "EndpointSlice":
-        return {"label_selector": f"kubernetes.io/service-name={service}"} if service else {"label_selector": selector}
+        return (
+            {"label_selector": f"kubernetes.io/service-name={service}"}
+            if service
+            else {"label_selector": selector}
+        )
     if kind == "Deployment" and deployment:
         return {"field_selector": f"metadata.name={deployment}"}
     if kind == "HorizontalPodAutoscaler" and hpa:
@@ -153,7 +170,7 @@ def _watch_kind(
         try:
             fn = _list_fn(kind, kube.apis(configuration))
             if rv is None:
-                body = kube.call(fn, namespace, what=f"list {kind}", **filters)
+                body = kube.call(fn, namespace, what=f"list {kind}", **filters)  # type: ignore[arg-type]
                 now = time.time()
                 for item in body.get("items") or []:
                     _record(rec, kind, "SYNC", item, now)
@@ -174,9 +191,15 @@ def _watch_kind(
                 rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
                 if rec.stop.is_set() or time.time() >= rec.deadline:
                     break
-        except Exception as exc:  # keep recording: relist after a short pause
-            rec.errors[kind] = f"{type(exc).__name__}: {exc}"
-            logger.warning("watch on %s interrupted: %s", kind, exc)
+        except Exception as exc:
+            if not ready.is_set():  # the initial list failed: report it to start_recording at once
+                rec.initial_failures[kind] = exc
+                rec.errors[kind] = f"{type(exc).__name__}: {exc}"
+                break
+            msg = f"{type(exc).__name__}: {exc}"
+            if rec.errors.get(kind) != msg:  # keep recording: relist after a short pause
+                logger.warning("watch on %s interrupted: %s", kind, exc)
+            rec.errors[kind] = msg
             rv = None
             rec.stop.wait(1.0)
     ready.set()
@@ -184,7 +207,8 @@ def _watch_kind(
 
 def _record(rec: _Recorder, kind: str, etype: str, obj: Mapping[str, Any], t: float) -> None:
     rundir.append_event(
-        rec.run_dir, {"t": round(t, 6), "source": "watch", "kind": kind, "type": etype, "object": trim(kind, obj)}
+        rec.run_dir,
+        {"t": round(t, 6), "source": "watch", "kind": kind, "type": etype, "object": trim(kind, obj)},
     )
     rec.counts[kind] = rec.counts.get(kind, 0) + 1
 
@@ -219,14 +243,31 @@ def start_recording(
             raise ScaleproofError(f"a recorder is already running for {path}; stop it first")
         rec = _Recorder(run_dir=path, started=time.time(), deadline=time.time() + float(max_duration_s))
         _RECORDERS[str(path)] = rec
-    rundir.append_event(path, {"t": round(time.time(), 6), "source": "recorder", "kind": "Recorder", "type": "STARTING",
-                               "namespace": namespace, "selector": selector, "kinds": kinds})
+    rundir.append_event(
+        path,
+        {
+            "t": round(time.time(), 6),
+            "source": "recorder",
+            "kind": "Recorder",
+            "type": "STARTING",
+            "namespace": namespace,
+            "selector": selector,
+            "kinds": kinds,
+        },
+    )
     stream = kube.watch_stream
     for kind in kinds:
         rec.ready[kind] = threading.Event()
         th = threading.Thread(
             target=_watch_kind,
-            args=(rec, kind, namespace, _filters(kind, selector, deployment, service, hpa), configuration, stream),
+            args=(
+                rec,
+                kind,
+                namespace,
+                _filters(kind, selector, deployment, service, hpa),
+                configuration,
+                stream,
+            ),
             name=f"scaleproof-watch-{kind}",
             daemon=True,
         )
@@ -236,14 +277,34 @@ def start_recording(
     for kind, ev in rec.ready.items():
         if not ev.wait(max(0.0, limit - time.monotonic())):
             rec.stop.set()
-            raise DeadlineExceeded(f"watch on {kind} did not list its initial state within {ready_timeout_s} s")
-    if rec.errors and all(k in rec.errors for k in kinds):
+            raise DeadlineExceeded(
+                f"watch on {kind} did not list its initial state within {ready_timeout_s} s"
+            )
+    if rec.initial_failures:
         rec.stop.set()
-        raise ScaleproofError(f"no watch could be opened: {rec.errors}")
-    rundir.append_event(path, {"t": round(time.time(), 6), "source": "recorder", "kind": "Recorder", "type": "OPEN",
-                               "errors": dict(rec.errors)})
-    return {"run_dir": str(path), "kinds": kinds, "started": rec.started, "stops_at": rec.deadline,
-            "errors": dict(rec.errors)}
+        kind, exc = next(iter(rec.initial_failures.items()))
+        if isinstance(exc, ScaleproofError):
+            raise type(exc)(f"recorder not started: cannot list {kind}: {exc}") from exc
+        raise ScaleproofError(
+            f"recorder not started: cannot list {kind}: {type(exc).__name__}: {exc}"
+        ) from exc
+    rundir.append_event(
+        path,
+        {
+            "t": round(time.time(), 6),
+            "source": "recorder",
+            "kind": "Recorder",
+            "type": "OPEN",
+            "errors": dict(rec.errors),
+        },
+    )
+    return {
+        "run_dir": str(path),
+        "kinds": kinds,
+        "started": rec.started,
+        "stops_at": rec.deadline,
+        "errors": dict(rec.errors),
+    }
 
 
 def stop_recording(
@@ -261,16 +322,30 @@ def stop_recording(
     for th in rec.threads:
         th.join(max(0.0, limit - time.monotonic()))
     alive = [th.name for th in rec.threads if th.is_alive()]
-    rundir.append_event(path, {"t": round(time.time(), 6), "source": "recorder", "kind": "Recorder", "type": "STOPPED",
-                               "counts": dict(rec.counts), "still_alive": alive})
+    rundir.append_event(
+        path,
+        {
+            "t": round(time.time(), 6),
+            "source": "recorder",
+            "kind": "Recorder",
+            "type": "STOPPED",
+            "counts": dict(rec.counts),
+            "still_alive": alive,
+        },
+    )
     # threads blocked in a watch read exit at their server timeout (≤ 60 s); they are daemons
     return {"stopped": True, "counts": dict(rec.counts), "errors": dict(rec.errors), "still_alive": alive}
 
 
-def recorder_status(run_dir: str | None = None, configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def recorder_status(
+    run_dir: str | None = None, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Probe: `{"running": bool, "counts": {kind: lines}}` of the run's recorder."""
     path = rundir.resolve(run_dir, configuration)
     rec = _RECORDERS.get(str(path))
     if rec is None:
         return {"running": False, "counts": {}}
-    return {"running": any(t.is_alive() for t in rec.threads) and not rec.stop.is_set(), "counts": dict(rec.counts)}
+    return {
+        "running": any(t.is_alive() for t in rec.threads) and not rec.stop.is_set(),
+        "counts": dict(rec.counts),
+    }

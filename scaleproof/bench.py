@@ -64,24 +64,38 @@ def pod_kill_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "runs": len(evidence),
         "mttr": s,
-        "failed_requests_per_kill": {"max": max(known) if known else None,
-                                     "mean": round(sum(known) / len(known), 3) if known else None,
-                                     "total": sum(known), "kills_with_load_stats": len(known)},
+        "failed_requests_per_kill": {
+            "max": max(known) if known else None,
+            "mean": round(sum(known) / len(known), 3) if known else None,
+            "total": sum(known),
+            "kills_with_load_stats": len(known),
+        },
         "enough_kills": s["count"] >= 10,
     }
 
 
 def hpa_scale_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Time-to-scale per run with its phases, and the spread across runs."""
-    runs = []
+    runs: list[dict[str, Any]] = []
     for ev in evidence:
         st = (ev.get("timelines") or {}).get("scale") or {}
-        runs.append({"run_id": ev.get("run_id"), "time_to_scale_s": st.get("time_to_scale_s"),
-                     "reason": st.get("reason"), "flaps": st.get("flaps"),
-                     "phases": [(p["name"], p["duration_s"]) for p in st.get("phases") or []]})
-    vals = [r["time_to_scale_s"] for r in runs if r["time_to_scale_s"] is not None]
-    return {"runs": runs, "count": len(vals), "p50": timing.percentile(vals, 50), "p95": timing.percentile(vals, 95),
-            "max": max(vals) if vals else None}
+        runs.append(
+            {
+                "run_id": ev.get("run_id"),
+                "time_to_scale_s": st.get("time_to_scale_s"),
+                "reason": st.get("reason"),
+                "flaps": st.get("flaps"),
+                "phases": [(p["name"], p["duration_s"]) for p in st.get("phases") or []],
+            }
+        )
+    vals: list[float] = [float(r["time_to_scale_s"]) for r in runs if r["time_to_scale_s"] is not None]
+    return {
+        "runs": runs,
+        "count": len(vals),
+        "p50": timing.percentile(vals, 50),
+        "p95": timing.percentile(vals, 95),
+        "max": max(vals) if vals else None,
+    }
 
 
 def _print_pod_kill(fig: dict[str, Any]) -> None:
@@ -94,18 +108,25 @@ def _print_pod_kill(fig: dict[str, Any]) -> None:
     if m.get("reason"):
         print(f"    note: {m['reason']}")
     f = fig["failed_requests_per_kill"]
-    print(f"  failed requests per kill: max {f['max']}, mean {f['mean']}, total {f['total']} "
-          f"({f['kills_with_load_stats']} kill windows with load stats)")
+    print(
+        f"  failed requests per kill: max {f['max']}, mean {f['mean']}, total {f['total']} "
+        f"({f['kills_with_load_stats']} kill windows with load stats)"
+    )
     if not fig["enough_kills"]:
-        print("  WARNING: fewer than 10 kills: p95 is not meaningful; run more repetitions (configuration kills)")
+        print(
+            "  WARNING: fewer than 10 kills: p95 is not meaningful; run more repetitions (SCALEPROOF_KILLS)"
+        )
 
 
 def _print_hpa(fig: dict[str, Any]) -> None:
     print(f"hpa-scale: {len(fig['runs'])} run(s), {fig['count']} with a time-to-scale")
     for r in fig["runs"]:
         tts = r["time_to_scale_s"]
-        print(f"  {r['run_id']}: time-to-scale {'-' if tts is None else f'{tts:.3f} s'}"
-              + (f" ({r['reason']})" if r["reason"] else "") + f", flaps {r['flaps']}")
+        print(
+            f"  {r['run_id']}: time-to-scale {'-' if tts is None else f'{tts:.3f} s'}"
+            + (f" ({r['reason']})" if r["reason"] else "")
+            + f", flaps {r['flaps']}"
+        )
         for name, d in r["phases"]:
             print(f"      {name:22s} {d:8.3f} s")
     print(f"  p50 {fig['p50']}  p95 {fig['p95']}  max {fig['max']}")
@@ -121,15 +142,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = args.paths or sorted(str(d) for d in Path(args.runs_root).glob("*") if d.is_dir())
     evidence = collect(paths, args.kind)
     if not evidence:
-        print(f"no {args.kind} evidence found in {len(paths)} path(s); run e.g. "
-              f"`chaos --no-version-check run --hypothesis-frequency 2 experiments/{args.kind}.yaml`", file=sys.stderr)
+        print(
+            f"no {args.kind} evidence found in {len(paths)} path(s); run e.g. "
+            f"`chaos --no-version-check run --hypothesis-frequency 2 experiments/{args.kind}.yaml`",
+            file=sys.stderr,
+        )
         return 2
     fig = pod_kill_figures(evidence) if args.kind == "pod-kill" else hpa_scale_figures(evidence)
     if args.json:
         print(json.dumps(fig, indent=2, default=str))
     else:
         (_print_pod_kill if args.kind == "pod-kill" else _print_hpa)(fig)
-        print(f"reproduce: python -m scaleproof.bench {args.kind} " + " ".join(paths[:5]) + (" ..." if len(paths) > 5 else ""))
+        print(
+            f"reproduce: python -m scaleproof.bench {args.kind} "
+            + " ".join(paths[:5])
+            + (" ..." if len(paths) > 5 else "")
+        )
     return 0
 
 

@@ -14,7 +14,6 @@ value null or not a number) and always comes with a `reason`.
 from __future__ import annotations
 
 import math
-import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TypedDict
@@ -23,13 +22,19 @@ __all__ = ["CriterionResult", "OPS", "ParsedCriterion", "evaluate", "outcome", "
 
 Op = Literal["<=", "<", ">=", ">", "==", "!="]
 
+
+def _close(a: float, b: float) -> bool:
+    """Equal up to float noise (0.1 * 0.1 == 0.01 for a criterion)."""
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
 OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le,
-    "<": operator.lt,
-    ">=": operator.ge,
-    ">": operator.gt,
-    "==": lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12),
-    "!=": lambda a, b: not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12),
+    "<=": lambda a, b: a <= b or _close(a, b),
+    "<": lambda a, b: a < b and not _close(a, b),
+    ">=": lambda a, b: a >= b or _close(a, b),
+    ">": lambda a, b: a > b and not _close(a, b),
+    "==": _close,
+    "!=": lambda a, b: not _close(a, b),
 }
 
 _RE = re.compile(
@@ -63,8 +68,7 @@ def parse(expr: str) -> ParsedCriterion:
     m = _RE.match(expr)
     if not m:
         raise ValueError(
-            f"cannot parse criterion {expr!r}: expected `<metric> <op> <number>` with op in "
-            + ", ".join(OPS)
+            f"cannot parse criterion {expr!r}: expected `<metric> <op> <number>` with op in " + ", ".join(OPS)
         )
     threshold = float(m.group("num"))
     if not math.isfinite(threshold):
@@ -103,13 +107,26 @@ def evaluate(
             p = parse(expr)
         except ValueError as exc:
             out.append(
-                {"expr": expr, "metric": None, "op": None, "threshold": None, "value": None,
-                 "unit": None, "passed": None, "reason": str(exc)}
+                {
+                    "expr": expr,
+                    "metric": None,
+                    "op": None,
+                    "threshold": None,
+                    "value": None,
+                    "unit": None,
+                    "passed": None,
+                    "reason": str(exc),
+                }
             )
             continue
         res: CriterionResult = {
-            "expr": p["expr"], "metric": p["metric"], "op": p["op"], "threshold": p["threshold"],
-            "value": None, "unit": None, "passed": None,
+            "expr": p["expr"],
+            "metric": p["metric"],
+            "op": p["op"],
+            "threshold": p["threshold"],
+            "value": None,
+            "unit": None,
+            "passed": None,
         }
         if p["metric"] not in metrics:
             res["reason"] = f"metric {p['metric']} was not recorded"

@@ -69,10 +69,16 @@ class MetricRecord(TypedDict, total=False):
     reason: str
 
 
-def _metric(value: Any, unit: str, method: str, resolution_s: float | None, samples: int,
-            reason: str | None = None) -> MetricRecord:
-    m: MetricRecord = {"value": value, "unit": unit, "method": method, "resolution_s": resolution_s,
-                       "samples": samples}
+def _metric(
+    value: Any, unit: str, method: str, resolution_s: float | None, samples: int, reason: str | None = None
+) -> MetricRecord:
+    m: MetricRecord = {
+        "value": value,
+        "unit": unit,
+        "method": method,
+        "resolution_s": resolution_s,
+        "samples": samples,
+    }
     if value is None:
         m["reason"] = reason or "not computed"
     return m
@@ -99,7 +105,11 @@ def _experiment_path(explicit: str | None) -> str | None:
     if explicit:
         return explicit
     for arg in reversed(sys.argv[1:]):
-        if arg.endswith((".yaml", ".yml", ".json")) and os.path.isfile(arg) and "journal" not in Path(arg).name:
+        if (
+            arg.endswith((".yaml", ".yml", ".json"))
+            and os.path.isfile(arg)
+            and "journal" not in Path(arg).name
+        ):
             return arg
     return None
 
@@ -131,13 +141,20 @@ def configure_control(
     path = _experiment_path(experiment_path)
     kind = _kind(experiment, path)
     run_id = rundir.new_run_id(kind)
-    run_dir = Path(runs_root) / run_id
+    run_dir = (Path(runs_root) / run_id).absolute()  # absolute: atexit hooks may run in another cwd
     run_dir.mkdir(parents=True, exist_ok=True)
     if configuration is not None:
         configuration[rundir.CONFIG_KEY] = str(run_dir)
     os.environ[rundir.ENV_VAR] = str(run_dir)
-    meta = {"run_id": run_id, "run_dir": str(run_dir), "kind": kind, "experiment_path": path,
-            "experiment_sha256": _sha256(path), "started": time.time(), "argv": sys.argv}
+    meta = {
+        "run_id": run_id,
+        "run_dir": str(run_dir),
+        "kind": kind,
+        "experiment_path": path,
+        "experiment_sha256": _sha256(path),
+        "started": time.time(),
+        "argv": sys.argv,
+    }
     try:
         from chaoslib import experiment_hash
 
@@ -146,6 +163,7 @@ def configure_control(
         meta["experiment_hash"] = None
     rundir.write_json_atomic(run_dir / "run.json", meta)
     undo.install_exit_hook(run_dir, configuration)
+    undo.install_signal_guard()
     logger.info("scaleproof run %s → %s", run_id, run_dir)
 
 
@@ -154,9 +172,13 @@ def _run_dir(configuration: Mapping[str, Any] | None) -> Path | None:
     return Path(p) if p else None
 
 
-def before_experiment_control(context: Any = None, configuration: MutableMapping[str, Any] | None = None,
-                              experiment: Mapping[str, Any] | None = None, snapshot_specs: bool = True,
-                              **kwargs: Any) -> None:
+def before_experiment_control(
+    context: Any = None,
+    configuration: MutableMapping[str, Any] | None = None,
+    experiment: Mapping[str, Any] | None = None,
+    snapshot_specs: bool = True,
+    **kwargs: Any,
+) -> None:
     """Ensure the run dir exists (if configure was skipped) and snapshot the specs (tolerant)."""
     if _run_dir(configuration) is None:
         configure_control(configuration, experiment or (context if isinstance(context, Mapping) else None))
@@ -166,8 +188,12 @@ def before_experiment_control(context: Any = None, configuration: MutableMapping
     try:
         from probes import kubernetes as kube
 
-        kube.snapshot_specs(cfg["namespace"], cfg["deployment"], hpa_name=cfg.get("hpa") or cfg["deployment"],
-                            configuration=cfg)
+        kube.snapshot_specs(
+            cfg["namespace"],
+            cfg["deployment"],
+            hpa_name=cfg.get("hpa") or cfg["deployment"],
+            configuration=cfg,
+        )
     except Exception as exc:
         logger.warning("spec snapshot failed (recorded as unavailable): %s", exc)
         run_dir = _run_dir(cfg)
@@ -175,10 +201,14 @@ def before_experiment_control(context: Any = None, configuration: MutableMapping
             rundir.write_json_atomic(run_dir / "specs.json", {"errors": {"snapshot": str(exc)}, "specs": {}})
 
 
-def after_experiment_control(context: Any = None, state: MutableMapping[str, Any] | None = None,
-                             configuration: Mapping[str, Any] | None = None,
-                             experiment: Mapping[str, Any] | None = None, prometheus: bool = True,
-                             **kwargs: Any) -> None:
+def after_experiment_control(
+    context: Any = None,
+    state: MutableMapping[str, Any] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    experiment: Mapping[str, Any] | None = None,
+    prometheus: bool = True,
+    **kwargs: Any,
+) -> None:
     """Append the evidence block to `state["extensions"]` (state = the journal). Never raises."""
     if state is None:
         return
@@ -189,10 +219,20 @@ def after_experiment_control(context: Any = None, state: MutableMapping[str, Any
         block = build_evidence(state, run_dir, configuration, prometheus=prometheus)
     except Exception as exc:
         logger.exception("evidence computation failed")
-        block = {"name": EVIDENCE_NAME, "version": EVIDENCE_VERSION, "run_dir": str(run_dir),
-                 "metrics": {}, "criteria": [], "verdict": "inconclusive",
-                 "verdict_reasons": [f"evidence computation failed: {type(exc).__name__}: {exc}"]}
-    exts = [e for e in state.get("extensions") or [] if not (isinstance(e, Mapping) and e.get("name") == EVIDENCE_NAME)]
+        block = {
+            "name": EVIDENCE_NAME,
+            "version": EVIDENCE_VERSION,
+            "run_dir": str(run_dir),
+            "metrics": {},
+            "criteria": [],
+            "verdict": "inconclusive",
+            "verdict_reasons": [f"evidence computation failed: {type(exc).__name__}: {exc}"],
+        }
+    exts = [
+        e
+        for e in state.get("extensions") or []
+        if not (isinstance(e, Mapping) and e.get("name") == EVIDENCE_NAME)
+    ]
     exts.append(block)
     state["extensions"] = exts
     if run_dir is not None:
@@ -203,8 +243,9 @@ def after_experiment_control(context: Any = None, state: MutableMapping[str, Any
 
 
 # ------------------------------------------------------------------------------------------- verdict
-def journal_verdict(journal: Mapping[str, Any], results: list[criteria.CriterionResult],
-                    metrics: Mapping[str, MetricRecord]) -> tuple[Verdict, list[str]]:
+def journal_verdict(
+    journal: Mapping[str, Any], results: list[criteria.CriterionResult], metrics: Mapping[str, MetricRecord]
+) -> tuple[Verdict, list[str]]:
     """pass / fail / inconclusive with reasons. Fail: status not completed, deviated, gate/during/after
     hypothesis not met, a method activity or rollback failed, a criterion false. Inconclusive: no
     criteria, a criterion not evaluable (missing metric). Fail wins; pass needs positive evidence."""
@@ -248,52 +289,103 @@ def journal_verdict(journal: Mapping[str, Any], results: list[criteria.Criterion
 # -------------------------------------------------------------------------------------------- figures
 def _load_figures(load: list[dict[str, Any]], metrics: dict[str, MetricRecord]) -> None:
     rate, req, fail = timing.error_rate(load)
-    metrics["error_rate"] = _metric(rate, "ratio", "Locust failures / requests over the run (1 s buckets)",
-                                    timing.LOAD_RESOLUTION_S, len(load),
-                                    "no request recorded by Locust" if rate is None else None)
-    metrics["failed_requests"] = _metric(fail if load else None, "requests", "Locust failures over the run",
-                                         timing.LOAD_RESOLUTION_S, len(load), "no load recorded")
+    metrics["error_rate"] = _metric(
+        rate,
+        "ratio",
+        "Locust failures / requests over the run (1 s buckets)",
+        timing.LOAD_RESOLUTION_S,
+        len(load),
+        "no request recorded by Locust" if rate is None else None,
+    )
+    metrics["failed_requests"] = _metric(
+        fail if load else None,
+        "requests",
+        "Locust failures over the run",
+        timing.LOAD_RESOLUTION_S,
+        len(load),
+        "no load recorded",
+    )
 
 
-def _kill_figures(events: list[dict[str, Any]], load: list[dict[str, Any]], metrics: dict[str, MetricRecord],
-                  timelines: dict[str, Any], mttr_to: str) -> None:
+def _kill_figures(
+    events: list[dict[str, Any]],
+    load: list[dict[str, Any]],
+    metrics: dict[str, MetricRecord],
+    timelines: dict[str, Any],
+    mttr_to: str,
+) -> None:
     tls = timing.kill_timelines(events, load or None, mttr_to=mttr_to)  # type: ignore[arg-type]
     s = timing.mttr_summary(tls)
-    method = (f"{s.get('definition') or 'delete accepted → ' + mttr_to}; watch receive times; "
-              "ownerReference pairing; p50/p95 linear interpolation")
-    for key, stat in (("mttr_mean_s", "mean"), ("mttr_p50_s", "p50"), ("mttr_p95_s", "p95"), ("mttr_max_s", "max")):
+    method = (
+        f"{s.get('definition') or 'delete accepted → ' + mttr_to}; watch receive times; "
+        "ownerReference pairing; p50/p95 linear interpolation"
+    )
+    for key, stat in (
+        ("mttr_mean_s", "mean"),
+        ("mttr_p50_s", "p50"),
+        ("mttr_p95_s", "p95"),
+        ("mttr_max_s", "max"),
+    ):
         metrics[key] = _metric(s[stat], "s", method, s["resolution_s"], s["recovered"], s.get("reason"))
-    metrics["kills"] = _metric(s["count"], "kills", "Kill records (delete accepted by the API)", None, s["count"])
-    metrics["kills_unrecovered"] = _metric(s["unrecovered"], "kills", "kills without a recovered timeline",
-                                           None, s["count"])
+    metrics["kills"] = _metric(
+        s["count"], "kills", "Kill records (delete accepted by the API)", None, s["count"]
+    )
+    metrics["kills_unrecovered"] = _metric(
+        s["unrecovered"], "kills", "kills without a recovered timeline", None, s["count"]
+    )
     per_kill = [t.get("failed_requests") for t in tls]
     known = [int(x) for x in per_kill if x is not None]
     metrics["failed_requests_per_kill_max"] = _metric(
-        max(known) if known and len(known) == len(tls) else None, "requests",
-        "max over kills of Locust failures in [delete accepted, next kill)", timing.LOAD_RESOLUTION_S, len(known),
-        "no kill recorded" if not tls else "no per-second load stats for some kill window")
+        max(known) if known and len(known) == len(tls) else None,
+        "requests",
+        "max over kills of Locust failures in [delete accepted, next kill)",
+        timing.LOAD_RESOLUTION_S,
+        len(known),
+        "no kill recorded" if not tls else "no per-second load stats for some kill window",
+    )
     series = timing.ready_series(events)
     t_first = min((float(e["t"]) for e in events if e.get("kind") == "Kill"), default=None)
     window = [p["ready"] for p in series if t_first is not None and p["t"] >= t_first]
-    metrics["min_ready_replicas"] = _metric(min(window) if window else None, "pods",
-                                            "minimum Ready pods (condition, no deletionTimestamp) after the first kill",
-                                            timing.LOCAL_RESOLUTION_S, len(window), "no pod events after a kill")
+    metrics["min_ready_replicas"] = _metric(
+        min(window) if window else None,
+        "pods",
+        "minimum Ready pods (condition, no deletionTimestamp) after the first kill",
+        timing.LOCAL_RESOLUTION_S,
+        len(window),
+        "no pod events after a kill",
+    )
     timelines["kills"] = tls
     timelines["mttr"] = s
 
 
-def _scale_figures(events: list[dict[str, Any]], load: list[dict[str, Any]], metrics: dict[str, MetricRecord],
-                   timelines: dict[str, Any], target: int) -> None:
+def _scale_figures(
+    events: list[dict[str, Any]],
+    load: list[dict[str, Any]],
+    metrics: dict[str, MetricRecord],
+    timelines: dict[str, Any],
+    target: int,
+) -> None:
     st = timing.time_to_scale(events, load or None, target_replicas=target)
     res = max((p.get("resolution_s") or 0 for p in st["phases"]), default=None)
-    metrics["time_to_scale_s"] = _metric(st["time_to_scale_s"], "s",
-                                         f"load reached → {target} pods Ready (watch receive times)", res,
-                                         len(st["phases"]), st.get("reason"))
-    metrics["max_ready_replicas"] = _metric(st["max_ready_replicas"], "pods",
-                                            "maximum Ready pods after the load started", timing.LOCAL_RESOLUTION_S,
-                                            len(st["replicas"]), "no pod events after the load started")
-    metrics["hpa_flaps"] = _metric(st["flaps"], "reversals", "direction changes of HPA desiredReplicas", None,
-                                   len(st["decisions"]))
+    metrics["time_to_scale_s"] = _metric(
+        st["time_to_scale_s"],
+        "s",
+        f"load reached → {target} pods Ready (watch receive times)",
+        res,
+        len(st["phases"]),
+        st.get("reason"),
+    )
+    metrics["max_ready_replicas"] = _metric(
+        st["max_ready_replicas"],
+        "pods",
+        "maximum Ready pods after the load started",
+        timing.LOCAL_RESOLUTION_S,
+        len(st["replicas"]),
+        "no pod events after the load started",
+    )
+    metrics["hpa_flaps"] = _metric(
+        st["flaps"], "reversals", "direction changes of HPA desiredReplicas", None, len(st["decisions"])
+    )
     timelines["scale"] = st
 
 
@@ -301,7 +393,9 @@ def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: d
     snaps = rundir.read_jsonl(run_dir / "shards.jsonl")
     if not snaps:
         for k in ("shards_min", "nodes_with_shards", "documents_total", "shards_queried"):
-            metrics[k] = _metric(None, "shards", "GET /v1/nodes?output=verbose", None, 0, "no shard snapshot recorded")
+            metrics[k] = _metric(
+                None, "shards", "GET /v1/nodes?output=verbose", None, 0, "no shard snapshot recorded"
+            )
         return
     spreads = [timing.shard_spread(s.get("per_shard") or []) for s in snaps]
     before = next((s for s in snaps if s.get("label") == "before"), snaps[0])
@@ -317,19 +411,37 @@ def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: d
             seen.add(sh)
     last = timing.shard_spread(rows)
     n = len(snaps)
-    metrics["shards_min"] = _metric(min(s["shards_with_data"] for s in spreads), "shards",
-                                    "min over snapshots of distinct shards holding ≥ 1 object (/v1/nodes verbose)",
-                                    None, n)
-    metrics["nodes_with_shards"] = _metric(min(s["nodes_with_shards"] for s in spreads), "nodes",
-                                           "min over snapshots of distinct nodes holding a shard with data", None, n)
-    metrics["documents_total"] = _metric(last["documents_total"], "objects",
-                                         "sum of objectCount over distinct shards (last snapshot)", None, 1)
+    metrics["shards_min"] = _metric(
+        min(s["shards_with_data"] for s in spreads),
+        "shards",
+        "min over snapshots of distinct shards holding ≥ 1 object (/v1/nodes verbose)",
+        None,
+        n,
+    )
+    metrics["nodes_with_shards"] = _metric(
+        min(s["nodes_with_shards"] for s in spreads),
+        "nodes",
+        "min over snapshots of distinct nodes holding a shard with data",
+        None,
+        n,
+    )
+    metrics["documents_total"] = _metric(
+        last["documents_total"], "objects", "sum of objectCount over distinct shards (last snapshot)", None, 1
+    )
     why = after.get("counters_error") or before.get("counters_error") or "no before/after query counters"
-    metrics["shards_queried"] = _metric(last["shards_queried"], "shards",
-                                        "shards whose query counter rose over the burst (Weaviate :2112 metrics)",
-                                        None, len(rows), why)
-    timelines["shards"] = {"collection": after.get("collection"), "per_shard": last["per_shard"],
-                           "snapshots": [{"label": s.get("label"), "t": s.get("t")} for s in snaps]}
+    metrics["shards_queried"] = _metric(
+        last["shards_queried"],
+        "shards",
+        "shards whose query counter rose over the burst (Weaviate :2112 metrics)",
+        None,
+        len(rows),
+        why,
+    )
+    timelines["shards"] = {
+        "collection": after.get("collection"),
+        "per_shard": last["per_shard"],
+        "snapshots": [{"label": s.get("label"), "t": s.get("t")} for s in snaps],
+    }
 
 
 def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: float) -> dict[str, Any]:
@@ -352,6 +464,14 @@ def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: floa
     return out
 
 
+def _display(path: Path) -> str:
+    """Relative to the working directory when under it (journals stay portable), else absolute."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _iso_to_ts(s: Any) -> float | None:
     from datetime import datetime
 
@@ -361,8 +481,12 @@ def _iso_to_ts(s: Any) -> float | None:
         return None
 
 
-def build_evidence(journal: Mapping[str, Any], run_dir: Path, configuration: Mapping[str, Any] | None = None,
-                   prometheus: bool = True) -> dict[str, Any]:
+def build_evidence(
+    journal: Mapping[str, Any],
+    run_dir: Path,
+    configuration: Mapping[str, Any] | None = None,
+    prometheus: bool = True,
+) -> dict[str, Any]:
     """The evidence block (docs/evidence-schema.md, version 1) from the journal and the run dir."""
     run_dir = Path(run_dir)
     cfg = configuration or {}
@@ -379,13 +503,20 @@ def build_evidence(journal: Mapping[str, Any], run_dir: Path, configuration: Map
     timelines: dict[str, Any] = {}
     has_kills = any(e.get("kind") == "Kill" for e in events)
     has_scale = any(e.get("kind") == "Load" and e.get("type") == "STARTED" for e in events) and any(
-        e.get("kind") == "HorizontalPodAutoscaler" for e in events)
+        e.get("kind") == "HorizontalPodAutoscaler" for e in events
+    )
     if load or kind in ("pod-kill", "hpa-scale"):
         _load_figures(load, metrics)
     if kind == "pod-kill" or has_kills:
         _kill_figures(events, load, metrics, timelines, str(ext.get("mttr_to") or "endpoints_ready"))
     if kind == "hpa-scale" or has_scale:
-        _scale_figures(events, load, metrics, timelines, int(ext.get("target_replicas") or cfg.get("target_replicas") or 3))
+        _scale_figures(
+            events,
+            load,
+            metrics,
+            timelines,
+            int(ext.get("target_replicas") or cfg.get("target_replicas") or 3),
+        )
     if kind == "vector-shards" or (run_dir / "shards.jsonl").exists():
         _shard_figures(run_dir, metrics, timelines)
     declared = ext.get("criteria") or []
@@ -402,7 +533,7 @@ def build_evidence(journal: Mapping[str, Any], run_dir: Path, configuration: Map
     try:
         import importlib.metadata as md
 
-        lib_version = md.version("chaostoolkit-lib")
+        lib_version: str | None = md.version("chaostoolkit-lib")
     except Exception:
         lib_version = journal.get("chaoslib-version")
     exp_path = meta.get("experiment_path")
@@ -410,19 +541,27 @@ def build_evidence(journal: Mapping[str, Any], run_dir: Path, configuration: Map
         "name": EVIDENCE_NAME,
         "version": EVIDENCE_VERSION,
         "run_id": meta.get("run_id") or run_dir.name,
-        "run_dir": str(run_dir),
-        "experiment": {"path": exp_path, "sha256": meta.get("experiment_sha256"), "kind": kind,
-                       "hash": meta.get("experiment_hash")},
+        "run_dir": _display(run_dir),
+        "experiment": {
+            "path": exp_path,
+            "sha256": meta.get("experiment_sha256"),
+            "kind": kind,
+            "hash": meta.get("experiment_hash"),
+        },
         "git_revision": _git_revision(str(Path(exp_path).parent) if exp_path else None),
-        "versions": {"scaleproof": __version__, "chaostoolkit-lib": lib_version,
-                     "kubernetes_server": specs.get("kubernetes_server"), "python": platform.python_version()},
+        "versions": {
+            "scaleproof": __version__,
+            "chaostoolkit-lib": lib_version,
+            "kubernetes_server": specs.get("kubernetes_server"),
+            "python": platform.python_version(),
+        },
         "images": specs.get("images") or {},
-        "specs": {k: v for k, v in (specs.get("specs") or {}).items()} | (
-            {"errors": specs["errors"]} if specs.get("errors") else {}),
+        "specs": {k: v for k, v in (specs.get("specs") or {}).items()}
+        | ({"errors": specs["errors"]} if specs.get("errors") else {}),
         "touched": rundir.read_jsonl(run_dir / "touched.jsonl"),
         "metrics": metrics,
         "timelines": timelines,
-        "load": {"users": max((int(r.get("users") or 0) for r in load), default=0), "per_second": load},
+        "load": {"users": max((int(r.get("users") or 0) for r in load), default=0), "per_second": load},  # type: ignore[call-overload]
         "prometheus": prom,
         "criteria": results,
         "verdict": verdict,

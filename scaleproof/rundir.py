@@ -61,9 +61,14 @@ def new_run_id(kind: str, now: float | None = None) -> str:
     return f"{stamp}-{safe}-{os.urandom(2).hex()}"
 
 
-def resolve(run_dir: str | os.PathLike[str] | None = None, configuration: Mapping[str, Any] | None = None) -> Path:
+def resolve(
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    create: bool = True,
+) -> Path:
     """The run directory: the explicit argument, else `configuration["scaleproof_run_dir"]`
-    (set by the `scaleproof.evidence` control), else `$SCALEPROOF_RUN_DIR`. Created if missing."""
+    (set by the `scaleproof.evidence` control), else `$SCALEPROOF_RUN_DIR`. Created if missing
+    (unless `create=False`: readers never create directories)."""
     candidate = run_dir or (configuration or {}).get(CONFIG_KEY) or os.environ.get(ENV_VAR)
     if not candidate:
         raise RunDirError(
@@ -71,6 +76,8 @@ def resolve(run_dir: str | os.PathLike[str] | None = None, configuration: Mappin
             f"pass `run_dir`, or set ${ENV_VAR}"
         )
     path = Path(candidate)
+    if not create:
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

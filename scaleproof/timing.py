@@ -198,7 +198,9 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def _chain(start: float, observations: Sequence[tuple[str, float | None, float]]) -> tuple[list[Phase], str | None]:
+def _chain(
+    start: float, observations: Sequence[tuple[str, float | None, float]]
+) -> tuple[list[Phase], str | None]:
     """Consecutive non-overlapping phases from `start`; stops at the first missing observation.
 
     Returns (phases, name of the first missing phase or None)."""
@@ -479,9 +481,7 @@ def kill_timelines(
                 last_fail_end = float(failing[-1]["t"]) + 1.0
                 tl["outage_s"] = round(last_fail_end - float(failing[0]["t"]), 3)
                 clean_after = [
-                    b
-                    for b in window
-                    if float(b["t"]) >= last_fail_end and int(b.get("requests") or 0) > 0
+                    b for b in window if float(b["t"]) >= last_fail_end and int(b.get("requests") or 0) > 0
                 ]
                 user_obs = last_fail_end if clean_after else None
                 if not clean_after:
@@ -691,7 +691,12 @@ def time_to_scale(
             if t < t_load_start:
                 baseline_desired = d
             desired_prev = d
-            if t >= t_load_start and t_decision is None and baseline_desired is not None and d > baseline_desired:
+            if (
+                t >= t_load_start
+                and t_decision is None
+                and baseline_desired is not None
+                and d > baseline_desired
+            ):
                 t_decision = t
         if t >= t_load_start and t_metric is None and _hpa_over_target(e["object"]):
             t_metric = t

@@ -8,8 +8,12 @@ When it is replayed:
 
 1. by the experiment's rollbacks (`scaleproof.undo` `rollback` action) on every ending: experiments
    pin `runtime.rollbacks.strategy: always`, and chaostoolkit-lib 1.44 then plays rollbacks after a
-   failed gate, a failed action, a deviation, SIGINT (KeyboardInterrupt) and SIGTERM
-   (InterruptExecution) — verified on the installed version, see docs/evidence-schema.md "Safety";
+   failed gate, a failed action, a deviation, SIGINT and SIGTERM — verified on the installed version
+   (docs/evidence-schema.md "Safety"). Caveat found there: a SIGTERM that arrives while a Python
+   activity runs is caught by chaoslib as *that activity's* failure, and the method goes on with the
+   next activity (status `completed`, exit 0). `install_signal_guard` (installed by the evidence
+   control) therefore also sets `ABORT`; every scaleproof fault/wait checks it (`check_abort`) and
+   refuses to start or continue, so the rest of the method falls through quickly to the rollbacks;
 2. by an `atexit` hook the evidence control installs (`install_exit_hook`): covers the endings where
    Chaos Toolkit skips rollbacks (SIGUSR2 / `exit_ungracefully`, an exception in the runner);
 3. by `scaleproof recover [RUN_DIR]` after a crash or SIGKILL: replays the latest plan that was not
@@ -21,6 +25,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +38,10 @@ from scaleproof import rundir
 from scaleproof.errors import NotFound, ScaleproofError, UnsafeTarget
 
 __all__ = [
+    "ABORT",
     "UNDO_FILE",
+    "check_abort",
+    "install_signal_guard",
     "UndoPlan",
     "capture_plan",
     "find_pending",
@@ -49,6 +58,42 @@ logger = logging.getLogger(__name__)
 
 UNDO_FILE = "undo.json"
 PLAN_VERSION = 1
+
+ABORT = threading.Event()
+_ABORT_REASON: list[str] = []
+
+
+def check_abort(what: str) -> None:
+    """Raise (fail the activity) when a SIGTERM/SIGINT was received: no new fault, no more waiting."""
+    if ABORT.is_set():
+        raise ScaleproofError(
+            f"aborted ({', '.join(_ABORT_REASON) or 'signal'}): not {what}; rollbacks follow"
+        )
+
+
+def install_signal_guard() -> bool:
+    """Chain a handler on SIGTERM and SIGINT that sets `ABORT`, then calls the previous handler
+    (chaoslib's: InterruptExecution / KeyboardInterrupt). Main thread only; returns False elsewhere."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        prev = signal.getsignal(sig)
+        if getattr(prev, "_scaleproof_guard", False):
+            continue
+
+        def handler(signum: int, frame: Any, _prev: Any = prev) -> None:
+            _ABORT_REASON.append(signal.Signals(signum).name)
+            ABORT.set()
+            if callable(_prev):
+                _prev(signum, frame)
+            elif _prev == signal.SIG_DFL and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            elif _prev == signal.SIG_DFL:
+                raise SystemExit(128 + signum)
+
+        handler._scaleproof_guard = True  # type: ignore[attr-defined]
+        signal.signal(sig, handler)
+    return True
 
 
 class DeploymentUndo(TypedDict):
@@ -81,12 +126,17 @@ class UndoPlan(TypedDict, total=False):
     replays: list[dict[str, Any]]
 
 
-def _path(run_dir: str | os.PathLike[str] | None, configuration: Mapping[str, Any] | None) -> Path:
-    return rundir.resolve(run_dir, configuration) / UNDO_FILE
+def _path(
+    run_dir: str | os.PathLike[str] | None, configuration: Mapping[str, Any] | None, create: bool = True
+) -> Path:
+    return rundir.resolve(run_dir, configuration, create=create) / UNDO_FILE
 
 
-def write_plan(plan: UndoPlan, run_dir: str | os.PathLike[str] | None = None,
-               configuration: Mapping[str, Any] | None = None) -> Path:
+def write_plan(
+    plan: UndoPlan,
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> Path:
     """Persist the plan atomically (fsync + rename); returns its path."""
     path = _path(run_dir or plan.get("run_dir"), configuration)
     plan["run_dir"] = str(path.parent)
@@ -94,12 +144,13 @@ def write_plan(plan: UndoPlan, run_dir: str | os.PathLike[str] | None = None,
     return path
 
 
-def load_plan(run_dir: str | os.PathLike[str] | None = None,
-              configuration: Mapping[str, Any] | None = None) -> UndoPlan | None:
+def load_plan(
+    run_dir: str | os.PathLike[str] | None = None, configuration: Mapping[str, Any] | None = None
+) -> UndoPlan | None:
     """The plan of a run, None when the run has none."""
     import json
 
-    path = _path(run_dir, configuration)
+    path = _path(run_dir, configuration, create=False)
     if not path.exists():
         return None
     try:
@@ -146,13 +197,23 @@ def capture_plan(
     return plan
 
 
-def record_load(handle: Mapping[str, Any], run_dir: str | os.PathLike[str] | None = None,
-                configuration: Mapping[str, Any] | None = None) -> None:
+def record_load(
+    handle: Mapping[str, Any],
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> None:
     """Add the Locust pid to the run's plan (creating a minimal plan if none exists yet)."""
-    plan: UndoPlan = load_plan(run_dir, configuration) or {"version": PLAN_VERSION, "created": time.time(),
-                                                           "rolled_back": False, "replays": []}
-    plan["load"] = {"pid": int(handle["pid"]), "pgid": int(handle.get("pgid", handle["pid"])),
-                    "csv_prefix": str(handle.get("csv_prefix", ""))}
+    plan: UndoPlan = load_plan(run_dir, configuration) or {
+        "version": PLAN_VERSION,
+        "created": time.time(),
+        "rolled_back": False,
+        "replays": [],
+    }
+    plan["load"] = {
+        "pid": int(handle["pid"]),
+        "pgid": int(handle.get("pgid", handle["pid"])),
+        "csv_prefix": str(handle.get("csv_prefix", "")),
+    }
     plan["rolled_back"] = False
     write_plan(plan, run_dir, configuration)
 
@@ -181,8 +242,12 @@ def _check_deployment_selector(d: Mapping[str, Any], selector: str) -> None:
         )
 
 
-def replay(plan: UndoPlan, configuration: Mapping[str, Any] | None = None, dry_run: bool = False,
-           stop_grace_s: float = 15.0) -> dict[str, Any]:
+def replay(
+    plan: UndoPlan,
+    configuration: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    stop_grace_s: float = 15.0,
+) -> dict[str, Any]:
     """Restore what the plan recorded: stop the load, restore HPA min/max, restore Deployment replicas.
 
     Each step is independent (one failing does not skip the others) and idempotent. Returns
@@ -215,8 +280,14 @@ def replay(plan: UndoPlan, configuration: Mapping[str, Any] | None = None, dry_r
             if key == "hpa":
                 detail = _restore_hpa(kube, ns, target, configuration, dry_run)  # type: ignore[arg-type]
             else:
-                detail = _restore_deployment(kube, ns, str(plan.get("selector")), target, configuration,  # type: ignore[arg-type]
-                                             dry_run)
+                detail = _restore_deployment(
+                    kube,
+                    ns,
+                    str(plan.get("selector")),
+                    target,  # type: ignore[arg-type]
+                    configuration,
+                    dry_run,
+                )
             steps.append({"step": f"restore-{key}", "ok": True, "detail": detail})
         except ScaleproofError as exc:
             steps.append({"step": f"restore-{key}", "ok": False, "detail": str(exc)})
@@ -231,21 +302,33 @@ def replay(plan: UndoPlan, configuration: Mapping[str, Any] | None = None, dry_r
     return {"ok": ok, "steps": steps, "dry_run": dry_run}
 
 
-def _restore_hpa(kube: Any, ns: str, target: HpaUndo, configuration: Mapping[str, Any] | None,
-                 dry_run: bool) -> str:
+def _restore_hpa(
+    kube: Any, ns: str, target: HpaUndo, configuration: Mapping[str, Any] | None, dry_run: bool
+) -> str:
     cur = kube.hpa_bounds(target["name"], ns, configuration)
     want = {k: target[k] for k in ("minReplicas", "maxReplicas") if target.get(k) is not None}  # type: ignore[literal-required]
     if all(cur.get(k) == v for k, v in want.items()):
         return f"hpa {target['name']} already at {want}"
     if dry_run:
         return f"would patch hpa {target['name']} {cur} -> {want}"
-    kube.call(kube.apis(configuration).autoscaling.patch_namespaced_horizontal_pod_autoscaler, target["name"], ns,
-              body={"spec": want}, what=f"patch hpa {ns}/{target['name']}")
+    kube.call(
+        kube.apis(configuration).autoscaling.patch_namespaced_horizontal_pod_autoscaler,
+        target["name"],
+        ns,
+        body={"spec": want},
+        what=f"patch hpa {ns}/{target['name']}",
+    )
     return f"patched hpa {target['name']} {cur} -> {want}"
 
 
-def _restore_deployment(kube: Any, ns: str, selector: str, target: DeploymentUndo,
-                        configuration: Mapping[str, Any] | None, dry_run: bool) -> str:
+def _restore_deployment(
+    kube: Any,
+    ns: str,
+    selector: str,
+    target: DeploymentUndo,
+    configuration: Mapping[str, Any] | None,
+    dry_run: bool,
+) -> str:
     if target.get("replicas") is None:
         return "no replica count recorded"
     d = kube.deployment(target["name"], ns, configuration)
@@ -255,13 +338,19 @@ def _restore_deployment(kube: Any, ns: str, selector: str, target: DeploymentUnd
         return f"deployment {target['name']} already at {cur} replicas"
     if dry_run:
         return f"would scale deployment {target['name']} {cur} -> {target['replicas']}"
-    kube.call(kube.apis(configuration).apps.patch_namespaced_deployment_scale, target["name"], ns,
-              body={"spec": {"replicas": target["replicas"]}}, what=f"scale deployment {ns}/{target['name']}")
+    kube.call(
+        kube.apis(configuration).apps.patch_namespaced_deployment_scale,
+        target["name"],
+        ns,
+        body={"spec": {"replicas": target["replicas"]}},
+        what=f"scale deployment {ns}/{target['name']}",
+    )
     return f"scaled deployment {target['name']} {cur} -> {target['replicas']} (an HPA may override it)"
 
 
-def rollback(run_dir: str | None = None, dry_run: bool = False,
-             configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def rollback(
+    run_dir: str | None = None, dry_run: bool = False, configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Rollback action: replay the run's undo plan. Raises (→ failed rollback in the journal) if a
     step failed; returns the replay result otherwise. A run without a plan is a no-op."""
     plan = load_plan(run_dir, configuration)
@@ -269,15 +358,19 @@ def rollback(run_dir: str | None = None, dry_run: bool = False,
         return {"ok": True, "steps": [], "detail": "no undo plan for this run"}
     res = replay(plan, configuration, dry_run=dry_run)
     if not res["ok"]:
-        raise ScaleproofError("undo plan replay incomplete: " + "; ".join(
-            f"{s['step']}: {s['detail']}" for s in res["steps"] if not s["ok"]))
+        raise ScaleproofError(
+            "undo plan replay incomplete: "
+            + "; ".join(f"{s['step']}: {s['detail']}" for s in res["steps"] if not s["ok"])
+        )
     return res
 
 
 _HOOKED: set[str] = set()
 
 
-def install_exit_hook(run_dir: str | os.PathLike[str], configuration: Mapping[str, Any] | None = None) -> None:
+def install_exit_hook(
+    run_dir: str | os.PathLike[str], configuration: Mapping[str, Any] | None = None
+) -> None:
     """At interpreter exit, replay the run's plan if it was not rolled back (once per run dir)."""
     key = str(run_dir)
     if key in _HOOKED:
@@ -287,11 +380,17 @@ def install_exit_hook(run_dir: str | os.PathLike[str], configuration: Mapping[st
     def _hook() -> None:
         try:
             plan = load_plan(key)
-            if plan and not plan.get("rolled_back") and (plan.get("load") or plan.get("hpa") or plan.get("deployment")):
+            if (
+                plan
+                and not plan.get("rolled_back")
+                and (plan.get("load") or plan.get("hpa") or plan.get("deployment"))
+            ):
                 logger.warning("run %s ended without a completed rollback: replaying its undo plan", key)
                 replay(plan, configuration)
         except Exception as exc:  # never raise at exit
-            logger.error("exit-time undo replay failed for %s: %s (run `scaleproof recover %s`)", key, exc, key)
+            logger.error(
+                "exit-time undo replay failed for %s: %s (run `scaleproof recover %s`)", key, exc, key
+            )
 
     atexit.register(_hook)
 
@@ -301,7 +400,9 @@ def find_pending(root: str | os.PathLike[str] = "journals/runs") -> Path | None:
     base = Path(root)
     if not base.is_dir():
         return None
-    for d in sorted((p for p in base.iterdir() if (p / UNDO_FILE).exists()), key=lambda p: p.name, reverse=True):
+    for d in sorted(
+        (p for p in base.iterdir() if (p / UNDO_FILE).exists()), key=lambda p: p.name, reverse=True
+    ):
         plan = load_plan(d)
         if plan and not plan.get("rolled_back"):
             return d

@@ -141,7 +141,8 @@ class HashingEmbedder:
         mixed = _splitmix64(uniq[None, :] ^ self._round_seeds)  # shape (rounds, features)
         index = (mixed % np.uint64(dim)).astype(np.intp)
         sign = np.where((mixed >> np.uint64(63)) == 0, 1.0, -1.0)
-        vec = np.bincount(index.ravel(), weights=(sign * tf[None, :]).ravel(), minlength=dim)
+        weights = (sign * tf[None, :]).ravel()
+        vec = np.bincount(index.ravel(), weights=weights, minlength=dim).astype(np.float64)
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm > 0 else vec
 

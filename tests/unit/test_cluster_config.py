@@ -52,7 +52,9 @@ def test_defaults_are_the_system_directories(cfg: ClusterConfig) -> None:
     assert cfg.apiserver_url == "https://127.0.0.1:6443"
 
 
-def test_environment_overrides_move_every_derived_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_environment_overrides_move_every_derived_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("SCALEPROOF_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("SCALEPROOF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SCALEPROOF_RUNTIME_DIR", str(tmp_path / "run"))

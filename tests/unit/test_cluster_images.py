@@ -126,7 +126,16 @@ def test_files_layer(tmp_path: Path) -> None:
     with tarfile.open(a.path) as tar:
         names = tar.getnames()
         infos = {i.name: i for i in tar.getmembers()}
-    assert names == ["etc", "etc/app", "etc/app/conf", "pause", "usr", "usr/local", "usr/local/bin", "usr/local/bin/tool"]
+    assert names == [
+        "etc",
+        "etc/app",
+        "etc/app/conf",
+        "pause",
+        "usr",
+        "usr/local",
+        "usr/local/bin",
+        "usr/local/bin/tool",
+    ]
     assert all(infos[d].isdir() and infos[d].mode == 0o755 for d in ("etc", "usr/local/bin"))
     assert infos["usr/local/bin/tool"].mode == 0o755 and infos["pause"].mode == 0o700
     assert read_member(a.path, "usr/local/bin/tool") == b"\x7fELF..."
@@ -173,7 +182,10 @@ def test_oci_archive_is_a_valid_layout(tmp_path: Path, two_layers: tuple[Layer, 
     assert manifest["config"]["size"] == len(config_bytes)
     config = json.loads(config_bytes)
     assert config["rootfs"]["diff_ids"] == [one.digest, two.digest]
-    assert [(x["digest"], x["size"]) for x in manifest["layers"]] == [(one.digest, one.size), (two.digest, two.size)]
+    assert [(x["digest"], x["size"]) for x in manifest["layers"]] == [
+        (one.digest, one.size),
+        (two.digest, two.size),
+    ]
     assert blobs[one.digest[7:]] == one.path.read_bytes()
     assert config["config"] == {"Cmd": ["/a"]}
     assert len(config["history"]) == 2
@@ -227,14 +239,18 @@ Components: main
 
 
 def test_apt_mirror_deb822(tmp_path: Path) -> None:
-    assert apt_mirror(apt_tree(tmp_path, {"sources.list.d/debian.sources": DEB822})) == "http://deb.example.org/debian"
+    assert (
+        apt_mirror(apt_tree(tmp_path, {"sources.list.d/debian.sources": DEB822}))
+        == "http://deb.example.org/debian"
+    )
 
 
 def test_apt_mirror_one_line_format(tmp_path: Path) -> None:
     text = (
         "# deb http://commented.example.org/debian bookworm main\n"
         "deb-src http://src.example.org/debian bookworm main\n"
-        "deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://mirror.example.org/debian bookworm main\n"
+        "deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] "
+        "http://mirror.example.org/debian bookworm main\n"
     )
     assert apt_mirror(apt_tree(tmp_path, {"sources.list": text})) == "http://mirror.example.org/debian"
 
@@ -242,7 +258,10 @@ def test_apt_mirror_one_line_format(tmp_path: Path) -> None:
 def test_apt_mirror_prefers_sources_list_over_the_directory(tmp_path: Path) -> None:
     apt = apt_tree(
         tmp_path,
-        {"sources.list": "deb http://first.example.org/debian bookworm main\n", "sources.list.d/a.sources": DEB822},
+        {
+            "sources.list": "deb http://first.example.org/debian bookworm main\n",
+            "sources.list.d/a.sources": DEB822,
+        },
     )
     assert apt_mirror(apt) == "http://first.example.org/debian"
 
@@ -259,7 +278,7 @@ def test_apt_mirror_ignores_files_apt_ignores(tmp_path: Path) -> None:
     apt = apt_tree(
         tmp_path,
         {
-            "sources.list.d/a-cloud.list.disabled-by-farm": "deb https://packages.example.com/apt cloud main\n",
+            "sources.list.d/a-cloud.list.disabled-by-farm": "deb https://pkgs.example.com/apt cloud main\n",
             "sources.list.d/debian.sources": DEB822,
         },
     )
@@ -267,7 +286,9 @@ def test_apt_mirror_ignores_files_apt_ignores(tmp_path: Path) -> None:
 
 
 def test_apt_mirror_without_a_mirror(tmp_path: Path) -> None:
-    apt = apt_tree(tmp_path, {"sources.list": "# nothing\n", "sources.list.d/s.list": "deb http://security.x/ y main\n"})
+    apt = apt_tree(
+        tmp_path, {"sources.list": "# nothing\n", "sources.list.d/s.list": "deb http://security.x/ y main\n"}
+    )
     with pytest.raises(ImageBuildError, match="no Debian mirror found"):
         apt_mirror(apt)
 
@@ -359,8 +380,8 @@ def test_build_images_imports_only_what_changed(
 
 def test_imported_digests_parses_ctr_output(cfg: ClusterConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     out = (
-        "REF                              TYPE                                       DIGEST        SIZE PLATFORMS\n"
-        "localhost/scaleproof/pause:3.10  application/vnd.oci.image.index.v1+json  sha256:abc  400.0 KiB linux/amd64\n"
+        "REF                             TYPE                            DIGEST     SIZE      PLATFORMS\n"
+        "localhost/scaleproof/pause:3.10 application/vnd.oci.image.index sha256:abc 400.0 KiB linux/amd64\n"
     )
 
     class Proc:

@@ -103,13 +103,21 @@ def test_every_leaf_verifies_against_its_ca(cfg: ClusterConfig) -> None:
     out = openssl("verify", "-CAfile", str(cfg.pki_dir / "ca.crt"), *map(str, certs))
     assert out.splitlines() == [f"{c}: OK" for c in certs]
     fp = cfg.pki_dir / "front-proxy-client.crt"
-    assert openssl("verify", "-CAfile", str(cfg.pki_dir / "front-proxy-ca.crt"), str(fp)).strip() == f"{fp}: OK"
+    assert (
+        openssl("verify", "-CAfile", str(cfg.pki_dir / "front-proxy-ca.crt"), str(fp)).strip() == f"{fp}: OK"
+    )
 
 
 def test_the_front_proxy_ca_is_separate(cfg: ClusterConfig) -> None:
     # the aggregation layer trusts front-proxy-ca only; the main CA must not vouch for it
     proc = subprocess.run(
-        ["openssl", "verify", "-CAfile", str(cfg.pki_dir / "ca.crt"), str(cfg.pki_dir / "front-proxy-client.crt")],
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(cfg.pki_dir / "ca.crt"),
+            str(cfg.pki_dir / "front-proxy-client.crt"),
+        ],
         capture_output=True,
         text=True,
         timeout=30,
@@ -127,8 +135,13 @@ def test_admin_kubeconfig_embeds_the_ca_and_admin_identity(cfg: ClusterConfig) -
     (cluster,) = kc["clusters"]
     (user,) = kc["users"]
     assert cluster["cluster"]["server"] == cfg.apiserver_url
-    assert base64.b64decode(cluster["cluster"]["certificate-authority-data"]) == (cfg.pki_dir / "ca.crt").read_bytes()
-    assert base64.b64decode(user["user"]["client-certificate-data"]) == (cfg.pki_dir / "admin.crt").read_bytes()
+    assert (
+        base64.b64decode(cluster["cluster"]["certificate-authority-data"])
+        == (cfg.pki_dir / "ca.crt").read_bytes()
+    )
+    assert (
+        base64.b64decode(user["user"]["client-certificate-data"]) == (cfg.pki_dir / "admin.crt").read_bytes()
+    )
     assert base64.b64decode(user["user"]["client-key-data"]) == (cfg.pki_dir / "admin.key").read_bytes()
     assert kc["current-context"] == "scaleproof"
     assert kc["contexts"][0]["context"] == {"cluster": "scaleproof", "user": user["name"]}
@@ -148,7 +161,9 @@ def test_private_keys_are_not_world_readable(cfg: ClusterConfig) -> None:
 
 
 def test_write_kubeconfig_honours_another_server(cfg: ClusterConfig, tmp_path: Path) -> None:
-    target = pki.write_kubeconfig(cfg, tmp_path / "x" / "k.kubeconfig", "kube-proxy", server="https://198.18.0.1:6443")
+    target = pki.write_kubeconfig(
+        cfg, tmp_path / "x" / "k.kubeconfig", "kube-proxy", server="https://198.18.0.1:6443"
+    )
     kc = yaml.safe_load(target.read_text())
     assert kc["clusters"][0]["cluster"]["server"] == "https://198.18.0.1:6443"
     assert kc["users"][0]["name"] == "kube-proxy"
@@ -170,7 +185,9 @@ def test_openssl_failure_names_the_command(tmp_path: Path) -> None:
 
 
 def test_certificates_are_valid_for_years(cfg: ClusterConfig) -> None:
-    out = openssl("x509", "-in", str(cfg.pki_dir / "apiserver.crt"), "-noout", "-checkend", str(5 * 365 * 86400))
+    out = openssl(
+        "x509", "-in", str(cfg.pki_dir / "apiserver.crt"), "-noout", "-checkend", str(5 * 365 * 86400)
+    )
     assert "will not expire" in out
     assert re.search(r"CA:TRUE", openssl("x509", "-in", str(cfg.pki_dir / "ca.crt"), "-noout", "-text"))
     assert os.path.getsize(cfg.pki_dir / "ca.key") > 1000

@@ -156,7 +156,9 @@ def write_pid(pid_dir: Path, name: str, pid: int | str, exe: str | None) -> None
         (pid_dir / f"{name}.exe").write_text(exe + "\n")
 
 
-def test_pid_of_a_live_process_with_the_expected_executable(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+def test_pid_of_a_live_process_with_the_expected_executable(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
     write_pid(tmp_path, "x", sleeper.pid, PY)
     assert pid_of(tmp_path, "x") == sleeper.pid
 
@@ -203,7 +205,10 @@ def test_pid_of_a_process_of_another_user(
 
 
 def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
     proc = subprocess.Popen([PY, "-c", code], start_new_session=True, stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"  # SIGTERM is ignored now

@@ -14,6 +14,7 @@ import yaml
 
 from scaleproof.cluster import templates
 from scaleproof.cluster.config import ClusterConfig
+from scaleproof.cluster.pki import CLIENTS
 from scaleproof.cluster.templates import PAUSE_IMAGE, bootstrap_manifests, render_all
 
 pytestmark = pytest.mark.unit
@@ -173,6 +174,7 @@ def test_bootstrap_manifests_embed_the_ca(cfg: ClusterConfig) -> None:
     # identities the PKI issues are the subjects bound here
     users = {s["name"] for d in docs for s in d.get("subjects", [])}
     assert {"system:metrics-server", "system:coredns", "kube-apiserver-kubelet-client"} <= users
+    assert users <= {c.cn for c in CLIENTS}
 
 
 def test_pause_image_is_a_local_tag() -> None:

@@ -1,0 +1,240 @@
+"""A fake Kubernetes API for unit tests: raw dicts in, raw dicts out (what `_preload_content=False`
+gives the real client), plus builders for pods and events. Tests install it with `install(monkeypatch)`.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+_uid = itertools.count(1)
+
+
+class FakeApiException(Exception):
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message or f"HTTP {status}")
+        self.status = status
+        self.reason = message
+        self.body = '{"message": "%s"}' % (message or f"status {status}")
+
+
+def pod(
+    name: str,
+    ready: bool = True,
+    terminating: bool = False,
+    owner_uid: str = "rs-1",
+    labels: dict[str, str] | None = None,
+    uid: str | None = None,
+    node: str = "node-a",
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": "scaleproof",
+        "uid": uid or f"uid-{name}",
+        "labels": labels or {"app.kubernetes.io/name": "searchapp"},
+        "ownerReferences": [
+            {"kind": "ReplicaSet", "name": "searchapp-rs", "uid": owner_uid, "controller": True}
+        ],
+        "creationTimestamp": "2026-11-28T12:00:00Z",
+    }
+    if terminating:
+        meta["deletionTimestamp"] = "2026-11-28T12:01:00Z"
+        meta["deletionGracePeriodSeconds"] = 30
+    return {
+        "metadata": meta,
+        "spec": {"nodeName": node},
+        "status": {
+            "phase": "Running",
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": "True" if ready else "False"},
+            ],
+        },
+    }
+
+
+def _match(labels: dict[str, str], selector: str | None) -> bool:
+    if not selector:
+        return True
+    for term in selector.split(","):
+        k, _, v = term.partition("=")
+        if labels.get(k.strip()) != v.strip():
+            return False
+    return True
+
+
+class _Api:
+    def __init__(self, fake: FakeKube) -> None:
+        self.fake = fake
+
+
+class Core(_Api):
+    def list_namespaced_pod(
+        self, namespace: str, label_selector: str | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        self.fake.calls.append(("list_pods", namespace, label_selector))
+        self.fake.maybe_fail("list_pods")
+        items = [
+            copy.deepcopy(p)
+            for p in self.fake.pods
+            if p["metadata"]["namespace"] == namespace
+            and _match(p["metadata"].get("labels") or {}, label_selector)
+        ]
+        return {"items": items, "metadata": {"resourceVersion": "100"}}
+
+    def delete_namespaced_pod(self, name: str, namespace: str, body: Any = None, **kw: Any) -> dict[str, Any]:
+        self.fake.calls.append(("delete_pod", namespace, name, body))
+        self.fake.maybe_fail("delete_pod")
+        for hook in self.fake.on_delete:
+            hook(name, namespace, body)
+        for p in self.fake.pods:
+            if p["metadata"]["name"] == name:
+                p["metadata"]["deletionTimestamp"] = "2026-11-28T12:02:00Z"
+        return {"kind": "Pod", "metadata": {"name": name}}
+
+    def list_namespaced_event(self, namespace: str, **kw: Any) -> dict[str, Any]:
+        return {"items": list(self.fake.events), "metadata": {"resourceVersion": "100"}}
+
+
+class Apps(_Api):
+    def read_namespaced_deployment(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
+        self.fake.maybe_fail("read_deployment")
+        d = self.fake.deployments.get((namespace, name))
+        if d is None:
+            raise FakeApiException(404, f'deployments.apps "{name}" not found')
+        return copy.deepcopy(d)
+
+    def patch_namespaced_deployment_scale(
+        self, name: str, namespace: str, body: Any = None, **kw: Any
+    ) -> dict:
+        self.fake.calls.append(("scale_deployment", namespace, name, body))
+        self.fake.deployments[(namespace, name)]["spec"]["replicas"] = body["spec"]["replicas"]
+        return {}
+
+    def list_namespaced_replica_set(self, namespace: str, **kw: Any) -> dict[str, Any]:
+        return {"items": [], "metadata": {"resourceVersion": "100"}}
+
+    def list_namespaced_deployment(self, namespace: str, **kw: Any) -> dict[str, Any]:
+        return {
+            "items": [copy.deepcopy(d) for (ns, _), d in self.fake.deployments.items() if ns == namespace],
+            "metadata": {"resourceVersion": "100"},
+        }
+
+
+class Autoscaling(_Api):
+    def read_namespaced_horizontal_pod_autoscaler(
+        self, name: str, namespace: str, **kw: Any
+    ) -> dict[str, Any]:
+        h = self.fake.hpas.get((namespace, name))
+        if h is None:
+            raise FakeApiException(404, f'horizontalpodautoscalers "{name}" not found')
+        return copy.deepcopy(h)
+
+    def patch_namespaced_horizontal_pod_autoscaler(
+        self, name: str, namespace: str, body: Any = None, **kw: Any
+    ):
+        self.fake.calls.append(("patch_hpa", namespace, name, body))
+        self.fake.maybe_fail("patch_hpa")
+        self.fake.hpas[(namespace, name)]["spec"].update(body["spec"])
+        return {}
+
+    def list_namespaced_horizontal_pod_autoscaler(self, namespace: str, **kw: Any) -> dict[str, Any]:
+        return {
+            "items": [copy.deepcopy(h) for (ns, _), h in self.fake.hpas.items() if ns == namespace],
+            "metadata": {"resourceVersion": "100"},
+        }
+
+
+class Policy(_Api):
+    def list_namespaced_pod_disruption_budget(self, namespace: str, **kw: Any) -> dict[str, Any]:
+        return {"items": copy.deepcopy(self.fake.pdbs)}
+
+
+class Discovery(_Api):
+    def list_namespaced_endpoint_slice(self, namespace: str, **kw: Any) -> dict[str, Any]:
+        return {"items": copy.deepcopy(self.fake.slices), "metadata": {"resourceVersion": "100"}}
+
+
+class Version(_Api):
+    def get_code(self, **kw: Any) -> dict[str, Any]:
+        return {"gitVersion": "v1.35.4"}
+
+
+class FakeKube:
+    """Holds the fake cluster state; `core`, `apps`... mimic `probes.kubernetes.KubeApis`."""
+
+    def __init__(self) -> None:
+        self.pods: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.slices: list[dict[str, Any]] = []
+        self.pdbs: list[dict[str, Any]] = []
+        self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
+        self.hpas: dict[tuple[str, str], dict[str, Any]] = {}
+        self.calls: list[tuple[Any, ...]] = []
+        self.fail: dict[str, Exception] = {}
+        self.on_delete: list[Callable[[str, str, Any], None]] = []
+        self.core, self.apps, self.autoscaling = Core(self), Apps(self), Autoscaling(self)
+        self.policy, self.discovery, self.version = Policy(self), Discovery(self), Version(self)
+        self.watch_scripts: dict[str, list[list[dict[str, Any]]]] = {}
+
+    def maybe_fail(self, op: str) -> None:
+        if op in self.fail:
+            raise self.fail[op]
+
+    def add_deployment(
+        self, name: str = "searchapp", replicas: int = 1, namespace: str = "scaleproof"
+    ) -> None:
+        self.deployments[(namespace, name)] = {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "searchapp"}},
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": "searchapp"}},
+                    "spec": {
+                        "containers": [{"name": "searchapp", "image": "localhost/scaleproof/searchapp:0.1.0"}]
+                    },
+                },
+            },
+            "status": {"readyReplicas": replicas},
+        }
+
+    def add_hpa(
+        self, name: str = "searchapp", min_r: int = 1, max_r: int = 5, namespace: str = "scaleproof"
+    ) -> None:
+        self.hpas[(namespace, name)] = {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "minReplicas": min_r,
+                "maxReplicas": max_r,
+                "scaleTargetRef": {"kind": "Deployment", "name": "searchapp"},
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 50},
+                        },
+                    }
+                ],
+            },
+            "status": {"desiredReplicas": 1, "currentReplicas": 1},
+        }
+
+    def stream(self, list_fn: Any, timeout_s: float, **kw: Any) -> Iterator[dict[str, Any]]:
+        """Fake `probes.kubernetes.watch_stream`: pops the next scripted batch for the list function."""
+        name = getattr(list_fn, "__name__", str(list_fn))
+        batches = self.watch_scripts.get(name) or []
+        batch = batches.pop(0) if batches else []
+        yield from batch
+
+
+def install(monkeypatch: Any, fake: FakeKube | None = None) -> FakeKube:
+    from probes import kubernetes as kube
+
+    fake = fake or FakeKube()
+    monkeypatch.setattr(kube, "apis", lambda configuration=None: fake)
+    monkeypatch.setattr(kube, "watch_stream", fake.stream)
+    return fake

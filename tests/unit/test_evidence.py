@@ -1,0 +1,226 @@
+"""scaleproof.evidence: the evidence block from a recorded run dir, criteria, verdicts, control hooks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scaleproof import evidence, rundir
+from tests.unit import test_timing as tt
+
+pytestmark = pytest.mark.unit
+DOWN = "http://127.0.0.1:9"  # nothing listens on the discard port: Prometheus "down"
+
+POD_KILL_CRITERIA = [
+    "mttr_p95_s <= 10",
+    "failed_requests_per_kill_max <= 0",
+    "kills >= 1",
+    "kills_unrecovered <= 0",
+]
+
+
+def journal(kind: str, crit: list[str], **over) -> dict:
+    j = {
+        "chaoslib-version": "1.44.0",
+        "experiment": {"title": "t", "extensions": [{"name": "scaleproof", "kind": kind, "criteria": crit}]},
+        "start": "2025-11-28T12:03:00+00:00",
+        "end": "2025-11-28T12:05:00+00:00",
+        "status": "completed",
+        "deviated": False,
+        "steady_states": {"before": {"steady_state_met": True, "probes": []}, "after": None, "during": []},
+        "run": [{"activity": {"name": "kill"}, "status": "succeeded"}],
+        "rollbacks": [],
+    }
+    j.update(over)
+    return j
+
+
+def pod_kill_run_dir(path: Path, failures: int = 0) -> Path:
+    for e in tt.simple_kill_log():
+        rundir.append_event(path, e)
+    rundir.append_event(
+        path,
+        {"kind": "Pod", "name": "searchapp-a", "uid": "a", "action": "delete", "t": tt.T0},
+        name="touched.jsonl",
+    )
+    reqs = {str(int(tt.T0) + i): 30 for i in range(8)}
+    fails = {str(int(tt.T0) + 1): failures} if failures else {}
+    Path(path / "load_final.json").write_text(
+        json.dumps([{"num_reqs_per_sec": reqs, "num_fail_per_sec": fails}])
+    )
+    rundir.write_json_atomic(
+        path / "run.json",
+        {"run_id": path.name, "kind": "pod-kill", "experiment_path": None, "experiment_sha256": None},
+    )
+    rundir.write_json_atomic(
+        path / "specs.json",
+        {
+            "specs": {"hpa": {"minReplicas": 1}},
+            "images": {"searchapp": "img:1"},
+            "kubernetes_server": "v1.35.4",
+            "errors": {},
+        },
+    )
+    return path
+
+
+def test_pod_kill_evidence_passes_with_figures(tmp_path):
+    d = pod_kill_run_dir(tmp_path)
+    ev = evidence.build_evidence(journal("pod-kill", POD_KILL_CRITERIA), d, {"prometheus_url": DOWN})
+    m = ev["metrics"]
+    assert m["mttr_p95_s"]["value"] == pytest.approx(3.6) and m["mttr_p95_s"]["unit"] == "s"
+    assert m["mttr_p95_s"]["resolution_s"] == 0.001 and m["mttr_p95_s"]["samples"] == 1
+    assert m["kills"]["value"] == 1 and m["failed_requests_per_kill_max"]["value"] == 0
+    assert m["min_ready_replicas"]["value"] == 2
+    assert ev["verdict"] == "pass", ev["verdict_reasons"]
+    assert ev["version"] == 1 and ev["name"] == "scaleproof"
+    assert ev["timelines"]["kills"][0]["replacement_uid"] == "d"
+    assert ev["touched"][0]["uid"] == "a" and ev["images"] == {"searchapp": "img:1"}
+    assert ev["versions"]["kubernetes_server"] == "v1.35.4" and ev["versions"]["chaostoolkit-lib"]
+    assert "unavailable" in ev["prometheus"]  # Prometheus down is recorded, not fatal
+    assert len(ev["load"]["per_second"]) == 8
+
+
+def test_failed_requests_fail_the_verdict(tmp_path):
+    d = pod_kill_run_dir(tmp_path, failures=3)
+    ev = evidence.build_evidence(journal("pod-kill", POD_KILL_CRITERIA), d, prometheus=False)
+    assert ev["metrics"]["failed_requests_per_kill_max"]["value"] == 3
+    assert ev["verdict"] == "fail"
+    assert any("failed_requests_per_kill_max" in r for r in ev["verdict_reasons"])
+
+
+def test_missing_metric_is_inconclusive(tmp_path):
+    d = pod_kill_run_dir(tmp_path)
+    ev = evidence.build_evidence(
+        journal("pod-kill", POD_KILL_CRITERIA + ["time_to_scale_s <= 120"]), d, prometheus=False
+    )
+    assert ev["verdict"] == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"status": "interrupted"},
+        {"deviated": True},
+        {"steady_states": {"before": {"steady_state_met": False, "probes": []}, "after": None, "during": []}},
+        {
+            "steady_states": {
+                "before": None,
+                "after": None,
+                "during": [{"steady_state_met": False, "probes": []}],
+            }
+        },
+        {"run": [{"activity": {"name": "kill"}, "status": "failed"}]},
+        {"rollbacks": [{"activity": {"name": "stop-load"}, "status": "failed"}]},
+    ],
+)
+def test_journal_state_failures_win(tmp_path, over):
+    d = pod_kill_run_dir(tmp_path)
+    ev = evidence.build_evidence(journal("pod-kill", POD_KILL_CRITERIA, **over), d, prometheus=False)
+    assert ev["verdict"] == "fail"
+
+
+def test_no_kill_recorded_is_inconclusive_not_pass(tmp_path):
+    rundir.write_json_atomic(tmp_path / "run.json", {"run_id": "r", "kind": "pod-kill"})
+    ev = evidence.build_evidence(journal("pod-kill", ["mttr_p95_s <= 10"]), tmp_path, prometheus=False)
+    assert ev["metrics"]["mttr_p95_s"]["value"] is None and ev["metrics"]["mttr_p95_s"]["reason"]
+    assert ev["verdict"] == "inconclusive"
+
+
+def test_vector_shards_evidence(tmp_path):
+    rows = [
+        {"shard": "s1", "node": "w0", "objects": 34},
+        {"shard": "s2", "node": "w1", "objects": 33},
+        {"shard": "s3", "node": "w2", "objects": 33},
+    ]
+    rundir.append_event(
+        tmp_path,
+        {
+            "label": "before",
+            "collection": "Documents",
+            "per_shard": rows,
+            "counters": {"s1": 5, "s2": 5, "s3": 5},
+        },
+        name="shards.jsonl",
+    )
+    rundir.append_event(
+        tmp_path,
+        {
+            "label": "after",
+            "collection": "Documents",
+            "per_shard": rows,
+            "counters": {"s1": 25, "s2": 19, "s3": 5},
+        },
+        name="shards.jsonl",
+    )
+    crit = ["shards_min >= 2", "nodes_with_shards >= 2", "documents_total == 100", "shards_queried >= 2"]
+    ev = evidence.build_evidence(journal("vector-shards", crit), tmp_path, prometheus=False)
+    m = ev["metrics"]
+    assert (
+        m["shards_min"]["value"],
+        m["nodes_with_shards"]["value"],
+        m["documents_total"]["value"],
+        m["shards_queried"]["value"],
+    ) == (3, 3, 100, 2)
+    assert ev["verdict"] == "pass", ev["verdict_reasons"]
+    assert {r["shard"]: r["queries"] for r in ev["timelines"]["shards"]["per_shard"]} == {
+        "s1": 20,
+        "s2": 14,
+        "s3": 0,
+    }
+
+
+def test_hpa_scale_evidence(tmp_path):
+    log, load = tt.scale_log()
+    for e in log:
+        rundir.append_event(tmp_path, e)
+    reqs = {str(int(r["t"])): r["requests"] for r in load}
+    (tmp_path / "load_final.json").write_text(
+        json.dumps([{"num_reqs_per_sec": reqs, "num_fail_per_sec": {}}])
+    )
+    ev = evidence.build_evidence(
+        journal("hpa-scale", ["time_to_scale_s <= 120", "max_ready_replicas >= 3", "error_rate <= 0.01"]),
+        tmp_path,
+        prometheus=False,
+    )
+    # no users column without the CSV history: load_reached falls back to the Load STARTED record
+    assert ev["metrics"]["time_to_scale_s"]["value"] == pytest.approx(42.0)
+    assert ev["metrics"]["error_rate"]["value"] == 0.0 and ev["verdict"] == "pass"
+
+
+def test_controls_create_run_dir_and_append_block(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(rundir.ENV_VAR, raising=False)
+    monkeypatch.setattr(evidence.undo, "install_signal_guard", lambda: True)
+    hooks = []
+    monkeypatch.setattr(evidence.undo, "install_exit_hook", lambda d, c=None: hooks.append(d))
+    cfg: dict = {}
+    exp = {
+        "title": "t",
+        "extensions": [{"name": "scaleproof", "kind": "pod-kill", "criteria": ["kills >= 1"]}],
+    }
+    evidence.configure_control(configuration=cfg, experiment=exp, runs_root="journals/runs")
+    run_dir = Path(cfg[rundir.CONFIG_KEY])
+    assert run_dir.is_absolute() and hooks == [run_dir]
+    assert run_dir.parent == tmp_path / "journals/runs" and run_dir.name.split("-", 1)[1].startswith(
+        "pod-kill"
+    )
+    assert json.loads((run_dir / "run.json").read_text())["kind"] == "pod-kill"
+    state = journal(
+        "pod-kill", ["kills >= 1"], extensions=[{"name": "scaleproof", "stale": True}, {"name": "other"}]
+    )
+    evidence.after_experiment_control(state=state, configuration=cfg, prometheus=False)
+    names = [e["name"] for e in state["extensions"]]
+    assert names == ["other", "scaleproof"] and "stale" not in state["extensions"][1]
+    assert state["extensions"][1]["verdict"] == "fail"  # kills = 0
+    assert json.loads((run_dir / "evidence.json").read_text())["run_id"] == run_dir.name
+
+
+def test_after_control_never_raises(monkeypatch, tmp_path):
+    monkeypatch.setattr(evidence, "build_evidence", lambda *a, **k: 1 / 0)
+    state: dict = {}
+    evidence.after_experiment_control(state=state, configuration={rundir.CONFIG_KEY: str(tmp_path)})
+    assert state["extensions"][0]["verdict"] == "inconclusive"
+    assert "ZeroDivisionError" in state["extensions"][0]["verdict_reasons"][0]

@@ -1,0 +1,133 @@
+"""actions.pods: kill safety rules, victim records, undo plan before the fault, dry run."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from actions import pods
+from scaleproof import rundir, undo
+from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
+from tests.unit.kubefake import install, pod
+
+pytestmark = pytest.mark.unit
+SEL = "app.kubernetes.io/name=searchapp"
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    f = install(monkeypatch)
+    f.pods = [pod("a"), pod("b"), pod("c")]
+    monkeypatch.setattr(undo, "ABORT", undo.threading.Event())
+    return f
+
+
+def deletes(fake):
+    return [c for c in fake.calls if c[0] == "delete_pod"]
+
+
+@pytest.mark.parametrize(
+    ("ns", "sel"), [("kube-system", SEL), ("kube-public", SEL), ("scaleproof", ""), ("", SEL)]
+)
+def test_refuses_system_namespaces_and_empty_selector(fake, tmp_path, ns, sel):
+    with pytest.raises(UnsafeTarget):
+        pods.kill_pods(ns, sel, run_dir=str(tmp_path))
+    assert deletes(fake) == []
+
+
+def test_kills_one_ready_pod_with_uid_precondition_and_records_it(fake, tmp_path):
+    res = pods.kill_pods("scaleproof", SEL, count=1, seed=1, run_dir=str(tmp_path))
+    (call,) = deletes(fake)
+    (v,) = res["victims"]
+    assert call[2] == v["name"] and call[3]["preconditions"] == {"uid": v["uid"]}
+    assert v["owner_uid"] == "rs-1" and v["t_request"] <= v["t_accepted"]
+    (k,) = [e for e in rundir.read_events(tmp_path) if e["kind"] == "Kill"]
+    assert k["victim"]["uid"] == v["uid"] and k["t"] == pytest.approx(v["t_accepted"], abs=1e-5)
+    touched = rundir.read_jsonl(tmp_path / "touched.jsonl")
+    assert touched[0]["uid"] == v["uid"] and touched[0]["action"] == "delete"
+
+
+def test_undo_plan_is_on_disk_before_the_first_delete(fake, tmp_path):
+    seen = []
+    fake.on_delete.append(lambda name, ns, body: seen.append((tmp_path / "undo.json").exists()))
+    pods.kill_pods("scaleproof", SEL, run_dir=str(tmp_path))
+    assert seen == [True]
+
+
+def test_percentage_and_count_caps(fake, tmp_path):
+    with pytest.raises(UnsafeTarget, match="caps allow 1"):
+        pods.kill_pods("scaleproof", SEL, count=2, max_percent=50, run_dir=str(tmp_path))  # floor(1.5) = 1
+    with pytest.raises(UnsafeTarget, match="caps allow 1"):
+        pods.kill_pods("scaleproof", SEL, count=2, max_percent=100, max_count=1, run_dir=str(tmp_path))
+    fake.pods = [pod("a")]
+    with pytest.raises(UnsafeTarget, match="no pod may be killed"):
+        pods.kill_pods("scaleproof", SEL, count=1, max_percent=50, run_dir=str(tmp_path))
+    assert deletes(fake) == []
+
+
+def test_terminating_and_unready_pods_are_never_victims():
+    ps = [pod("a", terminating=True), pod("b", ready=False), pod("c"), pod("d")]
+    for seed in range(20):
+        victims, info = pods.select_victims(ps, 1, 5, 50, random.Random(seed))
+        assert victims[0]["metadata"]["name"] in ("c", "d")
+    assert info["terminating_skipped"] == 1 and info["cap_percent"] == 1  # floor(3 live * 50 %)
+
+
+def test_pdb_without_allowed_disruptions_blocks_the_kill(fake, tmp_path):
+    fake.pdbs = [
+        {
+            "metadata": {"name": "searchapp"},
+            "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "searchapp"}}},
+            "status": {"disruptionsAllowed": 0},
+        }
+    ]
+    with pytest.raises(UnsafeTarget, match="PodDisruptionBudget searchapp allows 0"):
+        pods.kill_pods("scaleproof", SEL, run_dir=str(tmp_path))
+    assert deletes(fake) == []
+    fake.pdbs[0]["status"]["disruptionsAllowed"] = 1
+    assert pods.kill_pods("scaleproof", SEL, run_dir=str(tmp_path))["pdbs"] == ["searchapp"]
+
+
+def test_dry_run_touches_nothing_and_prints_plan(fake, tmp_path, capsys):
+    res = pods.kill_pods("scaleproof", SEL, dry_run=True, run_dir=str(tmp_path))
+    assert res["dry_run"] is True and len(res["victims"]) == 1
+    assert deletes(fake) == [] and not (tmp_path / "events.jsonl").exists()
+    out = json.loads(capsys.readouterr().out)
+    assert out["victims"][0]["uid"] == res["victims"][0]["uid"] and "undo_plan" in out
+
+
+def test_repetitions_wait_for_recovery_and_space_kills(fake, tmp_path, monkeypatch):
+    waits, sleeps = [], []
+    monkeypatch.setattr(
+        pods.kube,
+        "wait_for_ready_replicas",
+        lambda ns, sel, min_ready, timeout_s, configuration=None: waits.append(min_ready),
+    )
+
+    def revive(name, ns, body):  # the ReplicaSet replaces the victim at once
+        fake.pods = [p for p in fake.pods if p["metadata"]["name"] != name] + [pod(name + "-r")]
+
+    fake.on_delete.append(revive)
+    res = pods.kill_pods(
+        "scaleproof", SEL, repetitions=3, interval_s=7, run_dir=str(tmp_path), sleep=sleeps.append
+    )
+    assert res["kills"] == 3 and waits == [3, 3] and sleeps == [7, 7]
+    assert [v["kill_id"] for v in res["victims"]] == ["kill-1", "kill-2", "kill-3"]
+
+
+def test_abort_flag_stops_further_kills(fake, tmp_path):
+    undo.ABORT.set()
+    with pytest.raises(ScaleproofError, match="aborted"):
+        pods.kill_pods("scaleproof", SEL, run_dir=str(tmp_path))
+    assert deletes(fake) == []
+
+
+def test_deadline_bounds_repetitions(fake, tmp_path, monkeypatch):
+    monkeypatch.setattr(pods.kube, "wait_for_ready_replicas", lambda *a, **k: None)
+    with pytest.raises(DeadlineExceeded):
+        pods.kill_pods(
+            "scaleproof", SEL, repetitions=3, deadline_s=0, run_dir=str(tmp_path), sleep=lambda s: None
+        )
+    assert len(deletes(fake)) == 1

@@ -1,0 +1,389 @@
+"""scaleproof.timing: MTTR timelines, time-to-scale and shard spread from synthetic event logs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from scaleproof import timing
+
+pytestmark = pytest.mark.unit
+
+T0 = 1_764_331_000.0  # a whole second, so server timestamps line up
+RS = "rs-uid-1"
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod_obj(
+    uid: str,
+    *,
+    owner: str = RS,
+    created: float = T0 - 100,
+    scheduled: bool = True,
+    started: bool = True,
+    ready: bool = True,
+    deleting_at: float | None = None,
+    ready_ltt: float | None = None,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": f"searchapp-{uid}",
+        "uid": uid,
+        "creationTimestamp": iso(created),
+        "ownerReferences": [{"kind": "ReplicaSet", "uid": owner, "controller": True}],
+    }
+    if deleting_at is not None:
+        meta["deletionTimestamp"] = iso(deleting_at + 30)
+        meta["deletionGracePeriodSeconds"] = 30
+    conds = [
+        {"type": "PodScheduled", "status": "True" if scheduled else "False"},
+        {
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "lastTransitionTime": iso(ready_ltt if ready_ltt is not None else created),
+        },
+    ]
+    return {
+        "metadata": meta,
+        "spec": {"nodeName": "n1" if scheduled else None},
+        "status": {
+            "phase": "Running" if started else "Pending",
+            "conditions": conds,
+            "containerStatuses": [
+                {"name": "app", "started": started, "state": {"running": {}} if started else {"waiting": {}}}
+            ],
+        },
+    }
+
+
+def ev(t: float, kind: str, etype: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {"t": t, "source": "watch", "kind": kind, "type": etype, "object": obj}
+
+
+def slice_ev(t: float, ready_uids: list[str], not_ready: list[str] = ()) -> dict[str, Any]:
+    eps = [{"conditions": {"ready": True}, "targetRef": {"kind": "Pod", "uid": u}} for u in ready_uids]
+    eps += [
+        {"conditions": {"ready": False, "terminating": True}, "targetRef": {"kind": "Pod", "uid": u}}
+        for u in not_ready
+    ]
+    return ev(t, "EndpointSlice", "MODIFIED", {"metadata": {"name": "searchapp-abc"}, "endpoints": eps})
+
+
+def kill(t: float, victim: str, kill_id: str = "kill-1", owner: str = RS) -> dict[str, Any]:
+    return {
+        "t": t,
+        "t_request": t - 0.02,
+        "source": "action",
+        "kind": "Kill",
+        "type": "DELETE_ACCEPTED",
+        "kill_id": kill_id,
+        "victim": {"name": f"searchapp-{victim}", "uid": victim, "owner_uid": owner},
+    }
+
+
+def baseline(t: float = T0 - 10) -> list[dict[str, Any]]:
+    """Three Ready pods listed by the recorder (SYNC) and all three ready endpoints."""
+    return [ev(t, "Pod", "SYNC", pod_obj(u)) for u in ("a", "b", "c")] + [slice_ev(t, ["a", "b", "c"])]
+
+
+def replacement(
+    uid: str, t_created: float, *, sched: float, started: float, ready: float, owner: str = RS
+) -> list[dict[str, Any]]:
+    return [
+        ev(
+            t_created,
+            "Pod",
+            "ADDED",
+            pod_obj(uid, owner=owner, created=t_created, scheduled=False, started=False, ready=False),
+        ),
+        ev(
+            sched, "Pod", "MODIFIED", pod_obj(uid, owner=owner, created=t_created, started=False, ready=False)
+        ),
+        ev(started, "Pod", "MODIFIED", pod_obj(uid, owner=owner, created=t_created, ready=False)),
+        ev(ready, "Pod", "MODIFIED", pod_obj(uid, owner=owner, created=t_created, ready_ltt=ready)),
+    ]
+
+
+def simple_kill_log() -> list[dict[str, Any]]:
+    return (
+        baseline()
+        + [
+            kill(T0, "a"),
+            ev(T0 + 0.05, "Pod", "MODIFIED", pod_obj("a", deleting_at=T0)),
+            slice_ev(T0 + 0.10, ["b", "c"], ["a"]),
+        ]
+        + replacement("d", T0 + 0.20, sched=T0 + 0.25, started=T0 + 2.0, ready=T0 + 3.5)
+        + [slice_ev(T0 + 3.6, ["b", "c", "d"])]
+    )
+
+
+def names(tl: dict[str, Any]) -> list[str]:
+    return [p["name"] for p in tl["phases"]]
+
+
+def test_kill_timeline_phases_are_consecutive_and_mttr_is_delete_to_endpoints():
+    (tl,) = timing.kill_timelines(simple_kill_log())
+    assert tl["replacement_uid"] == "d" and tl["recovered"] is True
+    assert names(tl) == ["replacement_created", "scheduled", "containers_started", "ready", "endpoints_ready"]
+    for prev, nxt in zip(tl["phases"], tl["phases"][1:], strict=False):
+        assert prev["end"] == nxt["start"]  # non-overlapping, consecutive
+    assert tl["phases"][0]["start"] == T0
+    assert tl["mttr_s"] == pytest.approx(3.6)
+    assert tl["ready_s"] == pytest.approx(3.5)
+    assert [p["duration_s"] for p in tl["phases"]] == pytest.approx([0.2, 0.05, 1.75, 1.5, 0.1])
+    # server cross-check: deletionTimestamp - grace = delete second; Ready lastTransitionTime (1 s resolution)
+    assert tl["server"]["delete_accepted"] == T0
+    assert tl["server"]["ready_s"] == pytest.approx(3.0)
+    assert tl["server"]["resolution_s"] == 1.0
+
+
+def test_mttr_to_ready_definition():
+    (tl,) = timing.kill_timelines(simple_kill_log(), mttr_to="ready")
+    assert tl["mttr_s"] == pytest.approx(3.5)
+
+
+def test_sibling_pod_existing_before_the_kill_is_never_the_replacement():
+    log = simple_kill_log()
+    # an unrelated pod of another ReplicaSet appears right after the kill (e.g. a rollout): not paired
+    log += replacement("x", T0 + 0.1, sched=T0 + 0.11, started=T0 + 0.2, ready=T0 + 0.3, owner="other-rs")
+    (tl,) = timing.kill_timelines(log)
+    assert tl["replacement_uid"] == "d"
+
+
+def test_replacement_ready_before_the_old_endpoint_is_removed_waits_for_the_removal():
+    log = (
+        baseline()
+        + [kill(T0, "a")]
+        + replacement("d", T0 + 0.2, sched=T0 + 0.3, started=T0 + 0.5, ready=T0 + 1.0)
+        # the replacement's endpoint is ready while the victim's is still listed as ready
+        + [slice_ev(T0 + 1.1, ["a", "b", "c", "d"]), slice_ev(T0 + 4.0, ["b", "c", "d"], ["a"])]
+    )
+    (tl,) = timing.kill_timelines(log)
+    assert tl["recovered"] is True
+    assert tl["mttr_s"] == pytest.approx(4.0)  # not 1.1: the victim was still a ready endpoint
+
+
+def test_endpoint_removal_never_observed_is_unrecovered_with_reason():
+    log = (
+        baseline()
+        + [kill(T0, "a")]
+        + replacement("d", T0 + 0.2, sched=T0 + 0.3, started=T0 + 0.5, ready=T0 + 1.0)
+        + [slice_ev(T0 + 1.1, ["a", "b", "c", "d"])]
+    )
+    (tl,) = timing.kill_timelines(log)
+    assert tl["recovered"] is False and tl["mttr_s"] is None
+    assert "endpoints_ready" in tl["reason"] and "never observed" in tl["reason"]
+    assert tl["ready_s"] == pytest.approx(1.0)
+
+
+def test_kill_without_replacement_is_unrecovered():
+    log = baseline() + [kill(T0, "a"), slice_ev(T0 + 0.1, ["b", "c"])]
+    (tl,) = timing.kill_timelines(log)
+    assert tl["recovered"] is False and tl["mttr_s"] is None and tl["replacement"] is None
+    assert "no replacement" in tl["reason"]
+    s = timing.mttr_summary([tl])
+    assert s["p95"] is None and s["unrecovered"] == 1 and "did not recover" in s["reason"]
+
+
+def test_two_overlapping_kills_get_distinct_replacements_in_order():
+    log = (
+        baseline()
+        + [kill(T0, "a", "kill-1"), kill(T0 + 0.5, "b", "kill-2"), slice_ev(T0 + 0.6, ["c"], ["a", "b"])]
+        + replacement("d", T0 + 0.2, sched=T0 + 0.3, started=T0 + 1.0, ready=T0 + 2.0)
+        + replacement("e", T0 + 0.7, sched=T0 + 0.8, started=T0 + 1.5, ready=T0 + 2.5)
+        + [slice_ev(T0 + 2.1, ["c", "d"]), slice_ev(T0 + 2.6, ["c", "d", "e"])]
+    )
+    t1, t2 = timing.kill_timelines(log)
+    assert (t1["replacement_uid"], t2["replacement_uid"]) == ("d", "e")
+    assert t1["overlaps_with"] == ["kill-2"]
+    # endpoints are back to the pre-kill count (3) only when both replacements are in
+    assert t1["mttr_s"] == pytest.approx(2.6)
+    assert t2["mttr_s"] == pytest.approx(2.1)
+
+
+def test_observation_received_before_previous_boundary_is_clamped_not_negative():
+    log = simple_kill_log()
+    # the EndpointSlice stream delivers the new endpoint before the pod stream delivers Ready
+    log = [e for e in log if not (e["kind"] == "EndpointSlice" and e["t"] == T0 + 3.6)]
+    log.append(slice_ev(T0 + 3.45, ["b", "c", "d"]))
+    (tl,) = timing.kill_timelines(log)
+    ep = tl["phases"][-1]
+    assert ep["name"] == "endpoints_ready" and ep["clamped"] is True and ep["duration_s"] == 0.0
+    assert all(p["duration_s"] >= 0 for p in tl["phases"])
+    assert tl["mttr_s"] == pytest.approx(3.5)
+
+
+def test_user_traffic_phase_and_failed_requests_per_kill_window():
+    load = [{"t": T0 - 2 + i, "users": 10, "requests": 30, "failures": 0} for i in range(12)]
+    load[2]["failures"] = 2  # second [T0, T0+1)
+    load[3]["failures"] = 1  # [T0+1, T0+2)
+    (tl,) = timing.kill_timelines(simple_kill_log(), load)
+    assert tl["failed_requests"] == 3
+    assert tl["outage_s"] == pytest.approx(2.0)
+    assert names(tl)[-1] == "user_recovered"
+    # failures ended at T0+2 (before endpoints were full): phase is empty, clamped to the boundary
+    assert tl["phases"][-1]["duration_s"] == 0.0 and tl["phases"][-1]["resolution_s"] == 1.0
+    assert tl["mttr_s"] == pytest.approx(3.6)
+
+
+def test_user_failures_after_endpoints_extend_the_user_phase():
+    load = [
+        {"t": T0 + i, "users": 10, "requests": 30, "failures": 5 if i in (4, 5) else 0} for i in range(10)
+    ]
+    (tl,) = timing.kill_timelines(simple_kill_log(), load)
+    assert tl["phases"][-1]["end"] == pytest.approx(T0 + 6)
+    assert tl["failed_requests"] == 10
+
+
+def test_mttr_summary_figures():
+    tls = [
+        {
+            "recovered": True,
+            "mttr_s": v,
+            "phases": [{"name": "ready", "resolution_s": 0.001}],
+            "mttr_definition": "x",
+        }
+        for v in [1, 2, 3, 4, 10]
+    ]
+    s = timing.mttr_summary(tls)
+    assert s["count"] == 5 and s["mean"] == 4.0 and s["p50"] == 3.0 and s["max"] == 10.0
+    assert s["p95"] == pytest.approx(8.8)  # linear interpolation between 4 and 10
+    assert s["resolution_s"] == 0.001 and s["reason"] is None
+    assert timing.mttr_summary([])["reason"] == "no kill was recorded"
+
+
+def test_ready_series_counts_condition_not_phase():
+    log = baseline() + [ev(T0, "Pod", "MODIFIED", pod_obj("a", deleting_at=T0))]  # still phase Running
+    series = timing.ready_series(log)
+    assert series[-1]["ready"] == 2
+
+
+# ------------------------------------------------------------------------------------------------- scale
+def hpa_ev(t: float, desired: int, util: int | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"desiredReplicas": desired, "currentReplicas": desired}
+    if util is not None:
+        status["currentMetrics"] = [
+            {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": util}}}
+        ]
+    return ev(
+        t,
+        "HorizontalPodAutoscaler",
+        "MODIFIED",
+        {
+            "metadata": {"name": "searchapp"},
+            "spec": {
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 50},
+                        },
+                    }
+                ]
+            },
+            "status": status,
+        },
+    )
+
+
+def dep_ev(t: float, replicas: int) -> dict[str, Any]:
+    return ev(
+        t, "Deployment", "MODIFIED", {"metadata": {"name": "searchapp"}, "spec": {"replicas": replicas}}
+    )
+
+
+def scale_log() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    log = [
+        ev(T0 - 5, "Pod", "SYNC", pod_obj("a")),
+        dep_ev(T0 - 5, 1),
+        hpa_ev(T0 - 5, 1, 10),
+        {"t": T0, "source": "action", "kind": "Load", "type": "STARTED", "users": 10},
+        hpa_ev(T0 + 20, 1, 180),
+        hpa_ev(T0 + 35, 3, 180),
+        dep_ev(T0 + 35.2, 3),
+    ]
+    log += replacement("b", T0 + 35.3, sched=T0 + 35.4, started=T0 + 37, ready=T0 + 40)
+    log += replacement("c", T0 + 35.3, sched=T0 + 35.4, started=T0 + 38, ready=T0 + 42)
+    load = [{"t": T0 + i, "users": min(10, 5 * (i + 1)), "requests": 20, "failures": 0} for i in range(60)]
+    return log, load
+
+
+def test_time_to_scale_phases():
+    log, load = scale_log()
+    st = timing.time_to_scale(log, load, target_replicas=3)
+    assert [p["name"] for p in st["phases"]] == list(timing.SCALE_PHASES)
+    ends = {p["name"]: p["end"] for p in st["phases"]}
+    assert ends["load_reached"] == T0 + 1  # users reach 10 in the second bucket
+    assert ends["metric_above_target"] == T0 + 20
+    assert ends["hpa_decision"] == T0 + 35
+    assert ends["deployment_scaled"] == pytest.approx(T0 + 35.2)
+    assert ends["target_ready"] == T0 + 42
+    assert st["time_to_scale_s"] == pytest.approx(41.0)
+    assert st["max_ready_replicas"] == 3 and st["baseline_replicas"] == 1
+    assert st["decisions"] == [{"t": T0 + 35, "from": 1, "to": 3}] and st["flaps"] == 0
+
+
+def test_time_to_scale_uses_successful_rescale_event_when_earlier():
+    log, load = scale_log()
+    log.append(
+        ev(
+            T0 + 30,
+            "Event",
+            "ADDED",
+            {
+                "reason": "SuccessfulRescale",
+                "message": "New size: 3; reason: cpu resource utilization above target",
+            },
+        )
+    )
+    st = timing.time_to_scale(log, load)
+    assert {p["name"]: p["end"] for p in st["phases"]}["hpa_decision"] == T0 + 30
+
+
+def test_time_to_scale_already_at_target_is_not_a_figure():
+    log, load = scale_log()
+    log = [ev(T0 - 9, "Pod", "SYNC", pod_obj(u)) for u in ("x", "y", "z")] + log
+    st = timing.time_to_scale(log, load)
+    assert st["time_to_scale_s"] is None and "already" in st["reason"]
+
+
+def test_time_to_scale_hpa_flapping_counted():
+    log, load = scale_log()
+    log += [hpa_ev(T0 + 50, 2), hpa_ev(T0 + 65, 4)]
+    st = timing.time_to_scale(log, load)
+    assert [d["to"] for d in st["decisions"]] == [3, 2, 4]
+    assert st["flaps"] == 2 and st["flapping"] is True
+    assert st["time_to_scale_s"] == pytest.approx(41.0)  # first time the target was reached
+
+
+def test_time_to_scale_missing_phase_gives_reason():
+    log, load = scale_log()
+    log = [e for e in log if e["kind"] != "HorizontalPodAutoscaler"]
+    st = timing.time_to_scale(log, load)
+    assert st["time_to_scale_s"] is None and "metric_above_target" in st["reason"]
+    assert timing.time_to_scale([], None)["reason"].startswith("no load start")
+
+
+# ------------------------------------------------------------------------------------------------ shards
+def test_shard_spread_dedupes_replicas_and_counts_queries():
+    rows = [
+        {"shard": "s1", "node": "w0", "objects": 34, "queries": 10},
+        {"shard": "s1", "node": "w1", "objects": 34, "queries": None},  # replica of s1
+        {"shard": "s2", "node": "w1", "objects": 33, "queries": 0},
+        {"shard": "s3", "node": "w2", "objects": 33, "queries": 7},
+        {"shard": "s4", "node": "w2", "objects": 0, "queries": None},
+    ]
+    s = timing.shard_spread(rows)
+    assert s["shards"] == 4 and s["shards_with_data"] == 3
+    assert s["documents_total"] == 100 and s["nodes_with_shards"] == 3
+    assert s["shards_queried"] == 2
+
+
+def test_shard_spread_without_query_figures():
+    s = timing.shard_spread([{"shard": "s1", "node": "w0", "objects": 100}])
+    assert s["shards_queried"] is None and s["nodes_with_shards"] == 1
