@@ -247,6 +247,17 @@ def kill_pods(
             )
             logger.info("killed pod %s/%s (uid %s)", namespace, v["name"], v["uid"])
             all_victims.append(v)
+    # the last repetition's victims are replaced before we return, so that the watches (closed by
+    # the rollbacks) see the replacement become Ready and the endpoints come back
+    remaining = end - time.monotonic()
+    if remaining > 0:
+        kube.wait_for_ready_replicas(
+            namespace,
+            selector,
+            min_ready=baseline_ready,
+            timeout_s=min(wait_recovered_s, remaining),
+            configuration=configuration,
+        )
     return {"victims": all_victims, "kills": len(all_victims), "pdbs": pdb_names, "dry_run": False}
 
 

@@ -7,14 +7,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from probes import kubernetes as kube
 from scaleproof import undo
-from scaleproof.errors import UnsafeTarget
+from scaleproof.errors import DeadlineExceeded, UnsafeTarget
 
-__all__ = ["restore", "set_hpa_bounds"]
+__all__ = ["reset_to_hpa_minimum", "restore", "set_hpa_bounds"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +69,50 @@ def restore(
 ) -> dict[str, Any]:
     """Rollback: replay the run's undo plan (load, HPA bounds, replicas). See `scaleproof.undo.rollback`."""
     return undo.rollback(run_dir=run_dir, dry_run=dry_run, configuration=configuration)
+
+
+def reset_to_hpa_minimum(
+    name: str,
+    namespace: str,
+    selector: str,
+    deployment: str | None = None,
+    timeout_s: float = 180.0,
+    run_dir: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    sleep: Any = time.sleep,
+) -> dict[str, Any]:
+    """Scale the HPA's Deployment down to the HPA's minReplicas and wait until exactly that many pods
+    are Ready and none is terminating, so a time-to-scale starts from the resting state and not from a
+    previous run's replicas (HPA scale-down waits out a 300 s stabilisation window). The undo plan is
+    written first. Returns `{"from": replicas before, "to": min, "waited_s"}`."""
+    namespace, selector = kube.check_target(namespace, selector)
+    undo.check_abort("resetting replicas")
+    h = kube.hpa(name, namespace, configuration)
+    spec = h.get("spec") or {}
+    target = deployment or (spec.get("scaleTargetRef") or {}).get("name")
+    minimum = int(spec.get("minReplicas") or 1)
+    plan = undo.capture_plan(
+        namespace, selector, deployment=target, hpa=name, run_dir=run_dir, configuration=configuration
+    )
+    before = int(((plan.get("deployment") or {}).get("replicas")) or 0)
+    t0 = time.monotonic()
+    if before > minimum:
+        kube.call(
+            kube.apis(configuration).apps.patch_namespaced_deployment_scale,
+            target,
+            namespace,
+            body={"spec": {"replicas": minimum}},
+            what=f"scale deployment {namespace}/{target} to {minimum}",
+        )
+    while True:
+        pods = kube.list_pods(namespace, selector, configuration)
+        ready = sum(1 for p in pods if kube.pod_ready(p))
+        if ready == minimum and len(pods) == minimum:
+            return {"from": before, "to": minimum, "waited_s": round(time.monotonic() - t0, 3)}
+        if time.monotonic() - t0 > float(timeout_s):
+            raise DeadlineExceeded(
+                f"{len(pods)} pods ({ready} Ready) of {selector} in {namespace} after {timeout_s} s, "
+                f"expected exactly {minimum}"
+            )
+        undo.check_abort("waiting for the resting replica count")
+        sleep(1.0)

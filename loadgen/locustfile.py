@@ -1,4 +1,8 @@
-"""Search-heavy load on the reference app: mostly `POST /search`, some `GET /readyz`.
+"""Search-heavy load on the reference app: mostly `POST /search`, some `GET /collection`.
+
+Users never call `/readyz`: it is the kubelet's probe, and a draining pod answers it 503 on purpose
+(so that it leaves the endpoints); counting that as a user failure would blame the mechanism that
+prevents user failures.
 
 Run through `loadgen.runner` (a bounded subprocess), never imported by the chaos process. Queries come
 from `loadgen.corpus.queries(n, seed)` when the corpus helper is installed, else from a small built-in
@@ -42,5 +46,5 @@ class SearchUser(HttpUser):
         )
 
     @task(1)
-    def readyz(self) -> None:
-        self.client.get("/readyz", name="GET /readyz", timeout=TIMEOUT_S)
+    def collection(self) -> None:
+        self.client.get("/collection", name="GET /collection", timeout=TIMEOUT_S)

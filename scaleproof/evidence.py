@@ -501,8 +501,11 @@ def build_evidence(
     specs = json.loads((run_dir / "specs.json").read_text()) if (run_dir / "specs.json").exists() else {}
     metrics: dict[str, MetricRecord] = {}
     timelines: dict[str, Any] = {}
-    has_kills = any(e.get("kind") == "Kill" for e in events)
-    has_scale = any(e.get("kind") == "Load" and e.get("type") == "STARTED" for e in events) and any(
+    # a declared kind decides which figures belong to the run (a pod-kill run also has load and HPA
+    # events, but its time-to-scale is not a figure of that experiment); detection is the fallback
+    known = kind in ("pod-kill", "hpa-scale", "vector-shards")
+    has_kills = not known and any(e.get("kind") == "Kill" for e in events)
+    has_scale = not known and any(e.get("kind") == "Load" and e.get("type") == "STARTED" for e in events) and any(
         e.get("kind") == "HorizontalPodAutoscaler" for e in events
     )
     if load or kind in ("pod-kill", "hpa-scale"):
@@ -517,7 +520,7 @@ def build_evidence(
             timelines,
             int(ext.get("target_replicas") or cfg.get("target_replicas") or 3),
         )
-    if kind == "vector-shards" or (run_dir / "shards.jsonl").exists():
+    if kind == "vector-shards" or (not known and (run_dir / "shards.jsonl").exists()):
         _shard_figures(run_dir, metrics, timelines)
     declared = ext.get("criteria") or []
     results = criteria.evaluate(declared, metrics)

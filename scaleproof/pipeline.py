@@ -33,7 +33,9 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def run_experiment(kind: str, journal_dir: Path, env: dict[str, str], hypothesis_frequency: float = 2.0) -> Path:
+def run_experiment(
+    kind: str, journal_dir: Path, env: dict[str, str], hypothesis_frequency: float = 2.0
+) -> Path:
     """Run experiments/<kind>.yaml with `chaos run`; returns the journal path (written even on failure)."""
     experiment = REPO / "experiments" / f"{kind}.yaml"
     if not experiment.exists():
@@ -43,9 +45,21 @@ def run_experiment(kind: str, journal_dir: Path, env: dict[str, str], hypothesis
     journal = journal_dir / f"{kind}-{stamp}.json"
     log_file = journal_dir.parent / "runs" / f"{kind}-{stamp}.chaos.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    argv = [_bin("chaos"), "--no-version-check", "--log-file", str(log_file), "run",
-            "--hypothesis-frequency", str(hypothesis_frequency), "--journal-path", str(journal), str(experiment)]
-    _say(f"chaos run {experiment.relative_to(REPO)} (journal {journal.relative_to(REPO)}, log {log_file.name})")
+    argv = [
+        _bin("chaos"),
+        "--no-version-check",
+        "--log-file",
+        str(log_file),
+        "run",
+        "--hypothesis-frequency",
+        str(hypothesis_frequency),
+        "--journal-path",
+        str(journal),
+        str(experiment),
+    ]
+    _say(
+        f"chaos run {experiment.relative_to(REPO)} (journal {journal.relative_to(REPO)}, log {log_file.name})"
+    )
     proc = subprocess.run(argv, cwd=REPO, env=env)
     _say(f"chaos run {kind} exited {proc.returncode} (its exit code is not the verdict)")
     if not journal.exists():
@@ -62,18 +76,39 @@ def _restart_if_image_changed(kubeconfig: Path, digests: dict[str, str]) -> None
     if not digest:
         return
     patch = {"spec": {"template": {"metadata": {"annotations": {"scaleproof/image-digest": digest}}}}}
-    subprocess.run([kubectl_binary(), "--kubeconfig", str(kubeconfig), "-n", "scaleproof", "patch",
-                    "deployment", "searchapp", "-p", json.dumps(patch)], capture_output=True, text=True)
+    subprocess.run(
+        [
+            kubectl_binary(),
+            "--kubeconfig",
+            str(kubeconfig),
+            "-n",
+            "scaleproof",
+            "patch",
+            "deployment",
+            "searchapp",
+            "-p",
+            json.dumps(patch),
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 @click.command("run")
-@click.option("--experiment", "experiments", multiple=True, type=click.Choice(EXPERIMENTS),
-              help="Run only these (default: all three).")
+@click.option(
+    "--experiment",
+    "experiments",
+    multiple=True,
+    type=click.Choice(EXPERIMENTS),
+    help="Run only these (default: all three).",
+)
 @click.option("--overlay", default="k8s/overlays/local", show_default=True)
 @click.option("--journals", "journal_dir", default="journals/evidence", show_default=True, type=click.Path())
 @click.option("--out", default="docs/adr/evidence", show_default=True, type=click.Path())
 @click.option("--skip-deploy", is_flag=True, help="Use what is deployed already.")
-def run_command(experiments: tuple[str, ...], overlay: str, journal_dir: str, out: str, skip_deploy: bool) -> None:
+def run_command(
+    experiments: tuple[str, ...], overlay: str, journal_dir: str, out: str, skip_deploy: bool
+) -> None:
     """Set everything up and run the experiments end to end, ending in ADR evidence."""
     from scaleproof.cluster.cli import kubeconfig_path
     from scaleproof.cluster.config import ClusterConfig
@@ -104,5 +139,8 @@ def run_command(experiments: tuple[str, ...], overlay: str, journal_dir: str, ou
     verdict = subprocess.run([_bin("scaleproof"), "verdict", *map(str, journals)], cwd=REPO)
     _say(f"ADR evidence from every journal in {journal_dir} -> {out}")
     report = subprocess.run([_bin("scaleproof"), "report", journal_dir, "--out", out], cwd=REPO)
-    _say(f"done in {time.monotonic() - t0:.0f} s; verdict exit {verdict.returncode}, report exit {report.returncode}")
+    _say(
+        f"done in {time.monotonic() - t0:.0f} s; "
+        f"verdict exit {verdict.returncode}, report exit {report.returncode}"
+    )
     sys.exit(verdict.returncode or report.returncode)

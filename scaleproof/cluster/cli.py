@@ -29,12 +29,15 @@ def cluster() -> None:
 @click.option("--no-images", is_flag=True, help="Do not build/import the pause image.")
 def up(no_images: bool) -> None:
     """Build (first time only) and start the local cluster; ends with a Ready node."""
-    from .local import ClusterError, up as do_up
+    from .local import ClusterError
+    from .local import up as do_up
     from .processes import ComponentFailed
 
     if os.environ.get("SCALEPROOF_KUBECONFIG"):
-        click.echo(f"using the cluster of SCALEPROOF_KUBECONFIG={os.environ['SCALEPROOF_KUBECONFIG']}; "
-                   "nothing to build")
+        click.echo(
+            f"using the cluster of SCALEPROOF_KUBECONFIG={os.environ['SCALEPROOF_KUBECONFIG']}; "
+            "nothing to build"
+        )
         return
     try:
         do_up(ClusterConfig(), progress=lambda m: click.echo(m, err=True), with_images=not no_images)
@@ -99,7 +102,8 @@ def images(names: tuple[str, ...]) -> None:
 @click.option("--timeout", "timeout_s", default=300, show_default=True, type=int)
 def deploy(overlay: str, timeout_s: int) -> None:
     """kubectl apply -k OVERLAY and wait until every workload in the namespace is Ready."""
-    from .deploy import DeployError, deploy as do_deploy
+    from .deploy import DeployError
+    from .deploy import deploy as do_deploy
 
     t0 = time.monotonic()
     try:

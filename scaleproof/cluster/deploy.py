@@ -30,8 +30,12 @@ def kubectl_binary() -> str:
 
 
 def _kubectl(kubeconfig: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([kubectl_binary(), "--kubeconfig", str(kubeconfig), *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [kubectl_binary(), "--kubeconfig", str(kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _not_ready(kubeconfig: Path, namespace: str) -> list[str]:
@@ -47,13 +51,20 @@ def _not_ready(kubeconfig: Path, namespace: str) -> list[str]:
     return pending
 
 
-def deploy(kubeconfig: Path, overlay: Path, timeout_s: float = 300, namespace: str = "scaleproof",
-           progress: Callable[[str], None] = print) -> None:
+def deploy(
+    kubeconfig: Path,
+    overlay: Path,
+    timeout_s: float = 300,
+    namespace: str = "scaleproof",
+    progress: Callable[[str], None] = print,
+) -> None:
     if not overlay.is_dir():
         raise DeployError(f"overlay {overlay} is not a directory (expected e.g. k8s/overlays/local)")
     if not kubeconfig.exists():
-        raise DeployError(f"kubeconfig {kubeconfig} does not exist: run `scaleproof cluster up` first, or set "
-                          "SCALEPROOF_KUBECONFIG to your own cluster's kubeconfig")
+        raise DeployError(
+            f"kubeconfig {kubeconfig} does not exist: run `scaleproof cluster up` first, or set "
+            "SCALEPROOF_KUBECONFIG to your own cluster's kubeconfig"
+        )
     progress(f"[deploy] kubectl apply -k {overlay}")
     proc = _kubectl(kubeconfig, "apply", "-k", str(overlay))
     if proc.returncode != 0:

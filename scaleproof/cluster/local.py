@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import errno
 import logging
-import shlex
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -28,8 +28,15 @@ __all__ = ["up", "down", "status", "ClusterError", "kubectl", "build_binaries", 
 log = logging.getLogger(__name__)
 
 ORDER = [
-    "containerd", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
-    "kube-proxy", "coredns", "metrics-server",
+    "containerd",
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "coredns",
+    "metrics-server",
 ]
 
 FILTER_CHAIN = "SCALEPROOF-FORWARD"
@@ -54,10 +61,15 @@ def _run(argv: list[str], check: bool = True, **kw: object) -> subprocess.Comple
     return proc
 
 
-def kubectl(cfg: ClusterConfig, *args: str, check: bool = True, input: str | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return _run([str(cfg.binary("kubectl")), "--kubeconfig", str(cfg.kubeconfig), *args], check=check,
-                input=input, timeout=timeout)
+def kubectl(
+    cfg: ClusterConfig, *args: str, check: bool = True, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return _run(
+        [str(cfg.binary("kubectl")), "--kubeconfig", str(cfg.kubeconfig), *args],
+        check=check,
+        input=input,
+        timeout=timeout,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -77,19 +89,29 @@ def _port_taken(host: str, port: int, proto: int = socket.SOCK_STREAM) -> bool:
 def preflight(cfg: ClusterConfig) -> None:
     """Refuse early, with an actionable message, what would fail half-way."""
     if os.geteuid() != 0:
-        raise ClusterError("`scaleproof cluster up` must run as root (it starts containerd, the kubelet and "
-                           "kube-proxy, which manage cgroups, mounts and iptables). Re-run with sudo.")
-    missing = [tool for tool in ("containerd", "runc", "ctr", "iptables", "ip", "openssl", "gcc")
-               if shutil.which(tool) is None]
+        raise ClusterError(
+            "`scaleproof cluster up` must run as root (it starts containerd, the kubelet and "
+            "kube-proxy, which manage cgroups, mounts and iptables). Re-run with sudo."
+        )
+    missing = [
+        tool
+        for tool in ("containerd", "runc", "ctr", "iptables", "ip", "openssl", "gcc")
+        if shutil.which(tool) is None
+    ]
     if not (cfg.cni_bin_dir / "bridge").exists():
         missing.append("containernetworking-plugins (/usr/lib/cni/bridge)")
     if missing:
-        raise ClusterError("missing host tools: " + ", ".join(missing) + " — install them with: apt-get install "
-                           "containerd runc containernetworking-plugins iptables iproute2 openssl gcc libc6-dev")
+        raise ClusterError(
+            "missing host tools: " + ", ".join(missing) + " — install them with: apt-get install "
+            "containerd runc containernetworking-plugins iptables iproute2 openssl gcc libc6-dev"
+        )
     ports = {
-        "etcd": ("127.0.0.1", cfg.etcd_client_port), "etcd peer": ("127.0.0.1", cfg.etcd_peer_port),
-        "kube-apiserver": ("0.0.0.0", cfg.apiserver_port), "kube-controller-manager": ("127.0.0.1", 10257),
-        "kube-scheduler": ("127.0.0.1", 10259), "kubelet healthz": ("127.0.0.1", 10248),
+        "etcd": ("127.0.0.1", cfg.etcd_client_port),
+        "etcd peer": ("127.0.0.1", cfg.etcd_peer_port),
+        "kube-apiserver": ("0.0.0.0", cfg.apiserver_port),
+        "kube-controller-manager": ("127.0.0.1", 10257),
+        "kube-scheduler": ("127.0.0.1", 10259),
+        "kubelet healthz": ("127.0.0.1", 10248),
         "kube-proxy healthz": ("127.0.0.1", 10256),
     }
     for comp, (host, port) in ports.items():
@@ -97,9 +119,11 @@ def preflight(cfg: ClusterConfig) -> None:
         if processes.pid_of(cfg.pid_dir, binary) is not None:
             continue  # ours, already running
         if _port_taken(host, port):
-            raise ClusterError(f"port {host}:{port} needed by {comp} is already taken by another process "
-                               f"(see `ss -ltnp 'sport = :{port}'`); stop it, or run `scaleproof cluster down` "
-                               "if it is a previous cluster whose pid files were lost")
+            raise ClusterError(
+                f"port {host}:{port} needed by {comp} is already taken by another process "
+                f"(see `ss -ltnp 'sport = :{port}'`); stop it, or run `scaleproof cluster down` "
+                "if it is a previous cluster whose pid files were lost"
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -115,15 +139,23 @@ def build_binaries(cfg: ClusterConfig, progress: Progress) -> None:
     if shutil.which("go") is None:
         raise ClusterError("go is not installed; it builds the cluster's components from the Go module proxy")
     wanted = sorted(set(COMPONENT_BINARIES.values())) if not pins_ok else missing
-    _say(progress, f"building {', '.join(wanted)} with go (first time only: about 8 min for Kubernetes, "
-                   "more for Weaviate on 2 cores)")
+    _say(
+        progress,
+        f"building {', '.join(wanted)} with go (first time only: about 8 min for Kubernetes, "
+        "more for Weaviate on 2 cores)",
+    )
     env = {**os.environ, **{f"{k.upper().replace('-', '_')}_VERSION": v for k, v in VERSIONS.items()}}
     env["K8S_VERSION"] = VERSIONS["kubernetes"]
     log_file = cfg.cache_dir / "build.log"
     cfg.cache_dir.mkdir(parents=True, exist_ok=True)
     with log_file.open("a") as out:
-        proc = subprocess.Popen(["bash", str(BUILD_SCRIPT), str(cfg.bin_dir), str(cfg.gowork_dir), *wanted],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        proc = subprocess.Popen(
+            ["bash", str(BUILD_SCRIPT), str(cfg.bin_dir), str(cfg.gowork_dir), *wanted],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)
@@ -177,8 +209,11 @@ def teardown_network(cfg: ClusterConfig) -> list[str]:
         rules = _run(["iptables-save", "-t", table], check=False).stdout.splitlines()
         chains = [r.split()[0][1:] for r in rules if r.startswith((":KUBE-", ":CNI-"))]
         for rule in rules:
-            if rule.startswith("-A ") and not rule.startswith(tuple(f"-A {c} " for c in chains)) and any(
-                    f"-j {c}" in rule for c in chains):
+            if (
+                rule.startswith("-A ")
+                and not rule.startswith(tuple(f"-A {c} " for c in chains))
+                and any(f"-j {c}" in rule for c in chains)
+            ):
                 _iptables("-t", table, "-D", *shlex.split(rule[3:]), check=False)
         for c in chains:
             _iptables("-t", table, "-F", c, check=False)
@@ -205,87 +240,231 @@ def components(cfg: ClusterConfig) -> dict[str, Component]:
         return lambda: http_ok(f"{cfg.apiserver_url}{path}", ca=p / "ca.crt", cert=admin)
 
     return {
-        "containerd": Component("containerd", [shutil.which("containerd") or "/usr/bin/containerd", "--config",
-                                str(etc / "containerd.toml")],
-                                lambda: cfg.containerd_socket.exists() and _run(
-                                    ["ctr", "--address", str(cfg.containerd_socket), "version"],
-                                    check=False).returncode == 0, 30),
-        "etcd": Component("etcd", [
-            str(b("etcd")), "--name", "scaleproof", "--data-dir", str(cfg.etcd_data),
-            "--listen-client-urls", f"http://127.0.0.1:{cfg.etcd_client_port}",
-            "--advertise-client-urls", f"http://127.0.0.1:{cfg.etcd_client_port}",
-            "--listen-peer-urls", f"http://127.0.0.1:{cfg.etcd_peer_port}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{cfg.etcd_peer_port}",
-            "--initial-cluster", f"scaleproof=http://127.0.0.1:{cfg.etcd_peer_port}",
-            "--listen-metrics-urls", "http://127.0.0.1:2381", "--quota-backend-bytes", str(2 << 30),
-            "--snapshot-count", "10000", "--log-level", "warn",
-        ], lambda: http_ok(f"http://127.0.0.1:{cfg.etcd_client_port}/health"), 30),
-        "kube-apiserver": Component("kube-apiserver", [
-            str(b("kube-apiserver")),
-            "--advertise-address", cfg.node_ip, "--bind-address", "0.0.0.0",
-            "--secure-port", str(cfg.apiserver_port),
-            "--etcd-servers", f"http://127.0.0.1:{cfg.etcd_client_port}",
-            "--service-cluster-ip-range", cfg.service_cidr, "--service-node-port-range", "30000-32767",
-            "--authorization-mode", "Node,RBAC", "--allow-privileged=true",
-            "--enable-admission-plugins", "NodeRestriction",
-            "--client-ca-file", str(p / "ca.crt"),
-            "--tls-cert-file", str(p / "apiserver.crt"), "--tls-private-key-file", str(p / "apiserver.key"),
-            "--kubelet-client-certificate", str(p / "apiserver-kubelet-client.crt"),
-            "--kubelet-client-key", str(p / "apiserver-kubelet-client.key"),
-            "--kubelet-certificate-authority", str(p / "ca.crt"),
-            "--kubelet-preferred-address-types", "InternalIP",
-            "--service-account-issuer", f"https://kubernetes.default.svc.{cfg.cluster_domain}",
-            "--service-account-key-file", str(p / "sa.pub"),
-            "--service-account-signing-key-file", str(p / "sa.key"),
-            "--requestheader-client-ca-file", str(p / "front-proxy-ca.crt"),
-            "--requestheader-allowed-names", "front-proxy-client",
-            "--requestheader-username-headers", "X-Remote-User",
-            "--requestheader-group-headers", "X-Remote-Group",
-            "--requestheader-extra-headers-prefix", "X-Remote-Extra-",
-            "--proxy-client-cert-file", str(p / "front-proxy-client.crt"),
-            "--proxy-client-key-file", str(p / "front-proxy-client.key"),
-            "--enable-aggregator-routing=true", "--event-ttl", "2h", "--v", "1",
-        ], api("/readyz"), 90),
-        "kube-controller-manager": Component("kube-controller-manager", [
-            str(b("kube-controller-manager")),
-            "--kubeconfig", str(etc / "controller-manager.kubeconfig"),
-            "--authentication-kubeconfig", str(etc / "controller-manager.kubeconfig"),
-            "--authorization-kubeconfig", str(etc / "controller-manager.kubeconfig"),
-            "--service-account-private-key-file", str(p / "sa.key"), "--root-ca-file", str(p / "ca.crt"),
-            "--cluster-signing-cert-file", str(p / "ca.crt"), "--cluster-signing-key-file", str(p / "ca.key"),
-            "--use-service-account-credentials=true", "--controllers", "*",
-            "--service-cluster-ip-range", cfg.service_cidr, "--allocate-node-cidrs=false",
-            "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "10257",
-            "--v", "1",
-        ], lambda: http_ok("https://127.0.0.1:10257/healthz"), 60),
-        "kube-scheduler": Component("kube-scheduler", [
-            str(b("kube-scheduler")), "--config", str(etc / "scheduler.yaml"),
-            "--authentication-kubeconfig", str(etc / "scheduler.kubeconfig"),
-            "--authorization-kubeconfig", str(etc / "scheduler.kubeconfig"),
-            "--bind-address", "127.0.0.1", "--secure-port", "10259", "--v", "1",
-        ], lambda: http_ok("https://127.0.0.1:10259/healthz"), 60),
-        "kubelet": Component("kubelet", [
-            str(b("kubelet")), "--config", str(etc / "kubelet.yaml"),
-            "--kubeconfig", str(etc / "kubelet.kubeconfig"), "--hostname-override", cfg.node_name,
-            "--node-ip", cfg.node_ip, "--root-dir", str(cfg.kubelet_root), "--v", "1",
-        ], lambda: http_ok("http://127.0.0.1:10248/healthz"), 90),
-        "kube-proxy": Component("kube-proxy", [
-            str(b("kube-proxy")), "--config", str(etc / "kube-proxy.yaml"), "--v", "1",
-        ], lambda: http_ok("http://127.0.0.1:10256/healthz"), 60),
-        "coredns": Component("coredns", [str(b("coredns")), "-conf", str(etc / "Corefile")],
-                             lambda: http_ok("http://127.0.0.1:18181/ready"), 60),
-        "metrics-server": Component("metrics-server", [
-            str(b("metrics-server")),
-            "--kubeconfig", str(etc / "metrics-server.kubeconfig"),
-            "--authentication-kubeconfig", str(etc / "metrics-server.kubeconfig"),
-            "--authorization-kubeconfig", str(etc / "metrics-server.kubeconfig"),
-            "--secure-port", str(cfg.metrics_server_port), "--bind-address", cfg.node_ip,
-            "--tls-cert-file", str(p / "metrics-server-serving.crt"),
-            "--tls-private-key-file", str(p / "metrics-server-serving.key"),
-            "--kubelet-preferred-address-types", "InternalIP",
-            "--kubelet-certificate-authority", str(p / "ca.crt"),
-            "--metric-resolution", "15s",
-        ], lambda: http_ok(f"https://{cfg.node_ip}:{cfg.metrics_server_port}/readyz"), 60),
+        "containerd": Component(
+            "containerd",
+            [shutil.which("containerd") or "/usr/bin/containerd", "--config", str(etc / "containerd.toml")],
+            lambda: (
+                cfg.containerd_socket.exists()
+                and _run(["ctr", "--address", str(cfg.containerd_socket), "version"], check=False).returncode
+                == 0
+            ),
+            30,
+        ),
+        "etcd": Component(
+            "etcd",
+            [
+                str(b("etcd")),
+                "--name",
+                "scaleproof",
+                "--data-dir",
+                str(cfg.etcd_data),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{cfg.etcd_client_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{cfg.etcd_client_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{cfg.etcd_peer_port}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{cfg.etcd_peer_port}",
+                "--initial-cluster",
+                f"scaleproof=http://127.0.0.1:{cfg.etcd_peer_port}",
+                "--listen-metrics-urls",
+                "http://127.0.0.1:2381",
+                "--quota-backend-bytes",
+                str(2 << 30),
+                "--snapshot-count",
+                "10000",
+                "--log-level",
+                "warn",
+            ],
+            lambda: http_ok(f"http://127.0.0.1:{cfg.etcd_client_port}/health"),
+            30,
+        ),
+        "kube-apiserver": Component(
+            "kube-apiserver",
+            [
+                str(b("kube-apiserver")),
+                "--advertise-address",
+                cfg.node_ip,
+                "--bind-address",
+                "0.0.0.0",
+                "--secure-port",
+                str(cfg.apiserver_port),
+                "--etcd-servers",
+                f"http://127.0.0.1:{cfg.etcd_client_port}",
+                "--service-cluster-ip-range",
+                cfg.service_cidr,
+                "--service-node-port-range",
+                "30000-32767",
+                "--authorization-mode",
+                "Node,RBAC",
+                "--allow-privileged=true",
+                "--enable-admission-plugins",
+                "NodeRestriction",
+                "--client-ca-file",
+                str(p / "ca.crt"),
+                "--tls-cert-file",
+                str(p / "apiserver.crt"),
+                "--tls-private-key-file",
+                str(p / "apiserver.key"),
+                "--kubelet-client-certificate",
+                str(p / "apiserver-kubelet-client.crt"),
+                "--kubelet-client-key",
+                str(p / "apiserver-kubelet-client.key"),
+                "--kubelet-certificate-authority",
+                str(p / "ca.crt"),
+                "--kubelet-preferred-address-types",
+                "InternalIP",
+                "--service-account-issuer",
+                f"https://kubernetes.default.svc.{cfg.cluster_domain}",
+                "--service-account-key-file",
+                str(p / "sa.pub"),
+                "--service-account-signing-key-file",
+                str(p / "sa.key"),
+                "--requestheader-client-ca-file",
+                str(p / "front-proxy-ca.crt"),
+                "--requestheader-allowed-names",
+                "front-proxy-client",
+                "--requestheader-username-headers",
+                "X-Remote-User",
+                "--requestheader-group-headers",
+                "X-Remote-Group",
+                "--requestheader-extra-headers-prefix",
+                "X-Remote-Extra-",
+                "--proxy-client-cert-file",
+                str(p / "front-proxy-client.crt"),
+                "--proxy-client-key-file",
+                str(p / "front-proxy-client.key"),
+                "--enable-aggregator-routing=true",
+                "--event-ttl",
+                "2h",
+                "--v",
+                "1",
+            ],
+            api("/readyz"),
+            90,
+        ),
+        "kube-controller-manager": Component(
+            "kube-controller-manager",
+            [
+                str(b("kube-controller-manager")),
+                "--kubeconfig",
+                str(etc / "controller-manager.kubeconfig"),
+                "--authentication-kubeconfig",
+                str(etc / "controller-manager.kubeconfig"),
+                "--authorization-kubeconfig",
+                str(etc / "controller-manager.kubeconfig"),
+                "--service-account-private-key-file",
+                str(p / "sa.key"),
+                "--root-ca-file",
+                str(p / "ca.crt"),
+                "--cluster-signing-cert-file",
+                str(p / "ca.crt"),
+                "--cluster-signing-key-file",
+                str(p / "ca.key"),
+                "--use-service-account-credentials=true",
+                "--controllers",
+                "*",
+                "--service-cluster-ip-range",
+                cfg.service_cidr,
+                "--allocate-node-cidrs=false",
+                "--leader-elect=false",
+                "--bind-address",
+                "127.0.0.1",
+                "--secure-port",
+                "10257",
+                "--v",
+                "1",
+            ],
+            lambda: http_ok("https://127.0.0.1:10257/healthz"),
+            60,
+        ),
+        "kube-scheduler": Component(
+            "kube-scheduler",
+            [
+                str(b("kube-scheduler")),
+                "--config",
+                str(etc / "scheduler.yaml"),
+                "--authentication-kubeconfig",
+                str(etc / "scheduler.kubeconfig"),
+                "--authorization-kubeconfig",
+                str(etc / "scheduler.kubeconfig"),
+                "--bind-address",
+                "127.0.0.1",
+                "--secure-port",
+                "10259",
+                "--v",
+                "1",
+            ],
+            lambda: http_ok("https://127.0.0.1:10259/healthz"),
+            60,
+        ),
+        "kubelet": Component(
+            "kubelet",
+            [
+                str(b("kubelet")),
+                "--config",
+                str(etc / "kubelet.yaml"),
+                "--kubeconfig",
+                str(etc / "kubelet.kubeconfig"),
+                "--hostname-override",
+                cfg.node_name,
+                "--node-ip",
+                cfg.node_ip,
+                "--root-dir",
+                str(cfg.kubelet_root),
+                "--v",
+                "1",
+            ],
+            lambda: http_ok("http://127.0.0.1:10248/healthz"),
+            90,
+        ),
+        "kube-proxy": Component(
+            "kube-proxy",
+            [
+                str(b("kube-proxy")),
+                "--config",
+                str(etc / "kube-proxy.yaml"),
+                "--v",
+                "1",
+            ],
+            lambda: http_ok("http://127.0.0.1:10256/healthz"),
+            60,
+        ),
+        "coredns": Component(
+            "coredns",
+            [str(b("coredns")), "-conf", str(etc / "Corefile")],
+            lambda: http_ok("http://127.0.0.1:18181/ready"),
+            60,
+        ),
+        "metrics-server": Component(
+            "metrics-server",
+            [
+                str(b("metrics-server")),
+                "--kubeconfig",
+                str(etc / "metrics-server.kubeconfig"),
+                "--authentication-kubeconfig",
+                str(etc / "metrics-server.kubeconfig"),
+                "--authorization-kubeconfig",
+                str(etc / "metrics-server.kubeconfig"),
+                "--secure-port",
+                str(cfg.metrics_server_port),
+                "--bind-address",
+                cfg.node_ip,
+                "--tls-cert-file",
+                str(p / "metrics-server-serving.crt"),
+                "--tls-private-key-file",
+                str(p / "metrics-server-serving.key"),
+                "--kubelet-preferred-address-types",
+                "InternalIP",
+                "--kubelet-certificate-authority",
+                str(p / "ca.crt"),
+                "--metric-resolution",
+                "15s",
+            ],
+            lambda: http_ok(f"https://{cfg.node_ip}:{cfg.metrics_server_port}/readyz"),
+            60,
+        ),
     }
 
 
@@ -300,13 +479,21 @@ def _write_configs(cfg: ClusterConfig) -> None:
 def _wait_node_ready(cfg: ClusterConfig, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        out = kubectl(cfg, "get", "node", cfg.node_name, "-o",
-                      "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False)
+        out = kubectl(
+            cfg,
+            "get",
+            "node",
+            cfg.node_name,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+            check=False,
+        )
         if out.returncode == 0 and out.stdout.strip() == "True":
             return
         time.sleep(1)
-    raise ComponentFailed("kubelet", cfg.log_dir / "kubelet.log",
-                          f"node {cfg.node_name} not Ready after {timeout_s:.0f} s")
+    raise ComponentFailed(
+        "kubelet", cfg.log_dir / "kubelet.log", f"node {cfg.node_name} not Ready after {timeout_s:.0f} s"
+    )
 
 
 def up(cfg: ClusterConfig | None = None, progress: Progress = print, with_images: bool = True) -> float:
@@ -366,8 +553,14 @@ def down(cfg: ClusterConfig | None = None, purge: bool = False, progress: Progre
     """Stop every process `up` started, remove its containers, mounts, network devices and rules."""
     cfg = cfg or ClusterConfig()
     report: list[str] = []
-    for name in ["metrics-server", "coredns", "kube-proxy", "kube-scheduler", "kube-controller-manager",
-                 "kubelet"]:
+    for name in [
+        "metrics-server",
+        "coredns",
+        "kube-proxy",
+        "kube-scheduler",
+        "kube-controller-manager",
+        "kubelet",
+    ]:
         if processes.stop(name, cfg.pid_dir):
             report.append(f"stopped {name}")
     n = _kill_containers(cfg)
@@ -414,6 +607,10 @@ def status(cfg: ClusterConfig | None = None) -> dict[str, dict[str, object]]:
     for name in ORDER:
         pid = processes.pid_of(cfg.pid_dir, name)
         healthy = bool(pid) and comps[name].health()
-        out[name] = {"running": pid is not None, "pid": pid, "healthy": healthy,
-                     "log": str(cfg.log_dir / f"{name}.log")}
+        out[name] = {
+            "running": pid is not None,
+            "pid": pid,
+            "healthy": healthy,
+            "log": str(cfg.log_dir / f"{name}.log"),
+        }
     return out

@@ -436,22 +436,29 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
     specs = ev.get("specs") or {}
     if specs:
         lines += ["### Deployment, HPA and PDB under test", ""]
-        d, h, p = specs.get("deployment") or {}, specs.get("hpa") or {}, specs.get("pdb") or {}
+        d, h = specs.get("deployment") or {}, specs.get("hpa") or {}
+        # the evidence control records every PDB that selects the pods (a list); older blocks a dict
+        pdbs = specs.get("pdb") or []
+        pdbs = [pdbs] if isinstance(pdbs, dict) else list(pdbs)
         if d:
+            c = (d.get("containers") or [d])[0]
             lines.append(
                 f"- Deployment `{_esc(d.get('name'))}`: replicas {d.get('replicas')}, image "
-                f"`{_esc(d.get('image'))}`, requests `{_esc(d.get('resources', {}).get('requests'))}`, "
-                f"readiness `{_esc(d.get('readinessProbe'))}`"
+                f"`{_esc(c.get('image'))}`, requests `{_esc((c.get('resources') or {}).get('requests'))}`, "
+                f"limits `{_esc((c.get('resources') or {}).get('limits'))}`, "
+                f"readiness `{_esc(c.get('readinessProbe'))}`, "
+                f"terminationGracePeriodSeconds {d.get('terminationGracePeriodSeconds')}"
             )
         if h:
             lines.append(
                 f"- HPA `{_esc(h.get('name'))}`: {h.get('minReplicas')}–{h.get('maxReplicas')} "
                 f"replicas, metrics `{_esc(h.get('metrics'))}`, behavior `{_esc(h.get('behavior'))}`"
             )
-        if p:
+        for p in pdbs:
+            spec = p.get("spec") or p
             lines.append(
-                f"- PDB `{_esc(p.get('name'))}`: minAvailable {p.get('minAvailable')}, "
-                f"maxUnavailable {p.get('maxUnavailable')}"
+                f"- PDB `{_esc(p.get('name'))}`: minAvailable {spec.get('minAvailable')}, "
+                f"maxUnavailable {spec.get('maxUnavailable')}"
             )
         lines.append("")
     if ev.get("versions") or ev.get("images"):

@@ -29,10 +29,16 @@ class Kubectl:
         self.kubeconfig = kubeconfig
         self.binary = kubectl_binary()
 
-    def __call__(self, *args: str, check: bool = True, input: str | None = None,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([self.binary, "--kubeconfig", str(self.kubeconfig), *args], capture_output=True,
-                              text=True, input=input, timeout=timeout)
+    def __call__(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [self.binary, "--kubeconfig", str(self.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc

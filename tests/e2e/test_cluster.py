@@ -100,7 +100,9 @@ def test_deleted_pod_is_replaced_by_replicaset(kubectl: Kubectl, web: str) -> No
     kubectl("-n", web, "delete", "pod", victim, "--wait=false")
     after = wait_for(
         lambda: (lambda r: r if len(r) == 2 and victim_uid not in r else None)(_ready_pods(kubectl, web)),
-        90, "a Ready replacement pod")
+        90,
+        "a Ready replacement pod",
+    )
     assert isinstance(after, dict)
     new = set(after) - set(before)
     assert len(new) == 1, f"expected exactly one replacement, got {after}"
@@ -113,8 +115,11 @@ def test_metrics_server_reports_cpu(kubectl: Kubectl, web: str) -> None:
     def top() -> str | None:
         proc = kubectl("-n", web, "top", "pods", "--no-headers", check=False)
         lines = [ln.split() for ln in proc.stdout.splitlines() if ln.strip()]
-        return proc.stdout if proc.returncode == 0 and len(lines) == 2 and all(
-            ln[1].endswith("m") for ln in lines) else None
+        return (
+            proc.stdout
+            if proc.returncode == 0 and len(lines) == 2 and all(ln[1].endswith("m") for ln in lines)
+            else None
+        )
 
     out = wait_for(top, 120, "kubectl top pods to list both pods with CPU", interval_s=5)
     assert "web-" in str(out)

@@ -151,10 +151,17 @@ def test_killing_a_pod_under_load_loses_no_request(stack: Kubectl) -> None:
     original_min = hpa["spec"].get("minReplicas", 1)
     stack("-n", NS, "patch", "hpa", "searchapp", "-p", json.dumps({"spec": {"minReplicas": 2}}))
     try:
+
         def ready_pods() -> list[str] | None:
             pods = stack.json("-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=searchapp")["items"]
-            ready = [p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp") and any(
-                c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+            ready = [
+                p["metadata"]["name"]
+                for p in pods
+                if not p["metadata"].get("deletionTimestamp")
+                and any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", [])
+                )
+            ]
             return ready if len(ready) >= 2 else None
 
         pods = wait_for(ready_pods, 120, "2 Ready searchapp pods")
@@ -169,4 +176,6 @@ def test_killing_a_pod_under_load_loses_no_request(stack: Kubectl) -> None:
         print(f"\npod {pods[0]} killed under 10 users: {len(results)} requests, {len(failed)} failed")
         assert not failed, f"{len(failed)} of {len(results)} requests failed: {set(failed)}"
     finally:
-        stack("-n", NS, "patch", "hpa", "searchapp", "-p", json.dumps({"spec": {"minReplicas": original_min}}))
+        stack(
+            "-n", NS, "patch", "hpa", "searchapp", "-p", json.dumps({"spec": {"minReplicas": original_min}})
+        )

@@ -21,6 +21,11 @@ def fake(monkeypatch):
     f = install(monkeypatch)
     f.pods = [pod("a"), pod("b"), pod("c")]
     monkeypatch.setattr(undo, "ABORT", undo.threading.Event())
+
+    def replicaset_replaces(name, ns, body):  # as the real ReplicaSet controller does, at once
+        f.pods = [p for p in f.pods if p["metadata"]["name"] != name] + [pod(name + "-r")]
+
+    f.on_delete.append(replicaset_replaces)
     return f
 
 
@@ -106,14 +111,11 @@ def test_repetitions_wait_for_recovery_and_space_kills(fake, tmp_path, monkeypat
         lambda ns, sel, min_ready, timeout_s, configuration=None: waits.append(min_ready),
     )
 
-    def revive(name, ns, body):  # the ReplicaSet replaces the victim at once
-        fake.pods = [p for p in fake.pods if p["metadata"]["name"] != name] + [pod(name + "-r")]
-
-    fake.on_delete.append(revive)
     res = pods.kill_pods(
         "scaleproof", SEL, repetitions=3, interval_s=7, run_dir=str(tmp_path), sleep=sleeps.append
     )
-    assert res["kills"] == 3 and waits == [3, 3] and sleeps == [7, 7]
+    # a wait before each later repetition, and one after the last kill for its replacement
+    assert res["kills"] == 3 and waits == [3, 3, 3] and sleeps == [7, 7]
     assert [v["kill_id"] for v in res["victims"]] == ["kill-1", "kill-2", "kill-3"]
 
 
