@@ -546,7 +546,7 @@ def build_evidence(
         "run_id": meta.get("run_id") or run_dir.name,
         "run_dir": _display(run_dir),
         "experiment": {
-            "path": exp_path,
+            "path": _display(Path(exp_path)) if exp_path else None,
             "sha256": meta.get("experiment_sha256"),
             "kind": kind,
             "hash": meta.get("experiment_hash"),

@@ -689,7 +689,10 @@ def time_to_scale(
             if desired_prev is not None and d != desired_prev:
                 tl["decisions"].append({"t": round(t, 3), "from": desired_prev, "to": d})
             if t < t_load_start:
-                baseline_desired = d
+                # the replica count the HPA actually had: its desiredReplicas can be stale from before
+                # a reset (seen on the real cluster: current 1, desired 3 right after scaling down)
+                cur = st.get("currentReplicas")
+                baseline_desired = min(d, int(cur)) if cur is not None else d
             desired_prev = d
             if (
                 t >= t_load_start

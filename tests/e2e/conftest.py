@@ -86,3 +86,15 @@ def wait_for(check: Callable[[], object], timeout_s: float, what: str, interval_
             return last
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def deployed(kubectl: Kubectl) -> Kubectl:
+    """The k8s/ local overlay applied and Ready (images are built by `scaleproof images` beforehand)."""
+    from scaleproof.cluster.deploy import deploy
+
+    deploy(kubectl.kubeconfig, REPO / "k8s/overlays/local", 420, progress=lambda m: None)
+    return kubectl

@@ -16,7 +16,6 @@ import pytest
 
 from loadgen.corpus import load_documents, queries
 from loadgen.ingest import ingest
-from scaleproof.cluster.deploy import deploy
 
 from .conftest import Kubectl, wait_for
 
@@ -48,8 +47,8 @@ def _prom(query: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def stack(kubectl: Kubectl) -> Kubectl:
-    deploy(kubectl.kubeconfig, REPO / "k8s/overlays/local", 420, progress=lambda m: None)
+def stack(deployed: Kubectl) -> Kubectl:
+    kubectl = deployed
     if _get_json(f"{APP}/collection").get("count") not in (0, 100):
         # left over from a larger corpus: start again from the customer's 100 documents
         req = urllib.request.Request(f"{WEAVIATE}/v1/schema/Documents", method="DELETE")

@@ -231,7 +231,10 @@ def test_contract_resources_of_searchapp_and_weaviate() -> None:
     objs = overlay("local")
     app = pod_spec(one(objs, "Deployment", "searchapp"))["containers"][0]["resources"]
     assert (milli_cpu(app["requests"]["cpu"]), mebibytes(app["requests"]["memory"])) == (200, 192)
-    assert (milli_cpu(app["limits"]["cpu"]), mebibytes(app["limits"]["memory"])) == (500, 384)
+    assert (milli_cpu(app["limits"]["cpu"]), mebibytes(app["limits"]["memory"])) == (
+        1000,
+        384,
+    )  # 1000m: see the start-up note in deployment.yaml
     wv = pod_spec(one(objs, "StatefulSet", "weaviate"))["containers"][0]["resources"]
     assert (milli_cpu(wv["requests"]["cpu"]), mebibytes(wv["requests"]["memory"])) == (100, 256)
 

@@ -345,6 +345,19 @@ def test_time_to_scale_uses_successful_rescale_event_when_earlier():
     assert {p["name"]: p["end"] for p in st["phases"]}["hpa_decision"] == T0 + 30
 
 
+def test_time_to_scale_ignores_a_stale_desired_count_from_before_a_reset():
+    # seen on the real cluster: right after scaling down to the minimum, the HPA status still says
+    # desired 3 while current is 1; the decision is the later change back to 3, not "nothing to do"
+    log, load = scale_log()
+    stale = hpa_ev(T0 - 4, 3, 10)
+    stale["object"]["status"]["currentReplicas"] = 1
+    log.insert(3, stale)
+    log.insert(5, hpa_ev(T0 + 7, 1, 10))
+    st = timing.time_to_scale(log, load, target_replicas=3)
+    assert {p["name"]: p["end"] for p in st["phases"]}["hpa_decision"] == T0 + 35
+    assert st["time_to_scale_s"] == pytest.approx(41.0)
+
+
 def test_time_to_scale_already_at_target_is_not_a_figure():
     log, load = scale_log()
     log = [ev(T0 - 9, "Pod", "SYNC", pod_obj(u)) for u in ("x", "y", "z")] + log

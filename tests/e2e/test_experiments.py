@@ -1,0 +1,86 @@
+"""Issue 4's acceptance: the three experiments run end to end on the real cluster with `chaos run`
+exactly as a user types it, and `scaleproof verdict` passes them; an impossible steady state gives a
+failing verdict and a non-zero exit although `chaos run` itself exits 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, Kubectl
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+
+
+def _chaos_run(kind: str, journal: Path, kubectl: Kubectl, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), **env}
+    return subprocess.run(
+        [
+            str(BIN / "chaos"),
+            "--no-version-check",
+            "--log-file",
+            str(journal.with_suffix(".log")),
+            "run",
+            "--hypothesis-frequency",
+            "2",
+            "--journal-path",
+            str(journal),
+            f"experiments/{kind}.yaml",
+        ],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+
+
+def _verdict(journal: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "scaleproof"), "verdict", str(journal)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _evidence(journal: Path) -> dict:
+    doc = json.loads(journal.read_text())
+    return next(e for e in doc["extensions"] if e["name"] == "scaleproof")
+
+
+@pytest.mark.parametrize("kind", ["vector-shards", "hpa-scale", "pod-kill"])
+def test_experiment_passes_on_the_real_cluster(kind: str, deployed: Kubectl, tmp_path: Path) -> None:
+    journal = tmp_path / f"{kind}.json"
+    run = _chaos_run(kind, journal, deployed)
+    assert journal.exists(), run.stderr[-2000:]
+    verdict = _verdict(journal)
+    ev = _evidence(journal)
+    figures = {k: v.get("value") for k, v in ev["metrics"].items()}
+    print(f"\n{kind}: verdict {ev['verdict']}; " + ", ".join(f"{k}={v}" for k, v in sorted(figures.items())))
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+    assert ev["verdict"] == "pass"
+    assert all(c["passed"] for c in ev["criteria"]), ev["criteria"]
+
+
+def test_impossible_steady_state_fails_although_chaos_exits_zero(deployed: Kubectl, tmp_path: Path) -> None:
+    journal = tmp_path / "impossible.json"
+    # at least 50 Ready app pods before the fault: the gate fails, the method is skipped
+    run = _chaos_run("pod-kill", journal, deployed, SCALEPROOF_MIN_READY="50")
+    assert run.returncode == 0, "chaos run is expected to exit 0 on a failed steady state (that is the trap)"
+    doc = json.loads(journal.read_text())
+    assert doc["steady_states"]["before"]["steady_state_met"] is False
+    assert not [r for r in doc["run"] if r["activity"]["name"] == "kill-one-pod-k-times"], (
+        "method must be skipped"
+    )
+    verdict = _verdict(journal)
+    assert verdict.returncode == 1, verdict.stdout
+    assert "FAIL" in verdict.stdout
