@@ -138,7 +138,9 @@ def run_command(
     _say("verdicts")
     verdict = subprocess.run([_bin("scaleproof"), "verdict", *map(str, journals)], cwd=REPO)
     _say(f"ADR evidence from every journal in {journal_dir} -> {out}")
-    report = subprocess.run([_bin("scaleproof"), "report", journal_dir, "--out", out], cwd=REPO)
+    baseline = REPO / "journals" / "baseline"
+    extra = ["--baseline", str(baseline.relative_to(REPO))] if baseline.is_dir() else []
+    report = subprocess.run([_bin("scaleproof"), "report", journal_dir, "--out", out, *extra], cwd=REPO)
     _say(
         f"done in {time.monotonic() - t0:.0f} s; "
         f"verdict exit {verdict.returncode}, report exit {report.returncode}"
