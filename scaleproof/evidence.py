@@ -505,8 +505,10 @@ def build_evidence(
     # events, but its time-to-scale is not a figure of that experiment); detection is the fallback
     known = kind in ("pod-kill", "hpa-scale", "vector-shards")
     has_kills = not known and any(e.get("kind") == "Kill" for e in events)
-    has_scale = not known and any(e.get("kind") == "Load" and e.get("type") == "STARTED" for e in events) and any(
-        e.get("kind") == "HorizontalPodAutoscaler" for e in events
+    has_scale = (
+        not known
+        and any(e.get("kind") == "Load" and e.get("type") == "STARTED" for e in events)
+        and any(e.get("kind") == "HorizontalPodAutoscaler" for e in events)
     )
     if load or kind in ("pod-kill", "hpa-scale"):
         _load_figures(load, metrics)

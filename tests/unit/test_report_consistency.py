@@ -94,5 +94,7 @@ def test_committed_adrs_match_committed_journals() -> None:
     if not quoting:
         pytest.skip("no ADR quotes a figure yet")
     baseline = ROOT / "journals" / "baseline"
-    mismatches = check_files(quoting, [ROOT / "journals" / "evidence"], baseline if baseline.is_dir() else None)
+    mismatches = check_files(
+        quoting, [ROOT / "journals" / "evidence"], baseline if baseline.is_dir() else None
+    )
     assert mismatches == [], "\n".join(map(str, mismatches))
