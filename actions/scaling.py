@@ -94,7 +94,8 @@ def reset_to_hpa_minimum(
     plan = undo.capture_plan(
         namespace, selector, deployment=target, hpa=name, run_dir=run_dir, configuration=configuration
     )
-    before = int(((plan.get("deployment") or {}).get("replicas")) or 0)
+    dep: dict[str, Any] = dict(plan.get("deployment") or {})
+    before = int(dep.get("replicas") or 0)
     t0 = time.monotonic()
     if before > minimum:
         kube.call(
