@@ -182,6 +182,16 @@ def kill_pods(
             },
             path,
         )
+    def wait_recovered(remaining: float) -> None:
+        """Until as many pods are Ready (and not terminating) as before the first kill."""
+        kube.wait_for_ready_replicas(
+            namespace,
+            selector,
+            min_ready=baseline_ready,
+            timeout_s=min(wait_recovered_s, remaining),
+            configuration=configuration,
+        )
+
     all_victims: list[Victim] = []
     pdb_names: list[str] = []
     for rep in range(repetitions):
@@ -191,13 +201,7 @@ def kill_pods(
                 raise DeadlineExceeded(
                     f"kill_pods deadline of {deadline_s} s reached after {rep} repetition(s)"
                 )
-            kube.wait_for_ready_replicas(
-                namespace,
-                selector,
-                min_ready=baseline_ready,
-                timeout_s=min(wait_recovered_s, remaining),
-                configuration=configuration,
-            )
+            wait_recovered(remaining)
             pause(min(float(interval_s), max(0.0, end - time.monotonic())))
             undo.check_abort(f"starting kill repetition {rep + 1}")
             pods = kube.list_pods(namespace, selector, configuration)
@@ -251,13 +255,7 @@ def kill_pods(
     # the rollbacks) see the replacement become Ready and the endpoints come back
     remaining = end - time.monotonic()
     if remaining > 0:
-        kube.wait_for_ready_replicas(
-            namespace,
-            selector,
-            min_ready=baseline_ready,
-            timeout_s=min(wait_recovered_s, remaining),
-            configuration=configuration,
-        )
+        wait_recovered(remaining)
     return {"victims": all_victims, "kills": len(all_victims), "pdbs": pdb_names, "dry_run": False}
 
 
