@@ -130,19 +130,33 @@ def preflight(cfg: ClusterConfig) -> None:
 # binaries
 
 
+def stale_components(cfg: ClusterConfig) -> list[str]:
+    """Components whose binaries are missing or were built from another pinned version."""
+    out = []
+    for comp in sorted(set(COMPONENT_BINARIES.values())):
+        pin = cfg.bin_dir / f".{comp}.pin"
+        expected = f"{'k8s' if comp == 'kubernetes' else comp}-{VERSIONS[comp]}"
+        binaries = [b for b, c in COMPONENT_BINARIES.items() if c == comp]
+        if (
+            not pin.exists()
+            or pin.read_text().strip() != expected
+            or not all(cfg.binary(b).exists() for b in binaries)
+        ):
+            out.append(comp)
+    return out
+
+
 def build_binaries(cfg: ClusterConfig, progress: Progress) -> None:
     """Build the pinned components with go (cached: a no-op when every binary is present)."""
-    missing = sorted({comp for binary, comp in COMPONENT_BINARIES.items() if not cfg.binary(binary).exists()})
-    pins_ok = all((cfg.bin_dir / f".{c}.pin").exists() for c in set(COMPONENT_BINARIES.values()))
-    if not missing and pins_ok:
+    wanted = stale_components(cfg)
+    if not wanted:
         return
     if shutil.which("go") is None:
         raise ClusterError("go is not installed; it builds the cluster's components from the Go module proxy")
-    wanted = sorted(set(COMPONENT_BINARIES.values())) if not pins_ok else missing
     _say(
         progress,
-        f"building {', '.join(wanted)} with go (first time only: about 8 min for Kubernetes, "
-        "more for Weaviate on 2 cores)",
+        f"building {', '.join(wanted)} with go (cold: about 8 min for Kubernetes, 20 min for all on 2 cores; "
+        "cached afterwards)",
     )
     env = {**os.environ, **{f"{k.upper().replace('-', '_')}_VERSION": v for k, v in VERSIONS.items()}}
     env["K8S_VERSION"] = VERSIONS["kubernetes"]

@@ -154,3 +154,21 @@ def test_write_configs_writes_only_what_changed(tmp_path: Path) -> None:
     kubelet.write_text("edited")
     local._write_configs(cfg)
     assert kubelet.read_text().startswith("apiVersion: kubelet.config.k8s.io/v1beta1")
+
+
+def test_stale_components_follow_pins_and_binaries(tmp_path, monkeypatch) -> None:
+    from scaleproof.cluster.config import COMPONENT_BINARIES, VERSIONS, ClusterConfig
+    from scaleproof.cluster.local import stale_components
+
+    monkeypatch.setenv("SCALEPROOF_CACHE_DIR", str(tmp_path))
+    cfg = ClusterConfig()
+    cfg.bin_dir.mkdir(parents=True)
+    assert stale_components(cfg) == sorted(set(COMPONENT_BINARIES.values()))
+    for binary in COMPONENT_BINARIES:
+        cfg.binary(binary).write_text("")
+    for comp, version in VERSIONS.items():
+        (cfg.bin_dir / f".{comp}.pin").write_text(f"{'k8s' if comp == 'kubernetes' else comp}-{version}\n")
+    assert stale_components(cfg) == []
+    (cfg.bin_dir / ".etcd.pin").write_text("etcd-3.5.0\n")  # built from another pin
+    cfg.binary("coredns").unlink()  # binary lost
+    assert stale_components(cfg) == ["coredns", "etcd"]
