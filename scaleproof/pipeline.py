@@ -112,7 +112,7 @@ def run_command(
     """Set everything up and run the experiments end to end, ending in ADR evidence."""
     from scaleproof.cluster.cli import kubeconfig_path
     from scaleproof.cluster.config import ClusterConfig
-    from scaleproof.cluster.deploy import DeployError, deploy
+    from scaleproof.cluster.deploy import DeployError, deploy, wait_ready
     from scaleproof.cluster.images import ImageBuildError, build_images
     from scaleproof.cluster.local import ClusterError, up
     from scaleproof.cluster.processes import ComponentFailed
@@ -130,7 +130,7 @@ def run_command(
         if not skip_deploy:
             deploy(kubeconfig, REPO / overlay, 420, progress=lambda m: click.echo(m, err=True))
             _restart_if_image_changed(kubeconfig, digests)
-            deploy(kubeconfig, REPO / overlay, 300, progress=lambda m: click.echo(m, err=True))
+            wait_ready(kubeconfig, 300, progress=lambda m: click.echo(m, err=True))
     except (ClusterError, ComponentFailed, ImageBuildError, DeployError) as exc:
         raise click.ClickException(str(exc)) from exc
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import ClusterConfig
 
-__all__ = ["deploy", "DeployError", "kubectl_binary"]
+__all__ = ["deploy", "wait_ready", "DeployError", "kubectl_binary"]
 
 
 class DeployError(RuntimeError):
@@ -69,6 +69,16 @@ def deploy(
     proc = _kubectl(kubeconfig, "apply", "-k", str(overlay))
     if proc.returncode != 0:
         raise DeployError(f"kubectl apply -k {overlay} failed: {proc.stderr.strip()}")
+    wait_ready(kubeconfig, timeout_s, namespace, progress)
+
+
+def wait_ready(
+    kubeconfig: Path,
+    timeout_s: float = 300,
+    namespace: str = "scaleproof",
+    progress: Callable[[str], None] = print,
+) -> None:
+    """Wait until every Deployment and StatefulSet in `namespace` has all its replicas Ready."""
     deadline = time.monotonic() + timeout_s
     last = ""
     while True:
