@@ -38,10 +38,18 @@ def ingest_corpus(
     batch_size: int = 50,
     timeout_s: float = 120.0,
     app_url: str | None = None,
+    ingest: str | None = "corpus",
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Ingest the first `documents` corpus documents through the app. Returns `{"documents": n
-    requested, "result": <ingest result>, "seconds"}`."""
+    """Ingest the first `documents` corpus documents through the app (configuration `ingest:
+    corpus`, the reference app's POST /documents); an empty `ingest` skips the step. Returns
+    `{"documents": n requested, "result": <ingest result>, "seconds"}`."""
+    if not ingest:
+        return {"skipped": "no ingest configured (configuration `ingest` is empty)"}
+    if ingest != "corpus":
+        raise ScaleproofError(
+            f"configuration `ingest` (SCALEPROOF_INGEST): {ingest!r} is not `corpus` or empty"
+        )
     undo.check_abort("ingesting")
     url = str(app_url or (configuration or {}).get("app_url") or "http://127.0.0.1:30080")
     try:
@@ -50,7 +58,7 @@ def ingest_corpus(
         raise ScaleproofError(str(exc)) from exc
     try:
         from loadgen.corpus import load_documents  # type: ignore[attr-defined]
-        from loadgen.ingest import ingest  # type: ignore[attr-defined]
+        from loadgen.ingest import ingest as ingest_documents  # type: ignore[attr-defined]
     except ImportError as exc:
         raise ScaleproofError(
             f"the corpus helper (loadgen.corpus / loadgen.ingest) is not available: {exc}"
@@ -60,7 +68,7 @@ def ingest_corpus(
         raise ScaleproofError(f"the corpus has {len(docs)} documents, {documents} requested")
     t0 = time.monotonic()
     try:
-        result = ingest(
+        result = ingest_documents(
             url,
             docs,
             batch_size=int(batch_size),

@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 
 import requests
 
+from scaleproof import credentials
 from scaleproof.errors import PrometheusUnavailable
 
 __all__ = ["DEFAULT_URL", "Series", "base_url", "is_up", "query", "query_range", "query_scalar"]
@@ -37,9 +38,15 @@ def base_url(prometheus_url: str | None = None, configuration: Mapping[str, Any]
     ).rstrip("/")
 
 
+def _auth() -> dict[str, str]:
+    """The bearer token of the `prometheus` secrets, when one is set."""
+    token = credentials.get("prometheus", "token")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def _get(url: str, params: dict[str, Any], timeout_s: float) -> list[dict[str, Any]]:
     try:
-        r = requests.get(url, params=params, timeout=timeout_s)
+        r = requests.get(url, params=params, timeout=timeout_s, headers=_auth())
     except requests.RequestException as exc:
         raise PrometheusUnavailable(
             f"Prometheus unreachable at {url}: {type(exc).__name__}: {exc}. Is it deployed "
@@ -129,7 +136,9 @@ def is_up(
     """True when Prometheus answers `/-/ready` with 200."""
     try:
         return (
-            requests.get(base_url(prometheus_url, configuration) + "/-/ready", timeout=timeout_s).status_code
+            requests.get(
+                base_url(prometheus_url, configuration) + "/-/ready", timeout=timeout_s, headers=_auth()
+            ).status_code
             == 200
         )
     except requests.RequestException:

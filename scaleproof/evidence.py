@@ -33,7 +33,7 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from scaleproof import __version__, criteria, rundir, timing, undo
+from scaleproof import __version__, credentials, criteria, rundir, timing, undo
 
 __all__ = [
     "EVIDENCE_NAME",
@@ -135,9 +135,12 @@ def configure_control(
     runs_root: str = "journals/runs",
     experiment_path: str | None = None,
     settings: Any = None,
+    secrets: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Create the run directory and publish its path to the providers (configuration + env)."""
+    """Create the run directory and publish its path to the providers (configuration + env), and
+    hand the experiment's `secrets` to the clients (`scaleproof.credentials`)."""
+    credentials.install(secrets)
     path = _experiment_path(experiment_path)
     kind = _kind(experiment, path)
     run_id = rundir.new_run_id(kind)
@@ -162,6 +165,7 @@ def configure_control(
     except Exception:  # older/newer lib without it
         meta["experiment_hash"] = None
     rundir.write_json_atomic(run_dir / "run.json", meta)
+    rundir.set_phase(run_dir, "before")
     undo.install_exit_hook(run_dir, configuration)
     undo.install_signal_guard()
     logger.info("scaleproof run %s → %s", run_id, run_dir)
@@ -191,7 +195,7 @@ def before_experiment_control(
         kube.snapshot_specs(
             cfg["namespace"],
             cfg["deployment"],
-            hpa_name=cfg.get("hpa") or cfg["deployment"],
+            hpa_name=cfg.get("hpa") or None,
             configuration=cfg,
         )
     except Exception as exc:
@@ -199,6 +203,48 @@ def before_experiment_control(
         run_dir = _run_dir(cfg)
         if run_dir is not None:
             rundir.write_json_atomic(run_dir / "specs.json", {"errors": {"snapshot": str(exc)}, "specs": {}})
+
+
+def before_method_control(configuration: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    """The method starts: claims switch from their at-rest threshold to the set-up one."""
+    run_dir = _run_dir(configuration)
+    if run_dir is not None:
+        rundir.set_phase(run_dir, "method")
+
+
+def after_method_control(configuration: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    """The method is over: the after-hypothesis (load still on) checks the claims themselves."""
+    run_dir = _run_dir(configuration)
+    if run_dir is not None:
+        rundir.set_phase(run_dir, "after")
+
+
+def after_activity_control(
+    context: Mapping[str, Any] | None = None,
+    state: Mapping[str, Any] | None = None,
+    experiment: Mapping[str, Any] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Remember a failed method step, so the remaining steps stop at once (`rundir.check_method_ok`)."""
+    run_dir = _run_dir(configuration)
+    name = (context or {}).get("name")
+    method = {a.get("name") for a in (experiment or {}).get("method") or [] if isinstance(a, Mapping)}
+    failed = (state or {}).get("status") == "failed"
+    in_method = rundir.read_phase(run_dir) in ("method", "faults") if run_dir else False
+    if failed and in_method and name in method and "tolerance" not in (context or {}):
+        rundir.set_phase(run_dir, rundir.read_phase(run_dir), failed_step=name)  # type: ignore[arg-type]
+
+
+def declared(experiment: Mapping[str, Any] | None, configuration: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The experiment's scaleproof extension with `${name}` filled from the configuration, so
+    criteria and targets follow the run's settings (`kills >= ${kills}`)."""
+    ext = dict(_extension(experiment))
+    if not configuration:
+        return ext
+    from chaoslib import substitute
+
+    return dict(substitute(ext, dict(configuration), {}))
 
 
 def after_experiment_control(
@@ -472,6 +518,21 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
+
+
+def public_configuration(configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's scalar settings (the target tested, the load, the thresholds) for the evidence;
+    anything that looks like a credential is left out."""
+    return {
+        k: v
+        for k, v in sorted(configuration.items())
+        if isinstance(v, str | int | float | bool)
+        and k != rundir.CONFIG_KEY
+        and not any(w in k.lower() for w in SECRET_WORDS)
+    }
+
+
 def _iso_to_ts(s: Any) -> float | None:
     from datetime import datetime
 
@@ -492,7 +553,7 @@ def build_evidence(
     cfg = configuration or {}
     meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     experiment = journal.get("experiment") or {}
-    ext = _extension(experiment)
+    ext = declared(experiment, cfg)
     kind = str(ext.get("kind") or meta.get("kind") or "run")
     events = rundir.read_events(run_dir)
     from loadgen import runner
@@ -520,12 +581,11 @@ def build_evidence(
             load,
             metrics,
             timelines,
-            int(ext.get("target_replicas") or cfg.get("target_replicas") or 3),
+            int(cfg.get("target_replicas") or ext.get("target_replicas") or 3),
         )
     if kind == "vector-shards" or (not known and (run_dir / "shards.jsonl").exists()):
         _shard_figures(run_dir, metrics, timelines)
-    declared = ext.get("criteria") or []
-    results = criteria.evaluate(declared, metrics)
+    results = criteria.evaluate(ext.get("criteria") or [], metrics)
     verdict, reasons = journal_verdict(journal, results, metrics)
     start = _iso_to_ts(journal.get("start")) or meta.get("started") or time.time()
     end = _iso_to_ts(journal.get("end")) or time.time()
@@ -563,6 +623,7 @@ def build_evidence(
         "images": specs.get("images") or {},
         "specs": {k: v for k, v in (specs.get("specs") or {}).items()}
         | ({"errors": specs["errors"]} if specs.get("errors") else {}),
+        "configuration": public_configuration(cfg),
         "touched": rundir.read_jsonl(run_dir / "touched.jsonl"),
         "metrics": metrics,
         "timelines": timelines,

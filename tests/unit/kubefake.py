@@ -113,6 +113,14 @@ class Apps(_Api):
         self.fake.deployments[(namespace, name)]["spec"]["replicas"] = body["spec"]["replicas"]
         return {}
 
+    def read_namespaced_replica_set(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
+        """Every fake ReplicaSet `<deployment>-rs` is controlled by its Deployment."""
+        deployment = name.removesuffix("-rs")
+        if (namespace, deployment) not in self.fake.deployments:
+            raise FakeApiException(404, f'replicasets.apps "{name}" not found')
+        ref = {"kind": "Deployment", "name": deployment, "uid": f"dep-{deployment}", "controller": True}
+        return {"metadata": {"name": name, "namespace": namespace, "ownerReferences": [ref]}}
+
     def list_namespaced_replica_set(self, namespace: str, **kw: Any) -> dict[str, Any]:
         return {"items": [], "metadata": {"resourceVersion": "100"}}
 
