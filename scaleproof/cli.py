@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "images": "scaleproof.cluster.cli:images",
     "deploy": "scaleproof.cluster.cli:deploy",
     "run": "scaleproof.pipeline:run_command",
+    "init": "scaleproof.init_target:init_command",
     "report": "scaleproof.report.cli:report",
     "verdict": "scaleproof.verdict:verdict_command",
     "recover": "scaleproof.undo:recover_command",

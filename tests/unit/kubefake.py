@@ -71,6 +71,15 @@ class _Api:
 
 
 class Core(_Api):
+    def list_namespaced_service(self, namespace: str, **kw: Any) -> dict[str, Any]:
+        return {"items": copy.deepcopy(self.fake.services), "metadata": {"resourceVersion": "100"}}
+
+    def read_namespaced_service(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
+        for s in self.fake.services:
+            if s["metadata"]["name"] == name:
+                return copy.deepcopy(s)
+        raise FakeApiException(404, f'services "{name}" not found')
+
     def list_namespaced_pod(
         self, namespace: str, label_selector: str | None = None, **kw: Any
     ) -> dict[str, Any]:
@@ -178,6 +187,7 @@ class FakeKube:
         self.events: list[dict[str, Any]] = []
         self.slices: list[dict[str, Any]] = []
         self.pdbs: list[dict[str, Any]] = []
+        self.services: list[dict[str, Any]] = []
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
         self.hpas: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[tuple[Any, ...]] = []
