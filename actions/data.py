@@ -51,7 +51,9 @@ def ingest_corpus(
             f"configuration `ingest` (SCALEPROOF_INGEST): {ingest!r} is not `corpus` or empty"
         )
     undo.check_abort("ingesting")
-    url = str(app_url or (configuration or {}).get("app_url") or "http://127.0.0.1:30080")
+    url = str(app_url or (configuration or {}).get("app_url") or "")
+    if not url:
+        raise ScaleproofError("configuration `app_url` (SCALEPROOF_APP_URL) is required for the ingest")
     try:
         check_host(url, _allowed(configuration))
     except LoadError as exc:

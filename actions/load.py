@@ -17,11 +17,10 @@ from loadgen.spec import check_load
 from scaleproof import rundir, undo
 from scaleproof.errors import DeadlineExceeded, LoadError
 
-__all__ = ["DEFAULT_HOST", "collect_stats", "start_load", "stop_load", "wait_for_users"]
+__all__ = ["collect_stats", "start_load", "stop_load", "wait_for_users"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_HOST = "http://127.0.0.1:30080"
 PREFIX = "load"
 
 
@@ -51,7 +50,9 @@ def start_load(
     Returns the handle `{"pid", "csv_prefix", "started", ...}`."""
     undo.check_abort("starting load")
     path = rundir.resolve(run_dir, configuration)
-    host = host or (configuration or {}).get("app_url") or DEFAULT_HOST
+    host = host or (configuration or {}).get("app_url")
+    if not host:
+        raise LoadError("configuration `app_url` (SCALEPROOF_APP_URL) is required: where the load goes")
     spec = check_load(locustfile, requests, load_env, configuration, import_check=False)
     prev = (undo.load_plan(path) or {}).get("load") or {}
     if prev.get("pid") and runner._alive(int(prev["pid"])):  # noqa: SLF001
