@@ -490,6 +490,36 @@ def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: d
     }
 
 
+def claims_summary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per claim and phase: how often the hypothesis checked it, how often it held, the threshold
+    and the range of values seen (from `claims.jsonl`, written by `probes.claims`)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        key = (str(r.get("claim")), str(r.get("phase")))
+        row = rows.setdefault(
+            key,
+            {
+                "claim": key[0],
+                "phase": key[1],
+                "op": r.get("op"),
+                "checks": 0,
+                "met": 0,
+                "threshold": r.get("threshold"),
+                "values": [],
+            },
+        )
+        row["checks"] += 1
+        row["met"] += 1 if r.get("met") else 0
+        if isinstance(r.get("value"), int | float):
+            row["values"].append(r["value"])
+    order = {p: i for i, p in enumerate(rundir.PHASES)}
+    out = []
+    for _key, row in sorted(rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
+        vals = row.pop("values")
+        out.append({**row, "min": min(vals, default=None), "max": max(vals, default=None)})
+    return out
+
+
 def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: float) -> dict[str, Any]:
     from probes import prometheus as prom
 
@@ -629,6 +659,7 @@ def build_evidence(
         "timelines": timelines,
         "load": {"users": max((int(r.get("users") or 0) for r in load), default=0), "per_second": load},  # type: ignore[call-overload]
         "prometheus": prom,
+        "claims": claims_summary(rundir.read_jsonl(run_dir / "claims.jsonl")),
         "criteria": results,
         "verdict": verdict,
         "verdict_reasons": reasons,

@@ -245,6 +245,38 @@ def summary_marker(kind: str, runs: Sequence[RunDoc]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ render
+def _claims_table(ev: Mapping[str, Any]) -> list[str]:
+    """Where each claim was checked: the hypothesis phases (probes/claims.py) and the criteria."""
+    claims = ev.get("claims") or []
+    if not claims:
+        return []
+    rows = [
+        [
+            f"`{_esc(c.get('claim'))}`",
+            _esc(c.get("phase")),
+            f"{c.get('op')} {format_number(c.get('threshold'))}" if c.get("threshold") is not None else "—",
+            c.get("checks"),
+            c.get("met"),
+            f"{format_number(c.get('min'))}–{format_number(c.get('max'))}",
+        ]
+        for c in claims
+    ]
+    crit = ev.get("criteria") or []
+    rows.append(
+        [
+            "criteria",
+            "after the run",
+            f"{len(crit)} declared",
+            len(crit),
+            sum(1 for c in crit if c.get("passed")),
+            "see Criteria",
+        ]
+    )
+    return ["Where each claim was checked:", ""] + _table(
+        ["claim", "phase", "threshold", "checks", "held", "values seen"], rows
+    )
+
+
 def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
     j, ev, k = r.journal, r.evidence or {}, r.kind
     v = r.verdict
@@ -400,6 +432,7 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
     )
     lines.append(_hypothesis_line("after", steady.get("after")))
     lines.append("")
+    lines += _claims_table(ev)
     rows = []
     for phase, recs in (("method", j.get("run") or []), ("rollback", j.get("rollbacks") or [])):
         for rec in recs:

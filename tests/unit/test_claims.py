@@ -64,3 +64,17 @@ def test_a_failed_method_step_stops_the_next_steps(tmp_path, monkeypatch):
     with pytest.raises(RunDirError, match="'pin-hpa-min-replicas' failed"):
         rundir.check_method_ok(None, "killing pods")
     assert rundir.read_phase(tmp_path) == "method"
+
+
+def test_the_evidence_summarises_where_each_claim_was_checked(tmp_path):
+    c = cfg(tmp_path)
+    kw = {"claim": "ready_replicas", "before": 1, "after": 3, "configuration": c}
+    claims.at_least_in_phase(1, **kw)
+    evidence.after_method_control(configuration=c)
+    claims.at_least_in_phase(2, **kw)
+    claims.at_least_in_phase(4, **kw)
+    rows = evidence.claims_summary(rundir.read_jsonl(tmp_path / "claims.jsonl"))
+    assert [(r["phase"], r["checks"], r["met"], r["threshold"], r["min"], r["max"]) for r in rows] == [
+        ("before", 1, 1, 1.0, 1, 1),
+        ("after", 2, 1, 3.0, 2, 4),
+    ]
