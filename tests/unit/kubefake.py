@@ -5,8 +5,8 @@ gives the real client), plus builders for pods and events. Tests install it with
 from __future__ import annotations
 
 import copy
-import json
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 

@@ -400,3 +400,67 @@ def test_shard_spread_dedupes_replicas_and_counts_queries():
 def test_shard_spread_without_query_figures():
     s = timing.shard_spread([{"shard": "s1", "node": "w0", "objects": 100}])
     assert s["shards_queried"] is None and s["nodes_with_shards"] == 1
+
+
+def relist_kill_log(created: float) -> list[dict[str, Any]]:
+    """Kill of `a`; the pod watch expires (410) and relists at T0 + 6: the replacement `d` (server
+    creation time `created`) is first seen as a SYNC line, already Ready."""
+    relisted = [ev(T0 + 6, "Pod", "SYNC", pod_obj(u)) for u in ("b", "c")]
+    relisted.append(ev(T0 + 6, "Pod", "SYNC", pod_obj("d", created=created, ready_ltt=T0 + 4)))
+    return (
+        baseline()
+        + [kill(T0, "a"), ev(T0 + 0.05, "Pod", "MODIFIED", pod_obj("a", deleting_at=T0, ready=False))]
+        + [slice_ev(T0 + 0.1, ["b", "c"], not_ready=["a"])]
+        + relisted
+        + [slice_ev(T0 + 6.1, ["b", "c", "d"])]
+    )
+
+
+def test_a_replacement_first_seen_by_a_relist_counts_when_created_after_the_delete():
+    (tl,) = timing.kill_timelines(relist_kill_log(created=T0 + 1))
+    assert tl["recovered"] is True and tl["replacement_uid"] == "d"
+    created = tl["phases"][0]
+    assert created["name"] == "replacement_created" and created["end"] == T0 + 1
+    assert created["resolution_s"] == timing.SERVER_RESOLUTION_S
+    assert tl["mttr_s"] == pytest.approx(6.1)  # bounded by the relist: an upper bound, noted
+    assert any("relist" in n for n in tl["notes"])
+
+
+def test_a_pod_first_listed_by_a_relist_but_created_before_the_delete_is_not_a_replacement():
+    (tl,) = timing.kill_timelines(relist_kill_log(created=T0 - 50))
+    assert tl["recovered"] is False and tl["replacement_uid"] is None
+
+
+@pytest.mark.parametrize(
+    ("quantity", "value"),
+    [
+        ("1500u", 0.0015),
+        ("500m", 0.5),
+        ("2Ki", 2048.0),
+        ("1.5Gi", 1.5 * 1024**3),
+        ("1e3", 1000.0),
+        ("7", 7.0),
+    ],
+)
+def test_quantities_are_parsed_as_kubernetes_does(quantity, value):
+    assert timing._quantity(quantity) == pytest.approx(value)
+
+
+def test_malformed_quantity_is_none():
+    assert timing._quantity("ten") is None and timing._quantity("") is None
+
+
+def test_hpa_over_target_with_micro_units():
+    hpa = {
+        "spec": {
+            "metrics": [
+                {"type": "Pods", "pods": {"metric": {"name": "rps"}, "target": {"averageValue": "1m"}}}
+            ]
+        },
+        "status": {
+            "currentMetrics": [
+                {"type": "Pods", "pods": {"metric": {"name": "rps"}, "current": {"averageValue": "1500u"}}}
+            ]
+        },
+    }
+    assert timing._hpa_over_target(hpa) is True
