@@ -196,8 +196,8 @@ def verdict(journal: Mapping[str, Any]) -> Verdict:
     unsure: list[str] = []
 
     status = journal.get("status")
-    evidence_block = find_evidence(journal)
-    interrupted = interrupt_reason((evidence_block or {}).get("interrupt"), journal)
+    evidence_block: Mapping[str, Any] = dict(find_evidence(journal) or {})
+    interrupted = interrupt_reason(evidence_block.get("interrupt"), journal)
     if status == "interrupted" and interrupted is None:
         fails.append(
             "run interrupted without a recorded signal (a control or a probe raised "
