@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "scaleproof.report.cli:report",
     "verdict": "scaleproof.verdict:verdict_command",
     "recover": "scaleproof.undo:recover_command",
+    "validate": "scaleproof.validate:validate_command",
 }
 
 

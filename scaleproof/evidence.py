@@ -15,6 +15,11 @@ Declare it in every experiment:
   `scaleproof.timing`, evaluates the declared criteria with `scaleproof.criteria`, and appends the
   versioned block of docs/evidence-schema.md to `journal["extensions"]` (also `evidence.json`).
 
+* the hypothesis/method/rollback/activity hooks name the current phase (`undo.set_phase`), so that a
+  SIGINT/SIGTERM is recorded with the phase it arrived in; `after_experiment_control` then writes the
+  block's `interrupt` record, judges the run `inconclusive` (the operator stopped it), and marks a
+  SIGTERM-ended journal `interrupted` (chaoslib says `completed` there), so `chaos run` exits 1.
+
 Exceptions in controls are swallowed by chaostoolkit-lib; `after_experiment_control` therefore never
 raises: on an internal error it writes an `inconclusive` block carrying the error.
 """
@@ -34,13 +39,21 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from scaleproof import __version__, credentials, criteria, rundir, timing, undo
+from scaleproof import verdict as verdict_module
 
 __all__ = [
     "EVIDENCE_NAME",
     "EVIDENCE_VERSION",
     "MetricRecord",
+    "after_activity_control",
     "after_experiment_control",
+    "after_method_control",
+    "after_rollback_control",
+    "before_activity_control",
     "before_experiment_control",
+    "before_hypothesis_control",
+    "before_method_control",
+    "before_rollback_control",
     "build_evidence",
     "configure_control",
     "journal_verdict",
@@ -205,28 +218,77 @@ def before_experiment_control(
             rundir.write_json_atomic(run_dir / "specs.json", {"errors": {"snapshot": str(exc)}, "specs": {}})
 
 
-def before_method_control(configuration: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+# ------------------------------------------------------------------------------ phases (interrupts)
+_STAGE: dict[str, Any] = {"stage": "before the experiment", "method_started": False}
+
+
+def _stage(label: str) -> None:
+    import threading
+
+    if threading.current_thread() is threading.main_thread():  # not the continuous-hypothesis thread
+        _STAGE["stage"] = label
+        undo.set_phase(label)
+
+
+def before_hypothesis_control(context: Any = None, **kwargs: Any) -> None:
+    """The gate hypothesis, or the one after the method."""
+    when = "after" if _STAGE["method_started"] else "before"
+    _stage(f"the steady-state hypothesis {when} the method")
+
+
+def before_method_control(
+    context: Any = None, configuration: Mapping[str, Any] | None = None, **kwargs: Any
+) -> None:
     """The method starts: claims switch from their at-rest threshold to the set-up one."""
+    _STAGE["method_started"] = True
+    _stage("the method")
     run_dir = _run_dir(configuration)
     if run_dir is not None:
         rundir.set_phase(run_dir, "method")
 
 
-def after_method_control(configuration: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+def after_method_control(
+    context: Any = None, configuration: Mapping[str, Any] | None = None, **kwargs: Any
+) -> None:
     """The method is over: the after-hypothesis (load still on) checks the claims themselves."""
+    _stage("the end of the method")
     run_dir = _run_dir(configuration)
     if run_dir is not None:
         rundir.set_phase(run_dir, "after")
 
 
+def before_rollback_control(context: Any = None, **kwargs: Any) -> None:
+    _stage("the rollbacks")
+
+
+def after_rollback_control(context: Any = None, **kwargs: Any) -> None:
+    _stage("the end of the rollbacks")
+
+
+def before_activity_control(context: Any = None, **kwargs: Any) -> None:
+    """Name the activity running now, inside its stage."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not isinstance(context, Mapping):
+        return
+    stage = str(_STAGE["stage"]).split(" (", 1)[0]
+    undo.set_phase(f"{stage} ({context.get('type') or 'activity'} '{context.get('name')}')")
+
+
 def after_activity_control(
-    context: Mapping[str, Any] | None = None,
+    context: Any = None,
     state: Mapping[str, Any] | None = None,
     experiment: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Remember a failed method step, so the remaining steps stop at once (`rundir.check_method_ok`)."""
+    """Name the activity just ended; remember a failed method step, so the remaining steps stop at
+    once (`rundir.check_method_ok`)."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and isinstance(context, Mapping):
+        stage = str(_STAGE["stage"]).split(" (", 1)[0]
+        undo.set_phase(f"{stage} (after {context.get('type') or 'activity'} '{context.get('name')}')")
     run_dir = _run_dir(configuration)
     name = (context or {}).get("name")
     method = {a.get("name") for a in (experiment or {}).get("method") or [] if isinstance(a, Mapping)}
@@ -279,6 +341,15 @@ def after_experiment_control(
         for e in state.get("extensions") or []
         if not (isinstance(e, Mapping) and e.get("name") == EVIDENCE_NAME)
     ]
+    interrupt = verdict_module.interruption(undo.received_signals())
+    if interrupt is not None:
+        block["interrupt"] = interrupt
+        # SIGTERM is caught by chaoslib as the running activity's failure: the journal then says
+        # completed (method) or failed (gate); the operator interrupted it either way
+        state["status"] = "interrupted"
+        reason = verdict_module.interrupt_reason(interrupt, state)
+        block["verdict_reasons"] = [reason, *(block.get("verdict_reasons") or [])]
+        block["verdict"] = "inconclusive"
     exts.append(block)
     state["extensions"] = exts
     if run_dir is not None:

@@ -67,6 +67,21 @@ def run_experiment(
     return journal
 
 
+def _validate(kinds: tuple[str, ...], env: dict[str, str], offline: bool) -> None:
+    """`scaleproof validate` on each experiment first; every problem on its own line, then exit 1."""
+    from scaleproof.validate import validate_experiment
+
+    problems = [
+        f"experiments/{kind}.yaml: {line}"
+        for kind in kinds
+        for line in validate_experiment(REPO / "experiments" / f"{kind}.yaml", env, offline=offline)
+    ]
+    for line in problems:
+        click.echo(line, err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) before any run; nothing was changed")
+
+
 def _restart_if_image_changed(kubeconfig: Path, digests: dict[str, str]) -> None:
     """Pods keep the image they started with; roll the app when its local image was rebuilt."""
     from scaleproof.cluster.deploy import kubectl_binary
@@ -154,6 +169,7 @@ def run_command(
     from scaleproof.cluster.processes import ComponentFailed
 
     t0 = time.monotonic()
+    _validate(experiments or EXPERIMENTS, dict(os.environ), offline=True)  # bad input: fail in 1 s
     own_cluster = not os.environ.get("SCALEPROOF_KUBECONFIG")
     digests: dict[str, str] = {}
     try:
@@ -170,6 +186,8 @@ def run_command(
     except (ClusterError, ComponentFailed, ImageBuildError, DeployError) as exc:
         raise click.ClickException(str(exc)) from exc
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1", **target_env}
+    os.environ["KUBECONFIG"] = str(kubeconfig)
+    _validate(experiments or EXPERIMENTS, env, offline=False)
     journals = [run_experiment(kind, REPO / journal_dir, env) for kind in (experiments or EXPERIMENTS)]
     _say("verdicts")
     verdict = subprocess.run([_bin("scaleproof"), "verdict", *map(str, journals)], cwd=REPO)

@@ -42,6 +42,8 @@ __all__ = [
     "UNDO_FILE",
     "check_abort",
     "install_signal_guard",
+    "received_signals",
+    "set_phase",
     "UndoPlan",
     "capture_plan",
     "find_pending",
@@ -61,6 +63,20 @@ PLAN_VERSION = 1
 
 ABORT = threading.Event()
 _ABORT_REASON: list[str] = []
+_SIGNALS: list[dict[str, Any]] = []  # {"signal", "t", "phase"} per SIGINT/SIGTERM received
+_PHASE: list[str] = ["before the experiment"]
+
+
+def set_phase(label: str) -> None:
+    """Name what the run is doing now (set by the evidence control's hooks, main thread only), so
+    that a signal can be reported with the phase it arrived in."""
+    if threading.current_thread() is threading.main_thread():
+        _PHASE[0] = label
+
+
+def received_signals() -> list[dict[str, Any]]:
+    """Every SIGINT/SIGTERM this process received during the run, oldest first."""
+    return [dict(s) for s in _SIGNALS]
 
 
 def check_abort(what: str) -> None:
@@ -85,6 +101,7 @@ def install_signal_guard() -> bool:
 
         def handler(signum: int, frame: Any, _prev: Any = prev) -> None:
             _ABORT_REASON.append(signal.Signals(signum).name)
+            _SIGNALS.append({"signal": signal.Signals(signum).name, "t": time.time(), "phase": _PHASE[0]})
             ABORT.set()
             if callable(_prev):
                 _prev(signum, frame)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -102,6 +103,49 @@ class Core(_Api):
             if p["metadata"]["name"] == name:
                 p["metadata"]["deletionTimestamp"] = "2026-11-28T12:02:00Z"
         return {"kind": "Pod", "metadata": {"name": name}}
+
+    def create_namespaced_pod_eviction(
+        self, name: str, namespace: str, body: Any = None, **kw: Any
+    ) -> dict[str, Any]:
+        """As the API server: every budget whose selector matches the pod must allow one disruption
+        (`{}` selects all, null none), else 429 naming the budget; then the pod is deleted."""
+        self.fake.calls.append(("evict_pod", namespace, name, body))
+        self.fake.maybe_fail("evict_pod")
+        target = next((p for p in self.fake.pods if p["metadata"]["name"] == name), None)
+        if target is None:
+            raise FakeApiException(404, f'pods "{name}" not found')
+        labels = target["metadata"].get("labels") or {}
+        for pdb in self.fake.pdbs:
+            sel = (pdb.get("spec") or {}).get("selector")
+            if sel is None or any(labels.get(k) != v for k, v in (sel.get("matchLabels") or {}).items()):
+                continue
+            if int((pdb.get("status") or {}).get("disruptionsAllowed") or 0) < 1:
+                pdb_name = pdb["metadata"]["name"]
+                exc = FakeApiException(
+                    429, "Cannot evict pod as it would violate the pod's disruption budget."
+                )
+                exc.body = json.dumps(
+                    {
+                        "kind": "Status",
+                        "message": "Cannot evict pod as it would violate the pod's disruption budget.",
+                        "reason": "TooManyRequests",
+                        "details": {
+                            "causes": [
+                                {
+                                    "reason": "DisruptionBudget",
+                                    "message": f"The disruption budget {pdb_name} needs 3 healthy pods "
+                                    "and has 3 currently",
+                                }
+                            ]
+                        },
+                        "code": 429,
+                    }
+                )
+                raise exc
+            pdb["status"]["disruptionsAllowed"] -= 1
+        for hook in self.fake.on_delete:
+            hook(name, namespace, (body or {}).get("deleteOptions"))
+        return {"kind": "Status", "status": "Success", "code": 201}
 
     def list_namespaced_event(self, namespace: str, **kw: Any) -> dict[str, Any]:
         return {"items": list(self.fake.events), "metadata": {"resourceVersion": "100"}}
