@@ -50,6 +50,12 @@ def _readiness(template: Mapping[str, Any]) -> tuple[str | None, Any]:
     return None, None
 
 
+def _declared_replicas(replicas: int, hpa_spec: Mapping[str, Any]) -> int:
+    """The Deployment's replica count, clamped to the HPA's [min, max] (pod-kill pins the HPA to it)."""
+    low, high = int(hpa_spec.get("minReplicas") or 1), int(hpa_spec.get("maxReplicas") or replicas)
+    return max(low, min(high, replicas))
+
+
 def describe(
     namespace: str, deployment: str, cfg: Mapping[str, Any] | None = None
 ) -> list[tuple[str, Any, str]]:
@@ -108,8 +114,9 @@ def describe(
         ("ingest", "", "no ingest step"),
         (
             "replicas",
-            int(hspec.get("minReplicas") or replicas) if hpa else replicas,
-            "pod-kill's claim: Ready before and after the kills",
+            _declared_replicas(replicas, hspec) if hpa else replicas,
+            "pod-kill's claim: Ready before and after the kills (the Deployment's replicas, within the "
+            "HPA bounds)",
         ),
         (
             "min_ready",

@@ -46,7 +46,7 @@ def test_init_writes_a_file_that_run_target_accepts_unchanged(fake, tmp_path):
         "http://127.0.0.1:30180",
         "/healthz",
     )
-    assert (t["replicas"], t["min_ready"], t["target_replicas"]) == (2, 2, 3)
+    assert (t["replicas"], t["min_ready"], t["target_replicas"]) == (3, 2, 3)
     assert t["experiments"] == ["pod-kill", "hpa-scale"]
     assert "# the Deployment's spec.selector" in text
     env = targetfile.env_for(t)
