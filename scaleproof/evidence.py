@@ -74,6 +74,7 @@ DEFAULT_PROM_QUERIES = {
     "targets_up": "sum by (job) (up)",
 }
 PROM_STEP_S = 5.0
+PROM_SETTLE_S = 10.0  # two scrape intervals of k8s/base/prometheus.yml
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 
@@ -509,6 +510,11 @@ def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: floa
             "check its pod (`kubectl get pods -l app.kubernetes.io/name=prometheus`) and `prometheus_url`"
         )
         return out
+    # the last pods of the run reach Prometheus one scrape later: let them in before querying
+    settle = float(cfg.get("prometheus_settle_s", PROM_SETTLE_S))
+    time.sleep(max(0.0, min(settle, end + settle - time.time())))
+    end = max(end, min(time.time(), end + settle))
+    out["window"]["end"] = end
     try:
         out["scrape_interval_s"] = prom.scrape_interval_s(configuration=cfg)
     except Exception as exc:
@@ -539,7 +545,7 @@ def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: floa
                 configuration=cfg,
             )
         except Exception as exc:
-            out["screenshot"] = {"unavailable": f"Prometheus UI screenshot not taken: {exc}"}
+            out["screenshot"] = {"unavailable": str(exc)}
     return out
 
 

@@ -16,6 +16,10 @@ WEAVIATE_VERSION=${WEAVIATE_VERSION:-1.39.0}
 PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-0.316.0}
 PROMETHEUS_UI=${PROMETHEUS_UI:-1}
 PNPM_VERSION=${PNPM_VERSION:-12.4.2}
+# Packages of upstream's web/ui/pnpm-lock.yaml that the npm registry reachable here does not serve,
+# each replaced by the closest version it does serve (pnpm `overrides`): code-highlight 9.7.2 is
+# missing (the registry stops at 9.6.2); it only highlights PromQL in the UI's explain view.
+PROMETHEUS_UI_OVERRIDES=${PROMETHEUS_UI_OVERRIDES:-"@mantine/code-highlight=9.6.2"}
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 mkdir -p "$OUT" "$WORK"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -129,7 +133,14 @@ prometheus_ui() {
     npm install --silent --no-audit --no-fund --prefix "$WORK/pnpm-$PNPM_VERSION" -E "pnpm@$PNPM_VERSION"
   fi
   cd "$src/web/ui"
-  step "prometheus v$PROMETHEUS_VERSION: web UI: pnpm install (frozen lockfile)"
+  if [ -n "$PROMETHEUS_UI_OVERRIDES" ] && ! grep -q '^overrides:' pnpm-workspace.yaml; then
+    step "prometheus v$PROMETHEUS_VERSION: web UI: overriding $PROMETHEUS_UI_OVERRIDES (not served by the registry)"
+    echo "overrides:" >> pnpm-workspace.yaml
+    for o in $PROMETHEUS_UI_OVERRIDES; do printf '  "%s": "%s"\n' "${o%=*}" "${o##*=}" >> pnpm-workspace.yaml; done
+    # re-lock only the overridden entries; the age check cannot judge a version the registry lacks
+    "$pnpm" install --lockfile-only --config.minimum-release-age=0 --reporter=append-only --store-dir "$WORK/pnpm-store"
+  fi
+  step "prometheus v$PROMETHEUS_VERSION: web UI: pnpm install (frozen lockfile, upstream's supply-chain policy)"
   "$pnpm" install --frozen-lockfile --reporter=append-only --store-dir "$WORK/pnpm-store"
   step "prometheus v$PROMETHEUS_VERSION: web UI: building lezer-promql, codemirror-promql, mantine-ui"
   PATH="$(dirname "$pnpm"):$PATH" CI="" bash build_ui.sh --mantine-ui
