@@ -861,45 +861,101 @@ def _dashboard() -> Obj:
     return json.loads((K8S / "grafana" / "scaleproof-dashboard.json").read_text())
 
 
+#: values the dashboard's template variables take for this project's reference app
+DASHBOARD_VARS = {"$namespace": NAMESPACE, "$container": "searchapp"}
+
+
+def dashboard_panels(optional: bool | None = None) -> list[Obj]:
+    """Query panels; those nested in a collapsed row titled "Optional…" are the optional ones."""
+    out = []
+    for p in _dashboard()["panels"]:
+        if p["type"] != "row":
+            out.append((False, p))
+        for inner in p.get("panels", []):
+            out.append((p["title"].lower().startswith("optional"), inner))
+    return [p for opt, p in out if optional is None or opt == optional]
+
+
+def dashboard_queries(optional: bool | None = None) -> list[tuple[str, str]]:
+    """(panel title, PromQL with the template variables filled in)."""
+    out = []
+    for p in dashboard_panels(optional):
+        for t in p["targets"]:
+            expr = t["expr"]
+            for var, value in DASHBOARD_VARS.items():
+                expr = expr.replace(var, value)
+            out.append((p["title"], expr))
+    return out
+
+
 def test_grafana_dashboard_structure() -> None:
     dash = _dashboard()
     assert 36 <= dash["schemaVersion"] <= 41
     assert dash["uid"] and dash["title"]
     var = [v for v in dash["templating"]["list"] if v["type"] == "datasource"]
     assert var and var[0]["query"] == "prometheus"
+    assert {v["name"] for v in dash["templating"]["list"]} >= {"namespace", "container"}
     ds_ref = "${" + var[0]["name"] + "}"
-    ids = [p["id"] for p in dash["panels"]]
+    panels = dashboard_panels()
+    ids = [p["id"] for p in panels] + [p["id"] for p in dash["panels"] if p["type"] == "row"]
     assert len(ids) == len(set(ids))
-    titles = " ".join(p["title"].lower() for p in dash["panels"])
+    titles = " ".join(p["title"].lower() for p in dashboard_panels(optional=False))
     for word in ("replicas", "cpu", "request rate", "latency", "error"):
         assert word in titles, f"no {word} panel"
-    for p in dash["panels"]:
+    rows = [p for p in dash["panels"] if p["type"] == "row"]
+    assert [r["collapsed"] for r in rows if r["title"].lower().startswith("optional")] == [True]
+    for p in panels:
         assert p["datasource"]["uid"] == ds_ref
         assert p["targets"], f"panel {p['title']} has no target"
         for t in p["targets"]:
             assert t["expr"].strip() and t["datasource"]["uid"] == ds_ref
-            assert t["expr"].count("(") == t["expr"].count(")"), t["expr"]
+            assert "job=" not in t["expr"], "no job name: it depends on how a team names its scrape jobs"
 
 
-def test_grafana_queries_use_only_metrics_that_exist() -> None:
-    allowed = APP_METRICS | {
+def test_grafana_queries_use_only_metrics_this_stack_exports() -> None:
+    """cAdvisor, kubelet, up and the app's metrics in the main rows; kube-state-metrics only optional."""
+    exported = APP_METRICS | {
         "up",
-        "process_cpu_seconds_total",
+        "container_start_time_seconds",
         "container_cpu_usage_seconds_total",
+        "container_memory_working_set_bytes",
+        "kubelet_running_pods",
+    }
+    ksm = {
         "kube_deployment_spec_replicas",
         "kube_deployment_status_replicas_ready",
         "kube_horizontalpodautoscaler_status_desired_replicas",
     }
     used: set[str] = set()
-    for p in _dashboard()["panels"]:
+    for p in dashboard_panels(optional=False):
         names = set().union(*(promql_metric_names(t["expr"]) for t in p["targets"]))
         assert names, f"panel {p['title']} queries no metric"
-        assert names <= allowed, f"panel {p['title']} uses unknown metrics {names - allowed}"
+        assert names <= exported, f"panel {p['title']} uses metrics this stack lacks: {names - exported}"
         used |= names
     assert APP_METRICS <= used, f"app metrics not shown: {APP_METRICS - used}"
-    exprs = [t["expr"] for p in _dashboard()["panels"] for t in p["targets"]]
-    assert any('status=~"5.."' in e and "searchapp_requests_total" in e for e in exprs)
-    assert any('count(up{job="searchapp"}' in e for e in exprs), "replica fallback without kube-state-metrics"
+    for p in dashboard_panels(optional=True):
+        assert set().union(*(promql_metric_names(t["expr"]) for t in p["targets"])) <= ksm
+    exprs = [e for _, e in dashboard_queries(optional=False)]
+    assert any(e.startswith("count(count by (pod) (container_start_time_seconds") for e in exprs)
+
+
+def test_every_dashboard_query_parses_with_promtool() -> None:
+    """Prometheus' own parser (`promtool promql format`), offline, on every panel's PromQL."""
+    promtool = _promtool()
+    if not promtool:
+        pytest.skip("promtool not built yet (`scaleproof cluster up` builds Prometheus 3.16)")
+    bad = []
+    for title, expr in dashboard_queries() + [(f"broken {i}", e) for i, e in enumerate(["sum(up", "up{a=}"])]:
+        proc = subprocess.run(
+            [promtool, "promql", "format", "--experimental", expr],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if proc.returncode != 0:
+            bad.append(title)
+    assert bad == ["broken 0", "broken 1"], f"promtool rejects the dashboard's PromQL of {bad}"
 
 
 def test_grafana_component_ships_the_dashboard(tmp_path: Path) -> None:
