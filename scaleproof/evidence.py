@@ -31,8 +31,10 @@ import json
 import logging
 import os
 import platform
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
@@ -42,6 +44,7 @@ from scaleproof import __version__, credentials, criteria, rundir, timing, undo
 from scaleproof import verdict as verdict_module
 
 __all__ = [
+    "DEFAULT_PROM_QUERIES",
     "EVIDENCE_NAME",
     "EVIDENCE_VERSION",
     "MetricRecord",
@@ -57,18 +60,34 @@ __all__ = [
     "build_evidence",
     "configure_control",
     "journal_verdict",
+    "prometheus_queries",
 ]
 
 logger = logging.getLogger(__name__)
 
 EVIDENCE_NAME = "scaleproof"
 EVIDENCE_VERSION = 1
+# Prometheus view: range queries over the run, recorded in the journal. Declared in the experiment's
+# configuration as `prometheus_query_<name>` (env SCALEPROOF_PROMETHEUS_QUERY_<NAME>), with `${key}`
+# placeholders filled from the configuration; these generic ones (standard kubelet/cAdvisor metrics
+# and `up` of annotation-discovered pods, nothing app-specific) apply when an experiment declares none.
+# `pods_running` is the pod count the report cross-checks against the watches.
+PROM_QUERY_PREFIX = "prometheus_query_"
+POD_COUNT_QUERY = "pods_running"
 DEFAULT_PROM_QUERIES = {
-    "replicas": 'count(up{job="searchapp"} == 1)',
-    "cpu_cores": 'sum(rate(process_cpu_seconds_total{job="searchapp"}[30s]))',
-    "request_rate": 'sum(rate(searchapp_requests_total{endpoint="/search"}[30s]))',
-    "error_rate_5xx": 'sum(rate(searchapp_requests_total{status=~"5.."}[30s]))',
+    POD_COUNT_QUERY: (
+        'count(count by (pod) (container_start_time_seconds{namespace="${namespace}", '
+        'container="${prometheus_container}"}))'
+    ),
+    "pods_up": 'count(up{namespace="${namespace}", container="${prometheus_container}"} == 1)',
+    "cpu_per_pod_cores": (
+        'sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="${namespace}", '
+        'container="${prometheus_container}"}[30s]))'
+    ),
+    "targets_up": "sum by (job) (up)",
 }
+PROM_STEP_S = 5.0
+PROM_SETTLE_S = 10.0  # two scrape intervals of k8s/base/prometheus.yml
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 
@@ -591,23 +610,89 @@ def claims_summary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def prometheus_queries(configuration: Mapping[str, Any] | None) -> dict[str, tuple[str, str | None]]:
+    """name -> (PromQL with placeholders filled, error or None) from the configuration.
+
+    `prometheus_query_<name>` entries win; `prometheus_queries` (a mapping or its JSON) is the older
+    form; the generic defaults apply when neither is declared. A placeholder the configuration does
+    not define is reported as an error naming the configuration key, not sent to Prometheus."""
+    from chaoslib import substitute
+
+    cfg = dict(configuration or {})
+    declared = {k[len(PROM_QUERY_PREFIX) :]: v for k, v in cfg.items() if k.startswith(PROM_QUERY_PREFIX)}
+    legacy = cfg.get("prometheus_queries") or {}
+    if isinstance(legacy, str):
+        legacy = json.loads(legacy)
+    raw = {**legacy, **declared} or dict(DEFAULT_PROM_QUERIES)
+    out: dict[str, tuple[str, str | None]] = {}
+    for name, q in sorted(raw.items()):
+        text = str(substitute(str(q), cfg, {}))
+        missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)))
+        err = None
+        if missing:
+            err = (
+                f"query `{name}` uses ${{{missing[0]}}}, which the configuration does not define "
+                f"(add `{missing[0]}` to the experiment's configuration)"
+            )
+        out[name] = (text, err)
+    return out
+
+
 def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: float) -> dict[str, Any]:
+    """Range queries over the run, the scrape interval and a screenshot of the pod-count graph.
+
+    Evidence, not the verdict's source: every failure is recorded as an `unavailable` reason."""
     from probes import prometheus as prom
 
     cfg = configuration or {}
-    queries = cfg.get("prometheus_queries") or DEFAULT_PROM_QUERIES
-    if isinstance(queries, str):
-        queries = json.loads(queries)
-    out: dict[str, Any] = {"url": prom.base_url(configuration=cfg), "queries": {}}
+    end = max(end, start + 1)
+    out: dict[str, Any] = {
+        "url": prom.base_url(configuration=cfg),
+        "window": {"start": start, "end": end},
+        "queries": {},
+    }
     if not prom.is_up(configuration=cfg):
-        out["unavailable"] = f"Prometheus not ready at {out['url']}"
+        out["unavailable"] = (
+            f"Prometheus not ready at {out['url']} (GET /-/ready failed): no Prometheus view for this run; "
+            "check its pod (`kubectl get pods -l app.kubernetes.io/name=prometheus`) and `prometheus_url`"
+        )
         return out
-    for name, q in queries.items():
+    # the last pods of the run reach Prometheus one scrape later: let them in before querying
+    settle = float(cfg.get("prometheus_settle_s", PROM_SETTLE_S))
+    time.sleep(max(0.0, min(settle, end + settle - time.time())))
+    end = max(end, min(time.time(), end + settle))
+    out["window"]["end"] = end
+    try:
+        out["scrape_interval_s"] = prom.scrape_interval_s(configuration=cfg)
+    except Exception as exc:
+        out["scrape_interval_s"] = None
+        logger.warning("scrape interval unknown: %s", exc)
+    for name, (q, err) in prometheus_queries(cfg).items():
+        if err:
+            out["queries"][name] = {"query": q, "unavailable": err}
+            continue
         try:
-            series = prom.query_range(q, start, max(end, start + 1), step_s=5, configuration=cfg)
-            out["queries"][name] = {"query": q, "step_s": 5, "series": series}
+            series = prom.query_range(q, start, end, step_s=PROM_STEP_S, configuration=cfg)
+            out["queries"][name] = {"query": q, "step_s": PROM_STEP_S, "series": series}
         except Exception as exc:
-            out["queries"][name] = {"query": q, "unavailable": str(exc)}
+            out["queries"][name] = {
+                "query": q,
+                "unavailable": f"query `{name}` ({PROM_QUERY_PREFIX}{name}) failed: {exc}",
+            }
+    pods = out["queries"].get(POD_COUNT_QUERY) or {}
+    if "series" in pods and cfg.get("prometheus_screenshot", True) not in (False, "false", "0", 0):
+        run_dir = _run_dir(cfg)
+        try:
+            out["screenshot"] = prom.screenshot_graph(
+                pods["query"],
+                start,
+                end,
+                (run_dir or Path(tempfile.mkdtemp())) / "prometheus-ui.png",
+                step_s=PROM_STEP_S,
+                configuration=cfg,
+            )
+        except Exception as exc:
+            out["screenshot"] = {"unavailable": str(exc)}
     return out
 
 

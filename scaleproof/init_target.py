@@ -129,6 +129,14 @@ def describe(
             "hpa-scale's claim: Ready under load (at most the HPA maximum)",
         ),
     ]
+    containers = (template.get("spec") or {}).get("containers") or [{}]
+    rows.append(
+        (
+            "prometheus_container",
+            str(containers[0].get("name") or ""),
+            "the container the Prometheus pod-count and CPU queries select (cAdvisor)",
+        )
+    )
     if pdbs:
         rows.append(("kill_count", 1, f"PodDisruptionBudget(s) {', '.join(pdbs)} cover these pods"))
     rows.append(

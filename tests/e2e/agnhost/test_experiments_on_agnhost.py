@@ -37,6 +37,10 @@ def _env(kubectl: Kubectl, app: AgnhostApp, **extra: str) -> dict[str, str]:
         "SCALEPROOF_REQUESTS": "GET /hostname 9, GET /echo?msg=scaleproof 1",
         "SCALEPROOF_LOCUSTFILE": "",
         "SCALEPROOF_INGEST": "",
+        "SCALEPROOF_PROMETHEUS_CONTAINER": "agnhost",
+        # agnhost has no request metrics of its own
+        "SCALEPROOF_PROMETHEUS_QUERY_REQUEST_RATE": "vector(0)",
+        "SCALEPROOF_PROMETHEUS_QUERY_ERROR_RATE_5XX": "vector(0)",
     }
     env.update(extra)
     return env
@@ -107,12 +111,17 @@ def test_pod_kill_on_agnhost_through_init_and_a_target_file(
     )
     assert written["app_url"] == agnhost.url and written["replicas"] == 3
     for key in list(env):  # only the target file and the kill settings describe the target now
-        if key.startswith("SCALEPROOF_") and key not in (
-            "SCALEPROOF_KUBECONFIG",
-            "SCALEPROOF_KILLS",
-            "SCALEPROOF_KILL_INTERVAL_S",
-            "SCALEPROOF_LOAD_RUN_TIME_S",
-            "SCALEPROOF_METHOD_DEADLINE_S",
+        if (
+            key.startswith("SCALEPROOF_")
+            and "PROMETHEUS_QUERY" not in key
+            and key
+            not in (
+                "SCALEPROOF_KUBECONFIG",
+                "SCALEPROOF_KILLS",
+                "SCALEPROOF_KILL_INTERVAL_S",
+                "SCALEPROOF_LOAD_RUN_TIME_S",
+                "SCALEPROOF_METHOD_DEADLINE_S",
+            )
         ):
             env.pop(key)
     run = subprocess.run(
