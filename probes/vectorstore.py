@@ -449,19 +449,48 @@ def run_phase(
     return {"ingested": ingested, "queried": queried}
 
 
+def _judge(
+    value: Mapping[str, Any], phase: Mapping[str, bool], min_shards: int, min_nodes: int, min_queried: int
+) -> list[str]:
+    """Why the claim fails in this phase (empty: it holds). At rest nothing is claimed."""
+    if not phase["ingested"]:
+        return []
+    why: list[str] = []
+    if int(value.get("shards_with_data") or 0) < int(min_shards):
+        why.append(f"{value.get('shards_with_data')} shard(s) hold data, {min_shards} claimed")
+    if int(value.get("nodes_with_shards") or 0) < int(min_nodes):
+        why.append(f"{value.get('nodes_with_shards')} node(s) hold shards with data, {min_nodes} claimed")
+    if phase["queried"]:
+        q = value.get("shards_queried")
+        if q is None or int(q) < int(min_queried):
+            why.append(f"{q} shard(s) queried since the baseline snapshot, {min_queried} claimed")
+    return why + [str(w) for w in value.get("warnings") or []] if why else []
+
+
 def shard_spread_now(
     collection: str = "Documents",
     store: str | None = None,
+    min_shards: int = 2,
+    min_nodes: int = 2,
+    min_shards_queried: int = 2,
     baseline_label: str = "before",
+    queried_label: str = "after",
     qdrant_urls: Sequence[str] | str | None = None,
     client_factory: qdrant.ClientFactory | None = None,
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Hypothesis probe: the spread read live from the store: `shards_with_data`, `nodes_with_shards`,
-    `documents_total` and `shards_queried` (shards whose search counter rose since this run's
-    `baseline_label` snapshot; None before it exists), plus `warnings` (with remedies) and
-    `missing` (the collection does not exist yet: figures are 0). Never writes anything."""
+    """Hypothesis probe: the spread read live from the store (`shards_with_data`, `nodes_with_shards`,
+    `documents_total`, `shards_queried` = shards whose search counter rose since this run's
+    `baseline_label` snapshot, None before it exists; `warnings` with remedies; `missing` when the
+    collection does not exist yet) and `claim`: the claim judged for the phase of THIS run.
+
+    Chaos Toolkit has one hypothesis for before, during and after the method, and before it the store
+    is empty (or holds an earlier run's data, which proves nothing about this run), so the claim is
+    read by phase from the run's own records (`run_phase`): at rest (no ingest ended yet) nothing is
+    claimed, the store must only answer; once the ingest ended (ok or failed), >= `min_shards` shards
+    hold data on >= `min_nodes` nodes; once the `queried_label` snapshot exists (the burst is over,
+    its counters settled), >= `min_shards_queried` shards were queried too. Never writes anything."""
     s = _store(store, configuration)
     snap = _snapshot(s, collection, True, qdrant_urls, secrets, configuration, client_factory)
     base = next(
@@ -472,7 +501,7 @@ def shard_spread_now(
         snap.get("per_shard") or [], (base or {}).get("counters"), snap.get("counters")
     )
     spread = timing.shard_spread(rows)
-    return {
+    out: dict[str, Any] = {
         "store": s,
         "collection": collection,
         "shards": spread["shards"],
@@ -486,43 +515,28 @@ def shard_spread_now(
         "counters_error": snap.get("counters_error"),
         "per_shard": spread["per_shard"],
     }
-
-
-def spread_claim_holds(
-    value: Mapping[str, Any] | None = None,
-    min_shards: int = 2,
-    min_nodes: int = 2,
-    min_shards_queried: int = 2,
-    queried_label: str = "after",
-    configuration: Mapping[str, Any] | None = None,
-) -> bool:
-    """Tolerance of `shard_spread_now`: the claim by phase of THIS run (`run_phase`).
-
-    Chaos Toolkit has one hypothesis for before, during and after the method; the store is empty (or
-    holds an earlier run's data) before, so the claim cannot be a fixed threshold. At rest (no ingest
-    recorded yet) the store must only answer; once the run's ingest ended, >= `min_shards` shards hold
-    data on >= `min_nodes` nodes; once the burst's `queried_label` snapshot exists, >= `min_shards_queried`
-    shards were also queried. Reasons (and remedies) go to the log."""
-    if not isinstance(value, Mapping):
-        logger.warning("spread claim: no figures from the store (%r)", value)
-        return False
     phase = run_phase(queried_label, configuration)
-    if not phase["ingested"]:
-        logger.info(
-            "spread claim at rest (nothing ingested by this run yet): store answered %s", value.get("shards")
-        )
-        return True
-    why: list[str] = []
-    if int(value.get("shards_with_data") or 0) < int(min_shards):
-        why.append(f"{value.get('shards_with_data')} shard(s) hold data, {min_shards} claimed")
-    if int(value.get("nodes_with_shards") or 0) < int(min_nodes):
-        why.append(f"{value.get('nodes_with_shards')} node(s) hold shards with data, {min_nodes} claimed")
-    if phase["queried"]:
-        q = value.get("shards_queried")
-        if q is None or int(q) < int(min_shards_queried):
-            why.append(f"{q} shard(s) queried since the baseline, {min_shards_queried} claimed")
-    if why:
-        remedies = [str(w) for w in value.get("warnings") or []]
-        logger.warning("spread claim not met (%s): %s", value.get("store"), "; ".join(why + remedies))
+    reasons = _judge(out, phase, min_shards, min_nodes, min_shards_queried)
+    name = "queried" if phase["queried"] else "ingested" if phase["ingested"] else "at rest"
+    out["claim"] = {
+        "phase": name,
+        "claimed": {"shards_with_data": int(min_shards), "nodes_with_shards": int(min_nodes)}
+        | ({"shards_queried": int(min_shards_queried)} if phase["queried"] else {}),
+        "met": not reasons,
+        "reasons": reasons,
+    }
+    return out
+
+
+def spread_claim_holds(value: Mapping[str, Any] | None = None) -> bool:
+    """Tolerance of `shard_spread_now`: its `claim.met` (the reasons are in the probe's output, i.e.
+    in the journal)."""
+    claim = (value or {}).get("claim") if isinstance(value, Mapping) else None
+    if not isinstance(claim, Mapping):
+        logger.warning("spread claim: no claim in the probe output (%r)", value)
         return False
-    return True
+    if not claim.get("met"):
+        logger.warning(
+            "spread claim not met (%s): %s", claim.get("phase"), "; ".join(claim.get("reasons") or [])
+        )
+    return bool(claim.get("met"))

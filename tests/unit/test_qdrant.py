@@ -272,28 +272,46 @@ def test_no_url_and_no_namespace_says_what_to_set():
 # --------------------------------------------------------------------------------- the hypothesis claim
 def test_claim_by_phase_of_the_run(peers, tmp_path, caplog):
     c = cfg(peers, tmp_path)
-    hold = vectorstore.spread_claim_holds
+
+    def now(**claimed):
+        return vectorstore.shard_spread_now(configuration=c, **claimed)
+
     peers.state, peers.phase = "initial", "before"
-    at_rest = vectorstore.shard_spread_now(configuration=c)
-    assert hold(at_rest, min_shards=9, configuration=c), "before the ingest nothing is claimed"
+    at_rest = now(min_shards=9)
+    assert at_rest["claim"] == {
+        "phase": "at rest",
+        "claimed": {"shards_with_data": 9, "nodes_with_shards": 2},
+        "met": True,
+        "reasons": [],
+    }, "before the ingest nothing is claimed"
+    assert vectorstore.spread_claim_holds(at_rest)
     rundir.append_event(tmp_path, {"t": 1, "source": "action", "kind": "Ingest", "type": "DONE"})
-    assert not hold(at_rest, configuration=c), "after the ingest an empty collection fails"
+    empty = now()
+    assert empty["claim"]["phase"] == "ingested" and not empty["claim"]["met"]
+    assert "0 shard(s) hold data, 2 claimed" in empty["claim"]["reasons"]
+    assert any("recreate the collection" in r for r in empty["claim"]["reasons"]), (
+        "the remedy is in the journal"
+    )
     peers.state = "spread"
     vectorstore.record_shards("before", configuration=c)
-    ingested = vectorstore.shard_spread_now(configuration=c)
+    ingested = now()
     assert ingested["shards_queried"] == 0 and ingested["baseline"] == "before"
-    assert hold(ingested, configuration=c), "queries are not claimed until the burst's snapshot"
-    assert not hold(ingested, min_shards=9, configuration=c)
+    assert ingested["claim"]["met"], "queries are not claimed until the burst's snapshot"
+    assert now(min_shards=9)["claim"]["reasons"] == ["3 shard(s) hold data, 9 claimed"]
     peers.phase = "after"
     vectorstore.record_shards("after", configuration=c)
-    final = vectorstore.shard_spread_now(configuration=c)
+    final = now()
     assert (final["shards_with_data"], final["nodes_with_shards"], final["shards_queried"]) == (3, 3, 3)
-    assert hold(final, configuration=c)
-    assert not hold(final, min_shards_queried=4, configuration=c)
+    assert final["claim"]["phase"] == "queried" and final["claim"]["met"]
+    assert final["claim"]["claimed"]["shards_queried"] == 2
+    assert not now(min_shards_queried=4)["claim"]["met"]
     peers.state = "race"
     caplog.set_level(logging.WARNING, logger="probes.vectorstore")
-    assert not hold(vectorstore.shard_spread_now(configuration=c), configuration=c)
-    assert "1 node(s) hold shards with data, 2 claimed" in caplog.text and "move_shard" in caplog.text
+    race = now()
+    assert not vectorstore.spread_claim_holds(race)
+    assert race["claim"]["reasons"][0] == "1 node(s) hold shards with data, 2 claimed"
+    assert "move_shard" in race["claim"]["reasons"][1] and "move_shard" in caplog.text
+    assert not vectorstore.spread_claim_holds(None)
 
 
 def test_missing_collection_is_zero_at_rest(peers):

@@ -152,7 +152,7 @@ def test_weaviate_spread_claim_follows_the_run(http, tmp_path):
     http["10.0.0.1:2112"] = Resp(text="")
     empty = vectorstore.shard_spread_now(configuration=c)
     assert empty["missing"] and empty["shards"] == 0
-    assert vectorstore.spread_claim_holds(empty, configuration=c), "an empty store passes the gate"
+    assert vectorstore.spread_claim_holds(empty), "an empty store passes the gate"
     http["/v1/nodes"] = Resp(body=NODES)
     http["10.0.0.1:2112"] = Resp(text=METRICS)
     rundir.append_event(tmp_path, {"t": 1, "source": "action", "kind": "Ingest", "type": "DONE"})
@@ -160,9 +160,10 @@ def test_weaviate_spread_claim_follows_the_run(http, tmp_path):
     vectorstore.record_shards("after", configuration=c)
     spread = vectorstore.shard_spread_now(configuration=c)
     assert (spread["shards_with_data"], spread["nodes_with_shards"], spread["shards_queried"]) == (3, 3, 0)
-    assert not vectorstore.spread_claim_holds(spread, configuration=c), "no shard counter moved"
+    assert spread["claim"]["reasons"] == ["0 shard(s) queried since the baseline snapshot, 2 claimed"]
+    assert not vectorstore.spread_claim_holds(spread), "no shard counter moved"
     http["10.0.0.1:2112"] = Resp(text=METRICS.replace("} 12", "} 30").replace("} 7", "} 9"))
-    assert vectorstore.spread_claim_holds(vectorstore.shard_spread_now(configuration=c), configuration=c)
+    assert vectorstore.spread_claim_holds(vectorstore.shard_spread_now(configuration=c))
     assert vectorstore.healthy_nodes(configuration=c) == 2
 
 
