@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
@@ -134,25 +133,19 @@ def weaviate_healthy_nodes(
     return sum(1 for n in _nodes(weaviate_url, timeout_s, configuration) if n.get("status") == "HEALTHY")
 
 
-_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
 def parse_prometheus_text(text: str) -> list[tuple[str, dict[str, str], float]]:
-    """Parse the Prometheus text exposition format into (name, labels, value) samples."""
-    out = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _LINE.match(line)
-        if not m:
-            continue
-        try:
-            v = float(m.group("value"))
-        except ValueError:
-            continue
-        out.append((m.group("name"), dict(_LABEL.findall(m.group("labels") or "")), v))
-    return out
+    """Parse the Prometheus text exposition format into (sample name, labels, value), with
+    prometheus_client's own parser (a summary's `_count`/`_sum` samples keep their names)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        return [
+            (smp.name, dict(smp.labels), float(smp.value))
+            for fam in text_string_to_metric_families(text)
+            for smp in fam.samples
+        ]
+    except ValueError as exc:
+        raise VectorStoreError(f"unparseable Prometheus metrics text: {exc}") from exc
 
 
 def _by_shard(samples: Sequence[tuple[dict[str, str], float]], collection: str) -> dict[str, float]:
