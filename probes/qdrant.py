@@ -37,6 +37,7 @@ __all__ = [
     "REMEDY",
     "ClusterView",
     "check_qdrant_url",
+    "new_client_factory",
     "cluster_problems",
     "cluster_views",
     "collection_cluster",
@@ -154,11 +155,13 @@ def _urls_from_slices(slices: Sequence[Mapping[str, Any]], port_name: str) -> li
     return [found[k] for k in sorted(found)]
 
 
-def _client_factory(api_key: str | None, timeout_s: float) -> ClientFactory:
+def new_client_factory(api_key: str | None, timeout_s: float) -> ClientFactory:
+    """A qdrant-client per peer URL (REST; no version check: one request less per peer, no warning on a
+    client/server version gap)."""
+
     def make(url: str) -> Any:
         from qdrant_client import QdrantClient
 
-        # check_compatibility=False: no extra version request per peer, no warning on a version gap
         return QdrantClient(
             url=url, api_key=api_key or None, timeout=max(1, round(timeout_s)), check_compatibility=False
         )
@@ -255,7 +258,7 @@ def healthy_peers(
     """Number of peers of a formed, consistent cluster, every peer asked. Raises VectorStoreError
     naming each problem (disagreeing membership or leader, pending operations, a peer not asked)."""
     urls = peer_urls(qdrant_urls, configuration, timeout_s)
-    views = cluster_views(urls, client_factory or _client_factory(api_key, timeout_s))
+    views = cluster_views(urls, client_factory or new_client_factory(api_key, timeout_s))
     problems = cluster_problems(views, expected_peers)
     if problems:
         raise VectorStoreError("Qdrant cluster not healthy: " + "; ".join(problems))
@@ -276,12 +279,12 @@ def wait_formed(
     """Block until the entry peer's `GET /cluster` lists `expected_peers` peers and a leader (what a
     collection needs before it is created). Returns the peer count; raises DeadlineExceeded."""
     urls = peer_urls(qdrant_urls, configuration)
-    make = client_factory or _client_factory(api_key, 5.0)
+    entry = (client_factory or new_client_factory(api_key, 5.0))(urls[0])
     end = clock() + float(deadline_s)
     last = "no answer yet"
     while True:
         try:
-            view = _view(urls[0], make(urls[0]))
+            view = _view(urls[0], entry)
             n = len(view["peers"]) if view["status"] == "enabled" else 1
             if n >= int(expected_peers) and (view["leader"] or view["status"] != "enabled"):
                 return n

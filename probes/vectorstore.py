@@ -278,7 +278,21 @@ class _Qdrant:
         configuration: Mapping[str, Any] | None,
     ) -> None:
         self.urls = qdrant.peer_urls(qdrant_urls, configuration, timeout_s)
-        self.make = client_factory or qdrant._client_factory(_qdrant_key(secrets), timeout_s)
+        self._factory = client_factory or qdrant.new_client_factory(_qdrant_key(secrets), timeout_s)
+        self._clients: dict[str, Any] = {}
+
+    def make(self, url: str) -> Any:
+        """One client per peer for the whole probe call (several requests per peer)."""
+        if url not in self._clients:
+            self._clients[url] = self._factory(url)
+        return self._clients[url]
+
+    def close(self) -> None:
+        for c in self._clients.values():
+            close = getattr(c, "close", None)
+            if callable(close):
+                close()
+        self._clients.clear()
 
 
 def _qdrant_snapshot(q: _Qdrant, collection: str, with_counters: bool) -> dict[str, Any]:
@@ -343,7 +357,10 @@ def _snapshot(
 ) -> dict[str, Any]:
     if store == "qdrant":
         q = _Qdrant(qdrant_urls, 10.0, client_factory, secrets, configuration)
-        return _qdrant_snapshot(q, collection, with_counters)
+        try:
+            return _qdrant_snapshot(q, collection, with_counters)
+        finally:
+            q.close()
     return _weaviate_snapshot(collection, with_counters, configuration)
 
 
@@ -359,7 +376,10 @@ def qdrant_shards(
     "status", "peer_uri"}`. Every peer is asked; fewer peers asked than the cluster reports, or a
     shard no asked peer holds, raises VectorStoreError instead of a partial answer."""
     q = _Qdrant(qdrant_urls, timeout_s, client_factory, secrets, configuration)
-    snap = _qdrant_snapshot(q, collection, with_counters=False)
+    try:
+        snap = _qdrant_snapshot(q, collection, with_counters=False)
+    finally:
+        q.close()
     if snap.get("missing"):
         raise VectorStoreError(f"{snap['missing']}: was it created?")
     for w in snap["warnings"]:
@@ -378,7 +398,10 @@ def qdrant_query_counters(
     """Cumulative searches per shard of every peer (`probes.qdrant.search_counters`): `{"counters",
     "fanout", "source"}`; compare two snapshots."""
     q = _Qdrant(qdrant_urls, timeout_s, client_factory, secrets, configuration)
-    return qdrant.search_counters(collection, q.urls, q.make)
+    try:
+        return qdrant.search_counters(collection, q.urls, q.make)
+    finally:
+        q.close()
 
 
 # --------------------------------------------------------------------------------------------- records
