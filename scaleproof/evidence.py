@@ -412,7 +412,10 @@ def journal_verdict(
         unsure.append("no criteria declared in the experiment")
     for c in results:
         if c.get("passed") is False:
-            fails.append(f"criterion `{c['expr']}` not met (value {c.get('value')})")
+            why = (metrics.get(str(c.get("metric"))) or {}).get("reason")  # e.g. a remedy
+            fails.append(
+                f"criterion `{c['expr']}` not met (value {c.get('value')})" + (f": {why}" if why else "")
+            )
         elif c.get("passed") is None:
             unsure.append(f"criterion `{c['expr']}` not evaluable: {c.get('reason')}")
     if fails:
@@ -526,54 +529,64 @@ def _scale_figures(
 
 
 def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: dict[str, Any]) -> None:
+    from probes.vectorstore import attach_query_deltas
+
     snaps = rundir.read_jsonl(run_dir / "shards.jsonl")
     if not snaps:
         for k in ("shards_min", "nodes_with_shards", "documents_total", "shards_queried"):
             metrics[k] = _metric(
-                None, "shards", "GET /v1/nodes?output=verbose", None, 0, "no shard snapshot recorded"
+                None, "shards", "vector-store shard snapshots", None, 0, "no shard snapshot recorded"
             )
         return
     spreads = [timing.shard_spread(s.get("per_shard") or []) for s in snaps]
     before = next((s for s in snaps if s.get("label") == "before"), snaps[0])
     after = next((s for s in reversed(snaps) if s.get("label") == "after"), snaps[-1])
-    rows = [dict(r) for r in after.get("per_shard") or []]
-    cb, ca = before.get("counters"), after.get("counters")
-    if isinstance(cb, Mapping) and isinstance(ca, Mapping) and before is not after:
-        seen: set[str] = set()
-        for r in rows:
-            sh = str(r.get("shard"))
-            # counters are per shard name (summed over replicas): attach the delta to one row only
-            r["queries"] = None if sh in seen else float(ca.get(sh, 0.0)) - float(cb.get(sh, 0.0))
-            seen.add(sh)
+    # each snapshot names its store and sources (journals older than that were Weaviate's)
+    store = str(after.get("store") or "weaviate")
+    data_src = after.get("per_shard_source") or "/v1/nodes verbose"
+    counter_src = after.get("counters_source") or "Weaviate :2112 metrics"
+    rows = attach_query_deltas(
+        after.get("per_shard") or [],
+        before.get("counters") if before is not after else None,
+        after.get("counters"),
+    )
     last = timing.shard_spread(rows)
     n = len(snaps)
     metrics["shards_min"] = _metric(
         min(s["shards_with_data"] for s in spreads),
         "shards",
-        "min over snapshots of distinct shards holding ≥ 1 object (/v1/nodes verbose)",
+        f"min over snapshots of distinct shards holding ≥ 1 object ({store}: {data_src})",
         None,
         n,
     )
     metrics["nodes_with_shards"] = _metric(
         min(s["nodes_with_shards"] for s in spreads),
         "nodes",
-        "min over snapshots of distinct nodes holding a shard with data",
+        f"min over snapshots of distinct nodes holding a shard with data ({store})",
         None,
         n,
     )
+    warnings = [w for s in snaps for w in s.get("warnings") or []]
+    if warnings:
+        metrics["nodes_with_shards"]["reason"] = warnings[-1]
     metrics["documents_total"] = _metric(
-        last["documents_total"], "objects", "sum of objectCount over distinct shards (last snapshot)", None, 1
+        last["documents_total"],
+        "objects",
+        f"sum of objects over distinct shards, last snapshot ({store})",
+        None,
+        1,
     )
     why = after.get("counters_error") or before.get("counters_error") or "no before/after query counters"
     metrics["shards_queried"] = _metric(
         last["shards_queried"],
         "shards",
-        "shards whose query counter rose over the burst (Weaviate :2112 metrics)",
+        f"shards whose search counter rose over the burst ({counter_src})",
         None,
         len(rows),
         why,
     )
     timelines["shards"] = {
+        "store": store,
         "collection": after.get("collection"),
         "per_shard": last["per_shard"],
         "snapshots": [{"label": s.get("label"), "t": s.get("t")} for s in snaps],

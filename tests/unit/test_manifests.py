@@ -31,7 +31,8 @@ KUBE_VERSION = "1.35"  # newest schema set <= 1.35 shipped by kubernetes-validat
 NAMESPACE = "scaleproof"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 
-OVERLAYS = ["local", "minikube", "qdrant"]
+OVERLAYS = ["local", "minikube", "qdrant", "qdrant-local"]
+QDRANT_OVERLAYS = ["qdrant", "qdrant-local"]
 NODE_OVERLAYS = ["local", "minikube"]  # the ones that run Weaviate + NodePorts
 RENDERABLE = {
     "app": K8S / "app",
@@ -535,23 +536,44 @@ def test_qdrant_cluster_follows_the_official_chart() -> None:
 
 
 def _run_initialize(script: str, hostname: str, tmp_path: Path) -> list[str]:
+    proc = _initialize(script, hostname, tmp_path, dns_misses=0)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    return lines[lines.index(next(line for line in lines if line.startswith("--"))) :]
+
+
+def _initialize(
+    script: str, hostname: str, tmp_path: Path, dns_misses: int, wait_s: int = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run initialize.sh with a fake entrypoint, a `getent` that fails `dns_misses` times (a DNS
+    record not published yet) and a `sleep` that returns at once."""
     bash = shutil.which("bash")
     if not bash:
         pytest.skip("bash not available")
     (tmp_path / "initialize.sh").write_text(script)
-    (tmp_path / "entrypoint.sh").write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
-    (tmp_path / "entrypoint.sh").chmod(0o755)
-    proc = subprocess.run(
+    fakes = {
+        "entrypoint.sh": 'for a in "$@"; do echo "$a"; done',
+        "bin/getent": f'echo "$2" >> "{tmp_path}/lookups"; n=$(wc -l < "{tmp_path}/lookups"); '
+        f'[ "$n" -gt {dns_misses} ] && echo "127.0.0.1 $2"',
+        "bin/sleep": "exit 0",
+    }
+    for name, body in fakes.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(f"#!/bin/sh\n{body}\n")
+        (tmp_path / name).chmod(0o755)
+    return subprocess.run(
         [bash, "initialize.sh"],
         cwd=tmp_path,
-        env={"HOSTNAME": hostname, "PATH": os.environ.get("PATH", "")},
+        env={
+            "HOSTNAME": hostname,
+            "PATH": f"{tmp_path}/bin:{os.environ.get('PATH', '')}",
+            "QDRANT_DNS_WAIT_SECONDS": str(wait_s),
+        },
         capture_output=True,
         text=True,
-        timeout=10,
-        check=True,
+        timeout=20,
+        check=False,
     )
-    lines = proc.stdout.splitlines()
-    return lines[lines.index(next(line for line in lines if line.startswith("--"))) :]
 
 
 @pytest.mark.parametrize(
@@ -595,12 +617,28 @@ def test_qdrant_bootstrap_logic_runs_like_the_chart(
         assert int(pod.rsplit("-", 1)[1]) < sts["spec"]["replicas"]
 
 
-def test_qdrant_overlay_switches_the_app_backend() -> None:
-    objs = overlay("qdrant")
+@pytest.mark.parametrize("ov", QDRANT_OVERLAYS)
+def test_qdrant_overlay_switches_the_app_backend(ov: str) -> None:
+    objs = overlay(ov)
     s = app_settings(objs)
     assert s["VECTOR_BACKEND"] == "qdrant"
-    assert s["QDRANT_URL"] == "http://qdrant.scaleproof.svc:6333"
-    one(objs, "Service", "qdrant")
+    assert "QDRANT_URL" not in s, "a ConfigMap cannot expand the namespace: the URL is set in env"
+    sts = one(objs, "StatefulSet", "qdrant")
+    assert s["QDRANT_EXPECTED_PEERS"] == str(sts["spec"]["replicas"]), "create the collection once all joined"
+    c = pod_spec(one(objs, "Deployment", "searchapp"))["containers"][0]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert [e["name"] for e in c["env"]].index("POD_NAMESPACE") < [e["name"] for e in c["env"]].index(
+        "QDRANT_URL"
+    ), "$(VAR) expands only variables defined earlier"
+    url = env["QDRANT_URL"]["value"]
+    assert url == "http://qdrant.$(POD_NAMESPACE).svc:6333"
+    svc = one(objs, "Service", url.split("//")[1].split(".")[0])
+    assert 6333 in {p["port"] for p in svc["spec"]["ports"]}
+    from searchapp.settings import Settings
+
+    st = Settings.from_env({**s, "QDRANT_URL": url.replace("$(POD_NAMESPACE)", "other-ns")})
+    assert st.qdrant_url == "http://qdrant.other-ns.svc:6333" and st.qdrant_expected_peers == 3
     # the ConfigMap name still carries a content hash, so the switch rolls the app pods
     assert one_prefixed(objs, "ConfigMap", "searchapp-config")["metadata"]["name"] != "searchapp-config"
 
@@ -656,7 +694,7 @@ def test_prometheus_discovers_every_annotated_workload_through_the_api(ov: str) 
         scraped.add(name)
         declared = {p["containerPort"] for c in pod_spec(w)["containers"] for p in c.get("ports", [])}
         assert int(ann["prometheus.io/port"]) in declared, f"{name}: annotated port is not declared"
-    assert "searchapp" in scraped and ({"weaviate"} if ov != "qdrant" else {"qdrant"}) <= scraped
+    assert "searchapp" in scraped and ({"qdrant"} if ov in QDRANT_OVERLAYS else {"weaviate"}) <= scraped
     args = pod_spec(dep)["containers"][0]["args"]
     assert "--storage.tsdb.retention.time=6h" in args
     conf_arg = next(a for a in args if a.startswith("--config.file="))
@@ -1066,3 +1104,104 @@ def test_plain_configmap_matches_the_generator_env_file() -> None:
     assert plain["metadata"]["name"] == "searchapp-config"
     assert plain["data"] == env
     assert app_settings(render(K8S / "app")) == env
+
+
+# ------------------------------------------------------------------ Qdrant: issue 13's pitfalls
+def test_qdrant_joining_peer_waits_for_the_dns_records(tmp_path: Path) -> None:
+    """Peers 1 and 2 crash-looped on a real cluster: `--bootstrap` looked up qdrant-0's record
+    before the headless Service published it. The script now retries the lookup first."""
+    script = one_prefixed(overlay("qdrant"), "ConfigMap", "qdrant")["data"]["initialize.sh"]
+    proc = _initialize(script, "qdrant-2", tmp_path, dns_misses=3)
+    assert proc.returncode == 0, proc.stderr
+    lookups = (tmp_path / "lookups").read_text().split()
+    assert lookups == ["qdrant-0.qdrant-headless"] * 4 + ["qdrant-2.qdrant-headless"]
+    assert proc.stdout.count("waiting for the DNS record qdrant-0.qdrant-headless") == 3
+    assert proc.stdout.splitlines()[-4:] == [
+        "--bootstrap",
+        "http://qdrant-0.qdrant-headless:6335",
+        "--uri",
+        "http://qdrant-2.qdrant-headless:6335",
+    ]
+
+
+def test_qdrant_dns_wait_is_bounded_and_says_why(tmp_path: Path) -> None:
+    script = one_prefixed(overlay("qdrant"), "ConfigMap", "qdrant")["data"]["initialize.sh"]
+    proc = _initialize(script, "qdrant-1", tmp_path, dns_misses=10**6, wait_s=6)
+    assert proc.returncode == 1 and "--bootstrap" not in proc.stdout
+    assert "still missing after 6s" in proc.stderr and "publishNotReadyAddresses" in proc.stderr
+    (tmp_path / "p0").mkdir()
+    first = _initialize(script, "qdrant-0", tmp_path / "p0", dns_misses=10**6)
+    assert first.returncode == 0 and "--uri" in first.stdout, "qdrant-0 starts the cluster without waiting"
+
+
+@pytest.mark.parametrize("ov", QDRANT_OVERLAYS)
+def test_qdrant_storage_ownership_is_fixed_before_start(ov: str) -> None:
+    """fsGroup is not applied to hostPath volumes: uid 1000 with a read-only root filesystem could
+    not write storage ("Permission denied (os error 13)"); the chart's init container chowns it."""
+    sts = one(overlay(ov), "StatefulSet", "qdrant")
+    spec = pod_spec(sts)
+    (init,) = spec["initContainers"]
+    (main,) = spec["containers"]
+    uid, fs_group = main["securityContext"]["runAsUser"], spec["securityContext"]["fsGroup"]
+    mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
+    assert init["command"][:3] == ["chown", "-R", f"{uid}:{fs_group}"]
+    targets = init["command"][3:]
+    assert "/qdrant/storage" in targets and "/qdrant/snapshots" in targets
+    assert {m["mountPath"]: m["name"] for m in init["volumeMounts"]} == {t: mounts[t] for t in targets}
+    assert init["image"] == main["image"], "no extra image to import"
+    sc = init["securityContext"]
+    assert sc["capabilities"]["drop"] == ["ALL"] and "CHOWN" in sc["capabilities"]["add"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+    assert main["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_local_qdrant_storage_is_prebound_hostpath_pvs() -> None:
+    from kubernetes.utils import parse_quantity
+
+    objs = overlay("qdrant-local")
+    sts = one(objs, "StatefulSet", "qdrant")
+    (vct,) = sts["spec"]["volumeClaimTemplates"]
+    cls = vct["spec"]["storageClassName"]
+    assert one(objs, "StorageClass", cls)["provisioner"] == "kubernetes.io/no-provisioner"
+    pvs = [pv for pv in find(objs, "PersistentVolume") if pv["spec"]["storageClassName"] == cls]
+    claims = {(pv["spec"]["claimRef"]["namespace"], pv["spec"]["claimRef"]["name"]) for pv in pvs}
+    wanted = {(NAMESPACE, f"{vct['metadata']['name']}-qdrant-{i}") for i in range(sts["spec"]["replicas"])}
+    assert claims == wanted, "one PV pre-bound to each StatefulSet claim"
+    paths = [pv["spec"]["hostPath"]["path"] for pv in pvs]
+    assert len(set(paths)) == len(paths) and all(p.startswith("/var/lib/scaleproof/qdrant-") for p in paths)
+    need = parse_quantity(vct["spec"]["resources"]["requests"]["storage"])
+    for pv in pvs:
+        assert parse_quantity(pv["spec"]["capacity"]["storage"]) >= need, (
+            "a PV smaller than the claim never binds"
+        )
+        assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+        assert pv["spec"]["accessModes"] == vct["spec"]["accessModes"]
+    # the same StorageClass object as overlays/local, so both overlays can be applied in turn
+    assert one(objs, "StorageClass", cls) == one(overlay("local"), "StorageClass", cls)
+
+
+def test_local_qdrant_fits_the_two_core_node_at_hpa_max() -> None:
+    from kubernetes.utils import parse_quantity
+
+    objs = overlay("qdrant-local")
+    hpa = one(objs, "HorizontalPodAutoscaler", "searchapp")
+    total = parse_quantity(f"{SYSTEM_PODS_CPU_MILLI}m")
+    for w in workloads(objs):
+        n = (
+            hpa["spec"]["maxReplicas"]
+            if w["metadata"]["name"] == "searchapp"
+            else w["spec"].get("replicas", 1)
+        )
+        # init containers run before the main one: a pod needs the larger of the two
+        main = sum(parse_quantity(c["resources"]["requests"]["cpu"]) for c in pod_spec(w)["containers"])
+        init = max(
+            (
+                parse_quantity(c["resources"]["requests"]["cpu"])
+                for c in pod_spec(w).get("initContainers", [])
+            ),
+            default=0,
+        )
+        total += n * max(main, init)
+    assert total <= parse_quantity(f"{NODE_CPU_MILLI}m"), f"CPU requests at HPA max = {total}"
+    nodeports = {p.get("nodePort") for s in find(objs, "Service") for p in s["spec"]["ports"]} - {None}
+    assert nodeports == {30080, 30090}
