@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from loadgen.runner import check_host, load_queries
-from scaleproof import rundir, undo
+from scaleproof import credentials, rundir, undo
 from scaleproof.errors import DeadlineExceeded, LoadError, RunDirError, ScaleproofError, VectorStoreError
 
 __all__ = ["ingest_corpus", "query_burst"]
@@ -56,7 +56,7 @@ def _wait_qdrant_formed(
     from probes import qdrant
 
     expected = int(configuration.get("qdrant_expected_peers") or 1)
-    key = str((secrets or {}).get("qdrant_api_key") or "") or None
+    key = str((secrets or {}).get("qdrant_api_key") or "") or credentials.get("vectorstore", "api_key")
     return qdrant.wait_formed(
         expected_peers=expected, deadline_s=deadline_s, api_key=key, configuration=configuration
     )

@@ -36,7 +36,7 @@ from typing import Any, TypedDict
 import requests
 
 from probes import qdrant
-from scaleproof import rundir, timing
+from scaleproof import credentials, rundir, timing
 from scaleproof.errors import ScaleproofError, VectorStoreError
 
 __all__ = [
@@ -226,7 +226,8 @@ def _store(store: str | None, configuration: Mapping[str, Any] | None) -> str:
 
 
 def _qdrant_key(secrets: Mapping[str, Any] | None) -> str | None:
-    return str((secrets or {}).get("qdrant_api_key") or "") or None
+    """The provider's `qdrant_api_key` secret, else the run's `vectorstore.api_key` (credentials)."""
+    return str((secrets or {}).get("qdrant_api_key") or "") or credentials.get("vectorstore", "api_key")
 
 
 def _expected_peers(configuration: Mapping[str, Any] | None) -> int | None:
