@@ -312,7 +312,8 @@ def after_activity_control(
     name = (context or {}).get("name")
     method = {a.get("name") for a in (experiment or {}).get("method") or [] if isinstance(a, Mapping)}
     failed = (state or {}).get("status") == "failed"
-    in_method = rundir.read_phase(run_dir) in ("method", "faults") if run_dir else False
+    record = rundir.read_phase(run_dir, full=True) if run_dir else {}
+    in_method = record.get("phase") in ("method", "faults") and not record.get("failed_step")
     if failed and in_method and name in method and "tolerance" not in (context or {}):
         rundir.set_phase(run_dir, rundir.read_phase(run_dir), failed_step=name)  # type: ignore[arg-type]
 

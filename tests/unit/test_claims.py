@@ -61,6 +61,11 @@ def test_a_failed_method_step_stops_the_next_steps(tmp_path, monkeypatch):
     )
     with pytest.raises(RunDirError, match="'pin-hpa-min-replicas' failed"):
         rundir.check_method_ok(None, "killing pods")
+    evidence.after_activity_control(  # the steps refused after it do not hide the first failure
+        context={"name": "kill"}, state={"status": "failed"}, experiment=exp, configuration=c
+    )
+    with pytest.raises(RunDirError, match="'pin-hpa-min-replicas' failed"):
+        rundir.check_method_ok(None, "waiting")
     assert rundir.read_phase(tmp_path) == "method"
 
 
