@@ -197,6 +197,32 @@ build_prometheus() {
   stamp prometheus "$pin"
 }
 
+# --- agnhost: Kubernetes' own e2e test server, the "application nobody here wrote" of the e2e tests.
+# Not a cluster component (never in the default list): built only when asked for by name, from
+# test/images/agnhost of the pinned k8s.io/kubernetes module, in its own wrapper module with the same
+# staging replace lines as build_kubernetes. The version is upstream's test/images/agnhost/VERSION,
+# set the way its Makefile does (-X main.Version), so `agnhost --version` names it.
+build_agnhost() {
+  local pin="agnhost-k8s-$K8S_VERSION"
+  if fresh agnhost "$pin"; then step "agnhost (k8s v$K8S_VERSION): cached"; return; fi
+  local w="$WORK/agnhost-$K8S_VERSION" stg kmod kdir ver m
+  stg="v0.${K8S_VERSION#1.}"
+  mkdir -p "$w"; cd "$w"
+  [ -f go.mod ] || go mod init local/agnhost-build >/dev/null 2>&1
+  go mod edit -go=1.25.0 -godebug=default=go1.25
+  step "agnhost (k8s v$K8S_VERSION): resolving modules (staging modules pinned to $stg)"
+  read -r kmod kdir < <(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" \
+    | python3 -c 'import sys,json;d=json.load(sys.stdin);print(d["GoMod"],d["Dir"])')
+  for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\)[[:space:]]*=>[[:space:]]*\./staging/.*#\1#p' "$kmod"); do
+    go mod edit -replace="$m=$m@$stg"
+  done
+  go get -tool "k8s.io/kubernetes/test/images/agnhost@v$K8S_VERSION"
+  ver=$(cat "$kdir/test/images/agnhost/VERSION")
+  step "agnhost $ver (k8s v$K8S_VERSION): compiling"
+  go build -trimpath -ldflags "-s -w -X main.Version=$ver" -o "$OUT/agnhost" k8s.io/kubernetes/test/images/agnhost
+  stamp agnhost "$pin"
+}
+
 for c in $COMPONENTS; do
   case "$c" in
     kubernetes) build_kubernetes ;;
@@ -205,6 +231,7 @@ for c in $COMPONENTS; do
     coredns) build_coredns ;;
     weaviate) build_weaviate ;;
     prometheus) build_prometheus ;;
+    agnhost) build_agnhost ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
 done
