@@ -211,8 +211,9 @@ def _cross_checks(
     k, ki = num("kills"), num("kill_interval_s")
     if k is not None and ki is not None and md is not None and (k - 1) * ki > md:
         problems.append(
-            f"{_where('kills', info['kills'], env)}: {k:g} kills {ki:g} s apart need at least "
-            f"{(k - 1) * ki:g} s, more than method_deadline_s ({md:g} s)"
+            f"{_where('kills', info['kills'], env)} with "
+            f"{_where('kill_interval_s', info['kill_interval_s'], env)}: {k:g} kills {ki:g} s apart need "
+            f"at least {(k - 1) * ki:g} s, more than method_deadline_s ({md:g} s)"
         )
 
 

@@ -65,12 +65,14 @@ def deploy(
             f"kubeconfig {kubeconfig} does not exist: run `scaleproof cluster up` first, or set "
             "SCALEPROOF_KUBECONFIG to your own cluster's kubeconfig"
         )
-    prepare_host_paths(kubeconfig, overlay, progress)
+    owned = prepare_host_paths(kubeconfig, overlay, progress)
     progress(f"[deploy] kubectl apply -k {overlay}")
     proc = _kubectl(kubeconfig, "apply", "-k", str(overlay))
     if proc.returncode != 0:
         raise DeployError(f"kubectl apply -k {overlay} failed: {proc.stderr.strip()}")
-    wait_ready(kubeconfig, timeout_s, namespace, progress)
+    # while a rolling update replaces pods that ran as another user (e.g. a root Weaviate), those
+    # keep writing files until they stop: give them back to the new owner until all is Ready
+    wait_ready(kubeconfig, timeout_s, namespace, progress, tick=lambda: _chown_all(owned))
 
 
 HOST_PATH_OWNER = "scaleproof.io/host-path-owner"
@@ -103,9 +105,7 @@ def prepare_host_paths(
             raise DeployError(f"PV {obj['metadata']['name']}: {HOST_PATH_OWNER} must be UID:GID") from exc
         try:
             os.makedirs(path, mode=0o750, exist_ok=True)
-            for root, dirs, files in os.walk(path):
-                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                    os.lchown(name, uid, gid)
+            _chown_all([(path, uid, gid)])
         except PermissionError as exc:
             raise DeployError(
                 f"cannot give {path} to {uid}:{gid} ({exc.strerror}): run the deploy as root, or "
@@ -116,16 +116,34 @@ def prepare_host_paths(
     return done
 
 
+def _chown_all(owned: list[tuple[str, int, int]]) -> None:
+    """Give every file under each path to its owner (files appear and vanish meanwhile: tolerated)."""
+    import os
+
+    for path, uid, gid in owned:
+        for root, dirs, files in os.walk(path):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                try:
+                    if os.lstat(name).st_uid != uid or os.lstat(name).st_gid != gid:
+                        os.lchown(name, uid, gid)
+                except FileNotFoundError:
+                    continue
+
+
 def wait_ready(
     kubeconfig: Path,
     timeout_s: float = 300,
     namespace: str = "scaleproof",
     progress: Callable[[str], None] = print,
+    tick: Callable[[], None] | None = None,
 ) -> None:
-    """Wait until every Deployment and StatefulSet in `namespace` has all its replicas Ready."""
+    """Wait until every Deployment and StatefulSet in `namespace` has all its replicas Ready
+    (`tick` runs on every poll)."""
     deadline = time.monotonic() + timeout_s
     last = ""
     while True:
+        if tick is not None:
+            tick()
         pending = _not_ready(kubeconfig, namespace)
         if not pending:
             progress(f"[deploy] every workload in {namespace} is Ready")

@@ -138,7 +138,37 @@ def test_experiment_passes_as_the_chaos_runner(kind: str, runner_kubeconfig: Pat
 
 # --------------------------------------------------------------------------------------------- PDBs
 @pytest.fixture
-def only_budget(stack: Kubectl) -> Iterator[Callable]:
+def three_replicas(stack: Kubectl) -> Iterator[None]:
+    """The HPA pinned to 3 searchapp pods (a kill needs a survivor), restored afterwards."""
+    hpa = stack.json("-n", NS, "get", "hpa", "searchapp")["spec"]
+    patch = {"spec": {"minReplicas": 3, "maxReplicas": max(3, hpa["maxReplicas"])}}
+    stack("-n", NS, "patch", "hpa", "searchapp", "--type=merge", "-p", json.dumps(patch))
+    stack("-n", NS, "rollout", "status", "deployment/searchapp", "--timeout=180s", timeout=200)
+
+    def settled() -> bool:  # exactly 3 pods, all Ready, none terminating: no rollout surge counted
+        items = stack.json("-n", NS, "get", "pods", "-l", SELECTOR)["items"]
+        return len(items) == 3 and len(_ready(stack)) == 3
+
+    try:
+        wait_for(settled, 240, "exactly 3 Ready searchapp pods and no terminating one")
+        yield
+    finally:
+        back = {"spec": {"minReplicas": hpa.get("minReplicas", 1), "maxReplicas": hpa["maxReplicas"]}}
+        stack("-n", NS, "patch", "hpa", "searchapp", "--type=merge", "-p", json.dumps(back), check=False)
+
+
+def _ready(stack: Kubectl) -> list[str]:
+    from scaleproof.timing import pod_ready
+
+    return [
+        p["metadata"]["uid"]
+        for p in stack.json("-n", NS, "get", "pods", "-l", SELECTOR)["items"]
+        if pod_ready(p)
+    ]
+
+
+@pytest.fixture
+def only_budget(stack: Kubectl, three_replicas: None) -> Iterator[Callable]:
     """Replace the app's PDB by one under test (the Eviction API refuses pods with two budgets)."""
     created: list[str] = []
 
@@ -170,7 +200,9 @@ def only_budget(stack: Kubectl) -> Iterator[Callable]:
 
 
 def _uids(stack: Kubectl) -> list[str]:
-    return sorted(p["metadata"]["uid"] for p in stack.json("-n", NS, "get", "pods", "-l", SELECTOR)["items"])
+    """Uids of the searchapp pods that are not terminating."""
+    items = stack.json("-n", NS, "get", "pods", "-l", SELECTOR)["items"]
+    return sorted(p["metadata"]["uid"] for p in items if not p["metadata"].get("deletionTimestamp"))
 
 
 @pytest.mark.parametrize(
@@ -200,7 +232,7 @@ def test_a_budget_refuses_the_kill_and_nothing_is_deleted(
 
 
 def test_an_eviction_within_the_budget_is_accepted_and_recorded(
-    stack: Kubectl, runner_kubeconfig: Path, tmp_path: Path
+    stack: Kubectl, runner_kubeconfig: Path, tmp_path: Path, three_replicas: None
 ) -> None:
     from actions import pods
     from scaleproof import rundir
@@ -242,11 +274,17 @@ def test_restricted_namespace_admits_our_stack_and_rejects_a_privileged_pod(stac
     # each workload's pod template, submitted as a pod, is admitted (server-side dry run)
     for kind in ("deployments", "statefulsets"):
         for w in stack.json("-n", NS, "get", kind)["items"]:
+            spec = dict(w["spec"]["template"]["spec"])
+            claims = [t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates") or []]
+            spec["volumes"] = (spec.get("volumes") or []) + [
+                {"name": c, "persistentVolumeClaim": {"claimName": f"{c}-{w['metadata']['name']}-0"}}
+                for c in claims
+            ]
             pod = {
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": {"name": f"e2e-admit-{w['metadata']['name']}", "namespace": NS},
-                "spec": w["spec"]["template"]["spec"],
+                "spec": spec,
             }
             r = stack("create", "--dry-run=server", "-f", "-", input=json.dumps(pod), check=False)
             assert r.returncode == 0, f"{kind}/{w['metadata']['name']} refused: {r.stderr}"

@@ -166,3 +166,34 @@ def test_host_paths_of_annotated_pvs_are_created_with_their_owner(
         st = p.stat()
         assert (st.st_uid, st.st_gid) == (10100, 10100), p
     assert not Path("/x").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_files_an_old_root_pod_writes_during_the_rollout_are_given_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = tmp_path / "weaviate-2"
+    rendered = yaml.safe_dump(
+        {
+            "kind": "PersistentVolume",
+            "metadata": {"name": "pv", "annotations": {deploy_mod.HOST_PATH_OWNER: OWNER}},
+            "spec": {"hostPath": {"path": str(data)}},
+        }
+    )
+    polls = iter([workloads(("StatefulSet", "weaviate", 1, 0)), workloads(("StatefulSet", "weaviate", 1, 1))])
+
+    def fake(kc: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        if args[0] == "kustomize":
+            return subprocess.CompletedProcess(args, 0, rendered, "")
+        if args[0] == "apply":  # the old pod, still running as root, writes at shutdown
+            (data / "raft").mkdir()
+            (data / "raft" / "users.json").write_text("{}")
+            return subprocess.CompletedProcess(args, 0, "", "")
+        return subprocess.CompletedProcess(args, 0, next(polls), "")
+
+    monkeypatch.setattr(deploy_mod, "_kubectl", fake)
+    monkeypatch.setattr(deploy_mod.time, "sleep", lambda s: None)
+    (tmp_path / "kc").write_text("")
+    deploy(tmp_path / "kc", tmp_path, namespace="ns", progress=lambda m: None)
+    st = (data / "raft" / "users.json").stat()
+    assert (st.st_uid, st.st_gid) == (10100, 10100)
