@@ -77,12 +77,14 @@ POD_COUNT_QUERY = "pods_running"
 DEFAULT_PROM_QUERIES = {
     POD_COUNT_QUERY: (
         'count(count by (pod) (container_start_time_seconds{namespace="${namespace}", '
-        'container="${prometheus_container}"}))'
+        'pod=~"${prometheus_pod_regex}"}))'
     ),
     "pods_up": 'count(up{namespace="${namespace}", container="${prometheus_container}"} == 1)',
+    # max by (pod): the pod-level cgroup's total (it contains the containers' cgroups), the one
+    # series every kubelet's cAdvisor has, whether or not it also identifies each container
     "cpu_per_pod_cores": (
-        'sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="${namespace}", '
-        'container="${prometheus_container}"}[30s]))'
+        'max by (pod) (rate(container_cpu_usage_seconds_total{namespace="${namespace}", '
+        'pod=~"${prometheus_pod_regex}"}[30s]))'
     ),
     "targets_up": "sum by (job) (up)",
 }

@@ -92,7 +92,7 @@ def test_scrapes_cadvisor_kubelet_and_apiserver_with_its_token(deployed: Kubectl
         ":10250/metrics/cadvisor"
     )
     want = _ready_pods(deployed, "app.kubernetes.io/name=searchapp")
-    rows = _query(f'container_start_time_seconds{{namespace="{NS}", container="searchapp"}}')
+    rows = _query(f'container_start_time_seconds{{namespace="{NS}", pod=~"searchapp-.+"}}')
     assert want <= {r["metric"]["pod"] for r in rows}, rows
 
 

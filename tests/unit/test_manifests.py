@@ -894,7 +894,11 @@ def _dashboard() -> Obj:
 
 
 #: values the dashboard's template variables take for this project's reference app
-DASHBOARD_VARS = {"$namespace": NAMESPACE, "$container": "searchapp"}
+DASHBOARD_VARS = {
+    "$namespace": NAMESPACE,
+    "$container": "searchapp",
+    "$pod_regex": "searchapp-[a-z0-9]+-[a-z0-9]+",
+}
 
 
 def dashboard_panels(optional: bool | None = None) -> list[Obj]:
@@ -926,7 +930,7 @@ def test_grafana_dashboard_structure() -> None:
     assert dash["uid"] and dash["title"]
     var = [v for v in dash["templating"]["list"] if v["type"] == "datasource"]
     assert var and var[0]["query"] == "prometheus"
-    assert {v["name"] for v in dash["templating"]["list"]} >= {"namespace", "container"}
+    assert {v["name"] for v in dash["templating"]["list"]} >= {"namespace", "container", "pod_regex"}
     ds_ref = "${" + var[0]["name"] + "}"
     panels = dashboard_panels()
     ids = [p["id"] for p in panels] + [p["id"] for p in dash["panels"] if p["type"] == "row"]

@@ -97,7 +97,9 @@ def test_queries_come_from_configuration_with_placeholders_filled() -> None:
 
 
 def test_generic_defaults_are_not_tied_to_any_app() -> None:
-    got = evidence.prometheus_queries({"namespace": "ns1", "prometheus_container": "web"})
+    got = evidence.prometheus_queries(
+        {"namespace": "ns1", "prometheus_container": "web", "prometheus_pod_regex": "web-.+"}
+    )
     assert set(got) == set(evidence.DEFAULT_PROM_QUERIES)
     for q, err in got.values():
         assert err is None and "searchapp" not in q and "job=" not in q
@@ -111,7 +113,7 @@ def test_every_experiment_declares_the_pod_count_and_its_env_override() -> None:
         entry = conf["prometheus_query_pods_running"]
         assert entry["type"] == "env" and entry["key"] == "SCALEPROOF_PROMETHEUS_QUERY_PODS_RUNNING"
         assert "container_start_time_seconds" in entry["default"], path.name
-        assert "prometheus_container" in conf, path.name
+        assert "prometheus_container" in conf and "prometheus_pod_regex" in conf, path.name
 
 
 def test_range_queries_recorded_and_a_bad_query_is_a_clear_line(fake_prom: str, tmp_path: Path) -> None:
