@@ -68,14 +68,29 @@ def ingest_corpus(
     timeout_s: float = 120.0,
     app_url: str | None = None,
     store: str | None = None,
+    settle_s: float = 0.0,
+    collection: str = "Documents",
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ingest the first `documents` corpus documents through the app (Qdrant: once the cluster has
-    formed). Returns `{"documents": n requested, "result": <ingest result>, "seconds", "peers"?}`."""
+    formed); with `settle_s` > 0, then wait up to that long until the store's per-shard view accounts
+    for them (`probes.vectorstore.wait_store_documents`: Weaviate's per-shard counts lag). Returns
+    `{"documents": n requested, "result": <ingest result>, "seconds", "peers"?, "settled"?}`."""
     undo.check_abort("ingesting")
     try:
         out = _ingest(documents, batch_size, timeout_s, app_url, store, secrets, configuration)
+        if float(settle_s) > 0:
+            from probes import vectorstore
+
+            out["settled"] = vectorstore.wait_store_documents(
+                int(documents),
+                collection,
+                store,
+                deadline_s=float(settle_s),
+                secrets=secrets,
+                configuration=configuration,
+            )
     except Exception as exc:
         _record_ingest(configuration, "FAILED", error=str(exc)[:300])
         raise
