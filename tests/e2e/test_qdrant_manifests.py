@@ -2,7 +2,9 @@
 StatefulSet (its initialize.sh, headless Service, securityContext and ownership init container) runs
 with the Debian base image standing in for Qdrant's (same base: Debian 12, bash, getent, chown) and a
 stand-in `entrypoint.sh` that prints the flags Qdrant would get and writes into its storage as uid
-1000 on a read-only root filesystem. What Qdrant itself does with those flags is not tested here."""
+1000 on a read-only root filesystem. The headless Service is created after the pods, so the joining
+peers start before qdrant-0's DNS record exists (the crash-loop seen on a real Qdrant cluster). What
+Qdrant itself does with those flags is not tested here."""
 
 from __future__ import annotations
 
@@ -79,7 +81,18 @@ def test_qdrant_statefulset_bootstraps_and_writes_storage(kubectl: Kubectl, name
     host_dir = Path(f"/var/lib/scaleproof/e2e-{namespace}")
     try:
         objs = _standin(_rendered(kubectl), namespace, host_dir)
-        kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
+        service = [o for o in objs if o["kind"] == "Service"]
+        # the race seen on a real cluster: the joining peers start before qdrant-0's DNS record
+        # exists. Reproduced here by creating the headless Service only after the peers started.
+        rest = [o for o in objs if o["kind"] != "Service"]
+        kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": rest}))
+
+        def waiting() -> bool:
+            out = kubectl("-n", namespace, "logs", "qdrant-1", "-c", "qdrant", check=False).stdout
+            return "waiting for the DNS record qdrant-0.qdrant-headless" in out
+
+        wait_for(waiting, 120, "qdrant-1 to wait for qdrant-0's DNS record")
+        kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": service}))
 
         def logs_ready() -> dict[str, str] | None:
             out = {}
@@ -102,6 +115,9 @@ def test_qdrant_statefulset_bootstraps_and_writes_storage(kubectl: Kubectl, name
             )
         for text in logs.values():
             assert "UID 1000" in text and "STORAGE-WRITABLE" in text, "ownership init container did not work"
+        for i in (1, 2):
+            assert "waiting for the DNS record qdrant-0.qdrant-headless" in logs[f"qdrant-{i}"]
+        assert "waiting" not in logs["qdrant-0"], "qdrant-0 starts the cluster without waiting"
         pods = kubectl.json("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/name=qdrant")["items"]
         restarts = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in pods}
         print(f"restarts: {restarts}")
