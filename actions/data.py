@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from loadgen.runner import check_host, load_queries
-from scaleproof import rundir, undo
+from scaleproof import credentials, rundir, undo
 from scaleproof.errors import DeadlineExceeded, LoadError, RunDirError, ScaleproofError, VectorStoreError
 
 __all__ = ["ingest_corpus", "query_burst"]
@@ -56,7 +56,7 @@ def _wait_qdrant_formed(
     from probes import qdrant
 
     expected = int(configuration.get("qdrant_expected_peers") or 1)
-    key = str((secrets or {}).get("qdrant_api_key") or "") or None
+    key = str((secrets or {}).get("qdrant_api_key") or "") or credentials.get("vectorstore", "api_key")
     return qdrant.wait_formed(
         expected_peers=expected, deadline_s=deadline_s, api_key=key, configuration=configuration
     )
@@ -67,16 +67,27 @@ def ingest_corpus(
     batch_size: int = 50,
     timeout_s: float = 120.0,
     app_url: str | None = None,
+    ingest: str | None = "corpus",
     store: str | None = None,
     settle_s: float = 0.0,
     collection: str = "Documents",
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Ingest the first `documents` corpus documents through the app (Qdrant: once the cluster has
-    formed); with `settle_s` > 0, then wait up to that long until the store's per-shard view accounts
-    for them (`probes.vectorstore.wait_store_documents`: Weaviate's per-shard counts lag). Returns
-    `{"documents": n requested, "result": <ingest result>, "seconds", "peers"?, "settled"?}`."""
+    """Ingest the first `documents` corpus documents through the app (configuration `ingest:
+    corpus`, the reference app's POST /documents; Qdrant: once the cluster has formed); with
+    `settle_s` > 0, then wait up to that long until the store's per-shard view accounts for them
+    (`probes.vectorstore.wait_store_documents`: Weaviate's per-shard counts lag). An empty `ingest`
+    skips the step (the data is the workload's own; recorded as `SKIPPED`, so the spread claim
+    applies from then on). Returns `{"documents": n requested, "result", "seconds", "peers"?,
+    "settled"?}`."""
+    if not ingest:
+        _record_ingest(configuration, "SKIPPED")
+        return {"skipped": "no ingest configured (configuration `ingest` is empty)"}
+    if ingest != "corpus":
+        raise ScaleproofError(
+            f"configuration `ingest` (SCALEPROOF_INGEST): {ingest!r} is not `corpus` or empty"
+        )
     undo.check_abort("ingesting")
     try:
         out = _ingest(documents, batch_size, timeout_s, app_url, store, secrets, configuration)
@@ -111,14 +122,16 @@ def _ingest(
     peers = None
     if str(store or cfg.get("store") or "weaviate").lower() == "qdrant":
         peers = _wait_qdrant_formed(cfg, secrets, float(timeout_s))
-    url = str(app_url or (configuration or {}).get("app_url") or "http://127.0.0.1:30080")
+    url = str(app_url or cfg.get("app_url") or "")
+    if not url:
+        raise ScaleproofError("configuration `app_url` (SCALEPROOF_APP_URL) is required for the ingest")
     try:
         check_host(url, _allowed(configuration))
     except LoadError as exc:
         raise ScaleproofError(str(exc)) from exc
     try:
         from loadgen.corpus import load_documents  # type: ignore[attr-defined]
-        from loadgen.ingest import ingest  # type: ignore[attr-defined]
+        from loadgen.ingest import ingest as ingest_documents  # type: ignore[attr-defined]
     except ImportError as exc:
         raise ScaleproofError(
             f"the corpus helper (loadgen.corpus / loadgen.ingest) is not available: {exc}"
@@ -128,7 +141,7 @@ def _ingest(
         raise ScaleproofError(f"the corpus has {len(docs)} documents, {documents} requested")
     t0 = time.monotonic()
     try:
-        result = ingest(
+        result = ingest_documents(
             url,
             docs,
             batch_size=int(batch_size),

@@ -1,4 +1,4 @@
-"""Kill pods, safely: explicit namespace, non-empty selector, capped victims, PDB respected.
+"""Kill pods, safely: explicit namespace, non-empty selector, capped victims, PDBs enforced by the API.
 
 Safety rules (each refused with `UnsafeTarget` before anything is deleted):
 
@@ -7,13 +7,20 @@ Safety rules (each refused with `UnsafeTarget` before anything is deleted):
 * victims per kill ≤ `count`, ≤ `max_count` and ≤ `max_percent` % of the selected, non-terminating pods
   (rounded down, so at least one pod always survives a 50 % cap of 2);
 * pods already terminating (deletionTimestamp set) are never picked; only Ready pods are victims;
-* PodDisruptionBudgets selecting the pods must allow the disruption (`status.disruptionsAllowed`
-  ≥ victims). Direct deletes are not evictions, so the API would not enforce this: we do.
+* by default (`respect_pdb=True`) each victim goes through the `policy/v1` Eviction API, so the API
+  server checks every PodDisruptionBudget selecting the pod atomically with the delete (a read of
+  `disruptionsAllowed` followed by a delete would race). A refusal (HTTP 429) is retried for
+  `pdb_wait_s` seconds (the budget's status lags a recovery by a sync), then recorded as an
+  `Eviction`/`REFUSED` line with the API's message (it names the budget) and the action stops
+  there without error: nothing more is deleted. `respect_pdb=False` sends a plain delete, which no
+  budget limits, for teams that decide so deliberately.
 
-Each delete uses a uid precondition (never a same-named successor) and is recorded, with the time the
-request was sent and the time the API accepted it, as a `Kill` line in `<run_dir>/events.jsonl` (read
-by `scaleproof.timing.kill_timelines`) and in `touched.jsonl`. The undo plan exists before the first
-delete. `dry_run=True` prints the victims and the undo plan and touches nothing.
+Each eviction or delete carries the victim's uid as precondition (never a same-named successor) and is
+recorded, with the time the request was sent and the time the API accepted it, as a `Kill` line
+(`EVICTION_ACCEPTED` or `DELETE_ACCEPTED`) in `<run_dir>/events.jsonl` (read by
+`scaleproof.timing.kill_timelines`: MTTR starts at the acceptance) and in `touched.jsonl`. The undo
+plan exists before the first fault. `dry_run=True` prints the victims, the budgets covering them and
+the undo plan, and touches nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any, TypedDict
 
 from probes import kubernetes as kube
 from scaleproof import rundir, undo
-from scaleproof.errors import DeadlineExceeded, UnsafeTarget
+from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
 from scaleproof.timing import pod_ready
 
 __all__ = ["Victim", "kill_pods", "select_victims"]
@@ -47,6 +54,7 @@ class Victim(TypedDict, total=False):
     t_request: float
     t_accepted: float
     kill_id: str
+    method: str  # "eviction" | "delete"
 
 
 def _owner(pod: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -91,21 +99,76 @@ def select_victims(
     return rng.sample(ready, allowed), info
 
 
-def _check_pdbs(
-    namespace: str, victims: list[Mapping[str, Any]], configuration: Mapping[str, Any] | None
+def _pdb_names(
+    namespace: str, victims: Sequence[Mapping[str, Any]], configuration: Mapping[str, Any] | None
 ) -> list[str]:
-    labels = (victims[0].get("metadata") or {}).get("labels") or {}
-    names = []
-    for pdb in kube.pdbs_for(namespace, labels, configuration):
-        allowed = int(((pdb.get("status") or {}).get("disruptionsAllowed")) or 0)
-        name = (pdb.get("metadata") or {}).get("name")
-        names.append(str(name))
-        if allowed < len(victims):
-            raise UnsafeTarget(
-                f"PodDisruptionBudget {name} allows {allowed} disruption(s), {len(victims)} requested: "
-                "wait until the budget recovers, or pass respect_pdb=false deliberately"
-            )
-    return names
+    """Names of the budgets selecting any victim (for the record: the API server enforces them)."""
+    names: set[str] = set()
+    for p in victims:
+        labels = (p.get("metadata") or {}).get("labels") or {}
+        for pdb in kube.pdbs_for(namespace, labels, configuration):
+            names.add(str((pdb.get("metadata") or {}).get("name")))
+    return sorted(names)
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """The API's explanation when `exc` is an eviction refused by a budget (429), else None."""
+    cause = exc.__cause__
+    if getattr(cause, "status", None) != 429:
+        return None
+    try:
+        body = json.loads(getattr(cause, "body", None) or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    causes = [
+        str(c.get("message")) for c in (body.get("details") or {}).get("causes") or [] if c.get("message")
+    ]
+    msg = str(body.get("message") or getattr(cause, "reason", "") or "eviction refused (429)")
+    return "; ".join([msg, *causes])
+
+
+def _disrupt(
+    v: Victim,
+    namespace: str,
+    grace_period_s: int | None,
+    evict: bool,
+    configuration: Mapping[str, Any] | None,
+) -> str | None:
+    """Evict (or delete) one victim with its uid as precondition. None when accepted, the refusal
+    text when a PodDisruptionBudget refused the eviction."""
+    options: dict[str, Any] = {"preconditions": {"uid": v["uid"]}}
+    if grace_period_s is not None:
+        options["gracePeriodSeconds"] = int(grace_period_s)
+    core = kube.apis(configuration).core
+    if not evict:
+        kube.call(
+            core.delete_namespaced_pod,
+            v["name"],
+            namespace,
+            body=options,
+            what=f"delete pod {namespace}/{v['name']}",
+        )
+        return None
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": v["name"], "namespace": namespace},
+        "deleteOptions": options,
+    }
+    try:
+        kube.call(
+            core.create_namespaced_pod_eviction,
+            v["name"],
+            namespace,
+            body=body,
+            what=f"evict pod {namespace}/{v['name']}",
+        )
+    except ScaleproofError as exc:
+        refused = _refusal(exc)
+        if refused is None:
+            raise
+        return refused
+    return None
 
 
 def kill_pods(
@@ -118,6 +181,7 @@ def kill_pods(
     max_percent: float = 50.0,
     grace_period_s: int | None = None,
     respect_pdb: bool = True,
+    pdb_wait_s: float = 30.0,
     wait_recovered_s: float = 120.0,
     deadline_s: float = 900.0,
     dry_run: bool = False,
@@ -130,8 +194,10 @@ def kill_pods(
 
     Before each repetition after the first, waits (event-driven, ≤ `wait_recovered_s` s) until as many
     pods are Ready as before the first kill, so kills do not overlap unless the system is slow (then
-    DeadlineExceeded). The whole action respects `deadline_s`. Returns `{"victims": [Victim...],
-    "kills": n, "pdbs": [...], "dry_run": bool}` (times are Unix seconds)."""
+    DeadlineExceeded). The whole action respects `deadline_s`. An eviction a budget keeps refusing
+    for `pdb_wait_s` seconds ends the action early with `refused` set (not an error). Returns
+    `{"victims": [Victim...], "kills": n, "pdbs": [...], "refused": None | {"victim", "message",
+    "t"}, "method": "eviction" | "delete", "dry_run": bool}` (times are Unix seconds)."""
     namespace, selector = kube.check_target(namespace, selector)
     undo.check_abort("killing pods")
     if repetitions < 1:
@@ -156,6 +222,8 @@ def kill_pods(
             "victims": [_victim(p, namespace) for p in victims],
             "repetitions": repetitions,
             "selection": info,
+            "method": "eviction" if respect_pdb else "delete",
+            "pdbs": _pdb_names(namespace, victims, configuration),
             "undo_plan": plan
             or {
                 "namespace": namespace,
@@ -182,6 +250,7 @@ def kill_pods(
             },
             path,
         )
+
     def wait_recovered(remaining: float) -> None:
         """Until as many pods are Ready (and not terminating) as before the first kill."""
         kube.wait_for_ready_replicas(
@@ -193,7 +262,9 @@ def kill_pods(
         )
 
     all_victims: list[Victim] = []
-    pdb_names: list[str] = []
+    pdb_names: set[str] = set()
+    refused: dict[str, Any] | None = None
+    method = "eviction" if respect_pdb else "delete"
     for rep in range(repetitions):
         if rep > 0:
             remaining = end - time.monotonic()
@@ -207,56 +278,129 @@ def kill_pods(
             pods = kube.list_pods(namespace, selector, configuration)
         victims, info = select_victims(pods, count, max_count, max_percent, rng)
         if respect_pdb:
-            pdb_names = _check_pdbs(namespace, victims, configuration)
+            pdb_names.update(_pdb_names(namespace, victims, configuration))
         for p in victims:
-            undo.check_abort("deleting the next pod")
+            undo.check_abort("disrupting the next pod")
             v = _victim(p, namespace)
             v["kill_id"] = f"kill-{len(all_victims) + 1}"
-            body: dict[str, Any] = {"preconditions": {"uid": v["uid"]}}
-            if grace_period_s is not None:
-                body["gracePeriodSeconds"] = int(grace_period_s)
-            v["t_request"] = time.time()
-            kube.call(
-                kube.apis(configuration).core.delete_namespaced_pod,
-                v["name"],
-                namespace,
-                body=body,
-                what=f"delete pod {namespace}/{v['name']}",
+            v["method"] = method
+            refused = _disrupt_until(
+                v, namespace, grace_period_s, respect_pdb, pdb_wait_s, end, pause, configuration
             )
-            v["t_accepted"] = time.time()
-            rundir.append_event(
-                path,
-                {
-                    "t": round(v["t_accepted"], 6),
-                    "t_request": round(v["t_request"], 6),
-                    "source": "action",
-                    "kind": "Kill",
-                    "type": "DELETE_ACCEPTED",
-                    "kill_id": v["kill_id"],
-                    "victim": dict(v),
-                    "selection": info,
-                },
-            )
-            rundir.append_event(
-                path,
-                {
-                    "kind": "Pod",
-                    "namespace": namespace,
-                    "name": v["name"],
-                    "uid": v["uid"],
-                    "action": "delete",
-                    "t": round(v["t_accepted"], 6),
-                },
-                name="touched.jsonl",
-            )
-            logger.info("killed pod %s/%s (uid %s)", namespace, v["name"], v["uid"])
+            if refused is not None:
+                _record_refusal(path, v, refused, info)
+                break
+            _record_kill(path, v, info)
             all_victims.append(v)
+        if refused is not None:
+            break
     # the last repetition's victims are replaced before we return, so that the watches (closed by
     # the rollbacks) see the replacement become Ready and the endpoints come back
     remaining = end - time.monotonic()
     if remaining > 0:
         wait_recovered(remaining)
-    return {"victims": all_victims, "kills": len(all_victims), "pdbs": pdb_names, "dry_run": False}
+    return {
+        "victims": all_victims,
+        "kills": len(all_victims),
+        "pdbs": sorted(pdb_names),
+        "refused": refused,
+        "method": method,
+        "dry_run": False,
+    }
+
+
+def _disrupt_until(
+    v: Victim,
+    namespace: str,
+    grace_period_s: int | None,
+    evict: bool,
+    pdb_wait_s: float,
+    end: float,
+    pause: Callable[[float], None],
+    configuration: Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
+    """Disrupt `v`, retrying a budget's refusal every 2 s for `pdb_wait_s` s (never past `end`).
+    Sets `t_request`/`t_accepted` on success; returns the last refusal otherwise."""
+    give_up = min(time.monotonic() + float(pdb_wait_s), end)
+    attempts = 0
+    while True:
+        attempts += 1
+        v["t_request"] = time.time()
+        message = _disrupt(v, namespace, grace_period_s, evict, configuration)
+        if message is None:
+            v["t_accepted"] = time.time()
+            return None
+        left = give_up - time.monotonic()
+        if left <= 0:
+            return {
+                "victim": v["name"],
+                "uid": v["uid"],
+                "message": message,
+                "attempts": attempts,
+                "t": time.time(),
+            }
+        logger.info("eviction of %s/%s refused (%s); retrying", namespace, v["name"], message)
+        pause(min(2.0, left))
+        undo.check_abort("retrying a refused eviction")
+
+
+def _record_kill(path: Any, v: Victim, info: Mapping[str, Any]) -> None:
+    rundir.append_event(
+        path,
+        {
+            "t": round(v["t_accepted"], 6),
+            "t_request": round(v["t_request"], 6),
+            "source": "action",
+            "kind": "Kill",
+            "type": "EVICTION_ACCEPTED" if v.get("method") == "eviction" else "DELETE_ACCEPTED",
+            "kill_id": v["kill_id"],
+            "victim": dict(v),
+            "selection": dict(info),
+        },
+    )
+    rundir.append_event(
+        path,
+        {
+            "kind": "Pod",
+            "namespace": v["namespace"],
+            "name": v["name"],
+            "uid": v["uid"],
+            "action": "evict" if v.get("method") == "eviction" else "delete",
+            "t": round(v["t_accepted"], 6),
+        },
+        name="touched.jsonl",
+    )
+    logger.info(
+        "%s pod %s/%s (uid %s)",
+        "evicted" if v.get("method") == "eviction" else "deleted",
+        v["namespace"],
+        v["name"],
+        v["uid"],
+    )
+
+
+def _record_refusal(path: Any, v: Victim, refused: Mapping[str, Any], info: Mapping[str, Any]) -> None:
+    """A refused eviction is an outcome of the run, kept next to the kills (not a Kill line)."""
+    rundir.append_event(
+        path,
+        {
+            "t": round(float(refused["t"]), 6),
+            "source": "action",
+            "kind": "Eviction",
+            "type": "REFUSED",
+            "victim": {k: v.get(k) for k in ("name", "namespace", "uid", "owner_uid")},
+            "message": refused["message"],
+            "attempts": refused["attempts"],
+            "selection": dict(info),
+        },
+    )
+    logger.warning(
+        "eviction of %s/%s refused by the API after %d attempt(s): %s; no pod was disrupted, stopping",
+        v["namespace"],
+        v["name"],
+        refused["attempts"],
+        refused["message"],
+    )
 
 
 def _victim(p: Mapping[str, Any], namespace: str) -> Victim:

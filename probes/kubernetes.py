@@ -24,7 +24,7 @@ from typing import Any, TypedDict
 
 from chaoslib.exceptions import ChaosException
 
-from scaleproof import rundir
+from scaleproof import credentials, rundir
 from scaleproof.errors import ClusterUnreachable, DeadlineExceeded, NotFound, ScaleproofError, UnsafeTarget
 from scaleproof.timing import pod_ready
 
@@ -45,6 +45,7 @@ __all__ = [
     "ready_pods",
     "ready_replicas",
     "ready_replicas_at_least",
+    "selector_matches",
     "server_version",
     "snapshot_specs",
     "wait_for_ready_replicas",
@@ -128,11 +129,17 @@ _CLIENTS_LOCK = threading.Lock()
 
 
 def apis(configuration: Mapping[str, Any] | None = None) -> KubeApis:
-    """Kubernetes API clients from `configuration.kubeconfig` / `$KUBECONFIG` (context
-    `configuration.kube_context`), or the in-cluster service account. Raises ClusterUnreachable."""
+    """Kubernetes API clients from `configuration.kubeconfig`, the `kubernetes` secrets
+    (`scaleproof.credentials`) or `$KUBECONFIG` (context likewise), or the in-cluster service
+    account. Raises ClusterUnreachable."""
     cfg = configuration or {}
-    path = cfg.get("kubeconfig") or os.environ.get("KUBECONFIG") or None
-    context = cfg.get("kube_context") or None
+    path = (
+        cfg.get("kubeconfig")
+        or credentials.get("kubernetes", "kubeconfig")
+        or os.environ.get("KUBECONFIG")
+        or None
+    )
+    context = cfg.get("kube_context") or credentials.get("kubernetes", "context") or None
     key = (path, context)
     with _CLIENTS_LOCK:
         if key in _CLIENTS:
@@ -354,24 +361,31 @@ def hpa_spec_snapshot(
 def pdbs_for(
     namespace: str, pod_labels: Mapping[str, str], configuration: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """PodDisruptionBudgets of the namespace whose matchLabels select `pod_labels`."""
+    """PodDisruptionBudgets of the namespace that select a pod with `pod_labels`.
+
+    policy/v1 semantics: an empty selector (`{}`) selects every pod of the namespace, a missing
+    (null) selector selects none; matchLabels and matchExpressions are ANDed."""
     body = call(
         apis(configuration).policy.list_namespaced_pod_disruption_budget,
         namespace,
         what=f"poddisruptionbudgets in {namespace}",
     )
-    out = []
-    for pdb in body.get("items") or []:
-        sel = (pdb.get("spec") or {}).get("selector") or {}
-        match = sel.get("matchLabels") or {}
-        exprs = sel.get("matchExpressions") or []
-        if exprs:
-            ok = all(_match_expression(e, pod_labels) for e in exprs)
-        else:
-            ok = True
-        if ok and all(pod_labels.get(k) == v for k, v in match.items()) and (match or exprs):
-            out.append(pdb)
-    return out
+    return [
+        pdb
+        for pdb in body.get("items") or []
+        if selector_matches((pdb.get("spec") or {}).get("selector"), pod_labels)
+    ]
+
+
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """A metav1.LabelSelector against labels: None matches nothing, `{}` matches everything."""
+    if selector is None:
+        return False
+    match = selector.get("matchLabels") or {}
+    exprs = selector.get("matchExpressions") or []
+    return all(labels.get(k) == v for k, v in match.items()) and all(
+        _match_expression(e, labels) for e in exprs
+    )
 
 
 def _match_expression(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:

@@ -36,7 +36,7 @@ from typing import Any, TypedDict
 import requests
 
 from probes import qdrant
-from scaleproof import rundir, timing
+from scaleproof import credentials, rundir, timing
 from scaleproof.errors import ScaleproofError, VectorStoreError
 
 __all__ = [
@@ -227,7 +227,8 @@ def _store(store: str | None, configuration: Mapping[str, Any] | None) -> str:
 
 
 def _qdrant_key(secrets: Mapping[str, Any] | None) -> str | None:
-    return str((secrets or {}).get("qdrant_api_key") or "") or None
+    """The provider's `qdrant_api_key` secret, else the run's `vectorstore.api_key` (credentials)."""
+    return str((secrets or {}).get("qdrant_api_key") or "") or credentials.get("vectorstore", "api_key")
 
 
 def _expected_peers(configuration: Mapping[str, Any] | None) -> int | None:
@@ -491,11 +492,13 @@ def _records(configuration: Mapping[str, Any] | None, name: str) -> list[dict[st
 def run_phase(
     queried_label: str = "after", configuration: Mapping[str, Any] | None = None
 ) -> dict[str, bool]:
-    """Where this run stands, from its own records: `ingested` (an ingest action ended, ok or not:
-    `actions.data.ingest_corpus` writes an `Ingest` event) and `queried` (a `record_shards`
+    """Where this run stands, from its own records: `ingested` (an ingest action ended, ok, failed or
+    skipped: `actions.data.ingest_corpus` writes an `Ingest` event) and `queried` (a `record_shards`
     snapshot labelled `queried_label` exists, i.e. the burst is over and its counters settled)."""
     events = _records(configuration, rundir.EVENTS_FILE)
-    ingested = any(e.get("kind") == "Ingest" and e.get("type") in ("DONE", "FAILED") for e in events)
+    ingested = any(
+        e.get("kind") == "Ingest" and e.get("type") in ("DONE", "FAILED", "SKIPPED") for e in events
+    )
     queried = any(s.get("label") == queried_label for s in _records(configuration, "shards.jsonl"))
     return {"ingested": ingested, "queried": queried}
 

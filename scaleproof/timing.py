@@ -10,8 +10,9 @@ Event records used here:
   "EndpointSlice" | "HorizontalPodAutoscaler" | "Deployment" | "Event", "type": "SYNC" | "ADDED" |
   "MODIFIED" | "DELETED", "object": <Kubernetes object as served (camelCase), trimmed>}`.
 * kill lines (from `actions.pods.kill_pods`): `{"t": <delete accepted>, "source": "action",
-  "kind": "Kill", "type": "DELETE_ACCEPTED", "kill_id", "t_request", "victim": {"name", "uid",
-  "owner_uid", "owner_kind", "owner_name", "node"}}`.
+  "kind": "Kill", "type": "EVICTION_ACCEPTED" | "DELETE_ACCEPTED", "kill_id", "t_request", "victim":
+  {"name", "uid", "owner_uid", "owner_kind", "owner_name", "node", "method"}}`; MTTR starts at `t`, the
+  accepted eviction (or delete). Refused evictions are `"kind": "Eviction", "type": "REFUSED"`, not kills.
 * load lines (from `actions.load.start_load`): `{"t", "source": "action", "kind": "Load",
   "type": "STARTED" | "STOPPED", "users"}`.
 
@@ -29,8 +30,9 @@ Phases of a kill are consecutive and never overlap: each phase starts where the 
 observation received earlier than the previous boundary (stream reordering) is clamped to it and
 flagged `clamped`. The recovery clock only stops after the degradation was observed: the replacement
 must be created after the delete (same owner ReplicaSet uid, first seen after the delete request,
-never one that existed before) and Ready; "endpoints back to full" needs the victim's endpoint to have
-left the ready set first.
+never one that existed before; one first seen by a relist after a watch expiry counts when its
+server creation time is not before the delete) and Ready; "endpoints back to full" needs the victim's
+endpoint to have left the ready set first.
 """
 
 from __future__ import annotations
@@ -359,6 +361,15 @@ def error_rate(load: Sequence[Mapping[str, Any]] | None) -> tuple[float | None, 
 
 
 # ----------------------------------------------------------------------------------------------- kills
+def _created_after(h: _PodHistory, delete_server: float | None, t_req: float) -> bool:
+    """The pod's server creation time is not before the delete (1 s resolution: same second
+    counts). Without the victim's deletionTimestamp, the delete request's local time is used."""
+    if h.created_server is None:
+        return False
+    ref = delete_server if delete_server is not None else t_req
+    return h.created_server >= math.floor(ref)
+
+
 def kill_timelines(
     events: Iterable[Mapping[str, Any]],
     load: Sequence[Mapping[str, Any]] | None = None,
@@ -419,8 +430,8 @@ def kill_timelines(
                 continue
             if h.first_seen is None or h.first_seen < t_req:
                 continue  # existed (or was listed) before the delete: not a replacement
-            if h.first_seen_type == "SYNC":
-                continue  # listed by a (re)sync, not seen being created
+            if h.first_seen_type == "SYNC" and not _created_after(h, delete_server, t_req):
+                continue  # listed by a (re)sync, and the server does not date it after the delete
             if (
                 delete_server is not None
                 and h.created_server is not None
@@ -490,8 +501,19 @@ def kill_timelines(
                 tl["outage_s"] = 0.0
                 user_obs = t0  # nothing failed: the phase is empty (clamped to the previous boundary)
 
+        created_obs, created_res = (
+            (repl.first_seen, LOCAL_RESOLUTION_S) if repl else (None, LOCAL_RESOLUTION_S)
+        )
+        if repl is not None and repl.first_seen_type == "SYNC":
+            # the watch was relisting while the replacement was created: its creation comes from the
+            # server timestamp (1 s), the later phases are bounded by the relist's receive time
+            created_obs, created_res = repl.created_server, SERVER_RESOLUTION_S
+            notes.append(
+                f"replacement first seen by a relist at {repl.first_seen:.3f}; created at "
+                f"{repl.created_server} by its server timestamp; later phases are upper bounds"
+            )
         observations: list[tuple[str, float | None, float]] = [
-            ("replacement_created", repl.first_seen if repl else None, LOCAL_RESOLUTION_S),
+            ("replacement_created", created_obs, created_res),
             ("scheduled", repl.scheduled if repl else None, LOCAL_RESOLUTION_S),
             ("containers_started", repl.started if repl else None, LOCAL_RESOLUTION_S),
             ("ready", repl.ready if repl else None, LOCAL_RESOLUTION_S),
@@ -604,17 +626,16 @@ def _lower_first(s: str) -> str:
     return s[:1].lower() + s[1:] if s else s
 
 
-_QTY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
-_SUFFIX = {"": 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "Ki": 1024.0, "Mi": 1024.0**2, "Gi": 1024.0**3}
-
-
 def _quantity(v: Any) -> float | None:
+    """A Kubernetes quantity (`1500u`, `500m`, `2Gi`, `1e3`) as a float; None when malformed."""
     if isinstance(v, int | float):
         return float(v)
-    m = _QTY.match(str(v))
-    if not m or m.group(2) not in _SUFFIX:
+    from kubernetes.utils.quantity import parse_quantity  # a pure function: no client is built
+
+    try:
+        return float(parse_quantity(str(v)))
+    except (ValueError, ArithmeticError):
         return None
-    return float(m.group(1)) * _SUFFIX[m.group(2)]
 
 
 _NEW_SIZE = re.compile(r"New size:\s*(\d+)")

@@ -7,7 +7,9 @@ everything instead:
 
 | journal                                                      | verdict       |
 | ------------------------------------------------------------ | ------------- |
-| status failed / aborted / interrupted                        | fail          |
+| a SIGINT/SIGTERM recorded in the evidence block's `interrupt` | inconclusive  |
+| (whatever the status: chaoslib says `completed` on SIGTERM)  | (signal+phase)|
+| status interrupted without a recorded signal, failed, aborted| fail          |
 | deviated (after-hypothesis out of tolerance)                 | fail          |
 | steady_states.before.steady_state_met false (chaos exit 0!)  | fail          |
 | any steady_states.during sample not met                      | fail          |
@@ -21,7 +23,9 @@ everything instead:
 | method ran fewer activities than declared                    | inconclusive  |
 | none of the above                                            | pass          |
 
-Fail wins over inconclusive; pass needs positive evidence.
+Fail wins over inconclusive, except after an interrupt: the operator stopped the run, so what did not
+finish is not the system's failure; the other findings stay listed as reasons. Pass needs positive
+evidence.
 
 `scaleproof verdict JOURNAL...` exit codes: 0 all pass, 1 any fail, 2 any inconclusive and none fail,
 3 any journal unreadable (wins over the others: the set is incomplete), 4 usage error.
@@ -61,6 +65,8 @@ __all__ = [
     "Verdict",
     "chaos_exit_code",
     "evaluate_criteria",
+    "interrupt_reason",
+    "interruption",
     "verdict",
     "verdict_command",
 ]
@@ -146,17 +152,59 @@ def _describe(breaches: list[tuple[str, str]]) -> str:
     return "; ".join(f"{name} {what}" for name, what in breaches) or "no probe detail"
 
 
+def interruption(signals: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The evidence block's `interrupt` record from the signals received (None when none was):
+    the first signal decides the phase; later ones are kept (a second Ctrl-C during rollbacks)."""
+    if not signals:
+        return None
+    first = signals[0]
+    return {
+        "signal": first.get("signal"),
+        "t": first.get("t"),
+        "phase": first.get("phase") or "unknown phase",
+        "signals": [dict(s) for s in signals],
+    }
+
+
+def interrupt_reason(interrupt: Mapping[str, Any] | None, journal: Mapping[str, Any]) -> str | None:
+    """One sentence naming the signal and the phase, with what the rollbacks did; None when no signal
+    was recorded (an `interrupted` status without one came from a control or a probe: a failure)."""
+    if not interrupt:
+        return None
+    rollbacks = journal.get("rollbacks") or []
+    declared = len((journal.get("experiment") or {}).get("rollbacks") or []) or len(rollbacks)
+    failed_rb = [_activity_name(r) for r in rollbacks if r.get("status") == "failed"]
+    if failed_rb:
+        restored = f"rollback(s) {', '.join(failed_rb)} FAILED: run `scaleproof recover`"
+    elif not rollbacks:
+        restored = "no rollback played: run `scaleproof recover`"
+    elif len(rollbacks) < declared:
+        restored = f"only {len(rollbacks)} of {declared} rollbacks played: run `scaleproof recover`"
+    else:
+        restored = f"all {declared} rollbacks played"
+    extra = len(interrupt.get("signals") or []) - 1
+    return (
+        f"interrupted by {interrupt.get('signal')} during {interrupt.get('phase')}"
+        + (f" (and {extra} more signal(s))" if extra > 0 else "")
+        + f" — the operator stopped the run, not a failure of the system; {restored}"
+    )
+
+
 def verdict(journal: Mapping[str, Any]) -> Verdict:
     """Pass/fail/inconclusive for one (validated) journal, with every reason that led there."""
     fails: list[str] = []
     unsure: list[str] = []
 
     status = journal.get("status")
-    if status == "interrupted":
+    evidence_block: Mapping[str, Any] = dict(find_evidence(journal) or {})
+    interrupted = interrupt_reason(evidence_block.get("interrupt"), journal)
+    if status == "interrupted" and interrupted is None:
         fails.append(
-            "run interrupted (signal or safeguard): the method did not finish and Chaos Toolkit "
-            "skips rollbacks by default; check the cluster (`scaleproof recover`)"
+            "run interrupted without a recorded signal (a control or a probe raised "
+            "InterruptExecution): the method did not finish; check the cluster (`scaleproof recover`)"
         )
+    elif status == "interrupted":
+        pass  # judged below: inconclusive with the signal and the phase
     elif status in ("failed", "aborted"):
         fails.append(f"journal status is {status}")
     elif status != "completed":
@@ -262,6 +310,8 @@ def verdict(journal: Mapping[str, Any]) -> Verdict:
         elif recorded_verdict != "pass":
             unsure.append(f"evidence block has no valid verdict ({recorded_verdict!r})")
 
+    if interrupted is not None:
+        return Verdict("inconclusive", (interrupted, *fails, *unsure), tuple(evaluated))
     if fails:
         return Verdict("fail", tuple(fails + unsure), tuple(evaluated))
     if unsure:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import ClusterConfig
 
-__all__ = ["deploy", "wait_ready", "DeployError", "kubectl_binary"]
+__all__ = ["deploy", "prepare_host_paths", "wait_ready", "DeployError", "kubectl_binary"]
 
 
 class DeployError(RuntimeError):
@@ -65,11 +65,55 @@ def deploy(
             f"kubeconfig {kubeconfig} does not exist: run `scaleproof cluster up` first, or set "
             "SCALEPROOF_KUBECONFIG to your own cluster's kubeconfig"
         )
+    prepare_host_paths(kubeconfig, overlay, progress)
     progress(f"[deploy] kubectl apply -k {overlay}")
     proc = _kubectl(kubeconfig, "apply", "-k", str(overlay))
     if proc.returncode != 0:
         raise DeployError(f"kubectl apply -k {overlay} failed: {proc.stderr.strip()}")
     wait_ready(kubeconfig, timeout_s, namespace, progress)
+
+
+HOST_PATH_OWNER = "scaleproof.io/host-path-owner"
+
+
+def prepare_host_paths(
+    kubeconfig: Path, overlay: Path, progress: Callable[[str], None] = print
+) -> list[tuple[str, int, int]]:
+    """Create the hostPath directory of every PersistentVolume annotated `scaleproof.io/host-path-owner:
+    UID:GID`, owned (recursively) by that user. Non-root pods cannot chown their volume, and the
+    kubelet applies no fsGroup to hostPath. Returns (path, uid, gid) per directory."""
+    import os
+
+    import yaml
+
+    proc = _kubectl(kubeconfig, "kustomize", str(overlay))
+    done: list[tuple[str, int, int]] = []
+    if proc.returncode != 0:  # `kubectl apply -k` reports the same problem next, in its words
+        return done
+    for obj in yaml.safe_load_all(proc.stdout):
+        if not obj or obj.get("kind") != "PersistentVolume":
+            continue
+        owner = ((obj.get("metadata") or {}).get("annotations") or {}).get(HOST_PATH_OWNER)
+        path = ((obj.get("spec") or {}).get("hostPath") or {}).get("path")
+        if not owner or not path:
+            continue
+        try:
+            uid, gid = (int(x) for x in str(owner).split(":"))
+        except ValueError as exc:
+            raise DeployError(f"PV {obj['metadata']['name']}: {HOST_PATH_OWNER} must be UID:GID") from exc
+        try:
+            os.makedirs(path, mode=0o750, exist_ok=True)
+            for root, dirs, files in os.walk(path):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.lchown(name, uid, gid)
+        except PermissionError as exc:
+            raise DeployError(
+                f"cannot give {path} to {uid}:{gid} ({exc.strerror}): run the deploy as root, or "
+                f"`sudo install -d -o {uid} -g {gid} {path}`"
+            ) from exc
+        done.append((path, uid, gid))
+        progress(f"[deploy] {path} owned by {uid}:{gid} (PV {obj['metadata']['name']})")
+    return done
 
 
 def wait_ready(

@@ -6,7 +6,8 @@ namespace, where the kubelet's CRI finds it. Manifests pin these tags with
 `imagePullPolicy: IfNotPresent`, so nothing is ever pulled.
 
 Images: pause (the sandbox), debian-base (debootstrap from the machine's apt mirror, with python3),
-searchapp (the reference app), weaviate (built from the Go module proxy), prometheus (Debian's binary).
+searchapp (the reference app), weaviate and prometheus (upstream 3.16, web UI embedded) built from the
+Go module proxy by `scaleproof cluster up`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ IMAGE_TAGS: dict[str, str] = {
     "debian-base": "localhost/scaleproof/debian-base:bookworm",
     "searchapp": "localhost/scaleproof/searchapp:0.1.0",
     "weaviate": "localhost/scaleproof/weaviate:1.39.0",
-    "prometheus": "localhost/scaleproof/prometheus:2.42.0",
+    "prometheus": "localhost/scaleproof/prometheus:3.16.0",
 }
 
 
@@ -392,11 +393,17 @@ def image_specs(cfg: ClusterConfig) -> dict[str, ImageSpec]:
         )
 
     def prometheus() -> Layer:
-        binary = Path("/usr/bin/prometheus")
-        if not binary.exists():
-            raise ImageBuildError("/usr/bin/prometheus is missing: apt-get install prometheus")
+        binaries = [cfg.binary("prometheus"), cfg.binary("promtool")]
+        missing = [str(b) for b in binaries if not b.exists()]
+        if missing:
+            raise ImageBuildError(
+                f"{', '.join(missing)} missing: run `scaleproof cluster up` (it builds Prometheus 3.16)"
+            )
+        key = hashlib.sha256("".join(_sha256_file(b) for b in binaries).encode()).hexdigest()[:16]
         return files_layer(
-            layers, f"prometheus-{_sha256_file(binary)[7:23]}", [("/bin/prometheus", binary, 0o755)]
+            layers,
+            f"prometheus-{key}",
+            [(f"/bin/{b.name}", b, 0o755) for b in binaries],
         )
 
     nobody = "65534:65534"

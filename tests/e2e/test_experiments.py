@@ -84,3 +84,34 @@ def test_impossible_steady_state_fails_although_chaos_exits_zero(deployed: Kubec
     verdict = _verdict(journal)
     assert verdict.returncode == 1, verdict.stdout
     assert "FAIL" in verdict.stdout
+
+
+def _hpa_max(kubectl: Kubectl) -> int:
+    return int(kubectl.json("-n", "scaleproof", "get", "hpa", "searchapp")["spec"]["maxReplicas"])
+
+
+@pytest.mark.parametrize("kind", ["hpa-scale", "pod-kill"])
+def test_impossible_claim_makes_chaos_run_itself_deviate(
+    kind: str, deployed: Kubectl, tmp_path: Path
+) -> None:
+    """Issue 14: the claim lives in the after-hypothesis, so `chaos run` ends `deviated` (exit 1) on its
+    own. hpa-scale: 50 Ready pods under load; pod-kill: one more replica than the HPA allows (the pin
+    is refused, the steps after it stop at once, the after-check finds too few pods)."""
+    journal = tmp_path / f"{kind}-impossible.json"
+    if kind == "hpa-scale":
+        env = {"SCALEPROOF_TARGET_REPLICAS": "50", "SCALEPROOF_SCALE_TIMEOUT_S": "20"}
+    else:
+        env = {"SCALEPROOF_REPLICAS": str(_hpa_max(deployed) + 1)}
+    run = _chaos_run(kind, journal, deployed, SCALEPROOF_LOAD_RUN_TIME_S="120", **env)
+    doc = json.loads(journal.read_text())
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert doc["deviated"] is True and doc["steady_states"]["before"]["steady_state_met"] is True
+    after = {p["activity"]["name"]: p["tolerance_met"] for p in doc["steady_states"]["after"]["probes"]}
+    assert after.get("target-replicas-ready-under-load", after.get("declared-replicas-ready")) is False
+    verdict = _verdict(journal)
+    assert verdict.returncode == 1, verdict.stdout
+    if kind == "pod-kill":
+        assert not any(
+            r["activity"]["name"] == "kill-one-pod-k-times" and r["status"] == "succeeded" for r in doc["run"]
+        ), "no pod may be killed after the pin was refused"
+        assert _hpa_max(deployed) == int(env["SCALEPROOF_REPLICAS"]) - 1  # the HPA was left as it was

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,6 +72,15 @@ class _Api:
 
 
 class Core(_Api):
+    def list_namespaced_service(self, namespace: str, **kw: Any) -> dict[str, Any]:
+        return {"items": copy.deepcopy(self.fake.services), "metadata": {"resourceVersion": "100"}}
+
+    def read_namespaced_service(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
+        for s in self.fake.services:
+            if s["metadata"]["name"] == name:
+                return copy.deepcopy(s)
+        raise FakeApiException(404, f'services "{name}" not found')
+
     def list_namespaced_pod(
         self, namespace: str, label_selector: str | None = None, **kw: Any
     ) -> dict[str, Any]:
@@ -94,6 +104,49 @@ class Core(_Api):
                 p["metadata"]["deletionTimestamp"] = "2026-11-28T12:02:00Z"
         return {"kind": "Pod", "metadata": {"name": name}}
 
+    def create_namespaced_pod_eviction(
+        self, name: str, namespace: str, body: Any = None, **kw: Any
+    ) -> dict[str, Any]:
+        """As the API server: every budget whose selector matches the pod must allow one disruption
+        (`{}` selects all, null none), else 429 naming the budget; then the pod is deleted."""
+        self.fake.calls.append(("evict_pod", namespace, name, body))
+        self.fake.maybe_fail("evict_pod")
+        target = next((p for p in self.fake.pods if p["metadata"]["name"] == name), None)
+        if target is None:
+            raise FakeApiException(404, f'pods "{name}" not found')
+        labels = target["metadata"].get("labels") or {}
+        for pdb in self.fake.pdbs:
+            sel = (pdb.get("spec") or {}).get("selector")
+            if sel is None or any(labels.get(k) != v for k, v in (sel.get("matchLabels") or {}).items()):
+                continue
+            if int((pdb.get("status") or {}).get("disruptionsAllowed") or 0) < 1:
+                pdb_name = pdb["metadata"]["name"]
+                exc = FakeApiException(
+                    429, "Cannot evict pod as it would violate the pod's disruption budget."
+                )
+                exc.body = json.dumps(
+                    {
+                        "kind": "Status",
+                        "message": "Cannot evict pod as it would violate the pod's disruption budget.",
+                        "reason": "TooManyRequests",
+                        "details": {
+                            "causes": [
+                                {
+                                    "reason": "DisruptionBudget",
+                                    "message": f"The disruption budget {pdb_name} needs 3 healthy pods "
+                                    "and has 3 currently",
+                                }
+                            ]
+                        },
+                        "code": 429,
+                    }
+                )
+                raise exc
+            pdb["status"]["disruptionsAllowed"] -= 1
+        for hook in self.fake.on_delete:
+            hook(name, namespace, (body or {}).get("deleteOptions"))
+        return {"kind": "Status", "status": "Success", "code": 201}
+
     def list_namespaced_event(self, namespace: str, **kw: Any) -> dict[str, Any]:
         return {"items": list(self.fake.events), "metadata": {"resourceVersion": "100"}}
 
@@ -112,6 +165,14 @@ class Apps(_Api):
         self.fake.calls.append(("scale_deployment", namespace, name, body))
         self.fake.deployments[(namespace, name)]["spec"]["replicas"] = body["spec"]["replicas"]
         return {}
+
+    def read_namespaced_replica_set(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
+        """Every fake ReplicaSet `<deployment>-rs` is controlled by its Deployment."""
+        deployment = name.removesuffix("-rs")
+        if (namespace, deployment) not in self.fake.deployments:
+            raise FakeApiException(404, f'replicasets.apps "{name}" not found')
+        ref = {"kind": "Deployment", "name": deployment, "uid": f"dep-{deployment}", "controller": True}
+        return {"metadata": {"name": name, "namespace": namespace, "ownerReferences": [ref]}}
 
     def list_namespaced_replica_set(self, namespace: str, **kw: Any) -> dict[str, Any]:
         return {"items": [], "metadata": {"resourceVersion": "100"}}
@@ -170,6 +231,7 @@ class FakeKube:
         self.events: list[dict[str, Any]] = []
         self.slices: list[dict[str, Any]] = []
         self.pdbs: list[dict[str, Any]] = []
+        self.services: list[dict[str, Any]] = []
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
         self.hpas: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[tuple[Any, ...]] = []

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scaleproof.cluster import deploy as deploy_mod
 from scaleproof.cluster.deploy import DeployError, deploy, kubectl_binary
@@ -100,14 +102,16 @@ def test_deploy_applies_then_waits_until_ready(monkeypatch: pytest.MonkeyPatch, 
 
     def fake(kc: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         calls.append(args)
-        return subprocess.CompletedProcess(args, 0, "" if args[0] == "apply" else next(answers), "")
+        quiet = args[0] in ("apply", "kustomize")
+        return subprocess.CompletedProcess(args, 0, "" if quiet else next(answers), "")
 
     monkeypatch.setattr(deploy_mod, "_kubectl", fake)
     monkeypatch.setattr(deploy_mod.time, "sleep", lambda s: None)
     msgs: list[str] = []
     deploy(kubeconfig, overlay, namespace="ns", progress=msgs.append)
-    assert calls[0] == ("apply", "-k", str(overlay))
-    assert len(calls) == 3
+    assert calls[0] == ("kustomize", str(overlay))  # host paths prepared before the apply
+    assert calls[1] == ("apply", "-k", str(overlay))
+    assert len(calls) == 4
     assert msgs == [
         f"[deploy] kubectl apply -k {overlay}",
         "[deploy] waiting: Deployment/a 0/1 ready",
@@ -126,3 +130,39 @@ def test_a_failed_apply_says_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     )
     with pytest.raises(DeployError, match=r"kubectl apply -k .*overlay failed: error: no kustomization$"):
         deploy(kubeconfig, overlay, progress=lambda m: None)
+
+
+OWNER = "10100:10100"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_host_paths_of_annotated_pvs_are_created_with_their_owner(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    old = tmp_path / "weaviate-0"
+    (old / "raft").mkdir(parents=True)
+    (old / "raft" / "raft.db").write_text("root-owned data of an older Weaviate")
+    new = tmp_path / "weaviate-1"
+    rendered = yaml.safe_dump_all(
+        [
+            {
+                "kind": "PersistentVolume",
+                "metadata": {
+                    "name": f"pv-{p.name}",
+                    "annotations": {deploy_mod.HOST_PATH_OWNER: "10100:10100"},
+                },
+                "spec": {"hostPath": {"path": str(p), "type": "DirectoryOrCreate"}},
+            }
+            for p in (old, new)
+        ]
+        + [{"kind": "PersistentVolume", "metadata": {"name": "plain"}, "spec": {"hostPath": {"path": "/x"}}}]
+    )
+    monkeypatch.setattr(
+        deploy_mod, "_kubectl", lambda kc, *a, **kw: subprocess.CompletedProcess(a, 0, rendered, "")
+    )
+    done = deploy_mod.prepare_host_paths(tmp_path / "kc", tmp_path, progress=lambda m: None)
+    assert done == [(str(old), 10100, 10100), (str(new), 10100, 10100)]
+    for p in (old, old / "raft", old / "raft" / "raft.db", new):
+        st = p.stat()
+        assert (st.st_uid, st.st_gid) == (10100, 10100), p
+    assert not Path("/x").exists()

@@ -30,7 +30,13 @@ def fake(monkeypatch):
 
 
 def deletes(fake):
-    return [c for c in fake.calls if c[0] == "delete_pod"]
+    """Every disruption request: evictions (the default) and plain deletes."""
+    return [c for c in fake.calls if c[0] in ("delete_pod", "evict_pod")]
+
+
+def budget(name="searchapp", allowed=0, selector=None):
+    sel = {"matchLabels": {"app.kubernetes.io/name": "searchapp"}} if selector is None else selector
+    return {"metadata": {"name": name}, "spec": {"selector": sel}, "status": {"disruptionsAllowed": allowed}}
 
 
 @pytest.mark.parametrize(
@@ -42,16 +48,28 @@ def test_refuses_system_namespaces_and_empty_selector(fake, tmp_path, ns, sel):
     assert deletes(fake) == []
 
 
-def test_kills_one_ready_pod_with_uid_precondition_and_records_it(fake, tmp_path):
+def test_kills_one_ready_pod_through_an_eviction_with_uid_precondition_and_records_it(fake, tmp_path):
     res = pods.kill_pods("scaleproof", SEL, count=1, seed=1, run_dir=str(tmp_path))
     (call,) = deletes(fake)
     (v,) = res["victims"]
-    assert call[2] == v["name"] and call[3]["preconditions"] == {"uid": v["uid"]}
-    assert v["owner_uid"] == "rs-1" and v["t_request"] <= v["t_accepted"]
+    assert call[0] == "evict_pod" and call[2] == v["name"]
+    assert call[3]["apiVersion"] == "policy/v1" and call[3]["kind"] == "Eviction"
+    assert call[3]["deleteOptions"]["preconditions"] == {"uid": v["uid"]}
+    assert v["owner_uid"] == "rs-1" and v["t_request"] <= v["t_accepted"] and v["method"] == "eviction"
     (k,) = [e for e in rundir.read_events(tmp_path) if e["kind"] == "Kill"]
+    assert k["type"] == "EVICTION_ACCEPTED"
     assert k["victim"]["uid"] == v["uid"] and k["t"] == pytest.approx(v["t_accepted"], abs=1e-5)
     touched = rundir.read_jsonl(tmp_path / "touched.jsonl")
-    assert touched[0]["uid"] == v["uid"] and touched[0]["action"] == "delete"
+    assert touched[0]["uid"] == v["uid"] and touched[0]["action"] == "evict"
+
+
+def test_respect_pdb_false_sends_a_plain_delete_that_no_budget_limits(fake, tmp_path):
+    fake.pdbs = [budget(allowed=0)]
+    res = pods.kill_pods("scaleproof", SEL, respect_pdb=False, run_dir=str(tmp_path))
+    (call,) = deletes(fake)
+    assert call[0] == "delete_pod" and call[3]["preconditions"] == {"uid": res["victims"][0]["uid"]}
+    (k,) = [e for e in rundir.read_events(tmp_path) if e["kind"] == "Kill"]
+    assert k["type"] == "DELETE_ACCEPTED" and res["method"] == "delete" and res["kills"] == 1
 
 
 def test_undo_plan_is_on_disk_before_the_first_delete(fake, tmp_path):
@@ -80,19 +98,67 @@ def test_terminating_and_unready_pods_are_never_victims():
     assert info["terminating_skipped"] == 1 and info["cap_percent"] == 1  # floor(3 live * 50 %)
 
 
-def test_pdb_without_allowed_disruptions_blocks_the_kill(fake, tmp_path):
-    fake.pdbs = [
-        {
-            "metadata": {"name": "searchapp"},
-            "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "searchapp"}}},
-            "status": {"disruptionsAllowed": 0},
-        }
-    ]
-    with pytest.raises(UnsafeTarget, match="PodDisruptionBudget searchapp allows 0"):
-        pods.kill_pods("scaleproof", SEL, run_dir=str(tmp_path))
-    assert deletes(fake) == []
-    fake.pdbs[0]["status"]["disruptionsAllowed"] = 1
-    assert pods.kill_pods("scaleproof", SEL, run_dir=str(tmp_path))["pdbs"] == ["searchapp"]
+def test_a_budget_refusing_the_eviction_is_a_recorded_outcome_and_nothing_is_deleted(fake, tmp_path):
+    fake.pdbs = [budget("searchapp-zero", allowed=0)]
+    before = [p["metadata"]["uid"] for p in fake.pods]
+    res = pods.kill_pods("scaleproof", SEL, repetitions=3, pdb_wait_s=0, run_dir=str(tmp_path))
+    assert res["kills"] == 0 and res["victims"] == [] and res["pdbs"] == ["searchapp-zero"]
+    assert "searchapp-zero" in res["refused"]["message"] and "disruption budget" in res["refused"]["message"]
+    assert [p["metadata"]["uid"] for p in fake.pods] == before  # nothing deleted
+    assert len(deletes(fake)) == 1  # one attempt, then the action stops (no repetition 2 and 3)
+    events = rundir.read_events(tmp_path)
+    assert not [e for e in events if e["kind"] == "Kill"]
+    (r,) = [e for e in events if e["kind"] == "Eviction"]
+    assert r["type"] == "REFUSED" and "searchapp-zero" in r["message"] and r["victim"]["uid"] in before
+
+
+def test_a_refusal_is_retried_while_the_budget_catches_up(fake, tmp_path):
+    fake.pdbs = [budget(allowed=0)]
+    sleeps = []
+
+    def budget_recovers(s):
+        sleeps.append(s)
+        fake.pdbs[0]["status"]["disruptionsAllowed"] = 1
+
+    res = pods.kill_pods("scaleproof", SEL, pdb_wait_s=30, run_dir=str(tmp_path), sleep=budget_recovers)
+    assert res["kills"] == 1 and res["refused"] is None and sleeps == [2.0]
+    assert [c[0] for c in deletes(fake)] == ["evict_pod", "evict_pod"]
+
+
+def test_an_empty_selector_budget_selects_every_pod_and_is_honoured(fake, tmp_path):
+    fake.pdbs = [budget("all-pods", allowed=0, selector={})]
+    res = pods.kill_pods("scaleproof", SEL, pdb_wait_s=0, run_dir=str(tmp_path))
+    assert res["kills"] == 0 and "all-pods" in res["refused"]["message"] and res["pdbs"] == ["all-pods"]
+
+
+def test_budgets_are_looked_up_for_every_victim_not_only_the_first(fake):
+    fake.pdbs = [budget("canary-only", selector={"matchLabels": {"track": "canary"}})]
+    a = pod("a")
+    b = pod("b", labels={"app.kubernetes.io/name": "searchapp", "track": "canary"})
+    assert pods._pdb_names("scaleproof", [a, b], None) == ["canary-only"]
+    assert pods._pdb_names("scaleproof", [a], None) == []
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "selected"),
+    [
+        (None, {"app": "x"}, False),  # a null selector selects nothing (policy/v1)
+        ({}, {"app": "x"}, True),  # an empty selector selects every pod (policy/v1)
+        ({}, {}, True),
+        ({"matchLabels": {"app": "x"}}, {"app": "x", "v": "1"}, True),
+        ({"matchLabels": {"app": "x"}}, {"app": "y"}, False),
+        ({"matchExpressions": [{"key": "v", "operator": "In", "values": ["1"]}]}, {"v": "1"}, True),
+        (
+            {"matchLabels": {"app": "x"}, "matchExpressions": [{"key": "v", "operator": "Exists"}]},
+            {"app": "x"},
+            False,
+        ),
+    ],
+)
+def test_selector_semantics_of_budgets(selector, labels, selected):
+    from probes import kubernetes as kube
+
+    assert kube.selector_matches(selector, labels) is selected
 
 
 def test_dry_run_touches_nothing_and_prints_plan(fake, tmp_path, capsys):

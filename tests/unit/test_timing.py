@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -400,3 +402,129 @@ def test_shard_spread_dedupes_replicas_and_counts_queries():
 def test_shard_spread_without_query_figures():
     s = timing.shard_spread([{"shard": "s1", "node": "w0", "objects": 100}])
     assert s["shards_queried"] is None and s["nodes_with_shards"] == 1
+
+
+def relist_kill_log(created: float) -> list[dict[str, Any]]:
+    """Kill of `a`; the pod watch expires (410) and relists at T0 + 6: the replacement `d` (server
+    creation time `created`) is first seen as a SYNC line, already Ready."""
+    relisted = [ev(T0 + 6, "Pod", "SYNC", pod_obj(u)) for u in ("b", "c")]
+    relisted.append(ev(T0 + 6, "Pod", "SYNC", pod_obj("d", created=created, ready_ltt=T0 + 4)))
+    return (
+        baseline()
+        + [kill(T0, "a"), ev(T0 + 0.05, "Pod", "MODIFIED", pod_obj("a", deleting_at=T0, ready=False))]
+        + [slice_ev(T0 + 0.1, ["b", "c"], not_ready=["a"])]
+        + relisted
+        + [slice_ev(T0 + 6.1, ["b", "c", "d"])]
+    )
+
+
+def test_a_replacement_first_seen_by_a_relist_counts_when_created_after_the_delete():
+    (tl,) = timing.kill_timelines(relist_kill_log(created=T0 + 1))
+    assert tl["recovered"] is True and tl["replacement_uid"] == "d"
+    created = tl["phases"][0]
+    assert created["name"] == "replacement_created" and created["end"] == T0 + 1
+    assert created["resolution_s"] == timing.SERVER_RESOLUTION_S
+    assert tl["mttr_s"] == pytest.approx(6.1)  # bounded by the relist: an upper bound, noted
+    assert any("relist" in n for n in tl["notes"])
+
+
+def test_a_pod_first_listed_by_a_relist_but_created_before_the_delete_is_not_a_replacement():
+    (tl,) = timing.kill_timelines(relist_kill_log(created=T0 - 50))
+    assert tl["recovered"] is False and tl["replacement_uid"] is None
+
+
+@pytest.mark.parametrize(
+    ("quantity", "value"),
+    [
+        ("1500u", 0.0015),
+        ("500m", 0.5),
+        ("2Ki", 2048.0),
+        ("1.5Gi", 1.5 * 1024**3),
+        ("1e3", 1000.0),
+        ("7", 7.0),
+    ],
+)
+def test_quantities_are_parsed_as_kubernetes_does(quantity, value):
+    assert timing._quantity(quantity) == pytest.approx(value)
+
+
+def test_malformed_quantity_is_none():
+    assert timing._quantity("ten") is None and timing._quantity("") is None
+
+
+def test_hpa_over_target_with_micro_units():
+    hpa = {
+        "spec": {
+            "metrics": [
+                {"type": "Pods", "pods": {"metric": {"name": "rps"}, "target": {"averageValue": "1m"}}}
+            ]
+        },
+        "status": {
+            "currentMetrics": [
+                {"type": "Pods", "pods": {"metric": {"name": "rps"}, "current": {"averageValue": "1500u"}}}
+            ]
+        },
+    }
+    assert timing._hpa_over_target(hpa) is True
+
+
+# ------------------------------------------------------------------- replay of a real recording
+REAL_EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "pod-kill-events.jsonl"
+
+
+def _real_events() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in REAL_EVENTS.read_text().splitlines() if line.strip()]
+
+
+def inject_relist(events: list[dict[str, Any]], kill_index: int) -> tuple[list[dict[str, Any]], float]:
+    """The pod watch expires (410 Gone) right after it showed the victim terminating and relists
+    only once the replacement is Ready: the Pod lines in between are lost, and the relist shows every
+    live pod as a SYNC line. Returns (events, relist time)."""
+    (tl,) = [t for i, t in enumerate(timing.kill_timelines(events)) if i == kill_index]
+    kill_t = tl["t_delete_accepted"]
+    victim_seen = min(
+        e["t"]
+        for e in events
+        if e.get("kind") == "Pod"
+        and e["object"]["metadata"]["uid"] == tl["victim_uid"]
+        and e["t"] >= kill_t
+        and e["object"]["metadata"].get("deletionTimestamp")
+    )
+    ready_at = next(p["observed"] for p in tl["phases"] if p["name"] == "ready")
+    relist_t = ready_at + 0.5
+    state: dict[str, dict[str, Any]] = {}
+    out = []
+    for e in sorted(events, key=lambda e: e["t"]):
+        is_pod = e.get("kind") == "Pod" and e.get("source") == "watch"
+        if is_pod and e["t"] <= relist_t:
+            uid = e["object"]["metadata"]["uid"]
+            if e["type"] == "DELETED":
+                state.pop(uid, None)
+            else:
+                state[uid] = e["object"]
+        if is_pod and victim_seen < e["t"] <= relist_t:
+            continue  # lost with the expired watch
+        out.append(e)
+    out += [
+        {"t": relist_t, "source": "watch", "kind": "Pod", "type": "SYNC", "object": o} for o in state.values()
+    ]
+    return sorted(out, key=lambda e: e["t"]), relist_t
+
+
+@pytest.mark.skipif(not REAL_EVENTS.exists(), reason="record it: SCALEPROOF_RECORD_EVENTS=1 e2e pod-kill")
+def test_real_recording_with_a_relist_mid_recovery_still_pairs_the_replacement():
+    events = _real_events()
+    original = timing.kill_timelines(events)
+    assert len(original) >= 3 and all(t["recovered"] for t in original)
+    k = 2
+    relisted, relist_t = inject_relist(events, k)
+    after = timing.kill_timelines(relisted)
+    assert after[k]["recovered"] is True
+    assert after[k]["replacement_uid"] == original[k]["replacement_uid"]
+    assert any("relist" in n for n in after[k]["notes"])
+    # the relist bounds the later phases: MTTR can only grow, never below the relist
+    assert after[k]["mttr_s"] >= original[k]["mttr_s"]
+    assert after[k]["phases"][0]["resolution_s"] == timing.SERVER_RESOLUTION_S
+    for i, (a, b) in enumerate(zip(original, after, strict=True)):
+        if i != k:
+            assert (a["replacement_uid"], a["mttr_s"]) == (b["replacement_uid"], b["mttr_s"])
