@@ -69,13 +69,20 @@ def ingest_corpus(
     app_url: str | None = None,
     ingest: str | None = "corpus",
     store: str | None = None,
+    settle_s: float = 0.0,
+    collection: str = "Documents",
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ingest the first `documents` corpus documents through the app (configuration `ingest:
-    corpus`, the reference app's POST /documents; Qdrant: once the cluster has formed); an empty
-    `ingest` skips the step. Returns `{"documents": n requested, "result", "seconds", "peers"?}`."""
+    corpus`, the reference app's POST /documents; Qdrant: once the cluster has formed); with
+    `settle_s` > 0, then wait up to that long until the store's per-shard view accounts for them
+    (`probes.vectorstore.wait_store_documents`: Weaviate's per-shard counts lag). An empty `ingest`
+    skips the step (the data is the workload's own; recorded as `SKIPPED`, so the spread claim
+    applies from then on). Returns `{"documents": n requested, "result", "seconds", "peers"?,
+    "settled"?}`."""
     if not ingest:
+        _record_ingest(configuration, "SKIPPED")
         return {"skipped": "no ingest configured (configuration `ingest` is empty)"}
     if ingest != "corpus":
         raise ScaleproofError(
@@ -84,6 +91,17 @@ def ingest_corpus(
     undo.check_abort("ingesting")
     try:
         out = _ingest(documents, batch_size, timeout_s, app_url, store, secrets, configuration)
+        if float(settle_s) > 0:
+            from probes import vectorstore
+
+            out["settled"] = vectorstore.wait_store_documents(
+                int(documents),
+                collection,
+                store,
+                deadline_s=float(settle_s),
+                secrets=secrets,
+                configuration=configuration,
+            )
     except Exception as exc:
         _record_ingest(configuration, "FAILED", error=str(exc)[:300])
         raise

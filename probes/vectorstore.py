@@ -54,6 +54,7 @@ __all__ = [
     "run_phase",
     "shard_spread_now",
     "spread_claim_holds",
+    "wait_store_documents",
     "weaviate_healthy_nodes",
     "weaviate_query_counters",
     "weaviate_shards",
@@ -445,6 +446,40 @@ def record_shards(
     return snap
 
 
+def wait_store_documents(
+    documents: int,
+    collection: str = "Documents",
+    store: str | None = None,
+    deadline_s: float = 120.0,
+    interval_s: float = 2.0,
+    qdrant_urls: Sequence[str] | str | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    clock: Any = time.monotonic,
+    sleep: Any = time.sleep,
+) -> dict[str, Any]:
+    """Block until the store's own per-shard view accounts for >= `documents` objects; returns
+    `{"documents_total", "seconds"}`, raises DeadlineExceeded. Why: Weaviate's per-shard objectCount
+    (`/v1/nodes`) is its "eventually consistent" async count (`Shard.ObjectCountAsync`: flushed LSM
+    segments only), 0 on a fresh store until the memtables flush; Qdrant's points_count is exact."""
+    from scaleproof.errors import DeadlineExceeded
+
+    s = _store(store, configuration)
+    t0 = clock()
+    total = 0
+    while True:
+        snap = _snapshot(s, collection, False, qdrant_urls, secrets, configuration)
+        total = int(timing.shard_spread(snap.get("per_shard") or [])["documents_total"])
+        if total >= int(documents):
+            return {"documents_total": total, "seconds": round(clock() - t0, 3)}
+        if clock() - t0 >= float(deadline_s):
+            raise DeadlineExceeded(
+                f"{s}'s per-shard view shows {total} of {documents} objects of {collection} after "
+                f"{deadline_s} s: the documents are not (yet) accounted for in its shards"
+            )
+        sleep(interval_s)
+
+
 # -------------------------------------------------------------------------------- steady-state claim
 def _records(configuration: Mapping[str, Any] | None, name: str) -> list[dict[str, Any]]:
     try:
@@ -457,11 +492,13 @@ def _records(configuration: Mapping[str, Any] | None, name: str) -> list[dict[st
 def run_phase(
     queried_label: str = "after", configuration: Mapping[str, Any] | None = None
 ) -> dict[str, bool]:
-    """Where this run stands, from its own records: `ingested` (an ingest action ended, ok or not:
-    `actions.data.ingest_corpus` writes an `Ingest` event) and `queried` (a `record_shards`
+    """Where this run stands, from its own records: `ingested` (an ingest action ended, ok, failed or
+    skipped: `actions.data.ingest_corpus` writes an `Ingest` event) and `queried` (a `record_shards`
     snapshot labelled `queried_label` exists, i.e. the burst is over and its counters settled)."""
     events = _records(configuration, rundir.EVENTS_FILE)
-    ingested = any(e.get("kind") == "Ingest" and e.get("type") in ("DONE", "FAILED") for e in events)
+    ingested = any(
+        e.get("kind") == "Ingest" and e.get("type") in ("DONE", "FAILED", "SKIPPED") for e in events
+    )
     queried = any(s.get("label") == queried_label for s in _records(configuration, "shards.jsonl"))
     return {"ingested": ingested, "queried": queried}
 

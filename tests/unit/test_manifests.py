@@ -1139,24 +1139,23 @@ def test_qdrant_dns_wait_is_bounded_and_says_why(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("ov", QDRANT_OVERLAYS)
-def test_qdrant_storage_ownership_is_fixed_before_start(ov: str) -> None:
-    """fsGroup is not applied to hostPath volumes: uid 1000 with a read-only root filesystem could
-    not write storage ("Permission denied (os error 13)"); the chart's init container chowns it."""
-    sts = one(overlay(ov), "StatefulSet", "qdrant")
+def test_qdrant_storage_is_writable_without_root(ov: str) -> None:
+    """uid 1000 with a read-only root filesystem could not write storage on hostPath ("Permission
+    denied (os error 13)"): fsGroup is not applied there. Pod Security `restricted` forbids the
+    chart's root chown init container, so: fsGroup for provisioned volumes, and on this machine the
+    hostPath PVs carry the owner `scaleproof deploy` gives their directories."""
+    objs = overlay(ov)
+    sts = one(objs, "StatefulSet", "qdrant")
     spec = pod_spec(sts)
-    (init,) = spec["initContainers"]
+    assert not spec.get("initContainers"), "no root init container under restricted"
     (main,) = spec["containers"]
-    uid, fs_group = main["securityContext"]["runAsUser"], spec["securityContext"]["fsGroup"]
-    mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
-    assert init["command"][:3] == ["chown", "-R", f"{uid}:{fs_group}"]
-    targets = init["command"][3:]
-    assert "/qdrant/storage" in targets and "/qdrant/snapshots" in targets
-    assert {m["mountPath"]: m["name"] for m in init["volumeMounts"]} == {t: mounts[t] for t in targets}
-    assert init["image"] == main["image"], "no extra image to import"
-    sc = init["securityContext"]
-    assert sc["capabilities"]["drop"] == ["ALL"] and "CHOWN" in sc["capabilities"]["add"]
-    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+    psc = spec["securityContext"]
+    assert (psc["runAsNonRoot"], psc["runAsUser"], psc["fsGroup"]) == (True, 1000, 3000)
     assert main["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "/qdrant/storage" in {m["mountPath"] for m in main["volumeMounts"]}
+    for pv in find(objs, "PersistentVolume"):
+        owner = pv["metadata"]["annotations"]["scaleproof.io/host-path-owner"]
+        assert owner == f"{psc['runAsUser']}:{psc['fsGroup']}", pv["metadata"]["name"]
 
 
 def test_local_qdrant_storage_is_prebound_hostpath_pvs() -> None:

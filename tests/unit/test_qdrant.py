@@ -373,3 +373,11 @@ def test_app_creates_the_collection_only_once_the_cluster_formed():
     b._client = _AppClient(keep=3)
     assert b.ensure_collection("Documents", 384, 3, 1) is True
     assert b._client.created["shard_number"] == 3
+
+
+def test_a_skipped_ingest_starts_the_claim_too(tmp_path):
+    """The workload brings its own data (`ingest` empty): the spread is claimed after that step."""
+    c = {rundir.CONFIG_KEY: str(tmp_path)}
+    assert vectorstore.run_phase(configuration=c)["ingested"] is False
+    assert "skipped" in data.ingest_corpus(ingest="", configuration=c)
+    assert vectorstore.run_phase(configuration=c) == {"ingested": True, "queried": False}

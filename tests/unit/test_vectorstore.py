@@ -7,7 +7,7 @@ import requests
 
 from probes import prometheus, vectorstore
 from scaleproof import rundir
-from scaleproof.errors import PrometheusUnavailable, VectorStoreError
+from scaleproof.errors import DeadlineExceeded, PrometheusUnavailable, VectorStoreError
 
 pytestmark = pytest.mark.unit
 
@@ -187,3 +187,33 @@ def test_prometheus_unreachable_and_error_messages(http):
     (s,) = prometheus.query_range("up", 0, 10)
     assert s["values"] == [[1.0, 1.0], [6.0, 3.0]]
     assert prometheus.is_up("http://127.0.0.1:9") is False
+
+
+def test_ingest_waits_until_the_store_counts_the_documents(http):
+    """Weaviate's /v1/nodes objectCount is its async count (flushed segments only): on a fresh store it
+    stays 0 for a while after an ingest (seen on the real cluster: 0 for > 15 s, 100 later)."""
+    zero = {
+        "nodes": [
+            {
+                "name": "weaviate-0",
+                "status": "HEALTHY",
+                "shards": [{"name": "s1", "class": "Documents", "objectCount": 0}],
+            }
+        ]
+    }
+    answers = [Resp(body=zero), Resp(body=zero), Resp(body=NODES)]
+    http["/v1/nodes"] = answers[0]
+    t = [0.0]
+
+    def sleep(s):
+        t[0] += s
+        http["/v1/nodes"] = answers[min(int(t[0] // 2), 2)]
+
+    c = {"weaviate_url": "http://127.0.0.1:30081"}
+    got = vectorstore.wait_store_documents(100, configuration=c, clock=lambda: t[0], sleep=sleep)
+    assert got == {"documents_total": 100, "seconds": 4.0}
+    http["/v1/nodes"] = Resp(body=zero)
+    with pytest.raises(DeadlineExceeded, match="shows 0 of 100 objects"):
+        vectorstore.wait_store_documents(
+            100, configuration=c, deadline_s=6, clock=lambda: t[0], sleep=lambda s: t.__setitem__(0, t[0] + s)
+        )
