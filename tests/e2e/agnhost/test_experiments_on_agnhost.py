@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..conftest import REPO, Kubectl
+from ..conftest import REPO, Kubectl, chaos_run, evidence_of
 from .app import AgnhostApp
 
 pytestmark = pytest.mark.e2e
@@ -47,24 +47,11 @@ def _env(kubectl: Kubectl, app: AgnhostApp, **extra: str) -> dict[str, str]:
 
 
 def _chaos(kind: str, journal: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    argv = [
-        str(BIN / "chaos"),
-        "--no-version-check",
-        "--log-file",
-        str(journal.with_suffix(".log")),
-        "run",
-        "--hypothesis-frequency",
-        "2",
-        "--journal-path",
-        str(journal),
-        f"experiments/{kind}.yaml",
-    ]
-    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+    return chaos_run(kind, journal, env, timeout=1200)
 
 
 def _evidence(journal: Path) -> dict:
-    doc = json.loads(journal.read_text())
-    return next(e for e in doc["extensions"] if e["name"] == "scaleproof")
+    return evidence_of(journal)
 
 
 def _summary(ev: dict) -> str:
