@@ -1,11 +1,17 @@
 """Put the corpus into the app, and send a bounded query burst.
 
 Ingest goes through the app (`loadgen.ingest.ingest`, the corpus helper's API) so the app embeds the
-documents; ids are stable, so re-ingesting is idempotent and needs no undo. `query_burst` sends a
-bounded number of queries, through the app (`via="app"`, unfiltered `POST /search`) or straight to
-Weaviate (`via="weaviate"`, filtered `nearObject` GraphQL queries: only filtered searches move
-Weaviate's per-shard query counters, see `probes.vectorstore`). Hosts must be on 127.0.0.0/8 or
-explicitly allowed (same rule as the load).
+documents; ids are stable, so re-ingesting is idempotent and needs no undo. With Qdrant
+(configuration `store: qdrant`) the ingest first waits until the entry peer's `GET /cluster` lists
+`qdrant_expected_peers` peers: a collection created earlier would keep every shard on the peers
+present (Qdrant does not rebalance). The ingest's end (ok or failed) is recorded as an `Ingest`
+event in the run directory: the vector-shards hypothesis asserts the spread from then on.
+
+`query_burst` sends a bounded number of queries, through the app (`via="app"`, unfiltered `POST
+/search`) or straight to Weaviate (`via="weaviate"`, filtered `nearObject` GraphQL queries: only
+filtered searches move Weaviate's per-shard query counters, see `probes.vectorstore`); `via="store"`
+picks the one the configured store counts (Weaviate: `weaviate`; Qdrant counts every search on each
+local shard, so `app`). Hosts must be on 127.0.0.0/8 or explicitly allowed (same rule as the load).
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ from typing import Any
 import requests
 
 from loadgen.runner import check_host, load_queries
-from scaleproof import undo
-from scaleproof.errors import DeadlineExceeded, LoadError, ScaleproofError, VectorStoreError
+from scaleproof import credentials, rundir, undo
+from scaleproof.errors import DeadlineExceeded, LoadError, RunDirError, ScaleproofError, VectorStoreError
 
 __all__ = ["ingest_corpus", "query_burst"]
 
@@ -33,24 +39,99 @@ def _allowed(configuration: Mapping[str, Any] | None) -> list[str]:
     return [h.strip() for h in str(raw).split(",") if h.strip()]
 
 
+def _record_ingest(configuration: Mapping[str, Any] | None, status: str, **fields: Any) -> None:
+    """The `Ingest` event the spread hypothesis reads; skipped outside an experiment (no run dir)."""
+    try:
+        path = rundir.resolve(None, configuration)
+    except RunDirError:
+        return
+    rundir.append_event(
+        path, {"t": time.time(), "source": "action", "kind": "Ingest", "type": status, **fields}
+    )
+
+
+def _wait_qdrant_formed(
+    configuration: Mapping[str, Any], secrets: Mapping[str, Any] | None, deadline_s: float
+) -> int:
+    from probes import qdrant
+
+    expected = int(configuration.get("qdrant_expected_peers") or 1)
+    key = str((secrets or {}).get("qdrant_api_key") or "") or credentials.get("vectorstore", "api_key")
+    return qdrant.wait_formed(
+        expected_peers=expected, deadline_s=deadline_s, api_key=key, configuration=configuration
+    )
+
+
 def ingest_corpus(
     documents: int = 100,
     batch_size: int = 50,
     timeout_s: float = 120.0,
     app_url: str | None = None,
+    ingest: str | None = "corpus",
+    store: str | None = None,
+    settle_s: float = 0.0,
+    collection: str = "Documents",
+    secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Ingest the first `documents` corpus documents through the app. Returns `{"documents": n
-    requested, "result": <ingest result>, "seconds"}`."""
+    """Ingest the first `documents` corpus documents through the app (configuration `ingest:
+    corpus`, the reference app's POST /documents; Qdrant: once the cluster has formed); with
+    `settle_s` > 0, then wait up to that long until the store's per-shard view accounts for them
+    (`probes.vectorstore.wait_store_documents`: Weaviate's per-shard counts lag). An empty `ingest`
+    skips the step (the data is the workload's own; recorded as `SKIPPED`, so the spread claim
+    applies from then on). Returns `{"documents": n requested, "result", "seconds", "peers"?,
+    "settled"?}`."""
+    if not ingest:
+        _record_ingest(configuration, "SKIPPED")
+        return {"skipped": "no ingest configured (configuration `ingest` is empty)"}
+    if ingest != "corpus":
+        raise ScaleproofError(
+            f"configuration `ingest` (SCALEPROOF_INGEST): {ingest!r} is not `corpus` or empty"
+        )
     undo.check_abort("ingesting")
-    url = str(app_url or (configuration or {}).get("app_url") or "http://127.0.0.1:30080")
+    try:
+        out = _ingest(documents, batch_size, timeout_s, app_url, store, secrets, configuration)
+        if float(settle_s) > 0:
+            from probes import vectorstore
+
+            out["settled"] = vectorstore.wait_store_documents(
+                int(documents),
+                collection,
+                store,
+                deadline_s=float(settle_s),
+                secrets=secrets,
+                configuration=configuration,
+            )
+    except Exception as exc:
+        _record_ingest(configuration, "FAILED", error=str(exc)[:300])
+        raise
+    _record_ingest(configuration, "DONE", documents=out["documents"], seconds=out["seconds"])
+    return out
+
+
+def _ingest(
+    documents: int,
+    batch_size: int,
+    timeout_s: float,
+    app_url: str | None,
+    store: str | None,
+    secrets: Mapping[str, Any] | None,
+    configuration: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    cfg = configuration or {}
+    peers = None
+    if str(store or cfg.get("store") or "weaviate").lower() == "qdrant":
+        peers = _wait_qdrant_formed(cfg, secrets, float(timeout_s))
+    url = str(app_url or cfg.get("app_url") or "")
+    if not url:
+        raise ScaleproofError("configuration `app_url` (SCALEPROOF_APP_URL) is required for the ingest")
     try:
         check_host(url, _allowed(configuration))
     except LoadError as exc:
         raise ScaleproofError(str(exc)) from exc
     try:
         from loadgen.corpus import load_documents  # type: ignore[attr-defined]
-        from loadgen.ingest import ingest  # type: ignore[attr-defined]
+        from loadgen.ingest import ingest as ingest_documents  # type: ignore[attr-defined]
     except ImportError as exc:
         raise ScaleproofError(
             f"the corpus helper (loadgen.corpus / loadgen.ingest) is not available: {exc}"
@@ -60,7 +141,7 @@ def ingest_corpus(
         raise ScaleproofError(f"the corpus has {len(docs)} documents, {documents} requested")
     t0 = time.monotonic()
     try:
-        result = ingest(
+        result = ingest_documents(
             url,
             docs,
             batch_size=int(batch_size),
@@ -69,7 +150,8 @@ def ingest_corpus(
         )
     except Exception as exc:
         raise ScaleproofError(f"ingest into {url} failed: {type(exc).__name__}: {exc}") from exc
-    return {"documents": len(docs), "result": result, "seconds": round(time.monotonic() - t0, 3)}
+    out = {"documents": len(docs), "result": result, "seconds": round(time.monotonic() - t0, 3)}
+    return out | ({"peers": peers} if peers is not None else {})
 
 
 def _graphql(url: str, query: str, timeout_s: float) -> dict[str, Any]:
@@ -101,6 +183,8 @@ def query_burst(
     cfg = configuration or {}
     end = time.monotonic() + float(deadline_s)
     ok = failed = 0
+    if via == "store":
+        via = "app" if str(cfg.get("store") or "weaviate").lower() == "qdrant" else "weaviate"
     if via == "app":
         url = str(cfg.get("app_url") or "http://127.0.0.1:30080").rstrip("/")
         check_host(url, _allowed(cfg))
@@ -134,7 +218,7 @@ def query_burst(
             _graphql(url, q, request_timeout_s)
             return True
     else:
-        raise ScaleproofError(f"via must be 'app' or 'weaviate', got {via!r}")
+        raise ScaleproofError(f"via must be 'store', 'app' or 'weaviate', got {via!r}")
     t0 = time.monotonic()
     for i in range(int(queries)):
         undo.check_abort("sending more queries")

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadgen import runner
+from loadgen.spec import check_load
 from scaleproof import rundir, undo
 from scaleproof.errors import DeadlineExceeded, LoadError
 
-__all__ = ["DEFAULT_HOST", "collect_stats", "start_load", "stop_load", "wait_for_users"]
+__all__ = ["collect_stats", "start_load", "stop_load", "wait_for_users"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_HOST = "http://127.0.0.1:30080"
 PREFIX = "load"
 
 
@@ -37,14 +37,23 @@ def start_load(
     run_time_s: int = 120,
     host: str | None = None,
     allowed_hosts: list[str] | str | None = None,
+    locustfile: str | None = None,
+    requests: str | None = None,
+    load_env: Any = None,
+    phase: str | None = None,
     run_dir: str | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Start Locust headless (`users` users, bounded by `run_time_s` seconds) against `host`
-    (default configuration `app_url`). Returns the handle `{"pid", "csv_prefix", "started", ...}`."""
+    (default configuration `app_url`) with the team's locustfile or request mix (`check_load`).
+    `phase` (e.g. `faults`) moves the run's phase once the load runs (see `probes.claims`).
+    Returns the handle `{"pid", "csv_prefix", "started", ...}`."""
     undo.check_abort("starting load")
     path = rundir.resolve(run_dir, configuration)
-    host = host or (configuration or {}).get("app_url") or DEFAULT_HOST
+    host = host or (configuration or {}).get("app_url")
+    if not host:
+        raise LoadError("configuration `app_url` (SCALEPROOF_APP_URL) is required: where the load goes")
+    spec = check_load(locustfile, requests, load_env, configuration, import_check=False)
     prev = (undo.load_plan(path) or {}).get("load") or {}
     if prev.get("pid") and runner._alive(int(prev["pid"])):  # noqa: SLF001
         raise LoadError(f"a load (pid {prev['pid']}) is already running for this run; stop it first")
@@ -54,7 +63,9 @@ def start_load(
         float(spawn_rate),
         int(run_time_s),
         str(path / PREFIX),
+        locustfile=spec["locustfile"],
         allowed_hosts=_allowed(configuration, allowed_hosts),
+        env=spec["env"],
     )
     undo.record_load(handle, path)
     rundir.append_event(
@@ -67,8 +78,11 @@ def start_load(
             "users": int(users),
             "pid": handle["pid"],
             "host": host,
+            "load": spec["source"],
         },
     )
+    if phase:
+        rundir.set_phase(path, phase)
     logger.info("started Locust pid %s: %s users against %s for %s s", handle["pid"], users, host, run_time_s)
     return dict(handle)
 

@@ -30,9 +30,13 @@ def set_hpa_bounds(
     run_dir: str | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Patch the HPA's min/max replicas after writing the undo plan. Returns `{"before", "after"}`."""
+    """Patch the HPA's min/max replicas after writing the undo plan. Returns `{"before", "after"}`.
+    An empty `name` (a fixed-size workload, configuration `hpa: ""`) changes nothing. Bounds above
+    the HPA's own maximum are refused: the team's HPA policy decides how far the app may scale."""
     namespace, selector = kube.check_target(namespace, selector)
     undo.check_abort("changing HPA bounds")
+    if not name:
+        return {"skipped": "no HPA configured (configuration `hpa` is empty)"}
     if min_replicas is None and max_replicas is None:
         raise UnsafeTarget("set_hpa_bounds needs min_replicas and/or max_replicas")
     if min_replicas is not None and max_replicas is not None and int(min_replicas) > int(max_replicas):
@@ -41,6 +45,13 @@ def set_hpa_bounds(
         raise UnsafeTarget(f"min_replicas must be in 1..20, got {min_replicas}")
     h = kube.hpa(name, namespace, configuration)
     target = ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
+    allowed = int((h.get("spec") or {}).get("maxReplicas") or 0)
+    asked = max(int(v) for v in (min_replicas, max_replicas) if v is not None)
+    if asked > allowed:
+        raise UnsafeTarget(
+            f"HPA {namespace}/{name} allows at most {allowed} replicas; refusing to pin it to {asked} "
+            "(configuration `replicas`)"
+        )
     plan = undo.capture_plan(
         namespace,
         selector,

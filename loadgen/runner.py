@@ -52,7 +52,9 @@ logger = logging.getLogger(__name__)
 
 MAX_USERS = 200
 MAX_RUN_TIME_S = 3600
-LOCUSTFILE = str(Path(__file__).with_name("locustfile.py"))
+# the reference app's load; the framework has no default load (a team gives its own, see actions.load)
+SEARCHAPP_LOCUSTFILE = str(Path(__file__).with_name("searchapp_locustfile.py"))
+MIX_LOCUSTFILE = str(Path(__file__).with_name("mix_locustfile.py"))
 
 
 class LoadHandle(TypedDict):
@@ -138,7 +140,7 @@ def build_command(
         "-m",
         "locust",
         "-f",
-        locustfile or LOCUSTFILE,
+        locustfile or SEARCHAPP_LOCUSTFILE,
         "--headless",
         "--host",
         host,

@@ -24,7 +24,7 @@ from typing import Any, TypedDict
 
 from chaoslib.exceptions import ChaosException
 
-from scaleproof import rundir
+from scaleproof import credentials, rundir
 from scaleproof.errors import ClusterUnreachable, DeadlineExceeded, NotFound, ScaleproofError, UnsafeTarget
 from scaleproof.timing import pod_ready
 
@@ -129,11 +129,17 @@ _CLIENTS_LOCK = threading.Lock()
 
 
 def apis(configuration: Mapping[str, Any] | None = None) -> KubeApis:
-    """Kubernetes API clients from `configuration.kubeconfig` / `$KUBECONFIG` (context
-    `configuration.kube_context`), or the in-cluster service account. Raises ClusterUnreachable."""
+    """Kubernetes API clients from `configuration.kubeconfig`, the `kubernetes` secrets
+    (`scaleproof.credentials`) or `$KUBECONFIG` (context likewise), or the in-cluster service
+    account. Raises ClusterUnreachable."""
     cfg = configuration or {}
-    path = cfg.get("kubeconfig") or os.environ.get("KUBECONFIG") or None
-    context = cfg.get("kube_context") or None
+    path = (
+        cfg.get("kubeconfig")
+        or credentials.get("kubernetes", "kubeconfig")
+        or os.environ.get("KUBECONFIG")
+        or None
+    )
+    context = cfg.get("kube_context") or credentials.get("kubernetes", "context") or None
     key = (path, context)
     with _CLIENTS_LOCK:
         if key in _CLIENTS:

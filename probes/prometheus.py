@@ -8,17 +8,40 @@ is `prometheus_url` (or chaosprometheus' `prometheus_base_url`) from the configu
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import math
+import re
+import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypedDict
+from urllib.parse import urlencode
 
 import requests
+import yaml
 
+from scaleproof import credentials
 from scaleproof.errors import PrometheusUnavailable
 
-__all__ = ["DEFAULT_URL", "Series", "base_url", "is_up", "query", "query_range", "query_scalar"]
+__all__ = [
+    "DEFAULT_URL",
+    "Series",
+    "base_url",
+    "graph_url",
+    "is_up",
+    "query",
+    "query_range",
+    "query_scalar",
+    "scrape_interval_s",
+    "screenshot_graph",
+    "targets",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +60,15 @@ def base_url(prometheus_url: str | None = None, configuration: Mapping[str, Any]
     ).rstrip("/")
 
 
+def _auth() -> dict[str, str]:
+    """The bearer token of the `prometheus` secrets, when one is set."""
+    token = credentials.get("prometheus", "token")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def _get(url: str, params: dict[str, Any], timeout_s: float) -> list[dict[str, Any]]:
     try:
-        r = requests.get(url, params=params, timeout=timeout_s)
+        r = requests.get(url, params=params, timeout=timeout_s, headers=_auth())
     except requests.RequestException as exc:
         raise PrometheusUnavailable(
             f"Prometheus unreachable at {url}: {type(exc).__name__}: {exc}. Is it deployed "
@@ -55,7 +84,20 @@ def _get(url: str, params: dict[str, Any], timeout_s: float) -> list[dict[str, A
         raise PrometheusUnavailable(
             f"Prometheus query failed (HTTP {r.status_code}): {body.get('errorType')}: {body.get('error')}"
         )
-    return list((body.get("data") or {}).get("result") or [])
+    data = body.get("data")
+    return list((data.get("result") if isinstance(data, dict) else data) or [])
+
+
+def _data(url: str, timeout_s: float) -> Any:
+    """`data` of a non-query API answer (targets, status/config) with the same errors as queries."""
+    try:
+        r = requests.get(url, timeout=timeout_s)
+        body = r.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise PrometheusUnavailable(f"Prometheus unreachable at {url}: {type(exc).__name__}: {exc}") from exc
+    if r.status_code != 200 or body.get("status") != "success":
+        raise PrometheusUnavailable(f"Prometheus {url} failed (HTTP {r.status_code}): {body.get('error')}")
+    return body.get("data")
 
 
 def _f(v: Any) -> float:
@@ -129,8 +171,142 @@ def is_up(
     """True when Prometheus answers `/-/ready` with 200."""
     try:
         return (
-            requests.get(base_url(prometheus_url, configuration) + "/-/ready", timeout=timeout_s).status_code
+            requests.get(
+                base_url(prometheus_url, configuration) + "/-/ready", timeout=timeout_s, headers=_auth()
+            ).status_code
             == 200
         )
     except requests.RequestException:
         return False
+
+
+def targets(
+    prometheus_url: str | None = None, timeout_s: float = 10.0, configuration: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Active scrape targets (`/api/v1/targets`): labels, discoveredLabels, health, lastError, scrapeUrl."""
+    data = _data(base_url(prometheus_url, configuration) + "/api/v1/targets?state=active", timeout_s)
+    return list((data or {}).get("activeTargets") or [])
+
+
+def scrape_interval_s(
+    job: str | None = None,
+    prometheus_url: str | None = None,
+    timeout_s: float = 10.0,
+    configuration: Mapping[str, Any] | None = None,
+) -> float | None:
+    """The scrape interval (s) of `job`, else the global one, from the running configuration."""
+    data = _data(base_url(prometheus_url, configuration) + "/api/v1/status/config", timeout_s)
+    cfg = yaml.safe_load((data or {}).get("yaml") or "") or {}
+    interval = (cfg.get("global") or {}).get("scrape_interval")
+    for sc in cfg.get("scrape_configs") or []:
+        if job is not None and sc.get("job_name") == job and sc.get("scrape_interval"):
+            interval = sc["scrape_interval"]
+    return _duration_s(interval) if interval else None
+
+
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def _duration_s(text: str) -> float:
+    """A Prometheus duration as its configuration prints it (`5s`, `1m30s`, `250ms`), in seconds."""
+    parts = _DURATION.findall(str(text))
+    if not parts or "".join(n + u for n, u in parts) != str(text):
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(n) * _UNIT_S[u] for n, u in parts)
+
+
+def graph_url(
+    query: str,
+    start: float,
+    end: float,
+    step_s: float = 5.0,
+    prometheus_url: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> str:
+    """The address of Prometheus' own graph page (web UI `/query`) for `query` over [start, end]."""
+    end_text = datetime.fromtimestamp(end, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    params = {
+        "g0.expr": query,
+        "g0.tab": "graph",
+        "g0.show_tree": "0",
+        "g0.range_input": f"{max(1, math.ceil(end - start))}s",
+        "g0.end_input": end_text,
+        "g0.res_type": "fixed",
+        "g0.res_step": f"{step_s:g}",
+        "g0.display_mode": "lines",
+    }
+    return base_url(prometheus_url, configuration) + "/query?" + urlencode(params)
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",  # runs as root here
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",  # without it Chromium tries outside hosts
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--virtual-time-budget=15000",  # let the page fetch and draw the range query
+]
+
+
+def screenshot_graph(
+    query: str,
+    start: float,
+    end: float,
+    out: str | Path,
+    step_s: float = 5.0,
+    window: tuple[int, int] = (1400, 900),
+    timeout_s: float = 90.0,
+    chromium: str | None = None,
+    prometheus_url: str | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """PNG of Prometheus' graph page for `query` over the window, by headless Chromium (Debian's).
+
+    Returns `{url, file, sha256, bytes, png_base64}`; raises PrometheusUnavailable with the reason
+    (no chromium, page not served, Chromium failed or timed out)."""
+    exe = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        raise PrometheusUnavailable(
+            "no chromium on PATH: the Prometheus UI screenshot needs Debian's chromium (scripts/setup.sh)"
+        )
+    url = graph_url(query, start, end, step_s, prometheus_url, configuration)
+    try:
+        page = requests.get(url, timeout=10)
+    except requests.RequestException as exc:
+        raise PrometheusUnavailable(f"Prometheus UI unreachable at {url}: {exc}") from exc
+    if page.status_code != 200 or "<html" not in page.text[:2000].lower():
+        raise PrometheusUnavailable(
+            f"Prometheus serves no web UI at {url} (HTTP {page.status_code}): an API-only build?"
+        )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="scaleproof-chromium-") as profile:
+        argv = [
+            exe,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={window[0]},{window[1]}",
+            f"--screenshot={out}",
+            url,
+        ]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise PrometheusUnavailable(f"chromium did not finish within {timeout_s:.0f} s") from exc
+    if proc.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+        raise PrometheusUnavailable(
+            f"chromium screenshot failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}"
+        )
+    data = out.read_bytes()
+    return {
+        "url": url,
+        "file": out.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "png_base64": base64.b64encode(data).decode(),
+    }

@@ -214,6 +214,10 @@ def _record(rec: _Recorder, kind: str, etype: str, obj: Mapping[str, Any], t: fl
 
 
 # -------------------------------------------------------------------------------------------- actions
+def kinds_given(kinds: list[str], default: Any) -> bool:
+    return list(kinds) != list(default)
+
+
 def start_recording(
     namespace: str,
     selector: str,
@@ -233,6 +237,8 @@ def start_recording(
     namespace, selector = kube.check_target(namespace, selector)
     path = rundir.resolve(run_dir, configuration)
     kinds = list(kinds or DEFAULT_KINDS)
+    if not hpa and not kinds_given(kinds, DEFAULT_KINDS):
+        kinds.remove("HorizontalPodAutoscaler")  # no HPA configured: record nothing that is not ours
     unknown = set(kinds) - set(DEFAULT_KINDS)
     if unknown:
         raise ScaleproofError(f"unknown kinds {sorted(unknown)}; choose from {list(DEFAULT_KINDS)}")

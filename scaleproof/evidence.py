@@ -31,17 +31,20 @@ import json
 import logging
 import os
 import platform
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from scaleproof import __version__, criteria, rundir, timing, undo
+from scaleproof import __version__, credentials, criteria, rundir, timing, undo
 from scaleproof import verdict as verdict_module
 
 __all__ = [
+    "DEFAULT_PROM_QUERIES",
     "EVIDENCE_NAME",
     "EVIDENCE_VERSION",
     "MetricRecord",
@@ -57,18 +60,36 @@ __all__ = [
     "build_evidence",
     "configure_control",
     "journal_verdict",
+    "prometheus_queries",
 ]
 
 logger = logging.getLogger(__name__)
 
 EVIDENCE_NAME = "scaleproof"
 EVIDENCE_VERSION = 1
+# Prometheus view: range queries over the run, recorded in the journal. Declared in the experiment's
+# configuration as `prometheus_query_<name>` (env SCALEPROOF_PROMETHEUS_QUERY_<NAME>), with `${key}`
+# placeholders filled from the configuration; these generic ones (standard kubelet/cAdvisor metrics
+# and `up` of annotation-discovered pods, nothing app-specific) apply when an experiment declares none.
+# `pods_running` is the pod count the report cross-checks against the watches.
+PROM_QUERY_PREFIX = "prometheus_query_"
+POD_COUNT_QUERY = "pods_running"
 DEFAULT_PROM_QUERIES = {
-    "replicas": 'count(up{job="searchapp"} == 1)',
-    "cpu_cores": 'sum(rate(process_cpu_seconds_total{job="searchapp"}[30s]))',
-    "request_rate": 'sum(rate(searchapp_requests_total{endpoint="/search"}[30s]))',
-    "error_rate_5xx": 'sum(rate(searchapp_requests_total{status=~"5.."}[30s]))',
+    POD_COUNT_QUERY: (
+        'count(count by (pod) (container_start_time_seconds{namespace="${namespace}", '
+        'pod=~"${prometheus_pod_regex}"}))'
+    ),
+    "pods_up": 'count(up{namespace="${namespace}", container="${prometheus_container}"} == 1)',
+    # max by (pod): the pod-level cgroup's total (it contains the containers' cgroups), the one
+    # series every kubelet's cAdvisor has, whether or not it also identifies each container
+    "cpu_per_pod_cores": (
+        'max by (pod) (rate(container_cpu_usage_seconds_total{namespace="${namespace}", '
+        'pod=~"${prometheus_pod_regex}"}[30s]))'
+    ),
+    "targets_up": "sum by (job) (up)",
 }
+PROM_STEP_S = 5.0
+PROM_SETTLE_S = 10.0  # two scrape intervals of k8s/base/prometheus.yml
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 
@@ -148,9 +169,12 @@ def configure_control(
     runs_root: str = "journals/runs",
     experiment_path: str | None = None,
     settings: Any = None,
+    secrets: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Create the run directory and publish its path to the providers (configuration + env)."""
+    """Create the run directory and publish its path to the providers (configuration + env), and
+    hand the experiment's `secrets` to the clients (`scaleproof.credentials`)."""
+    credentials.install(secrets)
     path = _experiment_path(experiment_path)
     kind = _kind(experiment, path)
     run_id = rundir.new_run_id(kind)
@@ -175,6 +199,7 @@ def configure_control(
     except Exception:  # older/newer lib without it
         meta["experiment_hash"] = None
     rundir.write_json_atomic(run_dir / "run.json", meta)
+    rundir.set_phase(run_dir, "before")
     undo.install_exit_hook(run_dir, configuration)
     undo.install_signal_guard()
     logger.info("scaleproof run %s → %s", run_id, run_dir)
@@ -204,7 +229,7 @@ def before_experiment_control(
         kube.snapshot_specs(
             cfg["namespace"],
             cfg["deployment"],
-            hpa_name=cfg.get("hpa") or cfg["deployment"],
+            hpa_name=cfg.get("hpa") or None,
             configuration=cfg,
         )
     except Exception as exc:
@@ -232,13 +257,25 @@ def before_hypothesis_control(context: Any = None, **kwargs: Any) -> None:
     _stage(f"the steady-state hypothesis {when} the method")
 
 
-def before_method_control(context: Any = None, **kwargs: Any) -> None:
+def before_method_control(
+    context: Any = None, configuration: Mapping[str, Any] | None = None, **kwargs: Any
+) -> None:
+    """The method starts: claims switch from their at-rest threshold to the set-up one."""
     _STAGE["method_started"] = True
     _stage("the method")
+    run_dir = _run_dir(configuration)
+    if run_dir is not None:
+        rundir.set_phase(run_dir, "method")
 
 
-def after_method_control(context: Any = None, **kwargs: Any) -> None:
+def after_method_control(
+    context: Any = None, configuration: Mapping[str, Any] | None = None, **kwargs: Any
+) -> None:
+    """The method is over: the after-hypothesis (load still on) checks the claims themselves."""
     _stage("the end of the method")
+    run_dir = _run_dir(configuration)
+    if run_dir is not None:
+        rundir.set_phase(run_dir, "after")
 
 
 def before_rollback_control(context: Any = None, **kwargs: Any) -> None:
@@ -259,12 +296,39 @@ def before_activity_control(context: Any = None, **kwargs: Any) -> None:
     undo.set_phase(f"{stage} ({context.get('type') or 'activity'} '{context.get('name')}')")
 
 
-def after_activity_control(context: Any = None, **kwargs: Any) -> None:
+def after_activity_control(
+    context: Any = None,
+    state: Mapping[str, Any] | None = None,
+    experiment: Mapping[str, Any] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Name the activity just ended; remember a failed method step, so the remaining steps stop at
+    once (`rundir.check_method_ok`)."""
     import threading
 
     if threading.current_thread() is threading.main_thread() and isinstance(context, Mapping):
         stage = str(_STAGE["stage"]).split(" (", 1)[0]
         undo.set_phase(f"{stage} (after {context.get('type') or 'activity'} '{context.get('name')}')")
+    run_dir = _run_dir(configuration)
+    name = (context or {}).get("name")
+    method = {a.get("name") for a in (experiment or {}).get("method") or [] if isinstance(a, Mapping)}
+    failed = (state or {}).get("status") == "failed"
+    record = rundir.read_phase(run_dir, full=True) if run_dir else {}
+    in_method = record.get("phase") in ("method", "faults") and not record.get("failed_step")
+    if failed and in_method and name in method and "tolerance" not in (context or {}):
+        rundir.set_phase(run_dir, rundir.read_phase(run_dir), failed_step=name)  # type: ignore[arg-type]
+
+
+def declared(experiment: Mapping[str, Any] | None, configuration: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The experiment's scaleproof extension with `${name}` filled from the configuration, so
+    criteria and targets follow the run's settings (`kills >= ${kills}`)."""
+    ext = dict(_extension(experiment))
+    if not configuration:
+        return ext
+    from chaoslib import substitute
+
+    return dict(substitute(ext, dict(configuration), {}))
 
 
 def after_experiment_control(
@@ -351,7 +415,10 @@ def journal_verdict(
         unsure.append("no criteria declared in the experiment")
     for c in results:
         if c.get("passed") is False:
-            fails.append(f"criterion `{c['expr']}` not met (value {c.get('value')})")
+            why = (metrics.get(str(c.get("metric"))) or {}).get("reason")  # e.g. a remedy
+            fails.append(
+                f"criterion `{c['expr']}` not met (value {c.get('value')})" + (f": {why}" if why else "")
+            )
         elif c.get("passed") is None:
             unsure.append(f"criterion `{c['expr']}` not evaluable: {c.get('reason')}")
     if fails:
@@ -465,77 +532,183 @@ def _scale_figures(
 
 
 def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: dict[str, Any]) -> None:
+    from probes.vectorstore import attach_query_deltas
+
     snaps = rundir.read_jsonl(run_dir / "shards.jsonl")
     if not snaps:
         for k in ("shards_min", "nodes_with_shards", "documents_total", "shards_queried"):
             metrics[k] = _metric(
-                None, "shards", "GET /v1/nodes?output=verbose", None, 0, "no shard snapshot recorded"
+                None, "shards", "vector-store shard snapshots", None, 0, "no shard snapshot recorded"
             )
         return
     spreads = [timing.shard_spread(s.get("per_shard") or []) for s in snaps]
     before = next((s for s in snaps if s.get("label") == "before"), snaps[0])
     after = next((s for s in reversed(snaps) if s.get("label") == "after"), snaps[-1])
-    rows = [dict(r) for r in after.get("per_shard") or []]
-    cb, ca = before.get("counters"), after.get("counters")
-    if isinstance(cb, Mapping) and isinstance(ca, Mapping) and before is not after:
-        seen: set[str] = set()
-        for r in rows:
-            sh = str(r.get("shard"))
-            # counters are per shard name (summed over replicas): attach the delta to one row only
-            r["queries"] = None if sh in seen else float(ca.get(sh, 0.0)) - float(cb.get(sh, 0.0))
-            seen.add(sh)
+    # each snapshot names its store and sources (journals older than that were Weaviate's)
+    store = str(after.get("store") or "weaviate")
+    data_src = after.get("per_shard_source") or "/v1/nodes verbose"
+    counter_src = after.get("counters_source") or "Weaviate :2112 metrics"
+    rows = attach_query_deltas(
+        after.get("per_shard") or [],
+        before.get("counters") if before is not after else None,
+        after.get("counters"),
+    )
     last = timing.shard_spread(rows)
     n = len(snaps)
     metrics["shards_min"] = _metric(
         min(s["shards_with_data"] for s in spreads),
         "shards",
-        "min over snapshots of distinct shards holding ≥ 1 object (/v1/nodes verbose)",
+        f"min over snapshots of distinct shards holding ≥ 1 object ({store}: {data_src})",
         None,
         n,
     )
     metrics["nodes_with_shards"] = _metric(
         min(s["nodes_with_shards"] for s in spreads),
         "nodes",
-        "min over snapshots of distinct nodes holding a shard with data",
+        f"min over snapshots of distinct nodes holding a shard with data ({store})",
         None,
         n,
     )
+    warnings = [w for s in snaps for w in s.get("warnings") or []]
+    if warnings:
+        metrics["nodes_with_shards"]["reason"] = warnings[-1]
     metrics["documents_total"] = _metric(
-        last["documents_total"], "objects", "sum of objectCount over distinct shards (last snapshot)", None, 1
+        last["documents_total"],
+        "objects",
+        f"sum of objects over distinct shards, last snapshot ({store})",
+        None,
+        1,
     )
     why = after.get("counters_error") or before.get("counters_error") or "no before/after query counters"
     metrics["shards_queried"] = _metric(
         last["shards_queried"],
         "shards",
-        "shards whose query counter rose over the burst (Weaviate :2112 metrics)",
+        f"shards whose search counter rose over the burst ({counter_src})",
         None,
         len(rows),
         why,
     )
     timelines["shards"] = {
+        "store": store,
         "collection": after.get("collection"),
         "per_shard": last["per_shard"],
         "snapshots": [{"label": s.get("label"), "t": s.get("t")} for s in snaps],
     }
 
 
+def claims_summary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per claim and phase: how often the hypothesis checked it, how often it held, the threshold
+    and the range of values seen (from `claims.jsonl`, written by `probes.claims`)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        key = (str(r.get("claim")), str(r.get("phase")))
+        row = rows.setdefault(
+            key,
+            {
+                "claim": key[0],
+                "phase": key[1],
+                "op": r.get("op"),
+                "checks": 0,
+                "met": 0,
+                "threshold": r.get("threshold"),
+                "values": [],
+            },
+        )
+        row["checks"] += 1
+        row["met"] += 1 if r.get("met") else 0
+        if isinstance(r.get("value"), int | float):
+            row["values"].append(r["value"])
+    order = {p: i for i, p in enumerate(rundir.PHASES)}
+    out = []
+    for _key, row in sorted(rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
+        vals = row.pop("values")
+        out.append({**row, "min": min(vals, default=None), "max": max(vals, default=None)})
+    return out
+
+
+def prometheus_queries(configuration: Mapping[str, Any] | None) -> dict[str, tuple[str, str | None]]:
+    """name -> (PromQL with placeholders filled, error or None) from the configuration.
+
+    `prometheus_query_<name>` entries win; `prometheus_queries` (a mapping or its JSON) is the older
+    form; the generic defaults apply when neither is declared. A placeholder the configuration does
+    not define is reported as an error naming the configuration key, not sent to Prometheus."""
+    from chaoslib import substitute
+
+    cfg = dict(configuration or {})
+    declared = {k[len(PROM_QUERY_PREFIX) :]: v for k, v in cfg.items() if k.startswith(PROM_QUERY_PREFIX)}
+    legacy = cfg.get("prometheus_queries") or {}
+    if isinstance(legacy, str):
+        legacy = json.loads(legacy)
+    raw = {**legacy, **declared} or dict(DEFAULT_PROM_QUERIES)
+    out: dict[str, tuple[str, str | None]] = {}
+    for name, q in sorted(raw.items()):
+        text = str(substitute(str(q), cfg, {}))
+        missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)))
+        err = None
+        if missing:
+            err = (
+                f"query `{name}` uses ${{{missing[0]}}}, which the configuration does not define "
+                f"(add `{missing[0]}` to the experiment's configuration)"
+            )
+        out[name] = (text, err)
+    return out
+
+
 def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: float) -> dict[str, Any]:
+    """Range queries over the run, the scrape interval and a screenshot of the pod-count graph.
+
+    Evidence, not the verdict's source: every failure is recorded as an `unavailable` reason."""
     from probes import prometheus as prom
 
     cfg = configuration or {}
-    queries = cfg.get("prometheus_queries") or DEFAULT_PROM_QUERIES
-    if isinstance(queries, str):
-        queries = json.loads(queries)
-    out: dict[str, Any] = {"url": prom.base_url(configuration=cfg), "queries": {}}
+    end = max(end, start + 1)
+    out: dict[str, Any] = {
+        "url": prom.base_url(configuration=cfg),
+        "window": {"start": start, "end": end},
+        "queries": {},
+    }
     if not prom.is_up(configuration=cfg):
-        out["unavailable"] = f"Prometheus not ready at {out['url']}"
+        out["unavailable"] = (
+            f"Prometheus not ready at {out['url']} (GET /-/ready failed): no Prometheus view for this run; "
+            "check its pod (`kubectl get pods -l app.kubernetes.io/name=prometheus`) and `prometheus_url`"
+        )
         return out
-    for name, q in queries.items():
+    # the last pods of the run reach Prometheus one scrape later: let them in before querying
+    settle = float(cfg.get("prometheus_settle_s", PROM_SETTLE_S))
+    time.sleep(max(0.0, min(settle, end + settle - time.time())))
+    end = max(end, min(time.time(), end + settle))
+    out["window"]["end"] = end
+    try:
+        out["scrape_interval_s"] = prom.scrape_interval_s(configuration=cfg)
+    except Exception as exc:
+        out["scrape_interval_s"] = None
+        logger.warning("scrape interval unknown: %s", exc)
+    for name, (q, err) in prometheus_queries(cfg).items():
+        if err:
+            out["queries"][name] = {"query": q, "unavailable": err}
+            continue
         try:
-            series = prom.query_range(q, start, max(end, start + 1), step_s=5, configuration=cfg)
-            out["queries"][name] = {"query": q, "step_s": 5, "series": series}
+            series = prom.query_range(q, start, end, step_s=PROM_STEP_S, configuration=cfg)
+            out["queries"][name] = {"query": q, "step_s": PROM_STEP_S, "series": series}
         except Exception as exc:
-            out["queries"][name] = {"query": q, "unavailable": str(exc)}
+            out["queries"][name] = {
+                "query": q,
+                "unavailable": f"query `{name}` ({PROM_QUERY_PREFIX}{name}) failed: {exc}",
+            }
+    pods = out["queries"].get(POD_COUNT_QUERY) or {}
+    if "series" in pods and cfg.get("prometheus_screenshot", True) not in (False, "false", "0", 0):
+        run_dir = _run_dir(cfg)
+        try:
+            out["screenshot"] = prom.screenshot_graph(
+                pods["query"],
+                start,
+                end,
+                (run_dir or Path(tempfile.mkdtemp())) / "prometheus-ui.png",
+                step_s=PROM_STEP_S,
+                configuration=cfg,
+            )
+        except Exception as exc:
+            out["screenshot"] = {"unavailable": str(exc)}
     return out
 
 
@@ -545,6 +718,21 @@ def _display(path: Path) -> str:
         return str(path.absolute().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
+
+
+def public_configuration(configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's scalar settings (the target tested, the load, the thresholds) for the evidence;
+    anything that looks like a credential is left out."""
+    return {
+        k: v
+        for k, v in sorted(configuration.items())
+        if isinstance(v, str | int | float | bool)
+        and k != rundir.CONFIG_KEY
+        and not any(w in k.lower() for w in SECRET_WORDS)
+    }
 
 
 def _iso_to_ts(s: Any) -> float | None:
@@ -567,7 +755,7 @@ def build_evidence(
     cfg = configuration or {}
     meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     experiment = journal.get("experiment") or {}
-    ext = _extension(experiment)
+    ext = declared(experiment, cfg)
     kind = str(ext.get("kind") or meta.get("kind") or "run")
     events = rundir.read_events(run_dir)
     from loadgen import runner
@@ -595,12 +783,11 @@ def build_evidence(
             load,
             metrics,
             timelines,
-            int(ext.get("target_replicas") or cfg.get("target_replicas") or 3),
+            int(cfg.get("target_replicas") or ext.get("target_replicas") or 3),
         )
     if kind == "vector-shards" or (not known and (run_dir / "shards.jsonl").exists()):
         _shard_figures(run_dir, metrics, timelines)
-    declared = ext.get("criteria") or []
-    results = criteria.evaluate(declared, metrics)
+    results = criteria.evaluate(ext.get("criteria") or [], metrics)
     verdict, reasons = journal_verdict(journal, results, metrics)
     start = _iso_to_ts(journal.get("start")) or meta.get("started") or time.time()
     end = _iso_to_ts(journal.get("end")) or time.time()
@@ -638,11 +825,13 @@ def build_evidence(
         "images": specs.get("images") or {},
         "specs": {k: v for k, v in (specs.get("specs") or {}).items()}
         | ({"errors": specs["errors"]} if specs.get("errors") else {}),
+        "configuration": public_configuration(cfg),
         "touched": rundir.read_jsonl(run_dir / "touched.jsonl"),
         "metrics": metrics,
         "timelines": timelines,
         "load": {"users": max((int(r.get("users") or 0) for r in load), default=0), "per_second": load},  # type: ignore[call-overload]
         "prometheus": prom,
+        "claims": claims_summary(rundir.read_jsonl(run_dir / "claims.jsonl")),
         "criteria": results,
         "verdict": verdict,
         "verdict_reasons": reasons,

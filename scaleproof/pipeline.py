@@ -109,6 +109,26 @@ def _restart_if_image_changed(kubeconfig: Path, digests: dict[str, str]) -> None
     )
 
 
+def _target(
+    path: str, experiments: tuple[str, ...], journal_dir: str, out: str
+) -> tuple[tuple[str, ...], str, str, dict[str, str]]:
+    """Experiments, journal and evidence folders, and environment for a target file."""
+    from scaleproof.targetfile import TargetError, env_for, load_target
+
+    try:
+        target = load_target(path)
+    except TargetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    name = str(target.get("name") or target["deployment"])
+    if journal_dir == "journals/evidence":
+        journal_dir = f"journals/targets/{name}"
+    if out == "docs/adr/evidence":
+        out = f"docs/adr/targets/{name}"
+    kinds = tuple(k for k in (experiments or EXPERIMENTS) if k in target["experiments"])
+    _say(f"target {path}: {target['namespace']}/{target['deployment']}, experiments {', '.join(kinds)}")
+    return kinds, journal_dir, out, env_for(target)
+
+
 @click.command("run")
 @click.option(
     "--experiment",
@@ -121,10 +141,26 @@ def _restart_if_image_changed(kubeconfig: Path, digests: dict[str, str]) -> None
 @click.option("--journals", "journal_dir", default="journals/evidence", show_default=True, type=click.Path())
 @click.option("--out", default="docs/adr/evidence", show_default=True, type=click.Path())
 @click.option("--skip-deploy", is_flag=True, help="Use what is deployed already.")
+@click.option(
+    "--target",
+    "target_file",
+    type=click.Path(dir_okay=False),
+    help="A target file (`scaleproof init`): run the experiments that apply to that application "
+    "instead of the reference app (nothing of k8s/ is deployed).",
+)
 def run_command(
-    experiments: tuple[str, ...], overlay: str, journal_dir: str, out: str, skip_deploy: bool
+    experiments: tuple[str, ...],
+    overlay: str,
+    journal_dir: str,
+    out: str,
+    skip_deploy: bool,
+    target_file: str | None,
 ) -> None:
     """Set everything up and run the experiments end to end, ending in ADR evidence."""
+    target_env: dict[str, str] = {}
+    if target_file:
+        experiments, journal_dir, out, target_env = _target(target_file, experiments, journal_dir, out)
+        skip_deploy = True
     from scaleproof.cluster.cli import kubeconfig_path
     from scaleproof.cluster.config import ClusterConfig
     from scaleproof.cluster.deploy import DeployError, deploy, wait_ready
@@ -149,7 +185,7 @@ def run_command(
             wait_ready(kubeconfig, 300, progress=lambda m: click.echo(m, err=True))
     except (ClusterError, ComponentFailed, ImageBuildError, DeployError) as exc:
         raise click.ClickException(str(exc)) from exc
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1", **target_env}
     os.environ["KUBECONFIG"] = str(kubeconfig)
     _validate(experiments or EXPERIMENTS, env, offline=False)
     journals = [run_experiment(kind, REPO / journal_dir, env) for kind in (experiments or EXPERIMENTS)]
@@ -157,7 +193,7 @@ def run_command(
     verdict = subprocess.run([_bin("scaleproof"), "verdict", *map(str, journals)], cwd=REPO)
     _say(f"ADR evidence from every journal in {journal_dir} -> {out}")
     baseline = REPO / "journals" / "baseline"
-    extra = ["--baseline", str(baseline.relative_to(REPO))] if baseline.is_dir() else []
+    extra = ["--baseline", str(baseline.relative_to(REPO))] if baseline.is_dir() and not target_env else []
     report = subprocess.run([_bin("scaleproof"), "report", journal_dir, "--out", out, *extra], cwd=REPO)
     _say(
         f"done in {time.monotonic() - t0:.0f} s; "

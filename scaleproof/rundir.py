@@ -11,6 +11,8 @@ Files (all optional, each written by the provider that owns it):
 | `shards.jsonl`   | `probes.vectorstore`                    | per-shard snapshots (objects, queries)     |
 | `load_*`         | `actions.load` / `loadgen.runner`       | Locust CSV history, JSON stats, logs       |
 | `evidence.json`  | `scaleproof.evidence` control           | a copy of the journal's evidence block     |
+| `phase.json`     | `scaleproof.evidence` control, actions  | the run's phase (before/method/faults/after)|
+| `claims.jsonl`   | `probes.claims`                         | every check of a claim, with its phase     |
 
 Every `events.jsonl` line has `t` (local receive time, Unix seconds, float), `source`
 (`watch`, `action`, `recorder`), `kind` and `type`; watch lines also carry the trimmed Kubernetes
@@ -36,11 +38,15 @@ __all__ = [
     "CONFIG_KEY",
     "ENV_VAR",
     "EVENTS_FILE",
+    "PHASES",
     "append_event",
+    "check_method_ok",
     "new_run_id",
     "read_events",
     "read_jsonl",
+    "read_phase",
     "resolve",
+    "set_phase",
     "write_json_atomic",
 ]
 
@@ -51,6 +57,11 @@ ENV_VAR = "SCALEPROOF_RUN_DIR"
 EVENTS_FILE = "events.jsonl"
 
 _LOCK = threading.Lock()
+
+# before: at rest, before the method (the gate); method: set-up steps; faults: load or kills under way
+# (an action says so when it starts); after: the method is over (the after-hypothesis, load still on)
+PHASES = ("before", "method", "faults", "after")
+PHASE_FILE = "phase.json"
 
 
 def new_run_id(kind: str, now: float | None = None) -> str:
@@ -134,3 +145,31 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         except OSError:
             pass
         raise
+
+
+def set_phase(run_dir: Path, phase: str, **extra: Any) -> None:
+    """Record the run's phase (see PHASES); claims read it to pick their threshold."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}")
+    current = read_phase(run_dir, full=True)
+    write_json_atomic(Path(run_dir) / PHASE_FILE, {**current, "phase": phase, "t": time.time(), **extra})
+
+
+def read_phase(run_dir: Path | None, full: bool = False) -> Any:
+    """The run's phase (`before` when none was recorded); `full=True` gives the whole record."""
+    rec: dict[str, Any] = {}
+    if run_dir is not None and (Path(run_dir) / PHASE_FILE).exists():
+        try:
+            rec = json.loads((Path(run_dir) / PHASE_FILE).read_text())
+        except (OSError, json.JSONDecodeError):
+            rec = {}
+    return rec if full else str(rec.get("phase") or "before")
+
+
+def check_method_ok(configuration: Mapping[str, Any] | None, what: str) -> None:
+    """Raise when an earlier method step of this run failed: Chaos Toolkit would go on with the next
+    step, but a kill or a long wait after a failed set-up only wastes time or measures nonsense."""
+    run_dir = (configuration or {}).get(CONFIG_KEY) or os.environ.get(ENV_VAR)
+    failed = read_phase(Path(run_dir), full=True).get("failed_step") if run_dir else None
+    if failed:
+        raise RunDirError(f"not {what}: the earlier method step {failed!r} failed (see its error above)")

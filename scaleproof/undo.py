@@ -80,11 +80,13 @@ def received_signals() -> list[dict[str, Any]]:
 
 
 def check_abort(what: str) -> None:
-    """Raise (fail the activity) when a SIGTERM/SIGINT was received: no new fault, no more waiting."""
+    """Raise (fail the activity) when a SIGTERM/SIGINT was received, or an earlier method step of the
+    run failed: no new fault, no more waiting."""
     if ABORT.is_set():
         raise ScaleproofError(
             f"aborted ({', '.join(_ABORT_REASON) or 'signal'}): not {what}; rollbacks follow"
         )
+    rundir.check_method_ok(None, what)
 
 
 def install_signal_guard() -> bool:
@@ -137,6 +139,7 @@ class UndoPlan(TypedDict, total=False):
     namespace: str
     selector: str
     deployment: DeploymentUndo | None
+    deployment_selector: dict[str, Any]  # the Deployment's own spec.selector at capture time
     hpa: HpaUndo | None
     load: LoadUndo | None
     rolled_back: bool
@@ -204,9 +207,13 @@ def capture_plan(
         "replays": list(existing.get("replays") or []),
     }
     if deployment:
+        from probes.target import check_owned
+
         d = kube.deployment(deployment, namespace, configuration)
-        _check_deployment_selector(d, selector)
-        plan["deployment"] = {"name": deployment, "replicas": (d.get("spec") or {}).get("replicas")}
+        check_owned(namespace, selector, deployment, configuration)  # evaluated by the API server
+        spec = d.get("spec") or {}
+        plan["deployment"] = {"name": deployment, "replicas": spec.get("replicas")}
+        plan["deployment_selector"] = spec.get("selector") or {}
     if hpa:
         b = kube.hpa_bounds(hpa, namespace, configuration)
         plan["hpa"] = {"name": hpa, "minReplicas": b["minReplicas"], "maxReplicas": b["maxReplicas"]}
@@ -233,30 +240,6 @@ def record_load(
     }
     plan["rolled_back"] = False
     write_plan(plan, run_dir, configuration)
-
-
-def _selector_pairs(selector: str) -> dict[str, str]:
-    pairs = {}
-    for term in selector.split(","):
-        term = term.strip()
-        if "==" in term:
-            k, v = term.split("==", 1)
-        elif "=" in term and "!=" not in term:
-            k, v = term.split("=", 1)
-        else:
-            continue
-        pairs[k.strip()] = v.strip()
-    return pairs
-
-
-def _check_deployment_selector(d: Mapping[str, Any], selector: str) -> None:
-    match = ((d.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    wanted = _selector_pairs(selector)
-    if not wanted or any(match.get(k) != v for k, v in wanted.items()):
-        raise UnsafeTarget(
-            f"deployment {d.get('metadata', {}).get('name')} selects {match}, which does not match the "
-            f"experiment selector {selector!r}: not touching it"
-        )
 
 
 def replay(
@@ -300,7 +283,7 @@ def replay(
                 detail = _restore_deployment(
                     kube,
                     ns,
-                    str(plan.get("selector")),
+                    plan.get("deployment_selector"),
                     target,  # type: ignore[arg-type]
                     configuration,
                     dry_run,
@@ -341,15 +324,22 @@ def _restore_hpa(
 def _restore_deployment(
     kube: Any,
     ns: str,
-    selector: str,
+    recorded_selector: Mapping[str, Any] | None,
     target: DeploymentUndo,
     configuration: Mapping[str, Any] | None,
     dry_run: bool,
 ) -> str:
     if target.get("replicas") is None:
         return "no replica count recorded"
+    # the pair (deployment, selector) was checked against the API server when the plan was written;
+    # a Deployment whose own selector changed since then is no longer the one we checked
     d = kube.deployment(target["name"], ns, configuration)
-    _check_deployment_selector(d, selector)
+    now = (d.get("spec") or {}).get("selector") or {}
+    if recorded_selector is not None and now != recorded_selector:
+        raise UnsafeTarget(
+            f"deployment {target['name']} now selects {now}, not {recorded_selector} as when the undo "
+            "plan was written: not touching it"
+        )
     cur = (d.get("spec") or {}).get("replicas")
     if cur == target["replicas"]:
         return f"deployment {target['name']} already at {cur} replicas"

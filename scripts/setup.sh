@@ -3,7 +3,9 @@
 # cluster and the project's Python environment in .venv. Idempotent and quick when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(containerd runc containernetworking-plugins iptables iproute2 prometheus debootstrap openssl gcc libc6-dev curl)
+# Prometheus itself is built from the Go module proxy by `scaleproof cluster up` (upstream 3.16, with
+# its web UI: needs node + npm); chromium takes the evidence's screenshot of Prometheus' graph page.
+PKGS=(containerd runc containernetworking-plugins iptables iproute2 debootstrap openssl gcc libc6-dev curl chromium)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -12,6 +14,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v go >/dev/null || { echo "[setup] go is required (it builds Kubernetes from the Go module proxy)" >&2; exit 1; }
+command -v npm >/dev/null || echo "[setup] warning: npm is missing: Prometheus will be built without its web UI (API only)" >&2
 PY=${PYTHON:-python3}
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || {
   echo "[setup] python 3.11 is required (the app image runs Debian bookworm's python 3.11)" >&2; exit 1; }

@@ -72,6 +72,7 @@ class Settings:
     weaviate_grpc_host: str = "weaviate"
     weaviate_grpc_port: int = 50051
     qdrant_url: str = "http://qdrant:6333"
+    qdrant_expected_peers: int = 1
     backend_timeout_s: float = 10.0
     drain_seconds: float = 5.0
     graceful_timeout_s: float = 10.0
@@ -113,6 +114,7 @@ class Settings:
             weaviate_grpc_host=_str(env, "WEAVIATE_GRPC_HOST", http_host),
             weaviate_grpc_port=_int(env, "WEAVIATE_GRPC_PORT", cls.weaviate_grpc_port, 1, 65535),
             qdrant_url=_str(env, "QDRANT_URL", cls.qdrant_url),
+            qdrant_expected_peers=_int(env, "QDRANT_EXPECTED_PEERS", cls.qdrant_expected_peers, 1, 1024),
             backend_timeout_s=_float(env, "BACKEND_TIMEOUT_SECONDS", cls.backend_timeout_s, 0.1, 600),
             drain_seconds=_float(env, "DRAIN_SECONDS", cls.drain_seconds, 0, 600),
             graceful_timeout_s=_float(env, "GRACEFUL_TIMEOUT_SECONDS", cls.graceful_timeout_s, 0, 600),

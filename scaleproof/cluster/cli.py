@@ -1,4 +1,4 @@
-"""`scaleproof cluster up|down|status|kubeconfig`, `scaleproof images`, `scaleproof deploy`."""
+"""`scaleproof cluster up|down|status|kubeconfig`, `scaleproof images [import]`, `scaleproof deploy`."""
 
 from __future__ import annotations
 
@@ -83,18 +83,66 @@ def kubeconfig_path() -> Path:
     return Path(env) if env else ClusterConfig().kubeconfig
 
 
-@click.command()
-@click.argument("names", nargs=-1)
-def images(names: tuple[str, ...]) -> None:
-    """Build the project's images locally (no registry) and import them into containerd."""
-    from .images import ImageBuildError, build_images
+class _ImagesGroup(click.Group):
+    """`images [NAME...]` builds; `images import ARCHIVE` is a subcommand (no image is named `import`)."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            ctx.meta["image_names"], args = list(args), []
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[NAME]... | import ARCHIVE")
+
+
+@click.group(cls=_ImagesGroup, invoke_without_command=True)
+@click.pass_context
+def images(ctx: click.Context) -> None:
+    """Build the project's images locally (no registry) and import them into containerd.
+
+    NAMEs: pause, debian-base, searchapp, weaviate, prometheus, and agnhost (Kubernetes' e2e test
+    server: its archive is only written, for tests to bring in with `images import`). No NAME: all.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from .images import ImageBuildError, agnhost_archive, build_images
+
+    names = list(ctx.meta.get("image_names", []))
+    cfg, say = ClusterConfig(), (lambda m: click.echo(m, err=True))
     try:
-        res = build_images(ClusterConfig(), list(names) or None, progress=lambda m: click.echo(m, err=True))
+        project = [n for n in names if n != "agnhost"]
+        res = build_images(cfg, project or None, progress=say) if project or not names else {}
+        for tag, digest in res.items():
+            click.echo(f"{tag} {digest}")
+        if "agnhost" in names or not names:
+            tag, path = agnhost_archive(cfg, progress=say)
+            click.echo(f"{tag} {path}")
     except ImageBuildError as exc:
         _fail(exc)
-    for tag, digest in res.items():
-        click.echo(f"{tag} {digest}")
+
+
+@images.command("import")
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option(
+    "--name",
+    "base_name",
+    metavar="REPO",
+    help="Repository for images the archive tags without one (OCI ref.name `1.0` -> REPO:1.0).",
+)
+def import_(archive: Path, base_name: str | None) -> None:
+    """Load a team's OCI or `docker save` archive into the local cluster's containerd (k8s.io).
+
+    Prints the name of every image it imported, one a line, for the team's manifests to use with
+    imagePullPolicy IfNotPresent.
+    """
+    from .images import ImageBuildError, import_archive
+
+    try:
+        names = import_archive(ClusterConfig(), archive, base_name)
+    except ImageBuildError as exc:
+        _fail(exc)
+    for name in names:
+        click.echo(name)
 
 
 @click.command()

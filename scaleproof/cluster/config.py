@@ -20,6 +20,8 @@ VERSIONS: dict[str, str] = {
     "metrics-server": "0.8.0",
     "coredns": "1.14.7",
     "weaviate": "1.39.0",
+    # Go module version of Prometheus 3.16.0 (github.com/prometheus/prometheus v0.316.0)
+    "prometheus": "0.316.0",
 }
 
 #: binary name -> component that builds it (see build-components.sh)
@@ -35,6 +37,8 @@ COMPONENT_BINARIES: dict[str, str] = {
     "metrics-server": "metrics-server",
     "coredns": "coredns",
     "weaviate-server": "weaviate",
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
 }
 
 

@@ -6,20 +6,27 @@ namespace, where the kubelet's CRI finds it. Manifests pin these tags with
 `imagePullPolicy: IfNotPresent`, so nothing is ever pulled.
 
 Images: pause (the sandbox), debian-base (debootstrap from the machine's apt mirror, with python3),
-searchapp (the reference app), weaviate (built from the Go module proxy), prometheus (Debian's binary).
+searchapp (the reference app), weaviate and prometheus (upstream 3.16, web UI embedded) built from the
+Go module proxy by `scaleproof cluster up`. Not imported by `scaleproof images`: agnhost, Kubernetes'
+own e2e test server, whose archive is only written, for e2e tests to bring in with `scaleproof images
+import` as a team brings its own archive.
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import io
 import json
 import logging
+import lzma
 import os
 import re
 import shutil
 import subprocess
 import tarfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +44,10 @@ __all__ = [
     "image_specs",
     "IMAGE_TAGS",
     "ImageBuildError",
+    "ImageArchiveError",
+    "agnhost_archive",
+    "check_archive",
+    "import_archive",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,7 +59,7 @@ IMAGE_TAGS: dict[str, str] = {
     "debian-base": "localhost/scaleproof/debian-base:bookworm",
     "searchapp": "localhost/scaleproof/searchapp:0.1.0",
     "weaviate": "localhost/scaleproof/weaviate:1.39.0",
-    "prometheus": "localhost/scaleproof/prometheus:2.42.0",
+    "prometheus": "localhost/scaleproof/prometheus:3.16.0",
 }
 
 
@@ -392,11 +403,17 @@ def image_specs(cfg: ClusterConfig) -> dict[str, ImageSpec]:
         )
 
     def prometheus() -> Layer:
-        binary = Path("/usr/bin/prometheus")
-        if not binary.exists():
-            raise ImageBuildError("/usr/bin/prometheus is missing: apt-get install prometheus")
+        binaries = [cfg.binary("prometheus"), cfg.binary("promtool")]
+        missing = [str(b) for b in binaries if not b.exists()]
+        if missing:
+            raise ImageBuildError(
+                f"{', '.join(missing)} missing: run `scaleproof cluster up` (it builds Prometheus 3.16)"
+            )
+        key = hashlib.sha256("".join(_sha256_file(b) for b in binaries).encode()).hexdigest()[:16]
         return files_layer(
-            layers, f"prometheus-{_sha256_file(binary)[7:23]}", [("/bin/prometheus", binary, 0o755)]
+            layers,
+            f"prometheus-{key}",
+            [(f"/bin/{b.name}", b, 0o755) for b in binaries],
         )
 
     nobody = "65534:65534"
@@ -491,3 +508,204 @@ def build_images(
             _ctr(cfg, "images", "import", "--snapshotter", "overlayfs", str(archive)), f"importing {spec.tag}"
         )
     return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# applications nobody here wrote: a team's own archive, and agnhost (the e2e tests' second application)
+
+#: agnhost's image name here (upstream's is registry.k8s.io/e2e-test-images/agnhost, built by them)
+AGNHOST_REPO = "localhost/e2e-test-images/agnhost"
+
+
+class ImageArchiveError(ImageBuildError):
+    """An image archive is missing, corrupt, not importable, or held no named image."""
+
+
+def agnhost_binary(cfg: ClusterConfig, progress: Callable[[str], None] = print) -> Path:
+    """agnhost from test/images/agnhost of the pinned k8s.io/kubernetes (built once per pin)."""
+    from .config import VERSIONS
+    from .local import ClusterError, run_build_script
+
+    binary, pin = cfg.binary("agnhost"), cfg.bin_dir / ".agnhost.pin"
+    wanted = f"agnhost-k8s-{VERSIONS['kubernetes']}"  # the stamp build-components.sh writes
+    if binary.exists() and pin.exists() and pin.read_text().strip() == wanted:
+        return binary
+    if shutil.which("go") is None:
+        raise ImageBuildError("go is not installed; it builds agnhost from the Go module proxy")
+    progress(
+        f"[images] building agnhost from k8s.io/kubernetes v{VERSIONS['kubernetes']} with go "
+        "(cold: a few minutes on 2 cores; cached afterwards)"
+    )
+    try:
+        run_build_script(cfg, ["agnhost"], progress)
+    except ClusterError as exc:
+        raise ImageBuildError(str(exc)) from exc
+    return binary
+
+
+def agnhost_version(binary: Path) -> str:
+    """The version agnhost reports (`app version 2.59`: upstream's test/images/agnhost/VERSION)."""
+    out = _run([str(binary), "--version"], "agnhost --version").stdout.split()
+    if len(out) < 3 or out[:2] != ["app", "version"]:
+        raise ImageBuildError(f"{binary} --version printed {' '.join(out)!r}, not `app version X`")
+    return out[2]
+
+
+def agnhost_archive(cfg: ClusterConfig, progress: Callable[[str], None] = print) -> tuple[str, Path]:
+    """Write (not import) the agnhost image archive; returns its name and path.
+
+    The image is the static binary alone at /agnhost, entrypoint /agnhost like upstream's. It is the
+    application of another team: tests bring it in with `scaleproof images import`, as a team would.
+    """
+    binary = agnhost_binary(cfg, progress)
+    version = agnhost_version(binary)
+    tag = f"{AGNHOST_REPO}:{version}"
+    layer = files_layer(
+        cfg.images_dir / "layers", f"agnhost-{_sha256_file(binary)[7:23]}", [("/agnhost", binary, 0o755)]
+    )
+    config = {
+        "Entrypoint": ["/agnhost"],
+        "Cmd": ["pause"],
+        "ExposedPorts": {"8080/tcp": {}, "8081/udp": {}},
+        "Labels": {"org.opencontainers.image.version": version},
+    }
+    out = cfg.images_dir / f"agnhost-{version}.tar"
+    digest = write_oci_archive(out, tag, [layer], config)
+    progress(f"[images] {tag}: archive {out} ({digest[:19]}), not imported")
+    return tag, out
+
+
+def _files(tar: tarfile.TarFile, path: Path) -> dict[str, int]:
+    """Regular members of an archive, name (without a leading ./) -> size; refuses a cut-off file."""
+    members = [m for m in tar.getmembers() if m.isfile()]
+    if isinstance(tar.fileobj, io.BufferedReader):  # uncompressed: tarfile does not notice a short file
+        size = path.stat().st_size
+        cut = [m.name for m in members if m.offset_data + m.size > size]
+        if cut:
+            raise ImageArchiveError(
+                f"{path}: {cut[0]} ends past the end of the file: the archive is truncated"
+            )
+    return {m.name.removeprefix("./"): m.size for m in members}
+
+
+def _read_json(tar: tarfile.TarFile, name: str, path: Path) -> object:
+    names = tar.getnames()
+    f = tar.extractfile(name if name in names else "./" + name)
+    try:
+        return json.loads(f.read()) if f else None
+    except ValueError as exc:
+        raise ImageArchiveError(f"{path}: {name} is not valid JSON ({exc})") from exc
+
+
+def _check_oci(tar: tarfile.TarFile, path: Path, files: dict[str, int]) -> None:
+    """Every blob the index and its manifests reference is in the archive, at its declared size."""
+    index = _read_json(tar, "index.json", path)
+    pending = list(index.get("manifests", [])) if isinstance(index, dict) else []
+    if not pending:
+        raise ImageArchiveError(f"{path}: index.json lists no manifest")
+    while pending:
+        desc = pending.pop()
+        name = "blobs/" + str(desc.get("digest", "")).replace(":", "/", 1)
+        if files.get(name) != desc.get("size"):
+            found = "missing" if name not in files else f"{files[name]} bytes"
+            raise ImageArchiveError(
+                f"{path}: blob {desc.get('digest')} ({desc.get('size')} bytes) is {found}: "
+                "the archive is truncated or corrupt"
+            )
+        if re.search(r"(manifest|index)[.a-z0-9]*\+json$", str(desc.get("mediaType", ""))):
+            body = _read_json(tar, name, path)
+            if isinstance(body, dict):
+                pending += [*body.get("manifests", []), *body.get("layers", [])]
+                pending += [body["config"]] if "config" in body else []
+
+
+def _check_docker(tar: tarfile.TarFile, path: Path, files: dict[str, int]) -> None:
+    """`docker save` layout: manifest.json's config and layers are in the archive."""
+    entries = _read_json(tar, "manifest.json", path)
+    if not isinstance(entries, list) or not entries:
+        raise ImageArchiveError(f"{path}: manifest.json is not a non-empty list of images")
+    for entry in entries:
+        for name in [entry.get("Config"), *entry.get("Layers", [])]:
+            if name not in files:
+                raise ImageArchiveError(
+                    f"{path}: {name} (listed in manifest.json) is missing: truncated or corrupt"
+                )
+
+
+def check_archive(path: Path) -> str:
+    """'oci' or 'docker' when `path` is a complete image archive; ImageArchiveError saying why not."""
+    if not path.exists():
+        raise ImageArchiveError(f"{path}: no such file")
+    if not path.is_file():
+        raise ImageArchiveError(f"{path}: not a file")
+    try:
+        tar = tarfile.open(path, "r:*")
+    except tarfile.ReadError as exc:
+        why = str(exc).splitlines()[-1].lstrip("- ")  # tarfile lists every method it tried; tar's is last
+        raise ImageArchiveError(f"{path}: not a tar archive (plain or gzip/bzip2/xz): {why}") from exc
+    with tar:
+        try:
+            files = _files(tar, path)
+            if "oci-layout" in files and "index.json" in files:
+                _check_oci(tar, path, files)
+                return "oci"
+            if "manifest.json" in files:
+                _check_docker(tar, path, files)
+                return "docker"
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            raise ImageArchiveError(f"{path}: truncated or corrupt archive ({exc})") from exc
+    raise ImageArchiveError(
+        f"{path}: a tar archive, but neither an OCI image layout (oci-layout + index.json) nor a "
+        f"`docker save` archive (manifest.json); it holds {sorted(files)[:5]}"
+    )
+
+
+def _decompressed(path: Path, into: Path) -> Path | None:
+    """A plain-tar copy of a gzip/bzip2/xz archive in `into` (ctr 1.6 reads plain tars only)."""
+    with path.open("rb") as f:
+        magic = f.read(2)
+    codec = {b"\x1f\x8b": gzip, b"BZ": bz2, b"\xfd7": lzma}.get(magic)
+    if codec is None:
+        return None
+    into.mkdir(parents=True, exist_ok=True)
+    out = into / f"import-{os.getpid()}.tar"
+    with codec.open(path, "rb") as src, out.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return out
+
+
+def import_archive(cfg: ClusterConfig, path: Path, base_name: str | None = None) -> list[str]:
+    """Import a team's OCI or docker archive into containerd (k8s.io); returns the image names.
+
+    `base_name` names the images an OCI archive tags without a repository (ctr's --base-name);
+    without it containerd would call them `import-<date>:<tag>`.
+    """
+    check_archive(path)
+    if not cfg.containerd_socket.exists():
+        raise ImageArchiveError(
+            f"containerd socket {cfg.containerd_socket} not found: start the local cluster with "
+            "`scaleproof cluster up` (other clusters: `minikube image load` / `kind load image-archive`)"
+        )
+    plain = _decompressed(path, cfg.images_dir / "tmp")
+    try:
+        argv = _ctr(cfg, "images", "import", "--snapshotter", "overlayfs")
+        argv += ["--base-name", base_name] if base_name else []
+        proc = _run([*argv, str(plain or path)], f"importing {path}")
+    except ImageBuildError as exc:
+        raise ImageArchiveError(str(exc)) from exc
+    finally:
+        if plain:
+            plain.unlink(missing_ok=True)
+    # ctr prints one "unpacking NAME (DIGEST)...done" per named image it imported and unpacked
+    names = re.findall(r"^unpacking (\S+) \(sha256:[0-9a-f]{64}\)", proc.stdout, re.M)
+    if not names:
+        raise ImageArchiveError(
+            f"{path}: containerd imported no named image; an OCI archive needs the annotation "
+            "io.containerd.image.name (or a full name in org.opencontainers.image.ref.name) on its index"
+        )
+    unnamed = [n for n in names if re.match(r"import-\d{4}-\d\d-\d\d:", n)]
+    if unnamed:
+        log.warning(
+            "%s tags images without a repository: containerd named them %s (see --name)", path, unnamed
+        )
+    return names

@@ -158,13 +158,18 @@ def build_binaries(cfg: ClusterConfig, progress: Progress) -> None:
         f"building {', '.join(wanted)} with go (cold: about 8 min for Kubernetes, 20 min for all on 2 cores; "
         "cached afterwards)",
     )
+    run_build_script(cfg, wanted, progress)
+
+
+def run_build_script(cfg: ClusterConfig, components: list[str], progress: Progress) -> None:
+    """build-components.sh for `components` at the pinned versions, its [build] lines as progress."""
     env = {**os.environ, **{f"{k.upper().replace('-', '_')}_VERSION": v for k, v in VERSIONS.items()}}
     env["K8S_VERSION"] = VERSIONS["kubernetes"]
     log_file = cfg.cache_dir / "build.log"
     cfg.cache_dir.mkdir(parents=True, exist_ok=True)
     with log_file.open("a") as out:
         proc = subprocess.Popen(
-            ["bash", str(BUILD_SCRIPT), str(cfg.bin_dir), str(cfg.gowork_dir), *wanted],
+            ["bash", str(BUILD_SCRIPT), str(cfg.bin_dir), str(cfg.gowork_dir), *components],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -68,6 +68,7 @@ def generate(
     """Write the evidence Markdown, plots and index for `journals` into `out_dir`."""
     from scaleproof.report.markdown import collect_figures, make_runs, render_index, render_kind
     from scaleproof.report.plots import figures_for, save_figure
+    from scaleproof.report.promview import screenshot_png
 
     runs = make_runs(load_all(journals))
     base_runs = make_runs(load_all([baseline])) if baseline is not None else []
@@ -88,6 +89,12 @@ def generate(
                 png = f"{r.kind}-{r.label}-{name}.png"
                 written.append(save_figure(fig, out / png))
                 plots[name] = png
+            shot = screenshot_png(r.evidence)  # Prometheus' own graph page, taken during the run
+            if shot is not None:
+                png = f"{r.kind}-{r.label}-prometheus-ui.png"
+                (out / png).write_bytes(shot)
+                written.append(out / png)
+                plots["prometheus-ui"] = png
         with_plots.append(replace(r, plots=plots))
     figures = collect_figures(with_plots, base_runs)
     base_src = display_path(baseline) if baseline is not None else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -263,7 +264,13 @@ def experiment_kind(journal: Mapping[str, Any]) -> str:
 def declared_criteria(journal: Mapping[str, Any]) -> list[str]:
     """Criteria declared in the experiment (`extensions: [{name: scaleproof, criteria: [...]}]`)."""
     crit = _experiment_extension(journal).get("criteria") or []
-    return [str(c) for c in crit] if isinstance(crit, list) else []
+    if not isinstance(crit, list):
+        return []
+    # criteria are templates (`kills >= ${kills}`): fill them with the settings the run recorded
+    evidence: Any = find_evidence(journal) or {}
+    recorded: Mapping[str, Any] = evidence.get("configuration") or {}
+    settings = {k: str(v) for k, v in recorded.items()}
+    return [string.Template(str(c)).safe_substitute(settings) for c in crit]
 
 
 def run_label(journal: Mapping[str, Any], fallback: str) -> str:

@@ -26,6 +26,7 @@ from scaleproof.report.journal import (
     find_evidence,
     run_label,
 )
+from scaleproof.report.promview import VIEWS, crosscheck, query_lines
 from scaleproof.timing import percentile
 from scaleproof.verdict import Verdict, chaos_exit_code, verdict
 
@@ -167,6 +168,9 @@ def collect_figures(runs: Sequence[RunDoc], baseline: Sequence[RunDoc] = ()) -> 
                 figures[f"{kind}.{r.label}.criterion.{c.get('metric')}.passed"] = (
                     "n/a" if c.get("passed") is None else ("pass" if c.get("passed") else "fail")
                 )
+            for name, views in sorted((crosscheck(r.evidence or {}) or {}).items()):
+                for view, value in sorted(views.items()):
+                    figures[f"{kind}.{r.label}.prometheus.{name}.{view}"] = format_number(value)
         agg = aggregate(mine)
         for name, a in agg.items():
             for stat in ("n", "mean", "p95", "min", "max"):
@@ -245,6 +249,38 @@ def summary_marker(kind: str, runs: Sequence[RunDoc]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ render
+def _claims_table(ev: Mapping[str, Any]) -> list[str]:
+    """Where each claim was checked: the hypothesis phases (probes/claims.py) and the criteria."""
+    claims = ev.get("claims") or []
+    if not claims:
+        return []
+    rows = [
+        [
+            f"`{_esc(c.get('claim'))}`",
+            _esc(c.get("phase")),
+            f"{c.get('op')} {format_number(c.get('threshold'))}" if c.get("threshold") is not None else "—",
+            c.get("checks"),
+            c.get("met"),
+            f"{format_number(c.get('min'))}–{format_number(c.get('max'))}",
+        ]
+        for c in claims
+    ]
+    crit = ev.get("criteria") or []
+    rows.append(
+        [
+            "criteria",
+            "after the run",
+            f"{len(crit)} declared",
+            len(crit),
+            sum(1 for c in crit if c.get("passed")),
+            "see Criteria",
+        ]
+    )
+    return ["Where each claim was checked:", ""] + _table(
+        ["claim", "phase", "threshold", "checks", "held", "values seen"], rows
+    )
+
+
 def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
     j, ev, k = r.journal, r.evidence or {}, r.kind
     v = r.verdict
@@ -400,6 +436,7 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
     )
     lines.append(_hypothesis_line("after", steady.get("after")))
     lines.append("")
+    lines += _claims_table(ev)
     rows = []
     for phase, recs in (("method", j.get("run") or []), ("rollback", j.get("rollbacks") or [])):
         for rec in recs:
@@ -483,10 +520,51 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
                 for t in touched
             ],
         )
+    lines += _prometheus_section(r, figures)
     if r.plots:
         lines += ["### Plots", ""]
         lines += [f"![{r.kind} {name} — {r.label}]({png})" for name, png in r.plots.items()]
         lines.append("")
+    return lines
+
+
+def _prometheus_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
+    """Prometheus' own view: what was queried, and the cross-check of its pod counts with the watches."""
+    ev = r.evidence or {}
+    prom = ev.get("prometheus") or {}
+    if not prom or r.kind not in ("hpa-scale", "pod-kill"):
+        return []
+    lines = ["### Prometheus view (evidence beside the watches, not the verdict's source)", ""]
+    if prom.get("url"):
+        lines += [f"Range queries to `{_esc(prom['url'])}` over the run, recorded in the journal:", ""]
+    lines += query_lines(ev) + [""]
+    cc = crosscheck(ev)
+    if cc is None:
+        return lines + ["No Prometheus pod count recorded for this run: no cross-check.", ""]
+    key = f"{r.kind}.{r.label}.prometheus"
+    rows_spec = [
+        ("max_pods", "max pods after load start", "pods"),
+        ("t_target_s", "load start → target pod count", "s"),
+        ("lag_t_target_s", "lag behind the watch (target pod count)", "s"),
+        ("min_pods_after_kill", "min pods after the first kill", "pods"),
+    ]
+    rows = []
+    for name, label, unit in rows_spec:
+        if name not in cc:
+            continue
+        cells = [fig(figures, f"{key}.{name}.{v}") if v in cc[name] else "—" for v in VIEWS]
+        rows.append([label, unit, *cells])
+    lines += _table(["figure", "unit", *(f"{v}: {VIEWS[v][1]}" for v in VIEWS)], rows)
+    res = cc.get("resolution_s") or {}
+    lines += [
+        f"Resolution: scrape interval {fig(figures, f'{key}.resolution_s.scrape_interval')} s, query step "
+        f"{fig(figures, f'{key}.resolution_s.query_step')} s; a Prometheus view trails the watch by up to "
+        "one scrape interval plus one step, and cAdvisor counts a pod from its container start (before "
+        "Ready), the `up` view from its first successful scrape."
+        if res
+        else "",
+        "",
+    ]
     return lines
 
 

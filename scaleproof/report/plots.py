@@ -271,9 +271,19 @@ def vector_shards_figure(evidence: Mapping[str, Any]) -> Figure | None:
     return fig
 
 
+def _prometheus_figure(evidence: Mapping[str, Any]) -> Figure | None:
+    from scaleproof.report.promview import prometheus_figure  # it draws with this module's style
+
+    return prometheus_figure(evidence)
+
+
 PLOTS_BY_KIND: dict[str, dict[str, Callable[[Mapping[str, Any]], Figure | None]]] = {
-    "hpa-scale": {"replicas": hpa_scale_figure},
-    "pod-kill": {"traffic": pod_kill_traffic_figure, "recovery": pod_kill_recovery_figure},
+    "hpa-scale": {"replicas": hpa_scale_figure, "prometheus": _prometheus_figure},
+    "pod-kill": {
+        "traffic": pod_kill_traffic_figure,
+        "recovery": pod_kill_recovery_figure,
+        "prometheus": _prometheus_figure,
+    },
     "vector-shards": {"shards": vector_shards_figure},
 }
 

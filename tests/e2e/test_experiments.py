@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, Kubectl
+from .conftest import REPO, ExperimentRuns, Kubectl, chaos_run, evidence_of
 
 pytestmark = pytest.mark.e2e
 
@@ -20,26 +20,7 @@ BIN = Path(sys.executable).parent
 
 
 def _chaos_run(kind: str, journal: Path, kubectl: Kubectl, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), **env}
-    return subprocess.run(
-        [
-            str(BIN / "chaos"),
-            "--no-version-check",
-            "--log-file",
-            str(journal.with_suffix(".log")),
-            "run",
-            "--hypothesis-frequency",
-            "2",
-            "--journal-path",
-            str(journal),
-            f"experiments/{kind}.yaml",
-        ],
-        cwd=REPO,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
+    return chaos_run(kind, journal, {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), **env})
 
 
 def _verdict(journal: Path) -> subprocess.CompletedProcess[str]:
@@ -53,22 +34,23 @@ def _verdict(journal: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _evidence(journal: Path) -> dict:
-    doc = json.loads(journal.read_text())
-    return next(e for e in doc["extensions"] if e["name"] == "scaleproof")
+    return evidence_of(journal)
 
 
 @pytest.mark.parametrize("kind", ["vector-shards", "hpa-scale", "pod-kill"])
-def test_experiment_passes_on_the_real_cluster(kind: str, deployed: Kubectl, tmp_path: Path) -> None:
-    journal = tmp_path / f"{kind}.json"
-    run = _chaos_run(kind, journal, deployed)
+def test_experiment_passes_on_the_real_cluster(kind: str, experiment_runs: ExperimentRuns) -> None:
+    """Run as the chaos-runner identity (tests/e2e/test_security.py checks that same run for denials)."""
+    journal, run = experiment_runs.get(kind)
     assert journal.exists(), run.stderr[-2000:]
     verdict = _verdict(journal)
     ev = _evidence(journal)
     figures = {k: v.get("value") for k, v in ev["metrics"].items()}
     print(f"\n{kind}: verdict {ev['verdict']}; " + ", ".join(f"{k}={v}" for k, v in sorted(figures.items())))
+    assert run.returncode == 0, run.stderr[-2000:]  # the claims held in the after-hypothesis too
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
     assert ev["verdict"] == "pass"
     assert all(c["passed"] for c in ev["criteria"]), ev["criteria"]
+    assert ev["claims"] and all(c["met"] == c["checks"] for c in ev["claims"]), ev["claims"]
 
 
 def test_impossible_steady_state_fails_although_chaos_exits_zero(deployed: Kubectl, tmp_path: Path) -> None:
@@ -84,3 +66,34 @@ def test_impossible_steady_state_fails_although_chaos_exits_zero(deployed: Kubec
     verdict = _verdict(journal)
     assert verdict.returncode == 1, verdict.stdout
     assert "FAIL" in verdict.stdout
+
+
+def _hpa_max(kubectl: Kubectl) -> int:
+    return int(kubectl.json("-n", "scaleproof", "get", "hpa", "searchapp")["spec"]["maxReplicas"])
+
+
+@pytest.mark.parametrize("kind", ["hpa-scale", "pod-kill"])
+def test_impossible_claim_makes_chaos_run_itself_deviate(
+    kind: str, deployed: Kubectl, tmp_path: Path
+) -> None:
+    """Issue 14: the claim lives in the after-hypothesis, so `chaos run` ends `deviated` (exit 1) on its
+    own. hpa-scale: 50 Ready pods under load; pod-kill: one more replica than the HPA allows (the pin
+    is refused, the steps after it stop at once, the after-check finds too few pods)."""
+    journal = tmp_path / f"{kind}-impossible.json"
+    if kind == "hpa-scale":
+        env = {"SCALEPROOF_TARGET_REPLICAS": "50", "SCALEPROOF_SCALE_TIMEOUT_S": "20"}
+    else:
+        env = {"SCALEPROOF_REPLICAS": str(_hpa_max(deployed) + 1)}
+    run = _chaos_run(kind, journal, deployed, SCALEPROOF_LOAD_RUN_TIME_S="120", **env)
+    doc = json.loads(journal.read_text())
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert doc["deviated"] is True and doc["steady_states"]["before"]["steady_state_met"] is True
+    after = {p["activity"]["name"]: p["tolerance_met"] for p in doc["steady_states"]["after"]["probes"]}
+    assert after.get("target-replicas-ready-under-load", after.get("declared-replicas-ready")) is False
+    verdict = _verdict(journal)
+    assert verdict.returncode == 1, verdict.stdout
+    if kind == "pod-kill":
+        assert not any(
+            r["activity"]["name"] == "kill-one-pod-k-times" and r["status"] == "succeeded" for r in doc["run"]
+        ), "no pod may be killed after the pin was refused"
+        assert _hpa_max(deployed) == int(env["SCALEPROOF_REPLICAS"]) - 1  # the HPA was left as it was

@@ -128,8 +128,9 @@ def test_weaviate_spreads_100_documents_over_shards_and_nodes() -> None:
 def test_prometheus_scrapes_every_target_up() -> None:
     def all_up() -> list[dict] | None:
         targets = _get_json(f"{PROM}/api/v1/targets")["data"]["activeTargets"]
-        jobs = {t["labels"]["job"] for t in targets}
-        ok = targets and all(t["health"] == "up" for t in targets) and {"searchapp", "weaviate"} <= jobs
+        # Kubernetes discovery (issue 9): the app and Weaviate are pods of the annotation-driven job
+        pods = {t["labels"].get("container") for t in targets if t["labels"]["job"] == "kubernetes-pods"}
+        ok = targets and all(t["health"] == "up" for t in targets) and {"searchapp", "weaviate"} <= pods
         return targets if ok else None
 
     wait_for(all_up, 90, "every Prometheus target up", interval_s=5)

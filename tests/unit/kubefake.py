@@ -72,6 +72,15 @@ class _Api:
 
 
 class Core(_Api):
+    def list_namespaced_service(self, namespace: str, **kw: Any) -> dict[str, Any]:
+        return {"items": copy.deepcopy(self.fake.services), "metadata": {"resourceVersion": "100"}}
+
+    def read_namespaced_service(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
+        for s in self.fake.services:
+            if s["metadata"]["name"] == name:
+                return copy.deepcopy(s)
+        raise FakeApiException(404, f'services "{name}" not found')
+
     def list_namespaced_pod(
         self, namespace: str, label_selector: str | None = None, **kw: Any
     ) -> dict[str, Any]:
@@ -157,6 +166,14 @@ class Apps(_Api):
         self.fake.deployments[(namespace, name)]["spec"]["replicas"] = body["spec"]["replicas"]
         return {}
 
+    def read_namespaced_replica_set(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
+        """Every fake ReplicaSet `<deployment>-rs` is controlled by its Deployment."""
+        deployment = name.removesuffix("-rs")
+        if (namespace, deployment) not in self.fake.deployments:
+            raise FakeApiException(404, f'replicasets.apps "{name}" not found')
+        ref = {"kind": "Deployment", "name": deployment, "uid": f"dep-{deployment}", "controller": True}
+        return {"metadata": {"name": name, "namespace": namespace, "ownerReferences": [ref]}}
+
     def list_namespaced_replica_set(self, namespace: str, **kw: Any) -> dict[str, Any]:
         return {"items": [], "metadata": {"resourceVersion": "100"}}
 
@@ -214,6 +231,7 @@ class FakeKube:
         self.events: list[dict[str, Any]] = []
         self.slices: list[dict[str, Any]] = []
         self.pdbs: list[dict[str, Any]] = []
+        self.services: list[dict[str, Any]] = []
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
         self.hpas: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[tuple[Any, ...]] = []

@@ -224,3 +224,40 @@ def test_after_control_never_raises(monkeypatch, tmp_path):
     evidence.after_experiment_control(state=state, configuration={rundir.CONFIG_KEY: str(tmp_path)})
     assert state["extensions"][0]["verdict"] == "inconclusive"
     assert "ZeroDivisionError" in state["extensions"][0]["verdict_reasons"][0]
+
+
+def _scale_dir(path: Path) -> Path:
+    log, load = tt.scale_log()
+    for e in log:
+        rundir.append_event(path, e)
+    reqs = {str(int(r["t"])): r["requests"] for r in load}
+    (path / "load_final.json").write_text(json.dumps([{"num_reqs_per_sec": reqs, "num_fail_per_sec": {}}]))
+    return path
+
+
+def test_configured_target_replicas_wins_over_the_extension_literal(tmp_path):
+    """SCALEPROOF_TARGET_REPLICAS=2 with an extension still saying 3: time-to-2, not time-to-3."""
+    j = journal("hpa-scale", ["max_ready_replicas >= 2"])
+    j["experiment"]["extensions"][0]["target_replicas"] = 3
+    ev = evidence.build_evidence(j, _scale_dir(tmp_path), {"target_replicas": 2}, prometheus=False)
+    # b is the 2nd Ready pod at +40 (load STARTED at +0); time-to-3 (c) would be 42
+    assert ev["metrics"]["time_to_scale_s"]["value"] == pytest.approx(40.0)
+    assert "2 pods Ready" in ev["metrics"]["time_to_scale_s"]["method"]
+
+
+def test_criteria_are_templates_filled_from_the_configuration(tmp_path):
+    from scaleproof import verdict
+
+    crit = ["time_to_scale_s <= ${max_time_to_scale_s}", "max_ready_replicas >= ${target_replicas}"]
+    j = journal("hpa-scale", crit)
+    j["experiment"]["extensions"][0]["target_replicas"] = "${target_replicas}"
+    cfg = {"target_replicas": 3, "max_time_to_scale_s": 120.0, "kube_token": "s3cret"}
+    ev = evidence.build_evidence(j, _scale_dir(tmp_path), cfg, prometheus=False)
+    assert [c["expr"] for c in ev["criteria"]] == ["time_to_scale_s <= 120.0", "max_ready_replicas >= 3"]
+    assert ev["verdict"] == "pass" and ev["configuration"]["target_replicas"] == 3
+    assert "kube_token" not in ev["configuration"]  # credentials never land in the journal
+    j["extensions"] = [ev]
+    v = verdict.verdict(j)
+    assert v.outcome == "pass", v.reasons  # the CLI verdict fills the same templates
+    ev5 = evidence.build_evidence(j, tmp_path, {**cfg, "target_replicas": 5}, prometheus=False)
+    assert ev5["verdict"] == "fail" and "max_ready_replicas >= 5" in " ".join(ev5["verdict_reasons"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import string
 import subprocess
 import sys
 import time
@@ -57,10 +58,13 @@ def test_experiment_contract(path):
     assert any(c["provider"]["module"] == "scaleproof.evidence" for c in exp["controls"])
     (ext,) = [e for e in exp["extensions"] if e["name"] == "scaleproof"]
     assert ext["kind"] == path.stem and ext["criteria"]
-    for expr in ext["criteria"]:
-        criteria.parse(expr)
     for key, entry in exp["configuration"].items():
         assert entry["type"] == "env" and "default" in entry, key
+    defaults = {k: str(e["default"]) for k, e in exp["configuration"].items()}
+    for expr in ext["criteria"]:
+        # criteria are templates over the configuration: every name must exist, and filled they parse
+        filled = string.Template(expr).substitute(defaults)
+        criteria.parse(filled)
     assert exp["steady-state-hypothesis"]["probes"] and exp["method"] and exp["rollbacks"]
 
 

@@ -27,6 +27,7 @@ RESOURCES = {
     "horizontal_pod_autoscaler": ("autoscaling", "horizontalpodautoscalers"),
     "endpoint_slice": ("discovery.k8s.io", "endpointslices"),
     "pod_disruption_budget": ("policy", "poddisruptionbudgets"),
+    "service": ("", "services"),
 }
 
 

@@ -201,6 +201,7 @@ def test_real_locust_run_against_a_local_stub(tmp_path, monkeypatch):
             spawn_rate=2,
             run_time_s=20,
             host=f"http://127.0.0.1:{srv.server_port}",
+            locustfile="loadgen/searchapp_locustfile.py",
             run_dir=str(tmp_path),
         )
         assert undo.load_plan(tmp_path)["load"]["pid"] == h["pid"]

@@ -54,3 +54,16 @@ def test_terminating_pods_keep_it_waiting_until_the_deadline(fake, tmp_path):
         scaling.reset_to_hpa_minimum(
             "searchapp", "scaleproof", SEL, timeout_s=0, run_dir=str(tmp_path), sleep=lambda s: None
         )
+
+
+def test_pinning_above_the_hpa_maximum_is_refused_and_no_hpa_is_a_no_op(fake, tmp_path):
+    from actions import scaling as sc
+    from scaleproof.errors import UnsafeTarget
+
+    with pytest.raises(UnsafeTarget, match="allows at most 5 replicas; refusing to pin it to 8"):
+        sc.set_hpa_bounds(
+            "searchapp", "scaleproof", SEL, min_replicas=8, max_replicas=8, run_dir=str(tmp_path)
+        )
+    assert fake.hpas[("scaleproof", "searchapp")]["spec"]["minReplicas"] == 1
+    res = sc.set_hpa_bounds("", "scaleproof", SEL, min_replicas=3, max_replicas=3, run_dir=str(tmp_path))
+    assert "no HPA configured" in res["skipped"] and not [c for c in fake.calls if c[0] == "patch_hpa"]

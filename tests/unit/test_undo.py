@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from actions import scaling
 from scaleproof import undo
 from scaleproof.errors import ScaleproofError, UnsafeTarget
-from tests.unit.kubefake import install
+from tests.unit.kubefake import install, pod
 
 pytestmark = pytest.mark.unit
 SEL = "app.kubernetes.io/name=searchapp"
@@ -22,6 +22,7 @@ def fake(monkeypatch):
     f = install(monkeypatch)
     f.add_deployment(replicas=1)
     f.add_hpa(min_r=1, max_r=5)
+    f.pods = [pod("a")]  # the Deployment's pod: capture checks the selector's pods are its own
     monkeypatch.setattr(undo, "ABORT", undo.threading.Event())
     return f
 

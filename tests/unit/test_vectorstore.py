@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import requests
 
 from probes import prometheus, vectorstore
 from scaleproof import rundir
-from scaleproof.errors import PrometheusUnavailable, VectorStoreError
+from scaleproof.errors import DeadlineExceeded, PrometheusUnavailable, VectorStoreError
 
 pytestmark = pytest.mark.unit
 
@@ -133,26 +131,40 @@ def test_record_shards_keeps_snapshot_when_counters_are_unavailable(http, tmp_pa
     assert saved["label"] == "before" and len(saved["per_shard"]) == 3
 
 
-@pytest.mark.parametrize("url", [":memory:", None, "", "/var/lib/qdrant", "./local.db"])
-def test_qdrant_local_mode_refused(url):
-    with pytest.raises(VectorStoreError, match="local"):
-        vectorstore.check_qdrant_url(url)
+def test_record_shards_names_the_store_and_its_sources(http, tmp_path):
+    http["/v1/nodes"] = Resp(body=NODES)
+    http["10.0.0.1:2112"] = Resp(text=METRICS)
+    c = {"weaviate_url": "http://127.0.0.1:30081", "weaviate_metrics_urls": "http://10.0.0.1:2112/metrics"}
+    snap = vectorstore.record_shards("before", run_dir=str(tmp_path), configuration=c)
+    assert snap["store"] == "weaviate" and snap["counters"] == {"s1": 12.0, "s2": 7.0}
+    assert "/v1/nodes" in snap["per_shard_source"] and "pod :2112 metrics" in snap["counters_source"]
+    with pytest.raises(VectorStoreError, match="SCALEPROOF_STORE"):
+        vectorstore.record_shards("x", store="chroma", run_dir=str(tmp_path), configuration=c)
 
 
-def test_qdrant_shards_ask_every_peer():
-    def info(peer, shards):
-        return SimpleNamespace(
-            peer_id=peer,
-            local_shards=[SimpleNamespace(shard_id=s, points_count=n, state="Active") for s, n in shards],
-        )
-
-    answers = {"http://q0:6333": info(1, [(0, 52)]), "http://q1:6333": info(2, [(1, 48)])}
-
-    def factory(url):
-        return SimpleNamespace(collection_cluster_info=lambda c: answers[url])
-
-    rows = vectorstore.qdrant_shards("Documents", "http://q0:6333,http://q1:6333", client_factory=factory)
-    assert [(r["shard"], r["node"], r["objects"]) for r in rows] == [("0", "1", 52), ("1", "2", 48)]
+def test_weaviate_spread_claim_follows_the_run(http, tmp_path):
+    c = {
+        "weaviate_url": "http://127.0.0.1:30081",
+        "weaviate_metrics_urls": "http://10.0.0.1:2112/metrics",
+        rundir.CONFIG_KEY: str(tmp_path),
+    }
+    http["/v1/nodes"] = Resp(body={"nodes": [{"name": "weaviate-0", "status": "HEALTHY", "shards": []}]})
+    http["10.0.0.1:2112"] = Resp(text="")
+    empty = vectorstore.shard_spread_now(configuration=c)
+    assert empty["missing"] and empty["shards"] == 0
+    assert vectorstore.spread_claim_holds(empty), "an empty store passes the gate"
+    http["/v1/nodes"] = Resp(body=NODES)
+    http["10.0.0.1:2112"] = Resp(text=METRICS)
+    rundir.append_event(tmp_path, {"t": 1, "source": "action", "kind": "Ingest", "type": "DONE"})
+    vectorstore.record_shards("before", configuration=c)
+    vectorstore.record_shards("after", configuration=c)
+    spread = vectorstore.shard_spread_now(configuration=c)
+    assert (spread["shards_with_data"], spread["nodes_with_shards"], spread["shards_queried"]) == (3, 3, 0)
+    assert spread["claim"]["reasons"] == ["0 shard(s) queried since the baseline snapshot, 2 claimed"]
+    assert not vectorstore.spread_claim_holds(spread), "no shard counter moved"
+    http["10.0.0.1:2112"] = Resp(text=METRICS.replace("} 12", "} 30").replace("} 7", "} 9"))
+    assert vectorstore.spread_claim_holds(vectorstore.shard_spread_now(configuration=c))
+    assert vectorstore.healthy_nodes(configuration=c) == 2
 
 
 def test_prometheus_unreachable_and_error_messages(http):
@@ -175,3 +187,33 @@ def test_prometheus_unreachable_and_error_messages(http):
     (s,) = prometheus.query_range("up", 0, 10)
     assert s["values"] == [[1.0, 1.0], [6.0, 3.0]]
     assert prometheus.is_up("http://127.0.0.1:9") is False
+
+
+def test_ingest_waits_until_the_store_counts_the_documents(http):
+    """Weaviate's /v1/nodes objectCount is its async count (flushed segments only): on a fresh store it
+    stays 0 for a while after an ingest (seen on the real cluster: 0 for > 15 s, 100 later)."""
+    zero = {
+        "nodes": [
+            {
+                "name": "weaviate-0",
+                "status": "HEALTHY",
+                "shards": [{"name": "s1", "class": "Documents", "objectCount": 0}],
+            }
+        ]
+    }
+    answers = [Resp(body=zero), Resp(body=zero), Resp(body=NODES)]
+    http["/v1/nodes"] = answers[0]
+    t = [0.0]
+
+    def sleep(s):
+        t[0] += s
+        http["/v1/nodes"] = answers[min(int(t[0] // 2), 2)]
+
+    c = {"weaviate_url": "http://127.0.0.1:30081"}
+    got = vectorstore.wait_store_documents(100, configuration=c, clock=lambda: t[0], sleep=sleep)
+    assert got == {"documents_total": 100, "seconds": 4.0}
+    http["/v1/nodes"] = Resp(body=zero)
+    with pytest.raises(DeadlineExceeded, match="shows 0 of 100 objects"):
+        vectorstore.wait_store_documents(
+            100, configuration=c, deadline_s=6, clock=lambda: t[0], sleep=lambda s: t.__setitem__(0, t[0] + s)
+        )

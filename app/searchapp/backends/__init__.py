@@ -58,6 +58,9 @@ def backend_from_settings(settings: Settings) -> VectorBackend:
         from .qdrant_backend import QdrantBackend
 
         return QdrantBackend(
-            collection=settings.collection, url=settings.qdrant_url, timeout_s=settings.backend_timeout_s
+            collection=settings.collection,
+            url=settings.qdrant_url,
+            timeout_s=settings.backend_timeout_s,
+            expected_peers=settings.qdrant_expected_peers,
         )
     raise ValueError(f"unknown VECTOR_BACKEND {settings.vector_backend!r}")

@@ -4,6 +4,13 @@ Why: a second real store behind the same interface. qdrant-client's local mode (
 filesystem path) is refused on purpose: it accepts ``shard_number``/``replication_factor`` and
 silently drops them (verified against qdrant-client 1.20: ``QdrantLocal.create_collection`` keeps
 only the vector config), so a scaling experiment against it would pass vacuously.
+
+Why the collection waits for the cluster: Qdrant places a collection's shards on the peers present
+when it is created and never moves them by itself. Observed on a real 3-peer 1.18.3 cluster: peers 1
+and 2 were still crash-looping when the app created ``Documents``, and all 3 shards stayed on peer 0.
+With ``expected_peers`` > 1 the collection is created only once the entry peer's ``GET /cluster``
+lists that many peers (until then creation raises BackendUnavailable: readiness stays 503 with the
+reason and the bootstrapper retries).
 """
 
 from __future__ import annotations
@@ -70,11 +77,14 @@ class QdrantBackend:
 
     name = "qdrant"
 
-    def __init__(self, *, collection: str, url: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, *, collection: str, url: str, timeout_s: float = 10.0, expected_peers: int = 1
+    ) -> None:
         from qdrant_client import QdrantClient
 
         self.collection = collection
         self.url = validate_qdrant_url(url)
+        self.expected_peers = int(expected_peers)
         # check_compatibility=False: no network call at construction, the pod must start without Qdrant.
         self._client: Any = QdrantClient(
             url=self.url, timeout=max(1, round(timeout_s)), check_compatibility=False
@@ -95,6 +105,7 @@ class QdrantBackend:
         if self._call(self._client.collection_exists, name):
             self._check_dim(name, dim)
             return False
+        self._check_cluster_formed(name)
         try:
             self._client.create_collection(
                 collection_name=name,
@@ -115,6 +126,24 @@ class QdrantBackend:
             "created Qdrant collection %s dim=%d shards=%d replication=%d", name, dim, shards, replication
         )
         return True
+
+    def _check_cluster_formed(self, name: str) -> None:
+        """Refuse to create `name` before `expected_peers` peers have joined (shards would stay put)."""
+        if self.expected_peers <= 1:
+            return
+        status = self._call(self._client.cluster_status)
+        if getattr(status, "status", "disabled") != "enabled":
+            raise BackendRejected(
+                f"QDRANT_EXPECTED_PEERS={self.expected_peers} but Qdrant at {self.url} runs without "
+                "cluster mode (QDRANT__CLUSTER__ENABLED=true)"
+            )
+        peers = len(getattr(status, "peers", None) or {})
+        leader = getattr(getattr(status, "raft_info", None), "leader", None)
+        if peers < self.expected_peers or leader is None:
+            raise BackendUnavailable(
+                f"Qdrant cluster has {peers} of {self.expected_peers} peers (leader {leader}): not creating "
+                f"{name!r} yet, its shards would stay on the peers present (Qdrant does not rebalance)"
+            )
 
     def _check_dim(self, name: str, dim: int) -> None:
         """Refuse an existing collection whose vector size is not EMBED_DIM (every upsert would fail)."""

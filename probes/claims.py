@@ -1,0 +1,101 @@
+"""Claims checked inside the steady-state hypothesis, with a threshold per phase of the run.
+
+Chaos Toolkit has one hypothesis for the gate (before the method), the continuous samples (during)
+and the deviation check (after). Our claims are not the same in each: hpa-scale's "≥ 3 Ready" is
+false at rest and while the HPA is still reacting, and must be true once the method has waited for
+it (the load is still on then: it stops in the rollbacks). The `scaleproof.evidence` control records
+the run's phase (`before` → `method` → `after`; an action that starts the faults moves it to
+`faults`), and these tolerance functions pick their threshold from it. An after-hypothesis that
+fails makes `chaos run` end `deviated` with exit code 1 on its own.
+
+Every check is appended to `<run_dir>/claims.jsonl` (phase, value, threshold, met), so the report
+can say where each claim was checked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scaleproof import rundir
+
+__all__ = ["at_least_in_phase", "phase"]
+
+logger = logging.getLogger(__name__)
+
+
+def phase(configuration: Mapping[str, Any] | None = None) -> str:
+    """The run's current phase (`before` when no run directory is known)."""
+    try:
+        return str(rundir.read_phase(rundir.resolve(None, configuration, create=False)))
+    except Exception:
+        return "before"
+
+
+def _threshold(thresholds: Mapping[str, Any], current: str) -> float | None:
+    """The threshold of `current`; `faults` falls back to `method`, which falls back to `before`."""
+    for key in {"faults": ("faults", "method", "before"), "method": ("method", "before")}.get(
+        current, (current,)
+    ):
+        if thresholds.get(key) not in (None, ""):
+            return float(thresholds[key])
+    return None
+
+
+def _record(configuration: Mapping[str, Any] | None, rec: dict[str, Any]) -> None:
+    try:
+        run_dir = rundir.resolve(None, configuration, create=False)
+        if Path(run_dir).is_dir():
+            rundir.append_event(Path(run_dir), rec, name="claims.jsonl")
+    except Exception as exc:  # a claim is still judged when it cannot be recorded
+        logger.debug("claim not recorded: %s", exc)
+
+
+def _check(claim: str, value: Any, op: str, thresholds: Mapping[str, Any], configuration: Any) -> bool:
+    current = phase(configuration)
+    limit = _threshold(thresholds, current)
+    try:
+        number = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        number = None
+    if limit is None:
+        met = True  # no claim in this phase
+    elif number is None:
+        met = False
+    else:
+        met = number >= limit if op == ">=" else number <= limit
+    _record(
+        configuration,
+        {
+            "t": round(time.time(), 6),
+            "claim": claim,
+            "phase": current,
+            "value": value,
+            "op": op,
+            "threshold": limit,
+            "met": met,
+        },
+    )
+    return met
+
+
+def at_least_in_phase(
+    value: Any = None,
+    claim: str = "value",
+    before: Any = None,
+    method: Any = None,
+    faults: Any = None,
+    after: Any = None,
+    fault_allowance: Any = 0,
+    configuration: Mapping[str, Any] | None = None,
+) -> bool:
+    """Tolerance: `value >= threshold` of the run's phase (an empty threshold claims nothing there).
+    During the faults the threshold is lowered by `fault_allowance` (e.g. the pods killed at once:
+    only a drop below what the fault itself explains is a breach)."""
+    if faults not in (None, ""):
+        faults = float(faults) - float(fault_allowance or 0)
+    limits = {"before": before, "method": method, "faults": faults, "after": after}
+    return _check(claim, value, ">=", limits, configuration)

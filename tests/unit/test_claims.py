@@ -1,0 +1,83 @@
+"""Claims in the hypothesis: the threshold follows the run's phase, recorded by the evidence control
+and by the action that starts the faults; a failed method step stops the steps after it."""
+
+from __future__ import annotations
+
+import pytest
+
+from probes import claims
+from scaleproof import evidence, rundir
+from scaleproof.errors import RunDirError
+
+pytestmark = pytest.mark.unit
+
+
+def cfg(path):
+    return {rundir.CONFIG_KEY: str(path)}
+
+
+def test_pod_kill_claim_before_during_and_after(tmp_path):
+    c = cfg(tmp_path)
+    kw = {"claim": "ready", "before": 1, "faults": 3, "fault_allowance": 1, "after": 3, "configuration": c}
+    assert claims.at_least_in_phase(1, **kw)  # at rest: the HPA minimum is enough
+    evidence.before_method_control(configuration=c)
+    assert claims.at_least_in_phase(1, **kw)  # set-up (pinning the HPA): still the at-rest floor
+    rundir.set_phase(tmp_path, "faults")
+    assert claims.at_least_in_phase(2, **kw)  # one pod killed at a time: 3 - 1 tolerated
+    assert not claims.at_least_in_phase(1, **kw)  # below what the fault explains
+    evidence.after_method_control(configuration=c)
+    assert not claims.at_least_in_phase(2, **kw)  # after the kills the declared 3 must be back
+    assert claims.at_least_in_phase(3, **kw)
+    recs = rundir.read_jsonl(tmp_path / "claims.jsonl")
+    assert [(r["phase"], r["threshold"], r["met"]) for r in recs] == [
+        ("before", 1.0, True),
+        ("method", 1.0, True),
+        ("faults", 2.0, True),
+        ("faults", 2.0, False),
+        ("after", 3.0, False),
+        ("after", 3.0, True),
+    ]
+
+
+def test_a_phase_without_threshold_claims_nothing_and_no_value_fails(tmp_path):
+    c = cfg(tmp_path)
+    rundir.set_phase(tmp_path, "after")
+    assert claims.at_least_in_phase(0, before=1, configuration=c)  # no `after` threshold given
+    assert not claims.at_least_in_phase(None, after=1, configuration=c)
+
+
+def test_a_failed_method_step_stops_the_next_steps(tmp_path, monkeypatch):
+    monkeypatch.setenv(rundir.ENV_VAR, str(tmp_path))
+    c = cfg(tmp_path)
+    exp = {"method": [{"name": "pin-hpa-min-replicas"}, {"name": "kill"}]}
+    evidence.before_method_control(configuration=c)
+    # a failed hypothesis probe (has a tolerance) is not a method step
+    evidence.after_activity_control(
+        context={"name": "ready", "tolerance": 1}, state={"status": "failed"}, experiment=exp, configuration=c
+    )
+    rundir.check_method_ok(None, "killing pods")
+    evidence.after_activity_control(
+        context={"name": "pin-hpa-min-replicas"}, state={"status": "failed"}, experiment=exp, configuration=c
+    )
+    with pytest.raises(RunDirError, match="'pin-hpa-min-replicas' failed"):
+        rundir.check_method_ok(None, "killing pods")
+    evidence.after_activity_control(  # the steps refused after it do not hide the first failure
+        context={"name": "kill"}, state={"status": "failed"}, experiment=exp, configuration=c
+    )
+    with pytest.raises(RunDirError, match="'pin-hpa-min-replicas' failed"):
+        rundir.check_method_ok(None, "waiting")
+    assert rundir.read_phase(tmp_path) == "method"
+
+
+def test_the_evidence_summarises_where_each_claim_was_checked(tmp_path):
+    c = cfg(tmp_path)
+    kw = {"claim": "ready_replicas", "before": 1, "after": 3, "configuration": c}
+    claims.at_least_in_phase(1, **kw)
+    evidence.after_method_control(configuration=c)
+    claims.at_least_in_phase(2, **kw)
+    claims.at_least_in_phase(4, **kw)
+    rows = evidence.claims_summary(rundir.read_jsonl(tmp_path / "claims.jsonl"))
+    assert [(r["phase"], r["checks"], r["met"], r["threshold"], r["min"], r["max"]) for r in rows] == [
+        ("before", 1, 1, 1.0, 1, 1),
+        ("after", 2, 1, 3.0, 2, 4),
+    ]
