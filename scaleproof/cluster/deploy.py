@@ -45,9 +45,14 @@ def _not_ready(kubeconfig: Path, namespace: str) -> list[str]:
     pending = []
     for item in json.loads(proc.stdout)["items"]:
         want = item["spec"].get("replicas", 1)
-        ready = item.get("status", {}).get("readyReplicas", 0) or 0
+        status = item.get("status", {})
+        ready = status.get("readyReplicas", 0) or 0
+        # a rolling update is not done while old-revision pods remain (they are Ready meanwhile)
+        updated = status.get("updatedReplicas", want)
         if ready < want:
             pending.append(f"{item['kind']}/{item['metadata']['name']} {ready}/{want} ready")
+        elif updated is not None and updated < want:
+            pending.append(f"{item['kind']}/{item['metadata']['name']} {updated}/{want} updated")
     return pending
 
 

@@ -197,3 +197,12 @@ def test_files_an_old_root_pod_writes_during_the_rollout_are_given_back(
     deploy(tmp_path / "kc", tmp_path, namespace="ns", progress=lambda m: None)
     st = (data / "raft" / "users.json").stat()
     assert (st.st_uid, st.st_gid) == (10100, 10100)
+
+
+def test_a_rolling_update_in_progress_is_not_ready(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    body = json.loads(workloads(("StatefulSet", "weaviate", 3, 3)))
+    body["items"][0]["status"]["updatedReplicas"] = 1  # two pods still of the old revision
+    monkeypatch.setattr(
+        deploy_mod, "_kubectl", lambda *a, **k: subprocess.CompletedProcess(a, 0, json.dumps(body), "")
+    )
+    assert deploy_mod._not_ready(tmp_path / "kc", "ns") == ["StatefulSet/weaviate 1/3 updated"]

@@ -162,3 +162,17 @@ def test_scaleproof_validate_command_exit_codes(tmp_path):
         env=env(),
     )
     assert ok.returncode == 0 and ok.stdout.strip().endswith("ok (configuration only)"), ok.stdout + ok.stderr
+
+
+def test_scaleproof_run_validates_before_touching_anything(monkeypatch):
+    from click.testing import CliRunner
+
+    from scaleproof import pipeline
+    from scaleproof.cluster import local
+
+    monkeypatch.setattr(local, "up", lambda *a, **k: pytest.fail("cluster up ran despite a bad input"))
+    monkeypatch.setenv("SCALEPROOF_USERS", "ten")
+    r = CliRunner().invoke(pipeline.run_command, ["--experiment", "pod-kill"])
+    assert r.exit_code == 1
+    assert "experiments/pod-kill.yaml: users (SCALEPROOF_USERS='ten'): must be an integer" in r.output
+    assert "nothing was changed" in r.output
