@@ -133,7 +133,7 @@ def test_pod_count_in_prometheus_rises_from_1_to_3_during_hpa_scale(deployed: Ku
     )
     assert at_start == 1 and max(v for t, v in pts if t >= t0) >= 3, pts
     shot = base64.b64decode(prom["screenshot"]["png_base64"])
-    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 20_000, "a blank page would be tiny"
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and prom["screenshot"]["drawn"], "the graph page was not drawn"
     cc = crosscheck(ev)
     assert cc is not None and cc["max_pods"]["cadvisor"] == cc["max_pods"]["watch"]
     print(f"cross-check: {cc}")
