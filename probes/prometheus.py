@@ -261,6 +261,7 @@ def screenshot_graph(
     step_s: float = 5.0,
     window: tuple[int, int] = (1400, 900),
     timeout_s: float = 90.0,
+    attempts: int = 3,
     chromium: str | None = None,
     prometheus_url: str | None = None,
     configuration: Mapping[str, Any] | None = None,
@@ -285,6 +286,26 @@ def screenshot_graph(
         )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    for attempt in range(1, attempts + 1):
+        _chromium(exe, url, out, window, max(5.0, deadline - time.monotonic()))
+        if _page_drawn(out) or attempt == attempts:
+            break
+        # the UI sometimes shoots before uPlot has drawn (virtual time ran out first): shoot again
+        logger.info("Prometheus graph page not drawn yet (attempt %d), retrying", attempt)
+    data = out.read_bytes()
+    return {
+        "url": url,
+        "file": out.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "attempts": attempt,
+        "drawn": _page_drawn(out),
+        "png_base64": base64.b64encode(data).decode(),
+    }
+
+
+def _chromium(exe: str, url: str, out: Path, window: tuple[int, int], timeout_s: float) -> None:
     with tempfile.TemporaryDirectory(prefix="scaleproof-chromium-") as profile:
         argv = [
             exe,
@@ -302,11 +323,13 @@ def screenshot_graph(
         raise PrometheusUnavailable(
             f"chromium screenshot failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}"
         )
-    data = out.read_bytes()
-    return {
-        "url": url,
-        "file": out.name,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "bytes": len(data),
-        "png_base64": base64.b64encode(data).decode(),
-    }
+
+
+def _page_drawn(png: Path) -> bool:
+    """Something is drawn below the query inputs (a chart, or the UI's "empty result" box): more
+    than 2 % of the lower part of the page is not white (an undrawn page: about 0.5 %)."""
+    from matplotlib import image
+
+    img = image.imread(str(png))
+    lower = img[int(img.shape[0] * 0.3) :, :, :3]
+    return bool((lower < 0.95).any(axis=2).mean() > 0.02)

@@ -183,12 +183,20 @@ def test_screenshot_without_chromium_or_without_ui_says_why(
     shutil.which("chromium") is None, reason="Debian chromium not installed (scripts/setup.sh)"
 )
 def test_screenshot_is_a_png_of_the_page(fake_prom: str, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(FakePrometheus, "pages", {"/query": "<html><body><h1>pods 1 to 3</h1></body></html>"})
+    import base64
+
+    chart = '<div style="margin-top:200px;height:150px;background:#0072B2"></div>'
+    monkeypatch.setattr(FakePrometheus, "pages", {"/query": f"<html><body>{chart}</body></html>"})
     shot = prom.screenshot_graph(
         "up", 0, 60, tmp_path / "ui.png", window=(640, 400), prometheus_url=fake_prom
     )
     data = (tmp_path / "ui.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and shot["bytes"] == len(data) > 1000
-    import base64
-
     assert base64.b64decode(shot["png_base64"]) == data
+    assert shot["drawn"] is True and shot["attempts"] == 1
+    # nothing drawn below the query inputs (the UI shot before its chart): shot again, `attempts` times
+    monkeypatch.setattr(FakePrometheus, "pages", {"/query": "<html><body><h1>Prometheus</h1></body></html>"})
+    blank = prom.screenshot_graph(
+        "up", 0, 60, tmp_path / "b.png", window=(640, 400), attempts=2, prometheus_url=fake_prom
+    )
+    assert blank["drawn"] is False and blank["attempts"] == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,35 @@ def test_committed_adrs_match_committed_journals() -> None:
         quoting, [ROOT / "journals" / "evidence"], baseline if baseline.is_dir() else None
     )
     assert mismatches == [], "\n".join(map(str, mismatches))
+
+
+def _runs_with_prometheus_pod_count() -> list[Path]:
+    out = []
+    for p in sorted((ROOT / "journals" / "evidence").glob("*.json")) + sorted(
+        (ROOT / "journals" / "history").glob("*.json")
+    ):
+        doc = json.loads(p.read_text())
+        ev = next((e for e in doc.get("extensions") or [] if e.get("name") == "scaleproof"), {})
+        if ((ev.get("prometheus") or {}).get("queries") or {}).get("pods_running", {}).get("series"):
+            out.append(p)
+    return out
+
+
+def test_prometheus_cross_check_figures_match_the_journal_and_tampering_is_caught(tmp_path: Path) -> None:
+    """The cross-check table (max pods and time to the target per view, lag, scrape interval) of a
+    committed real run recomputes from its journal; a changed cell is reported."""
+    runs = [p for p in _runs_with_prometheus_pod_count() if p.name.startswith("hpa-scale-")][:1]
+    assert runs, "no committed hpa-scale journal with Prometheus' pod count (issue 9's evidence)"
+    generate(runs, tmp_path)
+    md = tmp_path / "hpa-scale.md"
+    marks = figures_in_markdown(md.read_text())
+    keys = [k for k in marks if ".prometheus." in k]
+    views = {k.rsplit(".", 1)[1] for k in keys}
+    assert {"watch", "cadvisor", "up", "scrape_interval", "query_step"} <= views
+    assert all(marks[k][0][1] != "n/a" for k in keys if k.endswith(("max_pods.cadvisor", "max_pods.watch")))
+    assert check_files([md], runs) == []
+    key = next(k for k in keys if k.endswith("max_pods.cadvisor"))
+    ((line, value),) = marks[key]
+    md.write_text(md.read_text().replace(f"fig:{key} -->{value}", f"fig:{key} -->{int(value) + 1}"))
+    bad = check_files([md], runs)
+    assert [(m.line, m.key, m.expected) for m in bad] == [(line, key, value)]
