@@ -34,7 +34,7 @@ def test_pod_kill_figures_over_all_runs(tmp_path, capsys):
     assert bench.main(["pod-kill", "--runs-root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "2 run(s), 10 kill(s)" in out and "p95   9.550 s" in out and "max 2" in out
-    assert "reproduce: python -m scaleproof.bench pod-kill" in out and "WARNING" not in out
+    assert "reproduce: scaleproof bench pod-kill" in out and "WARNING" not in out
     fig = bench.pod_kill_figures(bench.collect([tmp_path / "r1"], "pod-kill"))
     assert fig["enough_kills"] is False and fig["mttr"]["count"] == 5
 
