@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from scaleproof import bench, rundir
@@ -42,3 +46,37 @@ def test_pod_kill_figures_over_all_runs(tmp_path, capsys):
 def test_no_evidence_exit_code(tmp_path, capsys):
     assert bench.main(["hpa-scale", "--runs-root", str(tmp_path)]) == 2
     assert "no hpa-scale evidence" in capsys.readouterr().err
+
+
+EVIDENCE = Path(__file__).parents[2] / "journals" / "evidence"
+
+
+def test_vector_shards_is_covered_and_run_time_is_printed_per_experiment(capsys):
+    assert bench.main(["vector-shards", str(EVIDENCE)]) == 0
+    out = capsys.readouterr().out
+    journals = sorted(EVIDENCE.glob("vector-shards-*.json"))
+    assert f"vector-shards: {len(journals)} run(s)" in out and "shards_min 3" in out
+    rt = bench.run_times([EVIDENCE], "vector-shards")
+    assert len(rt["per_run"]) == len(journals) and rt["max_s"] >= rt["median_s"] > 0
+    assert f"median {rt['median_s']:.0f} s" in out and "warm `scaleproof run` time of vector-shards" in out
+
+
+def test_hpa_scale_prints_phases_and_run_time(capsys):
+    assert bench.main(["hpa-scale", str(EVIDENCE)]) == 0
+    out = capsys.readouterr().out
+    assert "metric_above_target" in out and "warm `scaleproof run` time of hpa-scale" in out
+
+
+def test_run_dirs_have_no_run_time(tmp_path, capsys):
+    run(tmp_path, "r1", "pod-kill", [1, 2])
+    assert bench.run_times([tmp_path / "r1"], "pod-kill")["per_run"] == {}
+    assert bench.main(["pod-kill", "--runs-root", str(tmp_path)]) == 0
+    assert "run dirs carry no duration" in capsys.readouterr().out
+
+
+def test_the_scaleproof_command_has_bench(tmp_path):
+    exe = Path(sys.executable).with_name("scaleproof")
+    proc = subprocess.run([str(exe), "bench", "vector-shards", str(EVIDENCE)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "vector-shards:" in proc.stdout, proc.stderr
+    proc = subprocess.run([str(exe), "bench", "nonsense"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
