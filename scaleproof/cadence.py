@@ -25,6 +25,17 @@ FLAGS = {
 }
 
 
+def _seconds(raw: Any) -> float | None:
+    """A configured period: a number of seconds or a Go duration (`15s`); None when unusable."""
+    if raw in (None, "") or isinstance(raw, bool):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = go_duration(raw) if isinstance(raw, str) and raw.strip()[-1:].isalpha() else None
+    return value if value is not None and value > 0 else None
+
+
 def flag_value(argv: list[str], flag: str) -> str | None:
     """The value of `--flag v` or `--flag=v` in a command line; None when absent."""
     for i, arg in enumerate(argv):
@@ -56,19 +67,26 @@ def cadence(configuration: Mapping[str, Any] | None = None, proc: Path = Path("/
     out: dict[str, Any] = {"sources": {}}
     for key, (program, flag) in FLAGS.items():
         raw = cfg.get(key)
-        if raw not in (None, ""):
-            out[key], out["sources"][key] = float(raw), "configuration"
+        given = _seconds(raw)
+        if given is not None:
+            out[key], out["sources"][key] = given, "configuration"
             continue
+        bad = f"configuration {key}={raw!r} is not seconds (e.g. 15 or 15s), ignored; " if raw else ""
         lines = _command_lines(proc) if lines is None else lines
         argv = lines.get(program)
         value = flag_value(argv, flag) if argv else None
         seconds = go_duration(value) if value else None
         if seconds is not None:
-            out[key], out["sources"][key] = seconds, f"{program} {flag}={value} (command line on this host)"
+            out[key], out["sources"][key] = (
+                seconds,
+                f"{bad}{program} {flag}={value} (command line on this host)",
+            )
         elif argv:
             out[key] = DEFAULTS[key]
-            out["sources"][key] = f"{program} runs without {flag}: upstream default {DEFAULTS[key]:g} s"
+            out["sources"][key] = f"{bad}{program} runs without {flag}: upstream default {DEFAULTS[key]:g} s"
         else:
             out[key] = DEFAULTS[key]
-            out["sources"][key] = f"{program} not visible from here: upstream default {DEFAULTS[key]:g} s"
+            out["sources"][key] = (
+                f"{bad}{program} not visible from here: upstream default {DEFAULTS[key]:g} s"
+            )
     return out

@@ -270,3 +270,9 @@ def test_pod_trim_keeps_cpu_requests():
         {"name": "a", "cpu": "250m"},
         {"name": "b", "cpu": None},
     ]
+
+
+def test_a_bad_configured_period_is_ignored_and_said(tmp_path):
+    c = cadence.cadence({"hpa_sync_period_s": "abc", "metrics_resolution_s": "30s"}, proc=tmp_path)
+    assert c["metrics_resolution_s"] == 30.0 and c["hpa_sync_period_s"] == 15.0
+    assert "hpa_sync_period_s='abc' is not seconds" in c["sources"]["hpa_sync_period_s"]
