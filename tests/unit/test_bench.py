@@ -80,3 +80,59 @@ def test_the_scaleproof_command_has_bench(tmp_path):
     assert proc.returncode == 0 and "vector-shards:" in proc.stdout, proc.stderr
     proc = subprocess.run([str(exe), "bench", "nonsense"], capture_output=True, text=True)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_run_floor_configures_pod_kill_by_variables_only_and_always_cleans_up(monkeypatch, tmp_path):
+    import scaleproof.cluster.cli as cluster_cli
+    import scaleproof.pipeline as pipeline
+
+    kubectl_calls: list[tuple[str, ...]] = []
+    seen: dict[str, str] = {}
+
+    def fake_kubectl(kubeconfig, *argv, timeout=180):
+        kubectl_calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    def fake_run(kind, journal_dir, env):
+        seen.update(env, kind=kind)
+        raise RuntimeError("chaos run crashed")
+
+    monkeypatch.setattr(bench, "_kubectl", fake_kubectl)
+    monkeypatch.setattr(bench.urllib.request, "urlopen", lambda url, timeout: _Ok())
+    monkeypatch.setattr(cluster_cli, "kubeconfig_path", lambda: tmp_path / "kubeconfig")
+    monkeypatch.setattr(pipeline, "run_experiment", fake_run)
+    with pytest.raises(RuntimeError):
+        bench.run_floor(7, 4, tmp_path, keep=False, skip_image=True, say=lambda m: None)
+    assert seen["kind"] == "pod-kill" and seen["SCALEPROOF_KILLS"] == "7"
+    assert seen["SCALEPROOF_KILL_INTERVAL_S"] == "4" and int(seen["SCALEPROOF_METHOD_DEADLINE_S"]) > 28
+    assert {k: seen[k] for k in bench.FLOOR_ENV} == bench.FLOOR_ENV
+    assert kubectl_calls[0] == ("apply", "-f", str(bench.FLOOR_MANIFEST))
+    # the Service first (its NodePort), then the namespace, even though the run crashed
+    assert kubectl_calls[-2][-3:] == ("service", "floor", "--ignore-not-found")
+    assert kubectl_calls[-1][:3] == ("delete", "namespace", "scaleproof-floor")
+
+
+class _Ok:
+    status = 200
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_floor_manifest_matches_the_floor_configuration():
+    import yaml
+
+    docs = {d["kind"]: d for d in yaml.safe_load_all(bench.FLOOR_MANIFEST.read_text())}
+    dep, svc = docs["Deployment"], docs["Service"]
+    assert docs["Namespace"]["metadata"]["name"] == bench.FLOOR_ENV["SCALEPROOF_NAMESPACE"]
+    assert dep["metadata"]["name"] == bench.FLOOR_ENV["SCALEPROOF_DEPLOYMENT"]
+    assert str(dep["spec"]["replicas"]) == bench.FLOOR_ENV["SCALEPROOF_REPLICAS"]
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert bench.FLOOR_ENV["SCALEPROOF_SELECTOR"] == ",".join(f"{k}={v}" for k, v in labels.items())
+    assert bench.FLOOR_ENV["SCALEPROOF_APP_URL"].endswith(f":{svc['spec']['ports'][0]['nodePort']}")
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    assert c["readinessProbe"]["httpGet"]["path"] == bench.FLOOR_ENV["SCALEPROOF_READY_PATH"]
+    assert c["readinessProbe"]["periodSeconds"] == 1 and "cpu" not in c["resources"]["limits"]
