@@ -136,3 +136,14 @@ def test_floor_manifest_matches_the_floor_configuration():
     (c,) = dep["spec"]["template"]["spec"]["containers"]
     assert c["readinessProbe"]["httpGet"]["path"] == bench.FLOOR_ENV["SCALEPROOF_READY_PATH"]
     assert c["readinessProbe"]["periodSeconds"] == 1 and "cpu" not in c["resources"]["limits"]
+
+
+def test_floor_passes_restricted_in_a_namespace_that_enforces_it():
+    import yaml
+
+    from tests.unit import pss
+
+    docs = {d["kind"]: d for d in yaml.safe_load_all(bench.FLOOR_MANIFEST.read_text())}
+    assert pss.violations(docs["Deployment"]["spec"]["template"]["spec"]) == []
+    labels = docs["Namespace"]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
