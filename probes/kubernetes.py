@@ -123,6 +123,10 @@ class KubeApis:
     def version(self) -> Any:
         return self._get("VersionApi")
 
+    @property
+    def custom(self) -> Any:
+        return self._get("CustomObjectsApi")
+
 
 _CLIENTS: dict[tuple[str | None, str | None], KubeApis] = {}
 _CLIENTS_LOCK = threading.Lock()

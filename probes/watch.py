@@ -73,7 +73,14 @@ def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     if kind == "Pod":
-        out["spec"] = {"nodeName": spec.get("nodeName")}
+        out["spec"] = {
+            "nodeName": spec.get("nodeName"),
+            # CPU requests: the HPA's utilization is usage / request (scaleproof.timing, PodMetrics)
+            "requests": [
+                {"name": c.get("name"), "cpu": ((c.get("resources") or {}).get("requests") or {}).get("cpu")}
+                for c in spec.get("containers") or []
+            ],
+        }
         out["status"] = {
             "phase": status.get("phase"),
             "conditions": status.get("conditions") or [],
@@ -205,6 +212,64 @@ def _watch_kind(
     ready.set()
 
 
+def _metrics_items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """PodMetrics trimmed to what timing needs: name, sample timestamp and window, CPU per container."""
+    return [
+        {
+            "name": (i.get("metadata") or {}).get("name"),
+            "timestamp": i.get("timestamp"),
+            "window": i.get("window"),
+            "containers": [
+                {"name": c.get("name"), "cpu": (c.get("usage") or {}).get("cpu")}
+                for c in i.get("containers") or []
+            ],
+        }
+        for i in body.get("items") or []
+    ]
+
+
+def _poll_pod_metrics(
+    rec: _Recorder, namespace: str, selector: str, interval_s: float, configuration: Mapping[str, Any] | None
+) -> None:
+    """Thread body: list metrics.k8s.io PodMetrics every `interval_s` (one request, bounded by the
+    recorder's deadline); a SAMPLE line whenever some pod's sample timestamp is new. Errors are
+    recorded and polling goes on: without samples, timing falls back to the HPA status."""
+    last: dict[str, Any] = {}
+    while not rec.stop.is_set() and time.time() < rec.deadline:
+        try:
+            fn = kube.apis(configuration).custom.list_namespaced_custom_object
+            body = kube.call(
+                fn,
+                "metrics.k8s.io",
+                "v1beta1",
+                namespace,
+                "pods",
+                label_selector=selector,
+                what="list PodMetrics",
+            )
+            items = _metrics_items(body)
+            stamps = {i["name"]: i["timestamp"] for i in items}
+            if any(last.get(n) != ts for n, ts in stamps.items()):
+                rundir.append_event(
+                    rec.run_dir,
+                    {
+                        "t": round(time.time(), 6),
+                        "source": "poll",
+                        "kind": "PodMetrics",
+                        "type": "SAMPLE",
+                        "items": items,
+                    },
+                )
+                rec.counts["PodMetrics"] = rec.counts.get("PodMetrics", 0) + 1
+            last = stamps
+        except Exception as exc:
+            msg = f"{type(exc).__name__}: {exc}"
+            if rec.errors.get("PodMetrics") != msg:
+                logger.warning("PodMetrics poll failed: %s", exc)
+            rec.errors["PodMetrics"] = msg
+        rec.stop.wait(interval_s)
+
+
 def _record(rec: _Recorder, kind: str, etype: str, obj: Mapping[str, Any], t: float) -> None:
     rundir.append_event(
         rec.run_dir,
@@ -228,10 +293,14 @@ def start_recording(
     max_duration_s: float = 900.0,
     ready_timeout_s: float = 30.0,
     run_dir: str | None = None,
+    pod_metrics_interval_s: float = 0.0,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Start recording watch events into `<run_dir>/events.jsonl`; returns once every watch listed
     its initial state (or raises DeadlineExceeded after `ready_timeout_s` seconds).
+
+    `pod_metrics_interval_s` > 0 also polls metrics.k8s.io PodMetrics of the selected pods that often
+    (≥ 1 s; metrics-server's own sample times, for time-to-scale's phases); 0 does not.
 
     Returns `{"run_dir", "kinds", "started": unix time, "stops_at": unix time}`."""
     namespace, selector = kube.check_target(namespace, selector)
@@ -275,6 +344,15 @@ def start_recording(
                 stream,
             ),
             name=f"scaleproof-watch-{kind}",
+            daemon=True,
+        )
+        rec.threads.append(th)
+        th.start()
+    if float(pod_metrics_interval_s) > 0:
+        th = threading.Thread(
+            target=_poll_pod_metrics,
+            args=(rec, namespace, selector, max(1.0, float(pod_metrics_interval_s)), configuration),
+            name="scaleproof-poll-PodMetrics",
             daemon=True,
         )
         rec.threads.append(th)

@@ -1,69 +1,149 @@
-"""Benchmark figures across runs: MTTR over all kills, failed requests per kill, time-to-scale phases.
+"""Benchmark figures across runs, and the cluster's floor.
 
-    python -m scaleproof.bench pod-kill [JOURNAL_OR_RUN_DIR ...]
-    python -m scaleproof.bench hpa-scale [JOURNAL_OR_RUN_DIR ...] [--json]
+    scaleproof bench pod-kill [JOURNAL_OR_RUN_DIR ...] [--floor journals/floor] [--json]
+    scaleproof bench hpa-scale [JOURNAL_OR_RUN_DIR ...] [--json]
+    scaleproof bench vector-shards [JOURNAL_OR_RUN_DIR ...] [--json]
+    scaleproof bench floor [--kills N] [--app journals/evidence] [--keep]
 
-Sources: journals (`journal.json` with the scaleproof evidence block) and run directories
+Sources: journals (with the scaleproof evidence block) and run directories
 (`journals/runs/<id>/evidence.json`); default: every run directory under `journals/runs`. Figures are
-recomputed over the union of recorded per-kill timelines with `scaleproof.timing.mttr_summary` (the
-same function the evidence uses). Prints figures and how to reproduce them; asserts no wall-clock
-threshold (that is the experiments' criteria's job).
+recomputed with `scaleproof.timing` / `scaleproof.floor` (the functions the evidence uses). Each
+kind prints the `chaos run` wall time of its journals (the bulk of a warm `scaleproof run`: cluster
+up, images cached, nothing to deploy). `floor` runs experiments/pod-kill.yaml through `chaos run`
+against k8s/floor/floor.yaml (agnhost netexec), configured only by SCALEPROOF_* variables, stores
+the journal in journals/floor/ and prints the floor beside the app's pod-kill journals. Prints figures
+and how to reproduce them; asserts no wall-clock threshold (that is the experiments' criteria's job).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import click
+
+from scaleproof import floor as floor_figures
 from scaleproof import timing
 
-__all__ = ["collect", "hpa_scale_figures", "main", "pod_kill_figures"]
+__all__ = [
+    "FLOOR_ENV",
+    "bench_command",
+    "collect",
+    "floor_comparison",
+    "hpa_scale_figures",
+    "main",
+    "pod_kill_figures",
+    "run_floor",
+    "run_times",
+    "vector_shards_figures",
+]
+
+REPO = Path(__file__).resolve().parents[1]
+KINDS = ("pod-kill", "hpa-scale", "vector-shards")
+FLOOR_MANIFEST = REPO / "k8s" / "floor" / "floor.yaml"
+FLOOR_NAMESPACE = "scaleproof-floor"
+#: the floor as any team's target: nothing but configuration (k8s/floor/floor.yaml's objects)
+FLOOR_ENV = {
+    "SCALEPROOF_NAMESPACE": FLOOR_NAMESPACE,
+    "SCALEPROOF_DEPLOYMENT": "floor",
+    "SCALEPROOF_SERVICE": "floor",
+    "SCALEPROOF_SELECTOR": "app=floor",
+    "SCALEPROOF_HPA": "",
+    "SCALEPROOF_REPLICAS": "3",
+    "SCALEPROOF_APP_URL": "http://127.0.0.1:30182",
+    "SCALEPROOF_READY_PATH": "/healthz",
+    "SCALEPROOF_REQUESTS": "GET /hostname 1",
+    "SCALEPROOF_LOCUSTFILE": "",
+    "SCALEPROOF_INGEST": "",
+    "SCALEPROOF_PROMETHEUS_CONTAINER": "floor",
+    # netexec exports no request metrics
+    "SCALEPROOF_PROMETHEUS_QUERY_REQUEST_RATE": "vector(0)",
+    "SCALEPROOF_PROMETHEUS_QUERY_ERROR_RATE_5XX": "vector(0)",
+}
 
 
-def _evidence_of(path: Path) -> dict[str, Any] | None:
+# ---------------------------------------------------------------------------------------------- sources
+def _document(path: Path) -> dict[str, Any] | None:
     p = path / "evidence.json" if path.is_dir() else path
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(doc, dict) and doc.get("name") == "scaleproof":
+    return doc if isinstance(doc, dict) else None
+
+
+def _evidence_in(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not doc:
+        return None
+    if doc.get("name") == "scaleproof":
         return doc
-    if isinstance(doc, dict):
-        for ext in doc.get("extensions") or []:
-            if isinstance(ext, dict) and ext.get("name") == "scaleproof":
-                return ext
+    for ext in doc.get("extensions") or []:
+        if isinstance(ext, dict) and ext.get("name") == "scaleproof":
+            return ext
     return None
 
 
-def collect(paths: Iterable[str | Path], kind: str) -> list[dict[str, Any]]:
-    """Evidence blocks of `kind` from journals / run dirs (deduplicated by run id)."""
+def _sources(paths: Iterable[str | Path], kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(evidence, document) of `kind` from journals / run dirs, deduplicated by run id."""
     seen: set[str] = set()
     out = []
     for raw in paths:
-        ev = _evidence_of(Path(raw))
-        if not ev or (ev.get("experiment") or {}).get("kind") != kind:
-            continue
-        rid = str(ev.get("run_id") or raw)
-        if rid in seen:
-            continue
-        seen.add(rid)
-        out.append(ev)
+        p = Path(raw)
+        files = sorted(p.glob("*.json")) if p.is_dir() and not (p / "evidence.json").exists() else [p]
+        for f in files:
+            doc = _document(f)
+            ev = _evidence_in(doc)
+            if not ev or not doc or (ev.get("experiment") or {}).get("kind") != kind:
+                continue
+            rid = str(ev.get("run_id") or f)
+            if rid not in seen:
+                seen.add(rid)
+                out.append((ev, doc))
     return out
 
 
+def collect(paths: Iterable[str | Path], kind: str) -> list[dict[str, Any]]:
+    """Evidence blocks of `kind` from journals, journal folders or run dirs (deduplicated by run id)."""
+    return [ev for ev, _ in _sources(paths, kind)]
+
+
+def run_times(paths: Iterable[str | Path], kind: str) -> dict[str, Any]:
+    """`chaos run` wall time (the journal's `duration`, s) per run of `kind`; run dirs have none."""
+    per_run = {
+        str(ev.get("run_id")): round(float(doc["duration"]), 1)
+        for ev, doc in _sources(paths, kind)
+        if isinstance(doc.get("duration"), int | float)
+    }
+    vals = list(per_run.values())
+    return {
+        "per_run": per_run,
+        "median_s": timing.percentile(vals, 50),
+        "max_s": max(vals) if vals else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- figures
+def _kills(evidence: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [k for ev in evidence for k in ((ev.get("timelines") or {}).get("kills") or [])]
+
+
 def pod_kill_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """MTTR summary over every kill of every run, and failed requests per kill."""
-    kills = [k for ev in evidence for k in ((ev.get("timelines") or {}).get("kills") or [])]
+    """MTTR summary over every kill of every run, per-phase medians, and failed requests per kill."""
+    kills = _kills(evidence)
     s = timing.mttr_summary(kills)
-    failed = [k.get("failed_requests") for k in kills]
-    known = [int(f) for f in failed if f is not None]
+    known = [int(f) for f in (k.get("failed_requests") for k in kills) if f is not None]
     return {
         "runs": len(evidence),
         "mttr": s,
+        "phase_medians_s": floor_figures.phase_medians(kills),
         "failed_requests_per_kill": {
             "max": max(known) if known else None,
             "mean": round(sum(known) / len(known), 3) if known else None,
@@ -74,8 +154,13 @@ def pod_kill_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def floor_comparison(app: Sequence[dict[str, Any]], floor: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """`scaleproof.floor.compare` over every kill of the app's and the floor's runs."""
+    return floor_figures.compare(_kills(app), _kills(floor))
+
+
 def hpa_scale_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Time-to-scale per run with its phases, and the spread across runs."""
+    """Time-to-scale per run with its phases and cadence, and the spread across runs."""
     runs: list[dict[str, Any]] = []
     for ev in evidence:
         st = (ev.get("timelines") or {}).get("scale") or {}
@@ -86,6 +171,8 @@ def hpa_scale_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 "reason": st.get("reason"),
                 "flaps": st.get("flaps"),
                 "phases": [(p["name"], p["duration_s"]) for p in st.get("phases") or []],
+                "metric_source": st.get("metric_source"),
+                "cadence": st.get("cadence") or {},
             }
         )
     vals: list[float] = [float(r["time_to_scale_s"]) for r in runs if r["time_to_scale_s"] is not None]
@@ -98,15 +185,44 @@ def hpa_scale_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def vector_shards_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Shard figures per run (shards, nodes holding data, documents, shards queried) and the minimum."""
+    names = ("shards_min", "nodes_with_shards", "documents_total", "shards_queried")
+    runs = [
+        {"run_id": ev.get("run_id"), "verdict": ev.get("verdict")}
+        | {n: ((ev.get("metrics") or {}).get(n) or {}).get("value") for n in names}
+        for ev in evidence
+    ]
+    return {
+        "runs": runs,
+        "min": {n: min((float(v) for r in runs if (v := r[n]) is not None), default=None) for n in names},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- printing
+def _s(v: Any) -> str:
+    return "-" if v is None else f"{float(v):.3f} s"
+
+
+def _print_run_times(kind: str, rt: dict[str, Any]) -> None:
+    if not rt["per_run"]:
+        print("  warm `scaleproof run` time: - (run dirs carry no duration; pass the journals)")
+        return
+    print(
+        f"  warm `scaleproof run` time of {kind} (chaos run wall time per journal): median "
+        f"{rt['median_s']:.0f} s, max {rt['max_s']:.0f} s over {len(rt['per_run'])} run(s)"
+    )
+
+
 def _print_pod_kill(fig: dict[str, Any]) -> None:
     m = fig["mttr"]
     print(f"pod-kill: {fig['runs']} run(s), {m['count']} kill(s), {m['recovered']} recovered")
     print(f"  MTTR ({m.get('definition')}), resolution {m['resolution_s']} s:")
     for k in ("mean", "p50", "p95", "max"):
-        v = m.get(k)
-        print(f"    {k:5s} {'-' if v is None else f'{v:.3f} s'}")
+        print(f"    {k:5s} {_s(m.get(k))}")
     if m.get("reason"):
         print(f"    note: {m['reason']}")
+    print("  phase medians: " + ", ".join(f"{n} {_s(v)}" for n, v in fig["phase_medians_s"].items()))
     f = fig["failed_requests_per_kill"]
     print(
         f"  failed requests per kill: max {f['max']}, mean {f['mean']}, total {f['total']} "
@@ -118,28 +234,194 @@ def _print_pod_kill(fig: dict[str, Any]) -> None:
         )
 
 
+def _print_floor(cmp: dict[str, Any]) -> None:
+    a, f = cmp["app"], cmp["floor"]
+    print(
+        f"app vs the cluster's floor ({a['count']} app kills, {f['count']} floor kills; medians per phase):"
+    )
+    print(f"  {'phase':22s} {'app':>10s} {'floor':>10s} {'app-floor':>10s}")
+    for p in cmp["phases"]:
+        print(
+            f"  {p['name']:22s} {_s(p['app_median_s']):>10s} {_s(p['floor_median_s']):>10s} "
+            f"{_s(p['excess_s']):>10s}"
+        )
+    for k in ("mean", "p95", "max"):
+        print(f"  MTTR {k:4s}              {_s(a.get(k)):>10s} {_s(f.get(k)):>10s}")
+    if cmp["app_attributable_s"] is None:
+        print(f"  app-attributable time: - ({cmp['reason']})")
+    else:
+        print(f"  app-attributable time (app MTTR mean - floor MTTR mean): {_s(cmp['app_attributable_s'])}")
+    if cmp["dominant_phase"]:
+        share = round(100 * (cmp["dominant_share"] or 0))
+        print(
+            f"  carried by {cmp['dominant_phase']} (+{_s(cmp['dominant_excess_s'])}, {share} % of the excess)"
+        )
+        print(f"  advice: {cmp['advice']}")
+
+
 def _print_hpa(fig: dict[str, Any]) -> None:
     print(f"hpa-scale: {len(fig['runs'])} run(s), {fig['count']} with a time-to-scale")
     for r in fig["runs"]:
         tts = r["time_to_scale_s"]
         print(
-            f"  {r['run_id']}: time-to-scale {'-' if tts is None else f'{tts:.3f} s'}"
+            f"  {r['run_id']}: time-to-scale {_s(tts)}"
             + (f" ({r['reason']})" if r["reason"] else "")
             + f", flaps {r['flaps']}"
+            + (f"; metric phase from {r['metric_source']}" if r.get("metric_source") else "")
         )
         for name, d in r["phases"]:
             print(f"      {name:22s} {d:8.3f} s")
+        c = r["cadence"]
+        if c:
+            print(
+                f"      cadence: metrics resolution {c.get('metrics_resolution_s')} s "
+                f"(measured {c.get('metrics_resolution_measured_s')} s), "
+                f"window {c.get('metrics_window_s')} s, "
+                f"HPA sync {c.get('hpa_sync_period_s')} s, scale-up stabilisation "
+                f"{c.get('scale_up_stabilization_s')} s"
+            )
+            print(
+                f"      waited for the metric pipeline {_s(c.get('pipeline_wait_s'))}; best case "
+                f"{_s(c.get('best_case_s'))}, cadence bound {_s(c.get('cadence_bound_s'))}"
+            )
     print(f"  p50 {fig['p50']}  p95 {fig['p95']}  max {fig['max']}")
 
 
+def _print_shards(fig: dict[str, Any]) -> None:
+    print(f"vector-shards: {len(fig['runs'])} run(s)")
+    for r in fig["runs"]:
+        print(
+            f"  {r['run_id']}: verdict {r['verdict']}, shards_min {r['shards_min']}, nodes_with_shards "
+            f"{r['nodes_with_shards']}, documents_total {r['documents_total']}, "
+            f"shards_queried {r['shards_queried']}"
+        )
+    print("  minimum over runs: " + ", ".join(f"{k} {v}" for k, v in fig["min"].items()))
+
+
+# ------------------------------------------------------------------------------------------------ floor
+def _kubectl(kubeconfig: Path, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    from scaleproof.cluster.deploy import kubectl_binary
+
+    return subprocess.run(
+        [kubectl_binary(), "--kubeconfig", str(kubeconfig), *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _scaleproof(*argv: str, timeout: float) -> list[str]:
+    exe = Path(sys.executable).with_name("scaleproof")
+    proc = subprocess.run(
+        [str(exe) if exe.exists() else "scaleproof", *argv], capture_output=True, text=True, timeout=timeout
+    )
+    if proc.returncode != 0:
+        raise click.ClickException(
+            f"`scaleproof {' '.join(argv)}` failed ({proc.returncode}): {proc.stderr.strip()[-800:]}; "
+            "the floor needs the agnhost image: `scaleproof images agnhost` writes it, "
+            "`scaleproof images import` loads it "
+            "(or pass --skip-image when the cluster has it)"
+        )
+    return proc.stdout.split()
+
+
+def _import_agnhost() -> None:
+    """The floor's image, as a team brings its own: write the archive, import it into containerd."""
+    _tag, path = _scaleproof("images", "agnhost", timeout=1800)[:2]
+    _scaleproof("images", "import", path, timeout=300)
+
+
+def _deploy_floor(kubeconfig: Path, say: Any) -> None:
+    for argv in (
+        ("apply", "-f", str(FLOOR_MANIFEST)),
+        ("-n", FLOOR_NAMESPACE, "rollout", "status", "deployment/floor", "--timeout=150s"),
+    ):
+        proc = _kubectl(kubeconfig, *argv)
+        if proc.returncode != 0:
+            raise click.ClickException(f"kubectl {' '.join(argv)}: {proc.stderr.strip()[-800:]}")
+    url = FLOOR_ENV["SCALEPROOF_APP_URL"] + FLOOR_ENV["SCALEPROOF_READY_PATH"]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback NodePort)
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"{url} did not answer 200 within 60 s after the rollout")
+        time.sleep(1)
+    say(f"floor deployed: {FLOOR_NAMESPACE}/floor, 3 Ready, {url} answers")
+
+
+def run_floor(
+    kills: int, interval_s: int, journal_dir: Path, keep: bool, skip_image: bool, say: Any = print
+) -> Path:
+    """Deploy the floor, run pod-kill against it through `chaos run`, return the journal path."""
+    from scaleproof.cluster.cli import kubeconfig_path
+    from scaleproof.pipeline import run_experiment
+
+    kubeconfig = kubeconfig_path()
+    if not skip_image:
+        _import_agnhost()
+    _deploy_floor(kubeconfig, say)
+    budget = kills * interval_s
+    env = {
+        **os.environ,
+        **FLOOR_ENV,
+        "KUBECONFIG": str(kubeconfig),
+        "PYTHONUNBUFFERED": "1",
+        "SCALEPROOF_KILLS": str(kills),
+        "SCALEPROOF_KILL_INTERVAL_S": str(interval_s),
+        "SCALEPROOF_LOAD_RUN_TIME_S": str(budget + 180),
+        "SCALEPROOF_METHOD_DEADLINE_S": str(budget + 150),
+    }
+    try:
+        return run_experiment("pod-kill", journal_dir, env)
+    finally:
+        if not keep:  # the Service goes first and waits: its NodePort is free for the next user
+            _kubectl(kubeconfig, "-n", FLOOR_NAMESPACE, "delete", "service", "floor", "--ignore-not-found")
+            _kubectl(kubeconfig, "delete", "namespace", FLOOR_NAMESPACE, "--wait=false", "--ignore-not-found")
+
+
+# ------------------------------------------------------------------------------------------------- main
+def _default_paths(root: str) -> list[str]:
+    return sorted(str(d) for d in Path(root).glob("*") if d.is_dir())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scaleproof.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("kind", choices=["pod-kill", "hpa-scale"])
-    p.add_argument("paths", nargs="*", help="journals or run dirs (default: journals/runs/*)")
+    p = argparse.ArgumentParser(prog="scaleproof bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("kind", choices=[*KINDS, "floor"])
+    p.add_argument(
+        "paths", nargs="*", help="journals, journal folders or run dirs (default: journals/runs/*)"
+    )
     p.add_argument("--runs-root", default="journals/runs")
+    p.add_argument("--floor", default=None, help="pod-kill: floor journals to compare with (journals/floor)")
+    p.add_argument("--app", default="journals/evidence", help="floor: the app's pod-kill journals to compare")
+    p.add_argument("--kills", type=int, default=int(os.environ.get("SCALEPROOF_KILLS") or 10))
+    p.add_argument("--kill-interval", type=int, default=5, help="floor: seconds between kills")
+    p.add_argument("--journals", default="journals/floor", help="floor: where its journal goes")
+    p.add_argument("--keep", action="store_true", help="floor: leave the floor workload deployed")
+    p.add_argument("--skip-image", action="store_true", help="floor: the cluster has the agnhost image")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
-    paths = args.paths or sorted(str(d) for d in Path(args.runs_root).glob("*") if d.is_dir())
+    if args.kind == "floor":
+        journal = run_floor(args.kills, args.kill_interval, REPO / args.journals, args.keep, args.skip_image)
+        floor = collect([journal], "pod-kill")
+        if not floor:
+            print(f"the floor run wrote no pod-kill evidence: see {journal}", file=sys.stderr)
+            return 1
+        _print_pod_kill(pod_kill_figures(floor))
+        _print_run_times("the floor's pod-kill", run_times([journal], "pod-kill"))
+        app = collect([args.app], "pod-kill") if Path(args.app).exists() else []
+        if app:
+            _print_floor(floor_comparison(app, collect([REPO / args.journals], "pod-kill")))
+        print(
+            f"reproduce: scaleproof bench floor --kills {args.kills}; "
+            f"scaleproof bench pod-kill {args.app} --floor {args.journals}"
+        )
+        return 0
+    paths = args.paths or _default_paths(args.runs_root)
     evidence = collect(paths, args.kind)
     if not evidence:
         print(
@@ -148,17 +430,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    fig = pod_kill_figures(evidence) if args.kind == "pod-kill" else hpa_scale_figures(evidence)
+    fig: dict[str, Any] = {
+        "pod-kill": pod_kill_figures,
+        "hpa-scale": hpa_scale_figures,
+        "vector-shards": vector_shards_figures,
+    }[args.kind](evidence)
+    fig["run_time"] = run_times(paths, args.kind)
+    cmp = floor_comparison(evidence, collect([args.floor], "pod-kill")) if args.floor else None
     if args.json:
-        print(json.dumps(fig, indent=2, default=str))
-    else:
-        (_print_pod_kill if args.kind == "pod-kill" else _print_hpa)(fig)
-        print(
-            f"reproduce: python -m scaleproof.bench {args.kind} "
-            + " ".join(paths[:5])
-            + (" ..." if len(paths) > 5 else "")
-        )
+        print(json.dumps(fig | ({"floor": cmp} if cmp else {}), indent=2, default=str))
+        return 0
+    {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}[args.kind](fig)
+    _print_run_times(args.kind, fig["run_time"])
+    if cmp is not None:
+        _print_floor(cmp)
+    print(
+        f"reproduce: scaleproof bench {args.kind} "
+        + " ".join(paths[:5])
+        + (" ..." if len(paths) > 5 else "")
+        + (f" --floor {args.floor}" if args.floor else "")
+    )
     return 0
+
+
+@click.command(
+    "bench",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_command(args: tuple[str, ...]) -> None:
+    """Benchmark figures across runs (pod-kill, hpa-scale, vector-shards) and the cluster's floor."""
+    sys.exit(main(list(args)))
 
 
 if __name__ == "__main__":  # pragma: no cover

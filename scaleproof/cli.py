@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "recover": "scaleproof.undo:recover_command",
     "validate": "scaleproof.validate:validate_command",
     "experiments": "scaleproof.cli:experiments",
+    "bench": "scaleproof.bench:bench_command",
 }
 
 #: the experiments every installation ships (scaleproof/experiments links to the repo's experiments/)

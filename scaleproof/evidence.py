@@ -506,6 +506,7 @@ def _scale_figures(
     metrics: dict[str, MetricRecord],
     timelines: dict[str, Any],
     target: int,
+    cfg: Mapping[str, Any] | None = None,
 ) -> None:
     st = timing.time_to_scale(events, load or None, target_replicas=target)
     res = max((p.get("resolution_s") or 0 for p in st["phases"]), default=None)
@@ -528,6 +529,20 @@ def _scale_figures(
     metrics["hpa_flaps"] = _metric(
         st["flaps"], "reversals", "direction changes of HPA desiredReplicas", None, len(st["decisions"])
     )
+    from scaleproof.cadence import cadence
+
+    c = cadence(cfg)
+    st["cadence"] = timing.scale_cadence(
+        events, st, c["hpa_sync_period_s"], c["metrics_resolution_s"], c["sources"]
+    )
+    for key, text in (
+        ("best_case_s", "deployment scaled + target Ready + scale-up stabilisation (no scrape/sync wait)"),
+        ("pipeline_wait_s", "metric above target + HPA decision (waiting for a scrape and a sync)"),
+        ("cadence_bound_s", "best case + metrics resolution + HPA sync period"),
+    ):
+        metrics[f"time_to_scale_{key}"] = _metric(
+            st["cadence"][key], "s", text, res, len(st["phases"]), st.get("reason")
+        )
     timelines["scale"] = st
 
 
@@ -784,6 +799,7 @@ def build_evidence(
             metrics,
             timelines,
             int(cfg.get("target_replicas") or ext.get("target_replicas") or 3),
+            cfg,
         )
     if kind == "vector-shards" or (not known and (run_dir / "shards.jsonl").exists()):
         _shard_figures(run_dir, metrics, timelines)

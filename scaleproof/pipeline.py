@@ -148,6 +148,13 @@ def _target(
     help="A target file (`scaleproof init`): run the experiments that apply to that application "
     "instead of the reference app (nothing of k8s/ is deployed).",
 )
+@click.option(
+    "--floor",
+    "with_floor",
+    is_flag=True,
+    help="Also measure the cluster's floor first (`scaleproof bench floor`, journals/floor): the "
+    "pod-kill evidence shows the app's phases beside it.",
+)
 def run_command(
     experiments: tuple[str, ...],
     overlay: str,
@@ -155,6 +162,7 @@ def run_command(
     out: str,
     skip_deploy: bool,
     target_file: str | None,
+    with_floor: bool = False,
 ) -> None:
     """Set everything up and run the experiments end to end, ending in ADR evidence."""
     target_env: dict[str, str] = {}
@@ -188,12 +196,22 @@ def run_command(
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1", **target_env}
     os.environ["KUBECONFIG"] = str(kubeconfig)
     _validate(experiments or EXPERIMENTS, env, offline=False)
+    floor_dir = REPO / "journals" / "floor"
+    if with_floor and "pod-kill" in (experiments or EXPERIMENTS):
+        from scaleproof.bench import run_floor
+
+        _say("the cluster's floor: pod-kill against agnhost netexec (scaleproof bench floor)")
+        run_floor(
+            int(env.get("SCALEPROOF_KILLS") or 10), 5, floor_dir, keep=False, skip_image=False, say=_say
+        )
     journals = [run_experiment(kind, REPO / journal_dir, env) for kind in (experiments or EXPERIMENTS)]
     _say("verdicts")
     verdict = subprocess.run([_bin("scaleproof"), "verdict", *map(str, journals)], cwd=REPO)
     _say(f"ADR evidence from every journal in {journal_dir} -> {out}")
     baseline = REPO / "journals" / "baseline"
     extra = ["--baseline", str(baseline.relative_to(REPO))] if baseline.is_dir() and not target_env else []
+    if any(floor_dir.glob("pod-kill-*.json")):
+        extra += ["--floor", str(floor_dir.relative_to(REPO))]
     report = subprocess.run([_bin("scaleproof"), "report", journal_dir, "--out", out, *extra], cwd=REPO)
     _say(
         f"done in {time.monotonic() - t0:.0f} s; "

@@ -13,6 +13,9 @@ Event records used here:
   "kind": "Kill", "type": "EVICTION_ACCEPTED" | "DELETE_ACCEPTED", "kill_id", "t_request", "victim":
   {"name", "uid", "owner_uid", "owner_kind", "owner_name", "node", "method"}}`; MTTR starts at `t`, the
   accepted eviction (or delete). Refused evictions are `"kind": "Eviction", "type": "REFUSED"`, not kills.
+* PodMetrics lines (from the recorder's metrics.k8s.io poller, hpa-scale): `{"t", "source": "poll",
+  "kind": "PodMetrics", "type": "SAMPLE", "items": [{"name", "timestamp", "window", "containers":
+  [{"name", "cpu"}]}]}`, written when a pod's sample `timestamp` (metrics-server's, 1 s) is new.
 * load lines (from `actions.load.start_load`): `{"t", "source": "action", "kind": "Load",
   "type": "STARTED" | "STOPPED", "users"}`.
 
@@ -53,6 +56,10 @@ __all__ = [
     "kill_timelines",
     "mttr_summary",
     "percentile",
+    "pod_metric_samples",
+    "first_cpu_sample_above_target",
+    "go_duration",
+    "scale_cadence",
     "ready_series",
     "shard_spread",
     "time_to_scale",
@@ -119,6 +126,9 @@ class ScaleTimeline(TypedDict, total=False):
     flapping: bool
     server: dict[str, Any]
     notes: list[str]
+    metric_source: str
+    first_sample_above_target: dict[str, Any]
+    cadence: dict[str, Any]
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -639,6 +649,158 @@ def _quantity(v: Any) -> float | None:
 
 
 _NEW_SIZE = re.compile(r"New size:\s*(\d+)")
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def go_duration(value: Any) -> float | None:
+    """A Go duration string as metrics-server writes `window` (`10.149687104s`, `1m0.5s`) in seconds."""
+    parts = _GO_DURATION.findall(str(value or ""))
+    return sum(float(n) * _GO_UNITS[u] for n, u in parts) if parts else None
+
+
+def _pod_cpu_requests(events: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Pod name → CPU cores requested (sum over containers), from the recorded Pod objects."""
+    out: dict[str, float] = {}
+    for e in _of_kind(events, "Pod"):
+        obj = e["object"]
+        reqs = [_quantity(c.get("cpu")) for c in (obj.get("spec") or {}).get("requests") or []]
+        if reqs and all(r is not None for r in reqs):
+            out[str(_meta(obj).get("name"))] = sum(r for r in reqs if r is not None)
+    return out
+
+
+def _cpu_target(events: Sequence[Mapping[str, Any]]) -> dict[str, float] | None:
+    """The HPA's CPU Resource target: `{"utilization_pct": …}` or `{"average_cores": …}` (last spec seen)."""
+    target = None
+    for e in _of_kind(events, "HorizontalPodAutoscaler"):
+        for m in (e["object"].get("spec") or {}).get("metrics") or []:
+            res = m.get("resource") or {}
+            if m.get("type") != "Resource" or res.get("name") != "cpu":
+                continue
+            t = res.get("target") or {}
+            if t.get("averageUtilization") is not None:
+                target = {"utilization_pct": float(t["averageUtilization"])}
+            elif t.get("averageValue") is not None and _quantity(t["averageValue"]) is not None:
+                target = {"average_cores": float(_quantity(t["averageValue"]) or 0.0)}
+    return target
+
+
+def pod_metric_samples(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per recorded PodMetrics poll: `{"t" (receive), "timestamp" (newest sample, server),
+    "window_s", "pods", "usage_cores", "requests_cores", "utilization_pct"}` (utilization over the
+    pods whose CPU request is known, as the HPA computes it: sum of usage / sum of requests)."""
+    evs = _sorted(events)
+    requests = _pod_cpu_requests(evs)
+    out = []
+    for e in evs:
+        if e.get("kind") != "PodMetrics" or not e.get("items"):
+            continue
+        stamps = [_ts(i.get("timestamp")) for i in e["items"]]
+        windows = [w for w in (go_duration(i.get("window")) for i in e["items"]) if w is not None]
+        cores = {
+            str(i.get("name")): sum(_quantity(c.get("cpu")) or 0.0 for c in i.get("containers") or [])
+            for i in e["items"]
+        }
+        usage = sum(c for n, c in cores.items() if n in requests)
+        req = sum(requests[n] for n in cores if n in requests)
+        known = [s for s in stamps if s is not None]
+        out.append(
+            {
+                "t": round(float(e["t"]), 3),
+                "timestamp": max(known) if known else None,
+                "window_s": _r(percentile(windows, 50)),
+                "pods": len(e["items"]),
+                "usage_cores": round(sum(cores.values()), 4),
+                "requests_cores": round(req, 4) if req else None,
+                "utilization_pct": round(100.0 * usage / req, 1) if req else None,
+            }
+        )
+    return out
+
+
+def first_cpu_sample_above_target(events: Iterable[Mapping[str, Any]], since: float) -> dict[str, Any] | None:
+    """The first PodMetrics poll with a sample taken at or after `since` (server time, 1 s) whose CPU
+    is above the HPA's CPU target; None without samples or without a CPU target."""
+    evs = _sorted(events)
+    target = _cpu_target(evs)
+    if target is None:
+        return None
+    for s in pod_metric_samples(evs):
+        if s["timestamp"] is None or s["timestamp"] < math.floor(since):
+            continue
+        pct, pods = s["utilization_pct"], max(1, int(s["pods"]))
+        above = (
+            pct is not None and pct > target["utilization_pct"]
+            if "utilization_pct" in target
+            else s["usage_cores"] / pods > target["average_cores"]
+        )
+        if above:
+            return {**s, "target": target}
+    return None
+
+
+def _sample_interval(events: Sequence[Mapping[str, Any]]) -> float | None:
+    """metrics-server's resolution as measured: median gap between a pod's successive sample times."""
+    per_pod: dict[str, set[float]] = {}
+    for e in events:
+        if e.get("kind") != "PodMetrics":
+            continue
+        for item in e.get("items") or []:
+            ts = _ts(item.get("timestamp"))
+            if ts is not None:
+                per_pod.setdefault(str(item.get("name")), set()).add(ts)
+    gaps = [b - a for ts in per_pod.values() for a, b in zip(sorted(ts), sorted(ts)[1:], strict=False)]
+    return _r(percentile(gaps, 50))
+
+
+def scale_cadence(
+    events: Iterable[Mapping[str, Any]],
+    tl: Mapping[str, Any],
+    hpa_sync_period_s: float | None,
+    metrics_resolution_s: float | None,
+    sources: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The controllers' cadence beside a `time_to_scale` timeline, and the best case it implies.
+
+    The metric pipeline (metric_above_target + hpa_decision) waits for one metrics-server scrape
+    (≤ resolution) and one HPA sync (≤ sync period); a scale-up stabilisation window adds to it.
+    `best_case_s` = the run's time-to-scale without those waits (deployment_scaled + target_ready +
+    stabilisation); `cadence_bound_s` = best case + resolution + sync period: a run inside
+    [best, bound] was as fast as this cadence allows; `pipeline_wait_s` is what this run waited."""
+    evs = _sorted(events)
+    hpa = _of_kind(evs, "HorizontalPodAutoscaler")
+    behavior = ((hpa[-1]["object"].get("spec") or {}).get("behavior") or {}) if hpa else {}
+    stab = (behavior.get("scaleUp") or {}).get("stabilizationWindowSeconds")
+    windows = [s["window_s"] for s in pod_metric_samples(evs) if s["window_s"] is not None]
+    durations = {p["name"]: float(p["duration_s"]) for p in tl.get("phases") or []}
+    out: dict[str, Any] = {
+        "metrics_resolution_s": metrics_resolution_s,
+        "metrics_resolution_measured_s": _sample_interval(evs),
+        "metrics_window_s": _r(percentile(windows, 50)),
+        "hpa_sync_period_s": hpa_sync_period_s,
+        "scale_up_stabilization_s": float(stab) if stab is not None else 0.0,
+        "sources": dict(sources or {}),
+        "pipeline_wait_s": None,
+        "best_case_s": None,
+        "cadence_bound_s": None,
+    }
+    if stab is None:
+        out["sources"]["scale_up_stabilization_s"] = "HPA spec has none: Kubernetes default 0 s for scale-up"
+    if tl.get("time_to_scale_s") is None:
+        return out
+    wait = durations.get("metric_above_target", 0.0) + durations.get("hpa_decision", 0.0)
+    best = (
+        durations.get("deployment_scaled", 0.0)
+        + durations.get("target_ready", 0.0)
+        + out["scale_up_stabilization_s"]
+    )
+    resolution = out["metrics_resolution_measured_s"] or metrics_resolution_s
+    out["pipeline_wait_s"] = round(wait, 3)
+    out["best_case_s"] = round(best, 3)
+    if resolution is not None and hpa_sync_period_s is not None:
+        out["cadence_bound_s"] = round(best + float(resolution) + float(hpa_sync_period_s), 3)
+    return out
 
 
 def time_to_scale(
@@ -739,6 +901,27 @@ def time_to_scale(
             if ts >= t_load_start and v > metric_threshold:
                 t_metric = ts if t_metric is None else min(t_metric, ts)
                 break
+    metric_res = LOCAL_RESOLUTION_S
+    tl["metric_source"] = "HPA status currentMetrics (watch receive time)"
+    sample = first_cpu_sample_above_target(evs, t_load_start)
+    if sample is not None and t_metric is not None and t_metric < float(sample["timestamp"]):
+        notes.append(
+            "the HPA status showed CPU above target before the first recorded sample above it "
+            "(a sample between two polls, or the HPA's pod set differs): the status time is kept"
+        )
+    elif sample is not None:
+        # metrics-server's own sample time: the decision phase becomes the HPA's reaction to it
+        t_metric, metric_res = float(sample["timestamp"]), SERVER_RESOLUTION_S
+        tl["metric_source"] = "metrics.k8s.io PodMetrics sample timestamp"
+        tl["first_sample_above_target"] = sample
+        acted = [d for d in tl["decisions"] if baseline_desired is not None and d["to"] > baseline_desired]
+        after = [d["t"] for d in acted if d["t"] >= t_metric]
+        if acted and not after:
+            notes.append("the HPA scaled before any CPU sample above target (another metric?)")
+        elif after:
+            t_decision = (
+                after[0] if t_decision is None or t_decision < t_metric else min(t_decision, after[0])
+            )
     deltas = [d["to"] - d["from"] for d in tl["decisions"]]
     tl["flaps"] = sum(1 for a, b in zip(deltas, deltas[1:], strict=False) if (a > 0) != (b > 0))
     tl["flapping"] = tl["flaps"] > 0
@@ -771,7 +954,7 @@ def time_to_scale(
         t_load_start,
         [
             ("load_reached", t_reached, LOAD_RESOLUTION_S),
-            ("metric_above_target", t_metric, LOCAL_RESOLUTION_S),
+            ("metric_above_target", t_metric, metric_res),
             ("hpa_decision", t_decision, LOCAL_RESOLUTION_S),
             ("deployment_scaled", t_deploy, LOCAL_RESOLUTION_S),
             ("target_ready", t_target, LOCAL_RESOLUTION_S),

@@ -64,14 +64,17 @@ def generate(
     journals: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str] = DEFAULT_OUT,
     baseline: str | os.PathLike[str] | None = None,
+    floor: str | os.PathLike[str] | None = None,
 ) -> GenerateResult:
-    """Write the evidence Markdown, plots and index for `journals` into `out_dir`."""
+    """Write the evidence Markdown, plots and index for `journals` into `out_dir` (pod-kill beside
+    the cluster's floor when `floor` names the floor's journals)."""
     from scaleproof.report.markdown import collect_figures, make_runs, render_index, render_kind
     from scaleproof.report.plots import figures_for, save_figure
     from scaleproof.report.promview import screenshot_png
 
     runs = make_runs(load_all(journals))
     base_runs = make_runs(load_all([baseline])) if baseline is not None else []
+    floor_runs = make_runs(load_all([floor])) if floor is not None else []
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     kinds = sorted({r.kind for r in runs})
@@ -96,11 +99,12 @@ def generate(
                 written.append(out / png)
                 plots["prometheus-ui"] = png
         with_plots.append(replace(r, plots=plots))
-    figures = collect_figures(with_plots, base_runs)
+    figures = collect_figures(with_plots, base_runs, floor_runs)
     base_src = display_path(baseline) if baseline is not None else None
     for kind in kinds:
         path = out / f"{kind}.md"
-        path.write_text(render_kind(kind, with_plots, figures, base_runs, base_src), encoding="utf-8")
+        text = render_kind(kind, with_plots, figures, base_runs, base_src, floor_runs)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     docs = {p.name: p.read_text(encoding="utf-8") for p in sorted(out.glob("*.md")) if p.name != "README.md"}
     index = out / "README.md"
@@ -124,9 +128,9 @@ class _ReportCommand(click.Command):
             raise
 
 
-def _run(journals: tuple[str, ...], out: str, baseline: str | None) -> None:
+def _run(journals: tuple[str, ...], out: str, baseline: str | None, floor: str | None = None) -> None:
     try:
-        result = generate(journals, out, baseline)
+        result = generate(journals, out, baseline, floor)
     except JournalError as exc:
         click.echo(f"error: unreadable journal {exc}", err=True)
         click.echo("nothing was written", err=True)
@@ -156,6 +160,14 @@ _ARGS = [
         type=click.Path(),
         help="Journal file or directory of journals to compare against (deltas per metric).",
     ),
+    click.option(
+        "--floor",
+        "-f",
+        default=None,
+        type=click.Path(),
+        help="The cluster's floor (`scaleproof bench floor` journals, e.g. journals/floor): pod-kill "
+        "phases beside the floor's.",
+    ),
 ]
 
 
@@ -167,17 +179,17 @@ def _decorate(fn: Any) -> Any:
 
 @click.command("adr", cls=_ReportCommand)
 @_decorate
-def adr(journals: tuple[str, ...], out: str, baseline: str | None) -> None:
+def adr(journals: tuple[str, ...], out: str, baseline: str | None, floor: str | None) -> None:
     """Turn Chaos Toolkit journals into ADR evidence: Markdown + PNG plots, no pandoc.
 
     JOURNAL is a journal file or a directory of them. Exit 3 if a journal is unreadable (nothing is
     written), 4 on usage errors. Gate on the verdicts with `scaleproof verdict`.
     """
-    _run(journals, out, baseline)
+    _run(journals, out, baseline, floor)
 
 
 @click.command("report", cls=_ReportCommand)
 @_decorate
-def report(journals: tuple[str, ...], out: str, baseline: str | None) -> None:
+def report(journals: tuple[str, ...], out: str, baseline: str | None, floor: str | None) -> None:
     """Same as `chaos adr`: journals → ADR evidence Markdown + PNG plots."""
-    _run(journals, out, baseline)
+    _run(journals, out, baseline, floor)

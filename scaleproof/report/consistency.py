@@ -11,7 +11,8 @@ the same code the report uses (`markdown.collect_figures`), so there is a single
 
 Keys: `<kind>.runs`, `<kind>.<run>.verdict`, `<kind>.<run>.<metric>`,
 `<kind>.<run>.criterion.<metric>.passed`, `<kind>.aggregate.<metric>.{n,mean,p95,min,max}`,
-`<kind>.baseline.<metric>.{n,mean,delta,delta_pct}` (only with a baseline).
+`<kind>.baseline.<metric>.{n,mean,delta,delta_pct}` (only with a baseline), `pod-kill.floor.*` (only
+with the floor's journals, `--floor`: app vs floor per phase, app-attributable time, dominant phase).
 
     python -m scaleproof.report.consistency docs/adr/0001-*.md --journals journals/evidence [--baseline ...]
 exits 0 when every marker matches, 1 otherwise (one line per mismatch), 3 on unreadable journals.
@@ -62,12 +63,15 @@ def figures_in_markdown(md_text: str) -> dict[str, list[tuple[int, str]]]:
 
 
 def recompute(
-    journals: Sequence[str | os.PathLike[str]], baseline: str | os.PathLike[str] | None = None
+    journals: Sequence[str | os.PathLike[str]],
+    baseline: str | os.PathLike[str] | None = None,
+    floor: str | os.PathLike[str] | None = None,
 ) -> dict[str, str]:
-    """Every figure the report would show for these journals (and baseline), as text, by key."""
+    """Every figure the report would show for these journals (baseline, floor), as text, by key."""
     runs = make_runs(load_all(journals))
     base = make_runs(load_all([baseline])) if baseline is not None else []
-    return collect_figures(runs, base)
+    flo = make_runs(load_all([floor])) if floor is not None else []
+    return collect_figures(runs, base, flo)
 
 
 def check(md_text: str, expected: dict[str, str], source: str = "<markdown>") -> list[Mismatch]:
@@ -85,8 +89,9 @@ def check_files(
     md_paths: Sequence[str | os.PathLike[str]],
     journals: Sequence[str | os.PathLike[str]],
     baseline: str | os.PathLike[str] | None = None,
+    floor: str | os.PathLike[str] | None = None,
 ) -> list[Mismatch]:
-    expected = recompute(journals, baseline)
+    expected = recompute(journals, baseline, floor)
     out: list[Mismatch] = []
     for p in md_paths:
         out += check(Path(p).read_text(encoding="utf-8"), expected, str(p))
@@ -104,10 +109,15 @@ def check_files(
     help="Journal file or directory (repeatable).",
 )
 @click.option("--baseline", "-b", default=None, type=click.Path())
-def main(markdown: tuple[str, ...], journals: tuple[str, ...], baseline: str | None) -> None:
+@click.option(
+    "--floor", "-f", default=None, type=click.Path(), help="The floor's journals (pod-kill.floor.*)."
+)
+def main(
+    markdown: tuple[str, ...], journals: tuple[str, ...], baseline: str | None, floor: str | None
+) -> None:
     """Check the `<!-- fig:… -->` figures of MARKDOWN files against the journals."""
     try:
-        bad = check_files(markdown, journals, baseline)
+        bad = check_files(markdown, journals, baseline, floor)
     except JournalError as exc:
         click.echo(f"error: unreadable journal {exc}", err=True)
         sys.exit(3)

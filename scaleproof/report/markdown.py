@@ -47,7 +47,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # the value token is what `format_number` writes: a decimal number, or a word such as n/a, pass, fail
-FIG_RE = re.compile(r"<!--\s*fig:([A-Za-z0-9_.:\-]+)\s*-->\s*([-+]?\d+(?:\.\d+)?|[A-Za-z][A-Za-z/]*)?")
+FIG_RE = re.compile(r"<!--\s*fig:([A-Za-z0-9_.:\-]+)\s*-->\s*([-+]?\d+(?:\.\d+)?|[A-Za-z][A-Za-z_/]*)?")
 SUMMARY_RE = re.compile(
     r"<!-- summary: kind=(\S+) runs=(\d+) pass=(\d+) fail=(\d+) inconclusive=(\d+) -->\n"
     r"# .*\n\n\*\*Claim:\*\* (.*)"
@@ -151,11 +151,44 @@ def make_runs(loaded: Sequence[tuple[str, Journal]]) -> list[RunDoc]:
     return sorted(runs, key=lambda r: (r.kind, str(r.journal.get("start")), r.label, r.source))
 
 
-def collect_figures(runs: Sequence[RunDoc], baseline: Sequence[RunDoc] = ()) -> dict[str, str]:
+def _kills_of(runs: Sequence[RunDoc]) -> list[Mapping[str, Any]]:
+    return [k for r in runs for k in (((r.evidence or {}).get("timelines") or {}).get("kills") or [])]
+
+
+def floor_figures(runs: Sequence[RunDoc], floor: Sequence[RunDoc]) -> dict[str, str]:
+    """`pod-kill.floor.*`: the app's pod-kill runs against the floor's (scaleproof.floor.compare)."""
+    from scaleproof.floor import compare
+
+    app = [r for r in runs if r.kind == "pod-kill"]
+    flo = [r for r in floor if r.kind == "pod-kill"]
+    if not app or not flo:
+        return {}
+    c = compare(_kills_of(app), _kills_of(flo))
+    out = {
+        "pod-kill.floor.runs": str(len(flo)),
+        "pod-kill.floor.kills": format_number(c["floor"]["count"]),
+        "pod-kill.floor.app_kills": format_number(c["app"]["count"]),
+        "pod-kill.floor.app_attributable_s": format_number(c["app_attributable_s"]),
+        "pod-kill.floor.app_attributable_p95_s": format_number(c["app_attributable_p95_s"]),
+        "pod-kill.floor.dominant_phase": format_number(c["dominant_phase"]),
+        "pod-kill.floor.dominant_excess_s": format_number(c["dominant_excess_s"]),
+    }
+    for stat in ("mean", "p95", "max"):
+        out[f"pod-kill.floor.mttr_{stat}_s"] = format_number(c["floor"][stat])
+        out[f"pod-kill.floor.app_mttr_{stat}_s"] = format_number(c["app"][stat])
+    for p in c["phases"]:
+        for col, key in (("app", "app_median_s"), ("floor", "floor_median_s"), ("excess", "excess_s")):
+            out[f"pod-kill.floor.phase.{p['name']}.{col}"] = format_number(p[key])
+    return out
+
+
+def collect_figures(
+    runs: Sequence[RunDoc], baseline: Sequence[RunDoc] = (), floor: Sequence[RunDoc] = ()
+) -> dict[str, str]:
     """Every figure the evidence documents show, as text, keyed `<kind>.<run>.<metric>`,
     `<kind>.<run>.verdict`, `<kind>.aggregate.<metric>.{n,mean,p95,min,max}`, `<kind>.runs`,
-    `<kind>.baseline.<metric>.{mean,delta,delta_pct}`."""
-    figures: dict[str, str] = {}
+    `<kind>.baseline.<metric>.{mean,delta,delta_pct}`, `pod-kill.floor.*` (with floor runs)."""
+    figures: dict[str, str] = floor_figures(runs, floor)
     kinds = sorted({r.kind for r in runs})
     for kind in kinds:
         mine = [r for r in runs if r.kind == kind]
@@ -281,6 +314,41 @@ def _claims_table(ev: Mapping[str, Any]) -> list[str]:
     )
 
 
+def _cadence_lines(r: RunDoc, scale: Mapping[str, Any], figures: Mapping[str, str]) -> list[str]:
+    """The controllers' cadence beside the scale phases, and how close the run came to its best case."""
+    c = scale.get("cadence") or {}
+    if not c:
+        return []
+    src = c.get("sources") or {}
+    k = f"{r.kind}.{r.label}"
+    lines = [
+        f"Metric phase ends at: {_esc(scale.get('metric_source') or 'HPA status')}.",
+        "",
+        "Controller cadence:",
+        "",
+        f"- metrics-server resolution {format_number(c.get('metrics_resolution_s'))} s "
+        f"({_esc(src.get('metrics_resolution_s', ''))}); measured between samples "
+        f"{format_number(c.get('metrics_resolution_measured_s'))} s, CPU window "
+        f"{format_number(c.get('metrics_window_s'))} s",
+        f"- HPA sync period {format_number(c.get('hpa_sync_period_s'))} s "
+        f"({_esc(src.get('hpa_sync_period_s', ''))})",
+        f"- scale-up stabilisation {format_number(c.get('scale_up_stabilization_s'))} s"
+        + (
+            f" ({_esc(src['scale_up_stabilization_s'])})"
+            if src.get("scale_up_stabilization_s")
+            else " (HPA spec)"
+        ),
+    ]
+    if f"{k}.time_to_scale_best_case_s" in figures:
+        lines.append(
+            f"- this run waited {fig(figures, f'{k}.time_to_scale_pipeline_wait_s')} s for a scrape and a "
+            f"sync; best case at this cadence {fig(figures, f'{k}.time_to_scale_best_case_s')} s, cadence "
+            f"bound {fig(figures, f'{k}.time_to_scale_cadence_bound_s')} s (best case + resolution + sync), "
+            f"measured {fig(figures, f'{k}.time_to_scale_s')} s"
+        )
+    return [*lines, ""]
+
+
 def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
     j, ev, k = r.journal, r.evidence or {}, r.kind
     v = r.verdict
@@ -398,6 +466,7 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
                 for p in phases
             ],
         )
+        lines += _cadence_lines(r, scale, figures)
         if scale.get("decisions"):
             lines += _table(
                 ["HPA decision", "at (UTC)", "offset (s)"],
@@ -568,12 +637,55 @@ def _prometheus_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
     return lines
 
 
+def _floor_section(runs: Sequence[RunDoc], floor: Sequence[RunDoc], figures: Mapping[str, str]) -> list[str]:
+    """App vs the cluster's floor, per phase (medians), with the app-attributable time and advice."""
+    from scaleproof.floor import ADVICE, MTTR_PHASES
+
+    f = "pod-kill.floor"
+    sources = ", ".join(f"`{r.source}`" for r in floor if r.kind == "pod-kill")
+    lines = [
+        "## Against the cluster's floor",
+        "",
+        f"The same pod-kill on the same cluster against a workload Ready as soon as it listens "
+        f"(`scaleproof bench floor`: agnhost netexec, k8s/floor/floor.yaml): {fig(figures, f + '.kills')} "
+        f"floor kills from {sources}, beside the {fig(figures, f + '.app_kills')} kills of the runs below. "
+        "Per phase: medians over the recovered kills (they need not add up to the MTTR mean).",
+        "",
+    ]
+    rows = [
+        [_esc(n)] + [fig(figures, f"{f}.phase.{n}.{c}") for c in ("app", "floor", "excess")]
+        for n in MTTR_PHASES
+        if f"{f}.phase.{n}.app" in figures
+    ]
+    rows += [
+        [f"**MTTR {stat}**", fig(figures, f"{f}.app_mttr_{stat}_s"), fig(figures, f"{f}.mttr_{stat}_s"), ""]
+        for stat in ("mean", "p95", "max")
+    ]
+    lines += _table(["phase", "app (s)", "floor (s)", "app − floor (s)"], rows)
+    lines.append(
+        "- App-attributable time (app MTTR mean − floor MTTR mean): "
+        f"**{fig(figures, f + '.app_attributable_s')} s**"
+        f" (p95: {fig(figures, f + '.app_attributable_p95_s')} s)."
+    )
+    dominant = figures.get(f"{f}.dominant_phase")
+    if dominant and dominant != "n/a":
+        lines.append(
+            f"- Carried by {fig(figures, f + '.dominant_phase')} "
+            f"(+{fig(figures, f + '.dominant_excess_s')} s over the floor): {ADVICE[dominant]}."
+        )
+    else:
+        lines.append("- No phase of the app exceeds the floor's.")
+    lines.append("")
+    return lines
+
+
 def render_kind(
     kind: str,
     runs: Sequence[RunDoc],
     figures: Mapping[str, str],
     baseline: Sequence[RunDoc] = (),
     baseline_source: str | None = None,
+    floor: Sequence[RunDoc] = (),
 ) -> str:
     """The `<kind>.md` evidence document for the runs of one experiment kind."""
     runs = [r for r in runs if r.kind == kind]
@@ -670,6 +782,8 @@ def render_kind(
             ["metric", "unit", "baseline mean", "current mean", "delta", "delta %", "trend"], rows
         )
 
+    if kind == "pod-kill" and "pod-kill.floor.kills" in figures:
+        lines += _floor_section(runs, floor, figures)
     for r in runs:
         lines += _run_section(r, figures)
     text = "\n".join(lines).rstrip("\n") + "\n"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from scaleproof import bench, rundir
@@ -34,7 +38,7 @@ def test_pod_kill_figures_over_all_runs(tmp_path, capsys):
     assert bench.main(["pod-kill", "--runs-root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "2 run(s), 10 kill(s)" in out and "p95   9.550 s" in out and "max 2" in out
-    assert "reproduce: python -m scaleproof.bench pod-kill" in out and "WARNING" not in out
+    assert "reproduce: scaleproof bench pod-kill" in out and "WARNING" not in out
     fig = bench.pod_kill_figures(bench.collect([tmp_path / "r1"], "pod-kill"))
     assert fig["enough_kills"] is False and fig["mttr"]["count"] == 5
 
@@ -42,3 +46,104 @@ def test_pod_kill_figures_over_all_runs(tmp_path, capsys):
 def test_no_evidence_exit_code(tmp_path, capsys):
     assert bench.main(["hpa-scale", "--runs-root", str(tmp_path)]) == 2
     assert "no hpa-scale evidence" in capsys.readouterr().err
+
+
+EVIDENCE = Path(__file__).parents[2] / "journals" / "evidence"
+
+
+def test_vector_shards_is_covered_and_run_time_is_printed_per_experiment(capsys):
+    assert bench.main(["vector-shards", str(EVIDENCE)]) == 0
+    out = capsys.readouterr().out
+    journals = sorted(EVIDENCE.glob("vector-shards-*.json"))
+    assert f"vector-shards: {len(journals)} run(s)" in out and "shards_min 3" in out
+    rt = bench.run_times([EVIDENCE], "vector-shards")
+    assert len(rt["per_run"]) == len(journals) and rt["max_s"] >= rt["median_s"] > 0
+    assert f"median {rt['median_s']:.0f} s" in out and "warm `scaleproof run` time of vector-shards" in out
+
+
+def test_hpa_scale_prints_phases_and_run_time(capsys):
+    assert bench.main(["hpa-scale", str(EVIDENCE)]) == 0
+    out = capsys.readouterr().out
+    assert "metric_above_target" in out and "warm `scaleproof run` time of hpa-scale" in out
+
+
+def test_run_dirs_have_no_run_time(tmp_path, capsys):
+    run(tmp_path, "r1", "pod-kill", [1, 2])
+    assert bench.run_times([tmp_path / "r1"], "pod-kill")["per_run"] == {}
+    assert bench.main(["pod-kill", "--runs-root", str(tmp_path)]) == 0
+    assert "run dirs carry no duration" in capsys.readouterr().out
+
+
+def test_the_scaleproof_command_has_bench(tmp_path):
+    exe = Path(sys.executable).with_name("scaleproof")
+    proc = subprocess.run([str(exe), "bench", "vector-shards", str(EVIDENCE)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "vector-shards:" in proc.stdout, proc.stderr
+    proc = subprocess.run([str(exe), "bench", "nonsense"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_run_floor_configures_pod_kill_by_variables_only_and_always_cleans_up(monkeypatch, tmp_path):
+    import scaleproof.cluster.cli as cluster_cli
+    import scaleproof.pipeline as pipeline
+
+    kubectl_calls: list[tuple[str, ...]] = []
+    seen: dict[str, str] = {}
+
+    def fake_kubectl(kubeconfig, *argv, timeout=180):
+        kubectl_calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    def fake_run(kind, journal_dir, env):
+        seen.update(env, kind=kind)
+        raise RuntimeError("chaos run crashed")
+
+    monkeypatch.setattr(bench, "_kubectl", fake_kubectl)
+    monkeypatch.setattr(bench.urllib.request, "urlopen", lambda url, timeout: _Ok())
+    monkeypatch.setattr(cluster_cli, "kubeconfig_path", lambda: tmp_path / "kubeconfig")
+    monkeypatch.setattr(pipeline, "run_experiment", fake_run)
+    with pytest.raises(RuntimeError):
+        bench.run_floor(7, 4, tmp_path, keep=False, skip_image=True, say=lambda m: None)
+    assert seen["kind"] == "pod-kill" and seen["SCALEPROOF_KILLS"] == "7"
+    assert seen["SCALEPROOF_KILL_INTERVAL_S"] == "4" and int(seen["SCALEPROOF_METHOD_DEADLINE_S"]) > 28
+    assert {k: seen[k] for k in bench.FLOOR_ENV} == bench.FLOOR_ENV
+    assert kubectl_calls[0] == ("apply", "-f", str(bench.FLOOR_MANIFEST))
+    # the Service first (its NodePort), then the namespace, even though the run crashed
+    assert kubectl_calls[-2][-3:] == ("service", "floor", "--ignore-not-found")
+    assert kubectl_calls[-1][:3] == ("delete", "namespace", "scaleproof-floor")
+
+
+class _Ok:
+    status = 200
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_floor_manifest_matches_the_floor_configuration():
+    import yaml
+
+    docs = {d["kind"]: d for d in yaml.safe_load_all(bench.FLOOR_MANIFEST.read_text())}
+    dep, svc = docs["Deployment"], docs["Service"]
+    assert docs["Namespace"]["metadata"]["name"] == bench.FLOOR_ENV["SCALEPROOF_NAMESPACE"]
+    assert dep["metadata"]["name"] == bench.FLOOR_ENV["SCALEPROOF_DEPLOYMENT"]
+    assert str(dep["spec"]["replicas"]) == bench.FLOOR_ENV["SCALEPROOF_REPLICAS"]
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert bench.FLOOR_ENV["SCALEPROOF_SELECTOR"] == ",".join(f"{k}={v}" for k, v in labels.items())
+    assert bench.FLOOR_ENV["SCALEPROOF_APP_URL"].endswith(f":{svc['spec']['ports'][0]['nodePort']}")
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    assert c["readinessProbe"]["httpGet"]["path"] == bench.FLOOR_ENV["SCALEPROOF_READY_PATH"]
+    assert c["readinessProbe"]["periodSeconds"] == 1 and "cpu" not in c["resources"]["limits"]
+
+
+def test_floor_passes_restricted_in_a_namespace_that_enforces_it():
+    import yaml
+
+    from tests.unit import pss
+
+    docs = {d["kind"]: d for d in yaml.safe_load_all(bench.FLOOR_MANIFEST.read_text())}
+    assert pss.violations(docs["Deployment"]["spec"]["template"]["spec"]) == []
+    labels = docs["Namespace"]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"

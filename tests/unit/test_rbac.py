@@ -28,6 +28,8 @@ RESOURCES = {
     "endpoint_slice": ("discovery.k8s.io", "endpointslices"),
     "pod_disruption_budget": ("policy", "poddisruptionbudgets"),
     "service": ("", "services"),
+    # the only custom object read: metrics.k8s.io PodMetrics (probes/watch.py's poller)
+    "custom_object": ("metrics.k8s.io", "pods"),
 }
 
 

@@ -94,9 +94,12 @@ def test_committed_adrs_match_committed_journals() -> None:
     quoting = [p for p in adrs if figures_in_markdown(p.read_text(encoding="utf-8"))]
     if not quoting:
         pytest.skip("no ADR quotes a figure yet")
-    baseline = ROOT / "journals" / "baseline"
+    baseline, floor = ROOT / "journals" / "baseline", ROOT / "journals" / "floor"
     mismatches = check_files(
-        quoting, [ROOT / "journals" / "evidence"], baseline if baseline.is_dir() else None
+        quoting,
+        [ROOT / "journals" / "evidence"],
+        baseline if baseline.is_dir() else None,
+        floor if floor.is_dir() else None,
     )
     assert mismatches == [], "\n".join(map(str, mismatches))
 
