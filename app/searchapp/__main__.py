@@ -61,7 +61,8 @@ def main() -> int:
     try:
         sock = bind_listener(settings.host, settings.port)
     except OSError as exc:
-        print(f"searchapp: cannot listen on HOST={settings.host} PORT={settings.port}: {exc}", file=sys.stderr)
+        where = f"HOST={settings.host} PORT={settings.port}"
+        print(f"searchapp: cannot listen on {where}: {exc}", file=sys.stderr)
         return 2
     import uvicorn
 
