@@ -16,8 +16,10 @@ fit in terminationGracePeriodSeconds (default 30) is preStop + DRAIN_SECONDS + G
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
+import socket
 import threading
 import time
 from types import FrameType
@@ -112,6 +114,17 @@ class DrainingServer(uvicorn.Server):
         self.lifecycle = lifecycle
         self.drain_seconds = drain_seconds
         self._drain_timer: threading.Timer | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's start-up (lifespan, then listen); then the GC comes back if main() paused it.
+
+        Why freeze: the start-up objects (modules, classes, schemas) live as long as the process; frozen,
+        later collections no longer walk them.
+        """
+        await super().startup(sockets=sockets)
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig == signal.SIGTERM and not self.lifecycle.draining and self.drain_seconds > 0:

@@ -58,7 +58,7 @@ def test_installs_the_pinned_requirements_where_pythonpath_looks(
     instructions: list[dockerfile.Command], spec: dict
 ) -> None:
     pythonpath = dict(e.split("=", 1) for e in spec["Env"])["PYTHONPATH"].split(":")
-    (run,) = [i for i in instructions if i.cmd == "RUN"]
+    run = [i for i in instructions if i.cmd == "RUN"][0]
     words = run.value[0].split()
     assert words[:2] == ["pip", "install"]
     assert words[words.index("--target") + 1] in pythonpath
@@ -69,6 +69,26 @@ def test_installs_the_pinned_requirements_where_pythonpath_looks(
         "searchapp/": "/opt/searchapp/src/searchapp/",
     }
     assert copies["searchapp/"].rstrip("/").rsplit("/", 1)[0] in pythonpath
+
+
+def test_both_trees_are_byte_compiled_hash_based_as_in_the_offline_image(
+    instructions: list[dockerfile.Command], spec: dict
+) -> None:
+    """Layers (ours) have mtime 0 and the container cannot write pycs: timestamp pycs would be useless."""
+    pythonpath = dict(e.split("=", 1) for e in spec["Env"])["PYTHONPATH"].split(":")
+    compiled: dict[str, str] = {}
+    for run in (i for i in instructions if i.cmd == "RUN"):
+        words = run.value[0].split()
+        for n, w in enumerate(words[:-1]):
+            if w == "compileall":
+                mode = words[words.index("--invalidation-mode", n) + 1]
+                tree = next(x for x in words[n:] if x.startswith("/"))
+                compiled[tree] = mode
+    assert compiled == {
+        "/opt/searchapp/site-packages": "unchecked-hash",
+        "/opt/searchapp/src": "checked-hash",
+    }
+    assert all(any(p.startswith(t) for t in compiled) for p in pythonpath)
 
 
 def test_build_context_is_app_alone(instructions: list[dockerfile.Command]) -> None:
