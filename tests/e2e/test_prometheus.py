@@ -14,8 +14,7 @@ import pytest
 
 from tests.unit.test_manifests import dashboard_queries
 
-from .conftest import Kubectl, wait_for
-from .test_experiments import _chaos_run, _evidence
+from .conftest import ExperimentRuns, Kubectl, evidence_of, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -113,14 +112,14 @@ def test_a_bad_query_is_refused_by_prometheus_with_its_parse_error(deployed: Kub
         prom.query_range("sum(rate(up[30s]", 0, 60, prometheus_url=PROM)
 
 
-def test_pod_count_in_prometheus_rises_from_1_to_3_during_hpa_scale(deployed: Kubectl, tmp_path) -> None:
-    """Prometheus' own pod count (cAdvisor) is 1 when the load starts and reaches >= 3, as the watches do."""
+def test_pod_count_in_prometheus_rises_from_1_to_3_during_hpa_scale(experiment_runs: ExperimentRuns) -> None:
+    """Prometheus' own pod count (cAdvisor) is 1 when the load starts and reaches >= 3, as the watches
+    do; judged on the session's one hpa-scale run (tests/e2e/test_experiments.py judges its verdict)."""
     from scaleproof.report.promview import _t0, crosscheck, series
 
-    journal = tmp_path / "hpa-scale.json"
-    run = _chaos_run("hpa-scale", journal, deployed)
+    journal, run = experiment_runs.get("hpa-scale")
     assert journal.exists(), run.stderr[-2000:]
-    ev = _evidence(journal)
+    ev = evidence_of(journal)
     prom = ev["prometheus"]
     assert "unavailable" not in prom, prom.get("unavailable")
     pts = series(ev, "pods_running")
