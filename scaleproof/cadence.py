@@ -29,6 +29,7 @@ def _seconds(raw: Any) -> float | None:
     """A configured period: a number of seconds or a Go duration (`15s`); None when unusable."""
     if raw in (None, "") or isinstance(raw, bool):
         return None
+    value: float | None
     try:
         value = float(raw)
     except (TypeError, ValueError):

@@ -15,8 +15,8 @@ import` as a team brings its own archive.
 from __future__ import annotations
 
 import bz2
-import gzip
 import compileall
+import gzip
 import hashlib
 import importlib.util
 import io
@@ -30,8 +30,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import zlib
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -1,8 +1,8 @@
 """Issue 10 on the real cluster: budgets enforced by the Eviction API, the chaos-runner identity is
 enough for the experiments and denied everything else, the namespace admits only restricted pods.
 
-The chaos-runner kubeconfig and the experiment runs are the session's (tests/e2e/conftest.py). Budgets the tests create are removed and `k8s/app/pdb.yaml` is
-re-applied even when a test fails.
+The chaos-runner kubeconfig and the experiment runs are the session's (tests/e2e/conftest.py).
+Budgets the tests create are removed and `k8s/app/pdb.yaml` is re-applied even when a test fails.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from .conftest import REPO, ExperimentRuns, Kubectl, evidence_of, wait_for
 
@@ -87,7 +85,9 @@ def test_runner_identity_is_denied_outside_its_role(runner_kubeconfig: Path, sta
 
 
 @pytest.mark.parametrize("kind", ["pod-kill", "hpa-scale", "vector-shards"])
-def test_experiment_runs_as_the_chaos_runner_without_a_denial(kind: str, experiment_runs: ExperimentRuns) -> None:
+def test_experiment_runs_as_the_chaos_runner_without_a_denial(
+    kind: str, experiment_runs: ExperimentRuns
+) -> None:
     """The session's one run per experiment is made as the chaos-runner (conftest); its verdict is judged
     in test_experiments.py, here: no request was denied and no activity failed."""
     journal, run = experiment_runs.get(kind)
