@@ -42,6 +42,7 @@ from typing import Any, Literal, TypedDict
 
 from scaleproof import __version__, credentials, criteria, rundir, timing, undo
 from scaleproof import verdict as verdict_module
+from scaleproof.report.journal import EVIDENCE_NAME, EVIDENCE_VERSION
 
 __all__ = [
     "DEFAULT_PROM_QUERIES",
@@ -65,8 +66,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EVIDENCE_NAME = "scaleproof"
-EVIDENCE_VERSION = 1
 # Prometheus view: range queries over the run, recorded in the journal. Declared in the experiment's
 # configuration as `prometheus_query_<name>` (env SCALEPROOF_PROMETHEUS_QUERY_<NAME>), with `${key}`
 # placeholders filled from the configuration; these generic ones (standard kubelet/cAdvisor metrics

@@ -39,6 +39,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# the evidence block's name and schema version: written by scaleproof.evidence, read here
 EVIDENCE_NAME = "scaleproof"
 EVIDENCE_VERSION = 1
 JOURNAL_STATUSES = ("completed", "failed", "aborted", "interrupted")
