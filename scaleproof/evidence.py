@@ -42,7 +42,7 @@ from typing import Any, Literal, TypedDict
 
 from scaleproof import __version__, credentials, criteria, rundir, timing, undo
 from scaleproof import verdict as verdict_module
-from scaleproof.report.journal import EVIDENCE_NAME, EVIDENCE_VERSION
+from scaleproof.report.journal import EVIDENCE_NAME, EVIDENCE_VERSION, experiment_extension
 
 __all__ = [
     "DEFAULT_PROM_QUERIES",
@@ -118,15 +118,8 @@ def _metric(
 
 
 # --------------------------------------------------------------------------------------- declaration
-def _extension(experiment: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    for ext in (experiment or {}).get("extensions") or []:
-        if isinstance(ext, Mapping) and ext.get("name") == EVIDENCE_NAME:
-            return ext
-    return {}
-
-
 def _kind(experiment: Mapping[str, Any] | None, path: str | None = None) -> str:
-    kind = _extension(experiment).get("kind")
+    kind = experiment_extension(experiment).get("kind")
     if kind:
         return str(kind)
     if path:
@@ -322,7 +315,7 @@ def after_activity_control(
 def declared(experiment: Mapping[str, Any] | None, configuration: Mapping[str, Any] | None) -> dict[str, Any]:
     """The experiment's scaleproof extension with `${name}` filled from the configuration, so
     criteria and targets follow the run's settings (`kills >= ${kills}`)."""
-    ext = dict(_extension(experiment))
+    ext = dict(experiment_extension(experiment))
     if not configuration:
         return ext
     from chaoslib import substitute

@@ -30,6 +30,7 @@ __all__ = [
     "declared_criteria",
     "display_path",
     "expand_journal_paths",
+    "experiment_extension",
     "experiment_kind",
     "find_evidence",
     "load_journal",
@@ -237,34 +238,35 @@ def expand_journal_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
-def find_evidence(journal: Mapping[str, Any]) -> Evidence | None:
-    """The `scaleproof` block of the journal's `extensions`, or None when there is none."""
-    for ext in journal.get("extensions") or []:
-        if isinstance(ext, dict) and ext.get("name") == EVIDENCE_NAME:
-            return ext  # type: ignore[return-value]
+def _scaleproof_extension(extensions: Any) -> Mapping[str, Any] | None:
+    for ext in extensions or []:
+        if isinstance(ext, Mapping) and ext.get("name") == EVIDENCE_NAME:
+            return ext
     return None
 
 
-def _experiment_extension(journal: Mapping[str, Any]) -> dict[str, Any]:
-    experiment = journal.get("experiment") or {}
-    for ext in experiment.get("extensions") or []:
-        if isinstance(ext, dict) and ext.get("name") == EVIDENCE_NAME:
-            return ext
-    return {}
+def find_evidence(journal: Mapping[str, Any]) -> Evidence | None:
+    """The `scaleproof` block of the journal's `extensions`, or None when there is none."""
+    return _scaleproof_extension(journal.get("extensions"))  # type: ignore[return-value]
+
+
+def experiment_extension(experiment: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The experiment's `scaleproof` extension (kind, criteria, targets), or {} when it has none."""
+    return _scaleproof_extension((experiment or {}).get("extensions")) or {}
 
 
 def experiment_kind(journal: Mapping[str, Any]) -> str:
     """hpa-scale, pod-kill, vector-shards…: from the evidence block, else the experiment's extension."""
     evidence = find_evidence(journal)
-    kind = ((evidence or {}).get("experiment") or {}).get("kind") or _experiment_extension(journal).get(
-        "kind"
-    )
+    kind = ((evidence or {}).get("experiment") or {}).get("kind") or experiment_extension(
+        journal.get("experiment")
+    ).get("kind")
     return str(kind) if kind else "unknown"
 
 
 def declared_criteria(journal: Mapping[str, Any]) -> list[str]:
     """Criteria declared in the experiment (`extensions: [{name: scaleproof, criteria: [...]}]`)."""
-    crit = _experiment_extension(journal).get("criteria") or []
+    crit = experiment_extension(journal.get("experiment")).get("criteria") or []
     if not isinstance(crit, list):
         return []
     # criteria are templates (`kills >= ${kills}`): fill them with the settings the run recorded
