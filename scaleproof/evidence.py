@@ -42,7 +42,7 @@ from typing import Any, Literal, TypedDict
 
 from scaleproof import __version__, credentials, criteria, rundir, timing, undo
 from scaleproof import verdict as verdict_module
-from scaleproof.report.journal import EVIDENCE_NAME, EVIDENCE_VERSION, experiment_extension
+from scaleproof.report.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
 
 __all__ = [
     "DEFAULT_PROM_QUERIES",
@@ -719,14 +719,6 @@ def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: floa
     return out
 
 
-def _display(path: Path) -> str:
-    """Relative to the working directory when under it (journals stay portable), else absolute."""
-    try:
-        return str(path.absolute().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
 
 
@@ -816,9 +808,9 @@ def build_evidence(
         "name": EVIDENCE_NAME,
         "version": EVIDENCE_VERSION,
         "run_id": meta.get("run_id") or run_dir.name,
-        "run_dir": _display(run_dir),
+        "run_dir": display_path(run_dir, as_named=True),
         "experiment": {
-            "path": _display(Path(exp_path)) if exp_path else None,
+            "path": display_path(exp_path, as_named=True) if exp_path else None,
             "sha256": meta.get("experiment_sha256"),
             "kind": kind,
             "hash": meta.get("experiment_hash"),

@@ -145,16 +145,21 @@ class LoadedJournal(TypedDict):
     journal: Journal
 
 
-def display_path(path: str | os.PathLike[str]) -> str:
+def display_path(path: str | os.PathLike[str], *, as_named: bool = False) -> str:
     """The path as written in reports: relative to the working directory when below it, POSIX style.
 
     Outside the working directory only the file name is kept, so no absolute path leaks into output.
+    `as_named` (the evidence block's run directory and experiment path, which later commands open):
+    links are not resolved, so the path stays as it was named, and outside the working directory the
+    path is kept whole.
     """
     p = Path(path)
     try:
+        if as_named:
+            return p.absolute().relative_to(Path.cwd()).as_posix()
         return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
-        return p.name if p.is_absolute() else p.as_posix()
+        return p.name if p.is_absolute() and not as_named else p.as_posix()
 
 
 def validate_journal(data: Any, path: str | os.PathLike[str]) -> Journal:
