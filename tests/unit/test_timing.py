@@ -578,3 +578,11 @@ def test_real_recording_with_a_relist_mid_recovery_still_pairs_the_replacement()
     for i, (a, b) in enumerate(zip(original, after, strict=True)):
         if i != k:
             assert (a["replacement_uid"], a["mttr_s"]) == (b["replacement_uid"], b["mttr_s"])
+
+
+def test_controller_ref_prefers_the_controlling_owner():
+    rs = {"uid": "rs-1", "kind": "ReplicaSet", "controller": True}
+    other = {"uid": "x", "kind": "ConfigMap"}
+    assert timing.controller_ref({"metadata": {"ownerReferences": [other, rs]}}) == rs
+    assert timing.controller_ref({"metadata": {"ownerReferences": [other]}}) == other
+    assert timing.controller_ref({"metadata": {}}) == {} and timing.controller_ref({}) == {}
