@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from loadgen.runner import check_host, load_queries
+from loadgen.runner import allowed_hosts, check_host, load_queries
 from scaleproof import credentials, rundir, undo
 from scaleproof.errors import DeadlineExceeded, LoadError, RunDirError, ScaleproofError, VectorStoreError
 
@@ -32,11 +32,6 @@ __all__ = ["ingest_corpus", "query_burst"]
 logger = logging.getLogger(__name__)
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
-
-
-def _allowed(configuration: Mapping[str, Any] | None) -> list[str]:
-    raw = (configuration or {}).get("load_allowed_hosts", "")
-    return [h.strip() for h in str(raw).split(",") if h.strip()]
 
 
 def _record_ingest(configuration: Mapping[str, Any] | None, status: str, **fields: Any) -> None:
@@ -126,7 +121,7 @@ def _ingest(
     if not url:
         raise ScaleproofError("configuration `app_url` (SCALEPROOF_APP_URL) is required for the ingest")
     try:
-        check_host(url, _allowed(configuration))
+        check_host(url, allowed_hosts(configuration))
     except LoadError as exc:
         raise ScaleproofError(str(exc)) from exc
     try:
@@ -146,7 +141,7 @@ def _ingest(
             docs,
             batch_size=int(batch_size),
             timeout_s=float(timeout_s),
-            allow_hosts=_allowed(configuration),
+            allow_hosts=allowed_hosts(configuration),
         )
     except Exception as exc:
         raise ScaleproofError(f"ingest into {url} failed: {type(exc).__name__}: {exc}") from exc
@@ -187,7 +182,7 @@ def query_burst(
         via = "app" if str(cfg.get("store") or "weaviate").lower() == "qdrant" else "weaviate"
     if via == "app":
         url = str(cfg.get("app_url") or "http://127.0.0.1:30080").rstrip("/")
-        check_host(url, _allowed(cfg))
+        check_host(url, allowed_hosts(cfg))
         qs = load_queries(int(queries), 11)
 
         def one(i: int) -> bool:
@@ -197,7 +192,7 @@ def query_burst(
             return r.status_code == 200
     elif via == "weaviate":
         url = str(cfg.get("weaviate_url") or "http://127.0.0.1:30081").rstrip("/")
-        check_host(url, _allowed(cfg))
+        check_host(url, allowed_hosts(cfg))
         try:
             r = requests.get(
                 url + "/v1/objects", params={"class": collection, "limit": "20"}, timeout=request_timeout_s

@@ -24,13 +24,6 @@ logger = logging.getLogger(__name__)
 PREFIX = "load"
 
 
-def _allowed(configuration: Mapping[str, Any] | None, allowed_hosts: list[str] | str | None) -> list[str]:
-    raw = allowed_hosts if allowed_hosts is not None else (configuration or {}).get("load_allowed_hosts", "")
-    if isinstance(raw, str):
-        return [h.strip() for h in raw.split(",") if h.strip()]
-    return [str(h) for h in raw]
-
-
 def start_load(
     users: int = 10,
     spawn_rate: float = 5.0,
@@ -64,7 +57,7 @@ def start_load(
         int(run_time_s),
         str(path / PREFIX),
         locustfile=spec["locustfile"],
-        allowed_hosts=_allowed(configuration, allowed_hosts),
+        allowed_hosts=runner.allowed_hosts(configuration, allowed_hosts),
         env=spec["env"],
     )
     undo.record_load(handle, path)

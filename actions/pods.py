@@ -36,7 +36,7 @@ from typing import Any, TypedDict
 from probes import kubernetes as kube
 from scaleproof import rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
-from scaleproof.timing import pod_ready
+from scaleproof.timing import controller_ref, pod_ready
 
 __all__ = ["Victim", "kill_pods", "select_victims"]
 
@@ -55,14 +55,6 @@ class Victim(TypedDict, total=False):
     t_accepted: float
     kill_id: str
     method: str  # "eviction" | "delete"
-
-
-def _owner(pod: Mapping[str, Any]) -> Mapping[str, Any]:
-    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
-    for r in refs:
-        if r.get("controller"):
-            return r
-    return refs[0] if refs else {}
 
 
 def select_victims(
@@ -405,7 +397,7 @@ def _record_refusal(path: Any, v: Victim, refused: Mapping[str, Any], info: Mapp
 
 def _victim(p: Mapping[str, Any], namespace: str) -> Victim:
     meta = p.get("metadata") or {}
-    o = _owner(p)
+    o = controller_ref(p)
     return {
         "name": meta.get("name", "?"),
         "namespace": namespace,

@@ -27,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import urlparse
@@ -39,6 +39,7 @@ __all__ = [
     "MAX_USERS",
     "LoadHandle",
     "PerSecond",
+    "allowed_hosts",
     "build_command",
     "check_host",
     "main",
@@ -80,6 +81,19 @@ class PerSecond(TypedDict, total=False):
     p50_ms: float | None
     p95_ms: float | None
     source: str
+
+
+def allowed_hosts(
+    configuration: Mapping[str, Any] | None, given: Iterable[str] | str | None = None
+) -> list[str]:
+    """The hosts besides loopback that may receive load (`check_host`): `given` (an action's
+    `allowed_hosts`) else configuration `load_allowed_hosts`, a comma-separated string or a list."""
+    raw = given if given is not None else (configuration or {}).get("load_allowed_hosts", "")
+    if raw is None:
+        return []
+    if isinstance(raw, list | tuple | set):
+        return [str(h) for h in raw]
+    return [h.strip() for h in str(raw).split(",") if h.strip()]
 
 
 def check_host(host: str, allowed: Iterable[str] = ()) -> str:

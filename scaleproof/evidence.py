@@ -42,6 +42,7 @@ from typing import Any, Literal, TypedDict
 
 from scaleproof import __version__, credentials, criteria, rundir, timing, undo
 from scaleproof import verdict as verdict_module
+from scaleproof.report.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
 
 __all__ = [
     "DEFAULT_PROM_QUERIES",
@@ -65,8 +66,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EVIDENCE_NAME = "scaleproof"
-EVIDENCE_VERSION = 1
 # Prometheus view: range queries over the run, recorded in the journal. Declared in the experiment's
 # configuration as `prometheus_query_<name>` (env SCALEPROOF_PROMETHEUS_QUERY_<NAME>), with `${key}`
 # placeholders filled from the configuration; these generic ones (standard kubelet/cAdvisor metrics
@@ -119,15 +118,8 @@ def _metric(
 
 
 # --------------------------------------------------------------------------------------- declaration
-def _extension(experiment: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    for ext in (experiment or {}).get("extensions") or []:
-        if isinstance(ext, Mapping) and ext.get("name") == EVIDENCE_NAME:
-            return ext
-    return {}
-
-
 def _kind(experiment: Mapping[str, Any] | None, path: str | None = None) -> str:
-    kind = _extension(experiment).get("kind")
+    kind = experiment_extension(experiment).get("kind")
     if kind:
         return str(kind)
     if path:
@@ -323,7 +315,7 @@ def after_activity_control(
 def declared(experiment: Mapping[str, Any] | None, configuration: Mapping[str, Any] | None) -> dict[str, Any]:
     """The experiment's scaleproof extension with `${name}` filled from the configuration, so
     criteria and targets follow the run's settings (`kills >= ${kills}`)."""
-    ext = dict(_extension(experiment))
+    ext = dict(experiment_extension(experiment))
     if not configuration:
         return ext
     from chaoslib import substitute
@@ -727,14 +719,6 @@ def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: floa
     return out
 
 
-def _display(path: Path) -> str:
-    """Relative to the working directory when under it (journals stay portable), else absolute."""
-    try:
-        return str(path.absolute().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
 
 
@@ -824,9 +808,9 @@ def build_evidence(
         "name": EVIDENCE_NAME,
         "version": EVIDENCE_VERSION,
         "run_id": meta.get("run_id") or run_dir.name,
-        "run_dir": _display(run_dir),
+        "run_dir": display_path(run_dir, as_named=True),
         "experiment": {
-            "path": _display(Path(exp_path)) if exp_path else None,
+            "path": display_path(exp_path, as_named=True) if exp_path else None,
             "sha256": meta.get("experiment_sha256"),
             "kind": kind,
             "hash": meta.get("experiment_hash"),

@@ -52,6 +52,7 @@ __all__ = [
     "KillTimeline",
     "Phase",
     "ScaleTimeline",
+    "controller_ref",
     "error_rate",
     "kill_timelines",
     "mttr_summary",
@@ -154,12 +155,13 @@ def _uid(obj: Mapping[str, Any]) -> str | None:
     return _meta(obj).get("uid")
 
 
-def _controller_uid(obj: Mapping[str, Any]) -> str | None:
+def controller_ref(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The object's controlling owner reference, else its first one; {} when it has none."""
     refs = _meta(obj).get("ownerReferences") or []
     for ref in refs:
         if ref.get("controller"):
-            return ref.get("uid")
-    return refs[0].get("uid") if refs else None
+            return ref
+    return refs[0] if refs else {}
 
 
 def _condition(obj: Mapping[str, Any], ctype: str) -> Mapping[str, Any] | None:
@@ -259,7 +261,7 @@ class _PodHistory:
     def feed(self, t: float, etype: str, obj: Mapping[str, Any]) -> None:
         meta = _meta(obj)
         self.name = meta.get("name") or self.name
-        self.owner_uid = _controller_uid(obj) or self.owner_uid
+        self.owner_uid = controller_ref(obj).get("uid") or self.owner_uid
         if self.first_seen is None:
             self.first_seen, self.first_seen_type = t, etype
             self.created_server = _ts(meta.get("creationTimestamp"))

@@ -30,6 +30,7 @@ __all__ = [
     "declared_criteria",
     "display_path",
     "expand_journal_paths",
+    "experiment_extension",
     "experiment_kind",
     "find_evidence",
     "load_journal",
@@ -39,6 +40,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# the evidence block's name and schema version: written by scaleproof.evidence, read here
 EVIDENCE_NAME = "scaleproof"
 EVIDENCE_VERSION = 1
 JOURNAL_STATUSES = ("completed", "failed", "aborted", "interrupted")
@@ -143,16 +145,21 @@ class LoadedJournal(TypedDict):
     journal: Journal
 
 
-def display_path(path: str | os.PathLike[str]) -> str:
+def display_path(path: str | os.PathLike[str], *, as_named: bool = False) -> str:
     """The path as written in reports: relative to the working directory when below it, POSIX style.
 
     Outside the working directory only the file name is kept, so no absolute path leaks into output.
+    `as_named` (the evidence block's run directory and experiment path, which later commands open):
+    links are not resolved, so the path stays as it was named, and outside the working directory the
+    path is kept whole.
     """
     p = Path(path)
     try:
+        if as_named:
+            return p.absolute().relative_to(Path.cwd()).as_posix()
         return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
-        return p.name if p.is_absolute() else p.as_posix()
+        return p.name if p.is_absolute() and not as_named else p.as_posix()
 
 
 def validate_journal(data: Any, path: str | os.PathLike[str]) -> Journal:
@@ -236,34 +243,35 @@ def expand_journal_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
-def find_evidence(journal: Mapping[str, Any]) -> Evidence | None:
-    """The `scaleproof` block of the journal's `extensions`, or None when there is none."""
-    for ext in journal.get("extensions") or []:
-        if isinstance(ext, dict) and ext.get("name") == EVIDENCE_NAME:
-            return ext  # type: ignore[return-value]
+def _scaleproof_extension(extensions: Any) -> Mapping[str, Any] | None:
+    for ext in extensions or []:
+        if isinstance(ext, Mapping) and ext.get("name") == EVIDENCE_NAME:
+            return ext
     return None
 
 
-def _experiment_extension(journal: Mapping[str, Any]) -> dict[str, Any]:
-    experiment = journal.get("experiment") or {}
-    for ext in experiment.get("extensions") or []:
-        if isinstance(ext, dict) and ext.get("name") == EVIDENCE_NAME:
-            return ext
-    return {}
+def find_evidence(journal: Mapping[str, Any]) -> Evidence | None:
+    """The `scaleproof` block of the journal's `extensions`, or None when there is none."""
+    return _scaleproof_extension(journal.get("extensions"))  # type: ignore[return-value]
+
+
+def experiment_extension(experiment: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The experiment's `scaleproof` extension (kind, criteria, targets), or {} when it has none."""
+    return _scaleproof_extension((experiment or {}).get("extensions")) or {}
 
 
 def experiment_kind(journal: Mapping[str, Any]) -> str:
     """hpa-scale, pod-kill, vector-shards…: from the evidence block, else the experiment's extension."""
     evidence = find_evidence(journal)
-    kind = ((evidence or {}).get("experiment") or {}).get("kind") or _experiment_extension(journal).get(
-        "kind"
-    )
+    kind = ((evidence or {}).get("experiment") or {}).get("kind") or experiment_extension(
+        journal.get("experiment")
+    ).get("kind")
     return str(kind) if kind else "unknown"
 
 
 def declared_criteria(journal: Mapping[str, Any]) -> list[str]:
     """Criteria declared in the experiment (`extensions: [{name: scaleproof, criteria: [...]}]`)."""
-    crit = _experiment_extension(journal).get("criteria") or []
+    crit = experiment_extension(journal.get("experiment")).get("criteria") or []
     if not isinstance(crit, list):
         return []
     # criteria are templates (`kills >= ${kills}`): fill them with the settings the run recorded

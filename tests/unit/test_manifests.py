@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -129,25 +130,21 @@ def app_settings(objs: list[Obj]) -> dict[str, str]:
     return one(objs, "ConfigMap", refs[0])["data"]
 
 
+def _quantity(q: str, what: str) -> Decimal:
+    from kubernetes.utils import parse_quantity
+
+    try:
+        return parse_quantity(str(q))
+    except ValueError:
+        raise AssertionError(f"unparseable {what} quantity {q!r}") from None
+
+
 def milli_cpu(q: str) -> int:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(m?)", str(q))
-    assert m, f"unparseable CPU quantity {q!r}"
-    return int(float(m.group(1)) * (1 if m.group(2) else 1000))
+    return int(_quantity(q, "CPU") * 1000)
 
 
 def mebibytes(q: str) -> float:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?", str(q))
-    assert m, f"unparseable memory quantity {q!r}"
-    factor = {
-        "Ki": 1 / 1024,
-        "Mi": 1,
-        "Gi": 1024,
-        "k": 1e3 / 2**20,
-        "M": 1e6 / 2**20,
-        "G": 1e9 / 2**20,
-        None: 1 / 2**20,
-    }
-    return float(m.group(1)) * factor[m.group(2)]
+    return float(_quantity(q, "memory") / 2**20)
 
 
 def strings(node: Any) -> Iterator[str]:

@@ -9,6 +9,7 @@ import pytest
 
 from scaleproof.report.journal import (
     JournalError,
+    display_path,
     expand_journal_paths,
     experiment_kind,
     find_evidence,
@@ -108,3 +109,17 @@ def test_expand_journal_paths_sorted_deduplicated(tmp_path: Path) -> None:
     (tmp_path / "run1" / "events.json").write_text("{}")
     got = expand_journal_paths([tmp_path, tmp_path / "a.json"])
     assert [p.relative_to(tmp_path).as_posix() for p in got] == ["a.json", "b.json", "run1/journal.json"]
+
+
+def test_display_path_in_reports_and_as_named_in_evidence(tmp_path, monkeypatch):
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "experiments").symlink_to(tmp_path / "experiments")
+    monkeypatch.chdir(tmp_path)
+    linked = tmp_path / "pkg" / "experiments" / "pod-kill.yaml"
+    assert display_path(linked) == "experiments/pod-kill.yaml"
+    assert display_path(linked, as_named=True) == "pkg/experiments/pod-kill.yaml"
+    outside = tmp_path.parent / "elsewhere" / "run-1"
+    assert display_path(outside) == "run-1"
+    assert display_path(outside, as_named=True) == outside.as_posix()
+    assert display_path("../x/run-2") == display_path("../x/run-2", as_named=True) == "../x/run-2"

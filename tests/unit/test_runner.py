@@ -241,3 +241,22 @@ def test_cli_refuses_remote_host_and_prints_stats(tmp_path):
         timeout=60,
     )
     assert r.returncode == 0 and json.loads(r.stdout)[0]["failures"] == 1
+
+
+@pytest.mark.parametrize(
+    ("configuration", "given", "expected"),
+    [
+        (
+            {"load_allowed_hosts": "searchapp.ns.svc, 10.96.0.0/12,,"},
+            None,
+            ["searchapp.ns.svc", "10.96.0.0/12"],
+        ),
+        ({"load_allowed_hosts": ["a", "b"]}, None, ["a", "b"]),
+        ({"load_allowed_hosts": "a"}, "b, c", ["b", "c"]),
+        ({"load_allowed_hosts": "a"}, ["b"], ["b"]),
+        ({}, None, []),
+        (None, None, []),
+    ],
+)
+def test_allowed_hosts_from_the_action_else_the_configuration(configuration, given, expected):
+    assert runner.allowed_hosts(configuration, given) == expected

@@ -440,6 +440,9 @@ def test_a_pod_first_listed_by_a_relist_but_created_before_the_delete_is_not_a_r
         ("500m", 0.5),
         ("2Ki", 2048.0),
         ("1.5Gi", 1.5 * 1024**3),
+        ("2Ti", 2.0 * 1024**4),
+        ("250m", 0.25),
+        ("100n", 1e-7),
         ("1e3", 1000.0),
         ("7", 7.0),
     ],
@@ -466,6 +469,53 @@ def test_hpa_over_target_with_micro_units():
         },
     }
     assert timing._hpa_over_target(hpa) is True
+
+
+def _pods_metric_hpa(target: str, current: str) -> dict[str, Any]:
+    return {
+        "spec": {
+            "metrics": [
+                {"type": "Pods", "pods": {"metric": {"name": "rps"}, "target": {"averageValue": target}}}
+            ]
+        },
+        "status": {
+            "currentMetrics": [
+                {"type": "Pods", "pods": {"metric": {"name": "rps"}, "current": {"averageValue": current}}}
+            ]
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("target", "above", "below"),
+    [
+        ("1500u", "2m", "1m"),
+        ("250m", "300m", "200m"),
+        ("1Ki", "1025", "1k"),
+        ("2Ti", "3Ti", "2T"),
+        ("100n", "101n", "99n"),
+    ],
+)
+def test_hpa_targets_in_every_quantity_suffix_are_compared(target, above, below):
+    # a target the parser cannot read would leave the metric phase "never observed"
+    assert timing._quantity(target) is not None
+    assert timing._hpa_over_target(_pods_metric_hpa(target, above)) is True
+    assert timing._hpa_over_target(_pods_metric_hpa(target, below)) is False
+
+
+@pytest.mark.parametrize(
+    ("quantity", "cores"), [("1500u", 0.0015), ("250m", 0.25), ("1Ki", 1024.0), ("100n", 1e-7)]
+)
+def test_cpu_average_value_target_in_any_suffix(quantity, cores):
+    hpa = {
+        "spec": {
+            "metrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "target": {"averageValue": quantity}}}
+            ]
+        }
+    }
+    events = [{"t": T0, "kind": "HorizontalPodAutoscaler", "type": "ADDED", "object": hpa}]
+    assert timing._cpu_target(events) == {"average_cores": pytest.approx(cores)}
 
 
 # ------------------------------------------------------------------- replay of a real recording
@@ -528,3 +578,11 @@ def test_real_recording_with_a_relist_mid_recovery_still_pairs_the_replacement()
     for i, (a, b) in enumerate(zip(original, after, strict=True)):
         if i != k:
             assert (a["replacement_uid"], a["mttr_s"]) == (b["replacement_uid"], b["mttr_s"])
+
+
+def test_controller_ref_prefers_the_controlling_owner():
+    rs = {"uid": "rs-1", "kind": "ReplicaSet", "controller": True}
+    other = {"uid": "x", "kind": "ConfigMap"}
+    assert timing.controller_ref({"metadata": {"ownerReferences": [other, rs]}}) == rs
+    assert timing.controller_ref({"metadata": {"ownerReferences": [other]}}) == other
+    assert timing.controller_ref({"metadata": {}}) == {} and timing.controller_ref({}) == {}

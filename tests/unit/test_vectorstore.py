@@ -8,6 +8,7 @@ import requests
 from probes import prometheus, vectorstore
 from scaleproof import rundir
 from scaleproof.errors import DeadlineExceeded, PrometheusUnavailable, VectorStoreError
+from tests.unit.qdrant_recorded import FIXTURES
 
 pytestmark = pytest.mark.unit
 
@@ -99,6 +100,41 @@ def test_query_counters_from_pod_metrics_prefer_vector_operation(http):
     http["10.0.0.1:2112"] = Resp(text=METRICS)
     c = vectorstore.weaviate_query_counters("Documents", metrics_urls="http://10.0.0.1:2112/metrics")
     assert c == {"s1": 12.0, "s2": 7.0}
+
+
+def test_label_values_with_braces_and_commas_are_parsed(http):
+    odd = 'class_name="Documents",operation="vector",shard_name="s}1,x=\\"y\\""'
+    text = METRICS + f"queries_filtered_vector_durations_ms_count{{{odd}}} 5\n"
+    samples = vectorstore.parse_prometheus_text(text)
+    assert (
+        "queries_filtered_vector_durations_ms_count",
+        {"class_name": "Documents", "operation": "vector", "shard_name": 's}1,x="y"'},
+        5.0,
+    ) in samples
+    http["10.0.0.1:2112"] = Resp(text=text)
+    c = vectorstore.weaviate_query_counters("Documents", metrics_urls="http://10.0.0.1:2112/metrics")
+    assert c == {"s1": 12.0, "s2": 7.0, 's}1,x="y"': 5.0}
+
+
+def test_recorded_metrics_with_braces_in_label_values():
+    # Qdrant's real /metrics: endpoint="/collections/{collection_name}/points/query"
+    text = (FIXTURES / "metrics-peer0.txt").read_text()
+    samples = vectorstore.parse_prometheus_text(text)
+    by_key = {(name, tuple(sorted(lb.items()))): v for name, lb, v in samples}
+    query = (
+        ("endpoint", "/collections/{collection_name}/points/query"),
+        ("method", "POST"),
+        ("status", "200"),
+    )
+    assert by_key[("rest_responses_total", query)] == 64.0
+    assert by_key[("collection_points", (("id", "Documents"),))] == 42.0
+    assert by_key[("app_info", (("name", "qdrant"), ("version", "1.18.3")))] == 1.0
+    assert len(samples) == sum(1 for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+
+
+def test_unparseable_metrics_text_is_a_vector_store_error():
+    with pytest.raises(VectorStoreError, match="unparseable Prometheus metrics text"):
+        vectorstore.parse_prometheus_text('queries_count{shard_name="s1} 3\n')
 
 
 def test_query_counters_through_prometheus(http):
