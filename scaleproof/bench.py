@@ -64,6 +64,10 @@ FLOOR_ENV = {
     "SCALEPROOF_LOCUSTFILE": "",
     "SCALEPROOF_INGEST": "",
     "SCALEPROOF_PROMETHEUS_CONTAINER": "floor",
+    # netexec has no drain: keep-alive connections still open to a victim are reset when it exits
+    # after its preStop sleep (seen: 3 requests in 1 of 10 kills). The floor times recovery, not a
+    # graceful shutdown, so those failures are recorded and shown but do not fail the floor's run.
+    "SCALEPROOF_MAX_FAILED_REQUESTS_PER_KILL": "10",
     # netexec exports no request metrics
     "SCALEPROOF_PROMETHEUS_QUERY_REQUEST_RATE": "vector(0)",
     "SCALEPROOF_PROMETHEUS_QUERY_ERROR_RATE_5XX": "vector(0)",

@@ -63,6 +63,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "queries": (1, 100_000),
 }
 NAMES = ("deployment", "hpa", "service")
+STORES = ("weaviate", "qdrant")
 URLS = ("app_url", "prometheus_url", "weaviate_url", "qdrant_url")
 READY_PATHS = {
     "app_url": "/readyz",
@@ -74,6 +75,10 @@ READY_PATHS = {
 INTERNAL_VARS = frozenset(
     {
         "SCALEPROOF_KUBECONFIG",
+        # credential fallbacks when no `secrets` are given (scaleproof/credentials.py)
+        "SCALEPROOF_KUBE_CONTEXT",
+        "SCALEPROOF_PROMETHEUS_TOKEN",
+        "SCALEPROOF_VECTORSTORE_API_KEY",
         "SCALEPROOF_RUN_DIR",
         "SCALEPROOF_STATE_DIR",
         "SCALEPROOF_RUNTIME_DIR",
@@ -242,6 +247,19 @@ def _string_checks(
     for u in str(values.get("weaviate_metrics_urls") or "").split(","):
         if u.strip() and (why := _url_problem(u.strip())):
             problems.append(f"{_where('weaviate_metrics_urls', info['weaviate_metrics_urls'], env)}: {why}")
+    store = values.get("store")
+    if "store" in values and store not in STORES:
+        problems.append(
+            f"{_where('store', info['store'], env)}: must be one of {', '.join(STORES)}, got {store!r}"
+        )
+    if values.get("app_url") and not _url_problem(str(values["app_url"])):
+        from loadgen.runner import allowed_hosts, check_host
+        from scaleproof.errors import ScaleproofError
+
+        try:
+            check_host(str(values["app_url"]), allowed_hosts(values))
+        except ScaleproofError as exc:
+            problems.append(f"{_where('app_url', info['app_url'], env)}: {exc}")
     coll = values.get("collection")
     if "collection" in values and not re.match(r"^[A-Z][_0-9A-Za-z]*$", str(coll or "")):
         problems.append(
@@ -284,11 +302,13 @@ def check_targets(values: Mapping[str, Any], configuration: Mapping[str, Any] | 
             problems.append(f"deployment: {exc}")
     if hpa_name := values.get("hpa"):
         try:
-            ref = (kube.hpa(str(hpa_name), str(ns), cfg).get("spec") or {}).get("scaleTargetRef") or {}
+            spec = kube.hpa(str(hpa_name), str(ns), cfg).get("spec") or {}
+            ref = spec.get("scaleTargetRef") or {}
             if dep_name and ref.get("name") != dep_name:
                 problems.append(
                     f"hpa: {ns}/{hpa_name} scales {ref.get('name')!r}, not deployment {dep_name!r}"
                 )
+            problems += _hpa_bound_problems(values, str(hpa_name), spec)
         except NotFound:
             problems.append(f"hpa: {ns}/{hpa_name} not found")
         except ScaleproofError as exc:
@@ -306,12 +326,52 @@ def check_targets(values: Mapping[str, Any], configuration: Mapping[str, Any] | 
         except ScaleproofError as exc:
             problems.append(f"service: {exc}")
     if sel and not _selector_problems(str(sel)):
-        try:
-            if not kube.list_pods(str(ns), str(sel), cfg):
-                problems.append(f"selector: {sel!r} matches no pod in namespace {ns!r}")
-        except ScaleproofError as exc:
-            problems.append(f"selector: {exc}")
+        problems += _selector_target_problems(str(ns), str(sel), str(dep_name or ""), cfg)
     return problems
+
+
+def _hpa_bound_problems(values: Mapping[str, Any], hpa_name: str, spec: Mapping[str, Any]) -> list[str]:
+    """A claim of more replicas than the HPA may ever run cannot hold: say so before the run."""
+    top = spec.get("maxReplicas")
+    if not isinstance(top, int):
+        return []
+    return [
+        f"{key}: {values[key]} replicas claimed, but hpa {hpa_name} allows at most {top} "
+        f"(raise its maxReplicas or lower SCALEPROOF_{key.upper()})"
+        for key in ("replicas", "target_replicas")
+        if isinstance(values.get(key), int) and values[key] > top
+    ]
+
+
+def _selector_target_problems(ns: str, sel: str, deployment: str, cfg: Mapping[str, Any]) -> list[str]:
+    """The selector matches pods, and (with a deployment) only that Deployment's pods."""
+    from probes import kubernetes as kube
+    from scaleproof.errors import ScaleproofError
+
+    try:
+        if not kube.list_pods(ns, sel, cfg):
+            return [f"selector: {sel!r} matches no pod in namespace {ns!r}"]
+        if deployment:
+            from probes.target import check_owned
+
+            check_owned(ns, sel, deployment, cfg)
+    except ScaleproofError as exc:
+        return [f"selector: {exc}"]
+    return []
+
+
+def check_load_config(values: Mapping[str, Any], import_check: bool = True) -> list[str]:
+    """The load the experiment would start (request mix or locustfile, load_env) parses and imports."""
+    if not any(k in values for k in ("requests", "locustfile")):
+        return []
+    from loadgen.spec import check_load
+    from scaleproof.errors import ScaleproofError
+
+    try:
+        check_load(configuration=values, import_check=import_check)
+    except (ScaleproofError, ValueError) as exc:
+        return [f"load: {exc}"]
+    return []
 
 
 def _selects(selector: str, labels: Mapping[str, str]) -> bool:
@@ -337,7 +397,8 @@ def check_reachability(values: Mapping[str, Any], timeout_s: float = 3.0) -> lis
         url = values.get(key)
         if not url or _url_problem(str(url)):
             continue
-        target = str(url).rstrip("/") + READY_PATHS[key]
+        path = str(values.get("ready_path") or READY_PATHS[key]) if key == "app_url" else READY_PATHS[key]
+        target = str(url).rstrip("/") + "/" + path.lstrip("/")
         try:
             r = requests.get(target, timeout=timeout_s)
             if r.status_code >= 400:
@@ -363,11 +424,27 @@ def validate_experiment(
     if not isinstance(exp, Mapping):
         return [f"experiment: {path} is not a Chaos Toolkit experiment (no mapping at the top)"]
     problems, values = check_configuration(exp.get("configuration") or {}, env)
+    if not problems and (shape := _shape_problem(exp)):
+        problems.append(shape)
+    if not problems:
+        problems += check_load_config(values, import_check=not offline)
     if offline or problems:  # no cluster call with a configuration that is already wrong
         return problems
     problems += check_targets(values)
     problems += check_reachability(values)
     return problems
+
+
+def _shape_problem(exp: Mapping[str, Any]) -> str | None:
+    """Chaos Toolkit's own validation (what `chaos validate` says: title, method, providers)."""
+    from chaoslib.exceptions import InvalidExperiment
+    from chaoslib.experiment import ensure_experiment_is_valid
+
+    try:
+        ensure_experiment_is_valid(dict(exp))
+    except InvalidExperiment as exc:
+        return f"experiment: not a valid Chaos Toolkit experiment: {exc}"
+    return None
 
 
 @click.command("validate")

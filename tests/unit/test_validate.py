@@ -50,6 +50,19 @@ BAD_INPUTS = [
     (SHARDS, {"SCALEPROOF_COLLECTION": "documents"}, "collection (SCALEPROOF_COLLECTION='documents')"),
     (SHARDS, {"SCALEPROOF_MIN_NODES": "0"}, "min_nodes (SCALEPROOF_MIN_NODES='0')"),
     (SHARDS, {"SCALEPROOF_WEAVIATE_METRICS_URLS": "http://127.0.0.1:2112,nope"}, "weaviate_metrics_urls"),
+    (
+        SHARDS,
+        {"SCALEPROOF_STORE": "chroma"},
+        "store (SCALEPROOF_STORE='chroma'): must be one of weaviate, qdrant",
+    ),
+    (POD_KILL, {"SCALEPROOF_APP_URL": "http://10.255.255.1"}, "refusing to send load to 10.255.255.1"),
+    (
+        HPA,
+        {"SCALEPROOF_REQUESTS": "FETCH /x"},
+        "load: configuration `requests` (SCALEPROOF_REQUESTS), entry 1",
+    ),
+    (HPA, {"SCALEPROOF_LOAD_ENV": "{bad json"}, "load: configuration `load_env` (SCALEPROOF_LOAD_ENV)"),
+    (HPA, {"SCALEPROOF_LOCUSTFILE": "/nope.py"}, "load: configuration `locustfile` (SCALEPROOF_LOCUSTFILE)"),
 ]
 
 
@@ -77,6 +90,17 @@ def test_unreadable_experiment(tmp_path):
     assert "cannot read" in validate.validate_experiment(tmp_path / "missing.yaml", env={})[0]
 
 
+def test_credential_fallbacks_are_known_variables():
+    env = {"SCALEPROOF_KUBE_CONTEXT": "ctx", "SCALEPROOF_PROMETHEUS_TOKEN": "t"}
+    assert validate.validate_experiment(POD_KILL, env=env, offline=True) == []
+
+
+def test_an_experiment_chaos_toolkit_would_refuse_is_refused(tmp_path):
+    (tmp_path / "x.yaml").write_text("title: x\n")
+    (problem,) = validate.validate_experiment(tmp_path / "x.yaml", env={}, offline=True)
+    assert problem.startswith("experiment: not a valid Chaos Toolkit experiment:"), problem
+
+
 def values(**over):
     base = {"namespace": "scaleproof", "selector": "app.kubernetes.io/name=searchapp"}
     return {**base, **over}
@@ -96,6 +120,30 @@ def test_targets_missing_deployment_hpa_service_and_pods(monkeypatch):
     assert validate.check_targets(values(deployment="searchapp")) == []
     wrong = validate.check_targets(values(deployment="searchapp", selector="app=other"))
     assert wrong[0].startswith("selector: 'app=other' does not select the pods of deployment")
+
+
+def test_claims_above_the_hpa_maximum_are_refused(monkeypatch):
+    fake = install(monkeypatch)
+    fake.add_deployment()
+    fake.add_hpa(max_r=5)
+    fake.pods = [pod("a")]
+    problems = validate.check_targets(values(deployment="searchapp", hpa="searchapp", target_replicas=50))
+    assert problems == [
+        "target_replicas: 50 replicas claimed, but hpa searchapp allows at most 5 "
+        "(raise its maxReplicas or lower SCALEPROOF_TARGET_REPLICAS)"
+    ]
+    assert validate.check_targets(values(deployment="searchapp", hpa="searchapp", replicas=5)) == []
+
+
+def test_a_selector_that_also_matches_another_workload_is_refused(monkeypatch):
+    fake = install(monkeypatch)
+    fake.add_deployment()
+    fake.add_deployment("other")
+    other = pod("x")
+    other["metadata"]["ownerReferences"][0]["name"] = "other-rs"
+    fake.pods = [pod("a"), other]
+    (problem,) = validate.check_targets(values(deployment="searchapp"))
+    assert problem.startswith("selector: ") and "x (owned by Deployment/other)" in problem, problem
 
 
 def test_unreachable_cluster_is_one_line(monkeypatch, tmp_path):
@@ -128,6 +176,17 @@ def test_reachability_of_app_prometheus_and_store():
     assert problems[0] == f"prometheus_url: {url}/-/ready answered HTTP 503"
     assert problems[1].startswith("weaviate_url: http://127.0.0.1:9/v1/.well-known/ready unreachable")
     assert len(problems) == 2  # the app answered /readyz
+
+
+def test_reachability_uses_the_configured_ready_path():
+    srv = http.server.HTTPServer(("127.0.0.1", 0), _Ready)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}"
+        problems = validate.check_reachability({"app_url": url, "ready_path": "/healthz"}, timeout_s=2)
+    finally:
+        srv.shutdown()
+    assert problems == [f"app_url: {url}/healthz answered HTTP 503"]
 
 
 @pytest.mark.parametrize("command", ["run", "validate"])

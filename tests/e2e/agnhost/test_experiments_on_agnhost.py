@@ -38,6 +38,9 @@ def _env(kubectl: Kubectl, app: AgnhostApp, **extra: str) -> dict[str, str]:
         "SCALEPROOF_LOCUSTFILE": "",
         "SCALEPROOF_INGEST": "",
         "SCALEPROOF_PROMETHEUS_CONTAINER": "agnhost",
+        # netexec has no drain (keep-alive connections to a victim are reset when it exits): a team
+        # whose app cannot drain sets its budget of failed requests per kill
+        "SCALEPROOF_MAX_FAILED_REQUESTS_PER_KILL": "10",
         # agnhost has no request metrics of its own
         "SCALEPROOF_PROMETHEUS_QUERY_REQUEST_RATE": "vector(0)",
         "SCALEPROOF_PROMETHEUS_QUERY_ERROR_RATE_5XX": "vector(0)",
@@ -106,6 +109,7 @@ def test_pod_kill_on_agnhost_through_init_and_a_target_file(
                 "SCALEPROOF_KUBECONFIG",
                 "SCALEPROOF_KILLS",
                 "SCALEPROOF_KILL_INTERVAL_S",
+                "SCALEPROOF_MAX_FAILED_REQUESTS_PER_KILL",
                 "SCALEPROOF_LOAD_RUN_TIME_S",
                 "SCALEPROOF_METHOD_DEADLINE_S",
             )
