@@ -304,14 +304,9 @@ def _print_shards(fig: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------------------------------ floor
 def _kubectl(kubeconfig: Path, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    from scaleproof.cluster.deploy import kubectl_binary
+    from scaleproof.cluster.deploy import run_kubectl
 
-    return subprocess.run(
-        [kubectl_binary(), "--kubeconfig", str(kubeconfig), *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_kubectl(kubeconfig, *argv, timeout=timeout)
 
 
 def _scaleproof(*argv: str, timeout: float) -> list[str]:

@@ -29,13 +29,17 @@ def kubectl_binary() -> str:
     return found
 
 
-def _kubectl(kubeconfig: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_kubectl(kubeconfig: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """kubectl against `kubeconfig`, output captured (the caller reads returncode and stderr)."""
     return subprocess.run(
         [kubectl_binary(), "--kubeconfig", str(kubeconfig), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+_kubectl = run_kubectl
 
 
 def _not_ready(kubeconfig: Path, namespace: str) -> list[str]:
