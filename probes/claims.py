@@ -54,6 +54,25 @@ def _record(configuration: Mapping[str, Any] | None, rec: dict[str, Any]) -> Non
         logger.debug("claim not recorded: %s", exc)
 
 
+def record_check(
+    configuration: Mapping[str, Any] | None, claim: str, value: Any, threshold: Any, met: bool, op: str = ">="
+) -> None:
+    """Append one check of `claim` in the run's current phase to `claims.jsonl` (for probes that judge
+    their claim themselves, e.g. the shard spread)."""
+    _record(
+        configuration,
+        {
+            "t": round(time.time(), 6),
+            "claim": claim,
+            "phase": phase(configuration),
+            "value": value,
+            "op": op,
+            "threshold": threshold,
+            "met": met,
+        },
+    )
+
+
 def _check(claim: str, value: Any, op: str, thresholds: Mapping[str, Any], configuration: Any) -> bool:
     current = phase(configuration)
     limit = _threshold(thresholds, current)

@@ -544,7 +544,8 @@ def shard_spread_now(
     read by phase from the run's own records (`run_phase`): at rest (no ingest ended yet) nothing is
     claimed, the store must only answer; once the ingest ended (ok or failed), >= `min_shards` shards
     hold data on >= `min_nodes` nodes; once the `queried_label` snapshot exists (the burst is over,
-    its counters settled), >= `min_shards_queried` shards were queried too. Never writes anything."""
+    its counters settled), >= `min_shards_queried` shards were queried too. Never writes to the store;
+    each claimed figure's check goes to the run's `claims.jsonl` (where each claim was checked)."""
     s = _store(store, configuration)
     snap = _snapshot(s, collection, True, qdrant_urls, secrets, configuration, client_factory)
     base = next(
@@ -579,7 +580,21 @@ def shard_spread_now(
         "met": not reasons,
         "reasons": reasons,
     }
+    _record_claims(out, out["claim"]["claimed"], configuration)
     return out
+
+
+def _record_claims(
+    value: Mapping[str, Any], claimed: Mapping[str, int], configuration: Mapping[str, Any] | None
+) -> None:
+    """One `claims.jsonl` line per figure claimed in this phase (none at rest)."""
+    from probes.claims import record_check
+
+    if value["claim"]["phase"] == "at rest":
+        return
+    for key, threshold in claimed.items():
+        got = value.get(key)
+        record_check(configuration, key, got, threshold, got is not None and int(got) >= int(threshold))
 
 
 def spread_claim_holds(value: Mapping[str, Any] | None = None) -> bool:

@@ -201,6 +201,14 @@ def test_weaviate_spread_claim_follows_the_run(http, tmp_path):
     http["10.0.0.1:2112"] = Resp(text=METRICS.replace("} 12", "} 30").replace("} 7", "} 9"))
     assert vectorstore.spread_claim_holds(vectorstore.shard_spread_now(configuration=c))
     assert vectorstore.healthy_nodes(configuration=c) == 2
+    # each claimed figure's check is in claims.jsonl (none at rest), as the evidence summarises it
+    from scaleproof.evidence import claims_summary
+
+    rows = {r["claim"]: r for r in claims_summary(rundir.read_jsonl(tmp_path / "claims.jsonl"))}
+    assert set(rows) == {"shards_with_data", "nodes_with_shards", "shards_queried"}
+    assert (rows["shards_with_data"]["checks"], rows["shards_with_data"]["met"]) == (2, 2)
+    assert (rows["shards_queried"]["checks"], rows["shards_queried"]["met"]) == (2, 1)
+    assert rows["shards_queried"]["threshold"] == 2
 
 
 def test_prometheus_unreachable_and_error_messages(http):

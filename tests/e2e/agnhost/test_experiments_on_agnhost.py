@@ -211,7 +211,9 @@ def test_bad_inputs_stop_before_any_fault(kubectl: Kubectl, agnhost: AgnhostApp,
     _other_workload(kubectl, agnhost.namespace, agnhost.image)
     cases = {
         "deployment": ({"SCALEPROOF_DEPLOYMENT": "nope"}, "`deployment`"),
-        "ready_path": ({"SCALEPROOF_READY_PATH": "/no-such-path"}, "`ready_path`"),
+        # netexec answers 200 on any unknown path (its "/" handler): /dial without its parameters
+        # is a path it answers 400, what a wrong readiness path looks like on this server
+        "ready_path": ({"SCALEPROOF_READY_PATH": "/dial"}, "`ready_path`"),
         "locustfile-missing": (
             {"SCALEPROOF_REQUESTS": "", "SCALEPROOF_LOCUSTFILE": "/nonexistent.py"},
             "does not exist",
