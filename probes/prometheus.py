@@ -333,3 +333,39 @@ def _page_drawn(png: Path) -> bool:
     img = image.imread(str(png))
     lower = img[int(img.shape[0] * 0.3) :, :, :3]
     return bool((lower < 0.95).any(axis=2).mean() > 0.02)
+
+
+def wait_for_resting_pod_count(
+    namespace: str,
+    selector: str,
+    timeout_s: float = 60.0,
+    interval_s: float = 2.0,
+    configuration: Mapping[str, Any] | None = None,
+    sleep: Any = time.sleep,
+) -> dict[str, Any]:
+    """Wait until Prometheus' own pod count (the configured `pods_running` query) equals the pods the
+    API server lists for `selector`, so its view of a run starts from the resting state too: cAdvisor
+    keeps reporting a deleted pod's cgroup for tens of seconds (seen: 25 s after a scale-down).
+    Prometheus is evidence, not the verdict: never raises; says in its result whether it settled."""
+    from probes import kubernetes as kube
+    from scaleproof.evidence import POD_COUNT_QUERY, prometheus_queries
+
+    expected = len(kube.list_pods(namespace, selector, configuration))
+    promql, err = prometheus_queries(configuration).get(POD_COUNT_QUERY, ("", "no pods_running query"))
+    t0, seen = time.monotonic(), None
+    while err is None:
+        try:
+            seen = query_scalar(promql, configuration=configuration)
+        except PrometheusUnavailable as exc:
+            err = str(exc)
+            break
+        if seen is not None and round(seen) == expected:
+            break
+        if time.monotonic() - t0 > float(timeout_s):
+            err = f"Prometheus still counts {seen} pods after {timeout_s:g} s, the API server {expected}"
+            break
+        sleep(float(interval_s))
+    if err:
+        logger.warning("Prometheus pod count not at rest: %s", err)
+    waited = round(time.monotonic() - t0, 3)
+    return {"expected": expected, "seen": seen, "waited_s": waited, "settled": err is None, "error": err}

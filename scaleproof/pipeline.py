@@ -57,9 +57,10 @@ def run_experiment(
         str(journal),
         str(experiment),
     ]
-    _say(
-        f"chaos run {experiment.relative_to(REPO)} (journal {journal.relative_to(REPO)}, log {log_file.name})"
-    )
+    from scaleproof.report.journal import display_path
+
+    shown = display_path(journal, as_named=True)  # a journal may live outside the repository
+    _say(f"chaos run {experiment.relative_to(REPO)} (journal {shown}, log {log_file.name})")
     proc = subprocess.run(argv, cwd=REPO, env=env)
     _say(f"chaos run {kind} exited {proc.returncode} (its exit code is not the verdict)")
     if not journal.exists():

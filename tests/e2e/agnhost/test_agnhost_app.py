@@ -21,10 +21,12 @@ def test_three_ready_pods_answer_on_the_nodeport(kubectl: Kubectl, agnhost: Agnh
     assert len(seen) >= 2 and seen <= set(pods), f"answered by {seen}, Ready pods {pods}"
     assert get(f"{agnhost.url}{agnhost.ready_path}")[0] == 200
     assert get(f"{agnhost.url}/echo?msg=scaleproof") == (200, "scaleproof")
-    # the reference app's readiness path answers too (netexec serves /readyz): a steady-state probe
-    # that must fail on a wrong path needs another one, e.g. /ready (404)
+    # the reference app's readiness path answers too (netexec serves /readyz), and so does any unknown
+    # path (netexec's "/" handler answers 200): a steady-state probe that must fail on a wrong path
+    # needs one netexec refuses, e.g. /dial without its parameters (400)
     assert get(f"{agnhost.url}/readyz")[0] == 200
-    assert get(f"{agnhost.url}/ready")[0] == 404
+    assert get(f"{agnhost.url}/no-such-path")[0] == 200
+    assert get(f"{agnhost.url}/dial")[0] == 400
 
 
 def test_its_hpa_reads_cpu(kubectl: Kubectl, agnhost: AgnhostApp) -> None:

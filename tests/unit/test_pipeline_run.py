@@ -1,0 +1,27 @@
+"""`run_experiment` writes its journal wherever it is told, inside the repository or not."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from scaleproof import pipeline
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_journal_directory_outside_the_repository(monkeypatch, tmp_path, capsys):
+    calls = []
+
+    def fake_run(argv, cwd=None, env=None):
+        calls.append(argv)
+        journal = argv[argv.index("--journal-path") + 1]
+        open(journal, "w").write("{}")
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(pipeline.subprocess, "run", fake_run)
+    journal = pipeline.run_experiment("pod-kill", tmp_path / "journals", {})
+    assert journal.parent == tmp_path / "journals" and journal.exists()
+    assert calls and calls[0][-1].endswith("experiments/pod-kill.yaml")
+    assert str(journal) in capsys.readouterr().err

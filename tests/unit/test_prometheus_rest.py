@@ -1,0 +1,58 @@
+"""hpa-scale waits until Prometheus' own pod count is the resting one before the load starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from probes import kubernetes as kube
+from probes import prometheus
+from scaleproof.errors import PrometheusUnavailable
+
+pytestmark = pytest.mark.unit
+
+
+def _experiment_configuration() -> dict:
+    """hpa-scale's own configuration as Chaos Toolkit loads it (its queries and their placeholders)."""
+    import yaml
+    from chaoslib.configuration import load_configuration
+
+    from tests.unit.test_experiments import ROOT
+
+    exp = yaml.safe_load((ROOT / "experiments" / "hpa-scale.yaml").read_text())
+    return dict(load_configuration(exp["configuration"]))
+
+
+CFG = _experiment_configuration()
+
+
+@pytest.fixture
+def one_pod(monkeypatch):
+    monkeypatch.setattr(kube, "list_pods", lambda ns, sel, cfg=None: [{"metadata": {"name": "a"}}])
+
+
+def test_waits_while_cadvisor_still_counts_a_deleted_pod(monkeypatch, one_pod):
+    seen = iter([2.0, 2.0, 1.0])
+    monkeypatch.setattr(prometheus, "query_scalar", lambda q, **kw: next(seen))
+    out = prometheus.wait_for_resting_pod_count(
+        "scaleproof", "app=x", configuration=CFG, sleep=lambda s: None
+    )
+    assert (out["expected"], out["seen"], out["settled"], out["error"]) == (1, 1.0, True, None)
+
+
+def test_gives_up_after_the_timeout_without_failing(monkeypatch, one_pod):
+    monkeypatch.setattr(prometheus, "query_scalar", lambda q, **kw: 2.0)
+    out = prometheus.wait_for_resting_pod_count(
+        "scaleproof", "app=x", timeout_s=0, configuration=CFG, sleep=lambda s: None
+    )
+    assert not out["settled"] and "still counts 2.0 pods" in out["error"]
+
+
+def test_an_unreachable_prometheus_is_said_not_raised(monkeypatch, one_pod):
+    def down(q, **kw):
+        raise PrometheusUnavailable("Prometheus unreachable at http://127.0.0.1:1")
+
+    monkeypatch.setattr(prometheus, "query_scalar", down)
+    out = prometheus.wait_for_resting_pod_count(
+        "scaleproof", "app=x", configuration=CFG, sleep=lambda s: None
+    )
+    assert not out["settled"] and "unreachable" in out["error"]
