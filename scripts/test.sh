@@ -15,4 +15,4 @@ else
 fi
 scaleproof images
 echo "[test] pytest"
-pytest -q tests/unit tests/e2e "$@"
+pytest -q --durations=25 tests/unit tests/e2e "$@"
