@@ -340,32 +340,38 @@ def wait_for_resting_pod_count(
     selector: str,
     timeout_s: float = 60.0,
     interval_s: float = 2.0,
+    hold_s: float = 12.0,
     configuration: Mapping[str, Any] | None = None,
     sleep: Any = time.sleep,
+    clock: Any = time.monotonic,
 ) -> dict[str, Any]:
     """Wait until Prometheus' own pod count (the configured `pods_running` query) equals the pods the
     API server lists for `selector`, so its view of a run starts from the resting state too: cAdvisor
-    keeps reporting a deleted pod's cgroup for tens of seconds (seen: 25 s after a scale-down).
+    keeps reporting a deleted pod's cgroup for tens of seconds (seen: 25 s after a scale-down). The
+    count must hold for `hold_s` (more than a scrape interval plus a query step), so that a range
+    query's last point before the load cannot still find the deleted pod's last sample.
     Prometheus is evidence, not the verdict: never raises; says in its result whether it settled."""
     from probes import kubernetes as kube
     from scaleproof.evidence import POD_COUNT_QUERY, prometheus_queries
 
     expected = len(kube.list_pods(namespace, selector, configuration))
     promql, err = prometheus_queries(configuration).get(POD_COUNT_QUERY, ("", "no pods_running query"))
-    t0, seen = time.monotonic(), None
+    t0, seen, held_since = clock(), None, None
     while err is None:
         try:
             seen = query_scalar(promql, configuration=configuration)
         except PrometheusUnavailable as exc:
             err = str(exc)
             break
-        if seen is not None and round(seen) == expected:
+        at_rest = seen is not None and round(seen) == expected
+        held_since = (held_since if held_since is not None else clock()) if at_rest else None
+        if held_since is not None and clock() - held_since >= float(hold_s):
             break
-        if time.monotonic() - t0 > float(timeout_s):
+        if clock() - t0 > float(timeout_s):
             err = f"Prometheus still counts {seen} pods after {timeout_s:g} s, the API server {expected}"
             break
         sleep(float(interval_s))
     if err:
         logger.warning("Prometheus pod count not at rest: %s", err)
-    waited = round(time.monotonic() - t0, 3)
+    waited = round(clock() - t0, 3)
     return {"expected": expected, "seen": seen, "waited_s": waited, "settled": err is None, "error": err}

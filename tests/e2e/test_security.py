@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -95,7 +96,10 @@ def test_experiment_runs_as_the_chaos_runner_without_a_denial(
     assert journal.exists(), run.stderr[-2000:]
     doc = json.loads(journal.read_text())
     ev = evidence_of(journal)
-    forbidden = [ln for ln in journal.with_suffix(".log").read_text().splitlines() if "403" in ln]
+    # the API server's denial as the kubernetes client reports it: "(403)" and "Reason: Forbidden"
+    # (a bare "403" also matches timestamps and pids in the log)
+    denial = re.compile(r"\(403\)|Forbidden|forbidden")
+    forbidden = [ln for ln in journal.with_suffix(".log").read_text().splitlines() if denial.search(ln)]
     figures = {n: m.get("value") for n, m in ev["metrics"].items()}
     print(f"\n{kind} as chaos-runner: verdict {ev['verdict']} {figures}")
     assert not forbidden, forbidden[:5]

@@ -30,13 +30,29 @@ def one_pod(monkeypatch):
     monkeypatch.setattr(kube, "list_pods", lambda ns, sel, cfg=None: [{"metadata": {"name": "a"}}])
 
 
-def test_waits_while_cadvisor_still_counts_a_deleted_pod(monkeypatch, one_pod):
-    seen = iter([2.0, 2.0, 1.0])
-    monkeypatch.setattr(prometheus, "query_scalar", lambda q, **kw: next(seen))
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.now += s
+
+
+def test_waits_while_cadvisor_still_counts_a_deleted_pod_and_until_the_count_holds(monkeypatch, one_pod):
+    seen = iter([2.0, 2.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    asked = []
+    monkeypatch.setattr(prometheus, "query_scalar", lambda q, **kw: asked.append(q) or next(seen))
+    clock = _Clock()
     out = prometheus.wait_for_resting_pod_count(
-        "scaleproof", "app=x", configuration=CFG, sleep=lambda s: None
+        "scaleproof", "app=x", interval_s=2, hold_s=10, configuration=CFG, sleep=clock.sleep, clock=clock
     )
     assert (out["expected"], out["seen"], out["settled"], out["error"]) == (1, 1.0, True, None)
+    # the 1 at 4 s did not hold (2 again at 6 s): settled after 10 s of 1 from 8 s on
+    assert len(asked) == 10 and out["waited_s"] == 18
+    assert "container_start_time_seconds" in asked[0]
 
 
 def test_gives_up_after_the_timeout_without_failing(monkeypatch, one_pod):
