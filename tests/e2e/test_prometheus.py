@@ -134,5 +134,7 @@ def test_pod_count_in_prometheus_rises_from_1_to_3_during_hpa_scale(experiment_r
     shot = base64.b64decode(prom["screenshot"]["png_base64"])
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and prom["screenshot"]["drawn"], "the graph page was not drawn"
     cc = crosscheck(ev)
-    assert cc is not None and cc["max_pods"]["cadvisor"] == cc["max_pods"]["watch"]
+    # cAdvisor counts a pod from its container start, the watches count Ready pods: a replica started
+    # but not yet Ready when the run ends is in the first only (seen: 4 vs 3), never the other way round
+    assert cc is not None and cc["max_pods"]["cadvisor"] >= cc["max_pods"]["watch"] >= 3
     print(f"cross-check: {cc}")
