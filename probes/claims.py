@@ -55,16 +55,22 @@ def _record(configuration: Mapping[str, Any] | None, rec: dict[str, Any]) -> Non
 
 
 def record_check(
-    configuration: Mapping[str, Any] | None, claim: str, value: Any, threshold: Any, met: bool, op: str = ">="
+    configuration: Mapping[str, Any] | None,
+    claim: str,
+    value: Any,
+    threshold: Any,
+    met: bool,
+    op: str = ">=",
+    in_phase: str | None = None,
 ) -> None:
-    """Append one check of `claim` in the run's current phase to `claims.jsonl` (for probes that judge
-    their claim themselves, e.g. the shard spread)."""
+    """Append one check of `claim` to `claims.jsonl`, in `in_phase` (default: the run's current phase;
+    probes that judge their claim themselves, e.g. the shard spread, leave it to this)."""
     _record(
         configuration,
         {
             "t": round(time.time(), 6),
             "claim": claim,
-            "phase": phase(configuration),
+            "phase": in_phase if in_phase is not None else phase(configuration),
             "value": value,
             "op": op,
             "threshold": threshold,
@@ -86,18 +92,7 @@ def _check(claim: str, value: Any, op: str, thresholds: Mapping[str, Any], confi
         met = False
     else:
         met = number >= limit if op == ">=" else number <= limit
-    _record(
-        configuration,
-        {
-            "t": round(time.time(), 6),
-            "claim": claim,
-            "phase": current,
-            "value": value,
-            "op": op,
-            "threshold": limit,
-            "met": met,
-        },
-    )
+    record_check(configuration, claim, value, limit, met, op, in_phase=current)
     return met
 
 
