@@ -649,7 +649,14 @@ def prometheus_queries(configuration: Mapping[str, Any] | None) -> dict[str, tup
     raw = {**legacy, **declared} or dict(DEFAULT_PROM_QUERIES)
     out: dict[str, tuple[str, str | None]] = {}
     for name, q in sorted(raw.items()):
-        text = str(substitute(str(q), cfg, {}))
+        text = str(q)
+        # a configuration value may itself hold placeholders (the pod regex defaults to
+        # `${deployment}-…`): substitute until nothing changes, a few passes at most
+        for _ in range(5):
+            filled = str(substitute(text, cfg, {}))
+            if filled == text:
+                break
+            text = filled
         missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)))
         err = None
         if missing:

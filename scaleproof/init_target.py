@@ -134,7 +134,7 @@ def describe(
         (
             "prometheus_container",
             str(containers[0].get("name") or ""),
-            "the container the Prometheus pod-count and CPU queries select (cAdvisor)",
+            "the container whose `up` the Prometheus view counts (cAdvisor queries select pods by name)",
         )
     )
     if pdbs:

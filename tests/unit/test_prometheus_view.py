@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -103,6 +104,24 @@ def test_generic_defaults_are_not_tied_to_any_app() -> None:
     assert set(got) == set(evidence.DEFAULT_PROM_QUERIES)
     for q, err in got.values():
         assert err is None and "searchapp" not in q and "job=" not in q
+
+
+def test_pod_regex_and_container_default_to_the_configured_deployment() -> None:
+    """A team that sets only SCALEPROOF_DEPLOYMENT gets queries about its own pods: the experiments'
+    defaults hold `${deployment}`, filled in a second pass (agnhost's pod count was empty before)."""
+    import yaml
+    from chaoslib.configuration import load_configuration
+
+    for name in ("pod-kill", "hpa-scale"):
+        declared = yaml.safe_load((Path(__file__).parents[2] / "experiments" / f"{name}.yaml").read_text())
+        env = {"SCALEPROOF_NAMESPACE": "team-a", "SCALEPROOF_DEPLOYMENT": "agnhost"}
+        with mock.patch.dict("os.environ", env):
+            cfg = load_configuration(declared["configuration"])
+        got = evidence.prometheus_queries(cfg)
+        q, err = got["pods_running"]
+        assert err is None and 'pod=~"agnhost-[a-z0-9]+-[a-z0-9]+"' in q and "searchapp" not in q, name
+        q, err = got["pods_up"]
+        assert err is None and 'container="agnhost"' in q, name
 
 
 def test_every_experiment_declares_the_pod_count_and_its_env_override() -> None:
