@@ -33,8 +33,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypedDict
 
-from probes import kubernetes as kube
-from scaleproof import rundir, undo
+from scaleproof import kube, rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
 from scaleproof.timing import controller_ref, pod_ready
 
@@ -251,6 +250,7 @@ def kill_pods(
             min_ready=baseline_ready,
             timeout_s=min(wait_recovered_s, remaining),
             configuration=configuration,
+            check=undo.check_abort,
         )
 
     all_victims: list[Victim] = []

@@ -11,9 +11,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from probes import kubernetes as kube
-from scaleproof import undo
+from scaleproof import kube, undo
 from scaleproof.errors import DeadlineExceeded, UnsafeTarget
+from scaleproof.timing import pod_ready
 
 __all__ = ["reset_to_hpa_minimum", "restore", "set_hpa_bounds"]
 
@@ -118,7 +118,7 @@ def reset_to_hpa_minimum(
         )
     while True:
         pods = kube.list_pods(namespace, selector, configuration)
-        ready = sum(1 for p in pods if kube.pod_ready(p))
+        ready = sum(1 for p in pods if pod_ready(p))
         if ready == minimum and len(pods) == minimum:
             return {"from": before, "to": minimum, "waited_s": round(time.monotonic() - t0, 3)}
         if time.monotonic() - t0 > float(timeout_s):

@@ -351,7 +351,7 @@ def wait_for_resting_pod_count(
     count must hold for `hold_s` (more than a scrape interval plus a query step), so that a range
     query's last point before the load cannot still find the deleted pod's last sample.
     Prometheus is evidence, not the verdict: never raises; says in its result whether it settled."""
-    from probes import kubernetes as kube
+    from scaleproof import kube
     from scaleproof.evidence import POD_COUNT_QUERY, prometheus_queries
 
     expected = len(kube.list_pods(namespace, selector, configuration))
