@@ -3,6 +3,8 @@
 The plan holds the Deployment's replica count, the HPA's min/max replicas and the Locust pid of the
 run, inside one namespace + label selector. `replay(plan)` restores them (idempotent; never touches
 anything outside the namespace, nor a Deployment whose selector does not match the plan's selector).
+It reads and writes through the Kubernetes access layer (`scaleproof.kube`) and stops the load through
+`scaleproof.procgroup`: no provider is imported, so the exit hook and `scaleproof recover` need none.
 
 When it is replayed:
 
@@ -34,7 +36,7 @@ from typing import Any, TypedDict
 
 import click
 
-from scaleproof import kube, rundir
+from scaleproof import kube, procgroup, rundir
 from scaleproof.errors import NotFound, ScaleproofError, UnsafeTarget
 
 __all__ = [
@@ -256,10 +258,8 @@ def replay(
         if dry_run:
             steps.append({"step": "stop-load", "ok": True, "detail": f"would stop Locust pid {load['pid']}"})
         else:
-            from loadgen import runner
-
             try:
-                res = runner.stop(int(load["pid"]), grace_s=stop_grace_s)
+                res = procgroup.stop(int(load["pid"]), grace_s=stop_grace_s)
                 steps.append({"step": "stop-load", "ok": True, "detail": res})
             except Exception as exc:
                 steps.append({"step": "stop-load", "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
