@@ -89,7 +89,7 @@ def test_queries_come_from_configuration_with_placeholders_filled() -> None:
         ),
         "prometheus_query_lost": 'up{x="${not_declared}"}',
     }
-    got = evidence.prometheus_queries(cfg)
+    got = prom.prometheus_queries(cfg)
     assert got["pods_running"] == ('count(up{namespace="team-a", container="api"})', None)
     q, err = got["lost"]
     assert "${not_declared}" in q and err is not None and "`not_declared`" in err
@@ -97,10 +97,10 @@ def test_queries_come_from_configuration_with_placeholders_filled() -> None:
 
 
 def test_generic_defaults_are_not_tied_to_any_app() -> None:
-    got = evidence.prometheus_queries(
+    got = prom.prometheus_queries(
         {"namespace": "ns1", "prometheus_container": "web", "prometheus_pod_regex": "web-.+"}
     )
-    assert set(got) == set(evidence.DEFAULT_PROM_QUERIES)
+    assert set(got) == set(prom.DEFAULT_PROM_QUERIES)
     for q, err in got.values():
         assert err is None and "searchapp" not in q and "job=" not in q
 
