@@ -303,6 +303,25 @@ class FakeKube:
             yield ev
 
 
+class FakeTime:
+    """Stands in for the `time` module of `scaleproof.kube`: every look at the monotonic clock costs
+    `step_s` seconds of fake time, so a deadline passes without waiting; `sleep` calls `on_sleep`."""
+
+    def __init__(self, step_s: float, start: float = 1000.0, on_sleep: Callable[[float], Any] | None = None):
+        self.now, self.step_s, self.on_sleep = start, step_s, on_sleep
+
+    def monotonic(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if self.on_sleep is not None:
+            self.on_sleep(seconds)
+
+
 def install(monkeypatch: Any, fake: FakeKube | None = None) -> FakeKube:
     from scaleproof import kube
 

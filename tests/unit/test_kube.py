@@ -4,14 +4,12 @@ loop (list, mark listed, watch from the resourceVersion, bookmarks, relist on 41
 from __future__ import annotations
 
 import threading
-import time
-import types
 
 import pytest
 
 from scaleproof import kube
 from scaleproof.errors import ClusterUnreachable, DeadlineExceeded, NotFound
-from tests.unit.kubefake import FakeApiException, install, pod
+from tests.unit.kubefake import FakeApiException, FakeTime, install, pod
 
 pytestmark = pytest.mark.unit
 SEL = "app.kubernetes.io/name=searchapp"
@@ -40,13 +38,6 @@ def take(gen, n):
             break
     gen.close()
     return out
-
-
-def clock(**over):
-    """The `time` module as `scaleproof.kube` sees it, with some functions replaced."""
-    return types.SimpleNamespace(
-        **{"monotonic": time.monotonic, "time": time.time, "sleep": time.sleep, **over}
-    )
 
 
 def loop(fake, **kw):
@@ -167,27 +158,16 @@ def test_a_failing_relist_is_reported_and_retried(fake):
 
 def test_the_deadline_ends_the_loop_in_fake_time(fake, monkeypatch):
     fake.pods = [pod("a")]
-    now = [1000.0]
 
-    class Clock:
-        @staticmethod
-        def monotonic():
-            now[0] += 4.0  # every look at the clock costs 4 s of fake time
-            return now[0]
+    def no_pause(_):
+        raise AssertionError("nothing failed: no pause")
 
-        @staticmethod
-        def time():
-            return now[0]
-
-        @staticmethod
-        def sleep(_):
-            raise AssertionError("nothing failed: no pause")
-
-    monkeypatch.setattr(kube, "time", Clock)
+    clock = FakeTime(step_s=4.0, on_sleep=no_pause)  # every look at the clock costs 4 s
+    monkeypatch.setattr(kube, "time", clock)
     events = list(loop(fake, timeout_s=30))  # empty watches: it would spin forever without a deadline
     assert [e["type"] for e in events] == ["LISTED"]
     assert fake.watches and all(w[1] <= 30 for w in fake.watches)
-    assert now[0] - 1000.0 <= 30 + 3 * 4.0
+    assert clock.now - 1000.0 <= 30 + 3 * 4.0
 
 
 def test_stop_ends_the_loop_before_the_next_event(fake):
@@ -212,7 +192,7 @@ def test_wait_replaces_its_state_on_a_relist_and_checks_between_events(fake, mon
         if len(checks) == 3:  # seen while the watch is down: b became Ready, c was created
             fake.pods = [pod("a"), pod("b"), pod("c")]
 
-    monkeypatch.setattr(kube, "time", clock(sleep=lambda s: None))
+    monkeypatch.setattr(kube, "time", FakeTime(step_s=0.01))
     res = kube.wait_for_ready_replicas("scaleproof", SEL, min_ready=3, timeout_s=30, check=check)
     assert res["ready"] == 3
     assert checks == ["waiting for 3 Ready pods"] * 3  # after the list, the event, the interruption
@@ -221,7 +201,9 @@ def test_wait_replaces_its_state_on_a_relist_and_checks_between_events(fake, mon
 def test_wait_raises_a_failed_relist_and_the_deadline(fake, monkeypatch):
     fake.pods = [pod("a")]
     pods_watch(fake, [FakeApiException(410)])
-    down = clock(sleep=lambda s: fake.fail.setdefault("list_pods", ConnectionError("down")))
+    down = FakeTime(
+        step_s=0.01, on_sleep=lambda s: fake.fail.setdefault("list_pods", ConnectionError("down"))
+    )
     monkeypatch.setattr(kube, "time", down)  # the API server goes away during the pause
     with pytest.raises(ClusterUnreachable):
         kube.wait_for_ready_replicas("scaleproof", SEL, min_ready=3, timeout_s=30)

@@ -9,7 +9,7 @@ import pytest
 from probes import kubernetes as kube
 from scaleproof import kube as kube_layer
 from scaleproof.errors import ClusterUnreachable, DeadlineExceeded, UnsafeTarget
-from tests.unit.kubefake import install, pod
+from tests.unit.kubefake import FakeTime, install, pod
 
 pytestmark = pytest.mark.unit
 SEL = "app.kubernetes.io/name=searchapp"
@@ -93,23 +93,8 @@ def test_wait_for_ready_replicas_is_event_driven(fake):
 
 def test_wait_for_ready_replicas_deadline_with_fake_clock(fake, monkeypatch):
     fake.pods = [pod("a")]
-    now = [1000.0]
-
-    class Clock:
-        @staticmethod
-        def monotonic():
-            now[0] += 10.0  # every look at the clock costs 10 s of fake time
-            return now[0]
-
-        @staticmethod
-        def time():
-            return now[0]
-
-        @staticmethod
-        def sleep(_):
-            pass
-
-    monkeypatch.setattr(kube_layer, "time", Clock)  # the wait runs in the access layer
+    # every look at the clock costs 10 s of fake time; the wait runs in the access layer
+    monkeypatch.setattr(kube_layer, "time", FakeTime(step_s=10.0))
     with pytest.raises(DeadlineExceeded, match="only 1 of 3"):
         kube.wait_for_ready_replicas("scaleproof", SEL, min_ready=3, timeout_s=25)
 
