@@ -3,6 +3,7 @@ loop (list, mark listed, watch from the resourceVersion, bookmarks, relist on 41
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -211,3 +212,59 @@ def test_wait_raises_a_failed_relist_and_the_deadline(fake, monkeypatch):
     fake.pods = []
     with pytest.raises(DeadlineExceeded, match="only 0 of 1"):
         kube.wait_for_ready_replicas("scaleproof", SEL, min_ready=1, timeout_s=0.2)
+
+
+class _Response:
+    """What the client returns with `_preload_content=False`: the body, or a stream of JSON lines."""
+
+    status = 200
+
+    def __init__(self, body: bytes = b"", lines: list[dict] | None = None) -> None:
+        self.data = body
+        self.lines = lines or []
+
+    def stream(self, amt=None, decode_content=False):
+        for line in self.lines:
+            yield (json.dumps(line) + "\n").encode()
+
+    def close(self):
+        pass
+
+    def release_conn(self):
+        pass
+
+
+def test_the_real_client_watch_bookmarks_and_gone_through_list_then_watch():
+    """kubernetes.watch.Watch underneath: bookmarks requested and skipped, a 410 Gone sent by the
+    server raised by the client, then relisted."""
+    watches = [
+        [
+            {"type": "ADDED", "object": with_rv(pod("b"), "101")},
+            {"type": "BOOKMARK", "object": {"kind": "Pod", "metadata": {"resourceVersion": "150"}}},
+        ],
+        [
+            {
+                "type": "ERROR",
+                "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"},
+            }
+        ],
+        [{"type": "MODIFIED", "object": with_rv(pod("b", ready=False), "201")}],
+    ]
+    calls = []
+
+    def list_namespaced_pod(namespace, **kw):
+        calls.append(kw)
+        if kw.get("watch"):
+            return _Response(lines=watches.pop(0))
+        rv = "100" if len([c for c in calls if not c.get("watch")]) == 1 else "200"
+        return _Response(json.dumps({"items": [pod("a")], "metadata": {"resourceVersion": rv}}).encode())
+
+    gen = kube.list_then_watch(
+        list_namespaced_pod, "ns", timeout_s=30, what="pods", filters={"label_selector": SEL}, pause_s=0
+    )
+    events = take(gen, 5)
+    assert [e["type"] for e in events] == ["LISTED", "ADDED", "INTERRUPTED", "LISTED", "MODIFIED"]
+    assert getattr(events[2]["error"], "status", None) == 410
+    watched = [c for c in calls if c.get("watch")]
+    assert [c["resource_version"] for c in watched] == ["100", "150", "200"]
+    assert all(c["allow_watch_bookmarks"] is True and c["label_selector"] == SEL for c in watched)
