@@ -411,16 +411,16 @@ def list_then_watch(
     filters = dict(filters or {})
     deadline = time.monotonic() + float(timeout_s)
     rv: str | None = None
-    listed = False
+    listed, relist = False, True
     while stop is None or not stop.is_set():
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
         try:
-            if rv is None:
+            if relist:
                 body = call(list_fn, namespace, what=what, **filters)
                 rv = (body.get("metadata") or {}).get("resourceVersion")
-                listed = True
+                listed, relist = True, False
                 yield {"type": "LISTED", "t": time.time(), "items": list(body.get("items") or [])}
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -432,7 +432,7 @@ def list_then_watch(
                 obj = ev.get("object") or {}
                 etype = str(ev.get("type"))
                 if etype == "ERROR":
-                    rv = None
+                    relist = True
                     break
                 rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
                 if etype == "BOOKMARK":
@@ -444,7 +444,7 @@ def list_then_watch(
             if not listed:
                 raise
             yield {"type": "INTERRUPTED", "t": time.time(), "error": exc}
-            rv = None
+            relist = True
             pause = min(float(pause_s), max(0.0, deadline - time.monotonic()))
             if stop is not None:
                 stop.wait(pause)
