@@ -14,7 +14,7 @@ from typing import Any
 
 from loadgen import runner
 from loadgen.spec import check_load
-from scaleproof import rundir, undo
+from scaleproof import procgroup, rundir, undo
 from scaleproof.errors import DeadlineExceeded, LoadError
 
 __all__ = ["collect_stats", "start_load", "stop_load", "wait_for_users"]
@@ -48,7 +48,7 @@ def start_load(
         raise LoadError("configuration `app_url` (SCALEPROOF_APP_URL) is required: where the load goes")
     spec = check_load(locustfile, requests, load_env, configuration, import_check=False)
     prev = (undo.load_plan(path) or {}).get("load") or {}
-    if prev.get("pid") and runner._alive(int(prev["pid"])):  # noqa: SLF001
+    if prev.get("pid") and procgroup.alive(int(prev["pid"])):
         raise LoadError(f"a load (pid {prev['pid']}) is already running for this run; stop it first")
     handle = runner.start(
         str(host),

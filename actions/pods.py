@@ -31,10 +31,11 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypedDict
 
-from probes import kubernetes as kube
-from scaleproof import rundir, undo
+from scaleproof import kube, rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
 from scaleproof.timing import controller_ref, pod_ready
 
@@ -163,6 +164,23 @@ def _disrupt(
     return None
 
 
+@dataclass(frozen=True)
+class _Kills:
+    """What every step of one `kill_pods` call needs to know."""
+
+    namespace: str
+    selector: str
+    path: Path  # the run directory
+    evict: bool  # through the Eviction API (budgets apply), else a plain delete
+    grace_period_s: int | None
+    pdb_wait_s: float
+    wait_recovered_s: float
+    baseline_ready: int  # Ready pods before the first kill
+    end: float  # time.monotonic() deadline of the whole action
+    pause: Callable[[float], None]
+    configuration: Mapping[str, Any] | None
+
+
 def kill_pods(
     namespace: str,
     selector: str,
@@ -195,39 +213,96 @@ def kill_pods(
     if repetitions < 1:
         raise UnsafeTarget(f"repetitions must be ≥ 1, got {repetitions}")
     rng = random.Random(seed)
-    pause = sleep or _interruptible_sleep
     end = time.monotonic() + float(deadline_s)
     pods = kube.list_pods(namespace, selector, configuration)
     if not pods:
         raise UnsafeTarget(f"no pod matches {selector!r} in namespace {namespace!r}: check the selector")
-    baseline_ready = sum(1 for p in pods if pod_ready(p))
-
     if dry_run:
-        victims, info = select_victims(pods, count, max_count, max_percent, rng)
-        plan = (
-            undo.load_plan(run_dir, configuration)
-            if (run_dir or (configuration or {}).get(rundir.CONFIG_KEY))
-            else None
-        )
-        out = {
-            "dry_run": True,
-            "victims": [_victim(p, namespace) for p in victims],
-            "repetitions": repetitions,
-            "selection": info,
-            "method": "eviction" if respect_pdb else "delete",
-            "pdbs": _pdb_names(namespace, victims, configuration),
-            "undo_plan": plan
-            or {
-                "namespace": namespace,
-                "selector": selector,
-                "note": "pod kills need no undo: the ReplicaSet recreates the pods",
-            },
-        }
-        print(json.dumps(out, indent=2, default=str))
-        return out
+        chosen, info = select_victims(pods, count, max_count, max_percent, rng)
+        return _dry_run(chosen, info, namespace, selector, repetitions, respect_pdb, run_dir, configuration)
+    run = _Kills(
+        namespace,
+        selector,
+        _plan_before_fault(namespace, selector, run_dir, configuration),
+        respect_pdb,
+        grace_period_s,
+        pdb_wait_s,
+        wait_recovered_s,
+        sum(1 for p in pods if pod_ready(p)),
+        end,
+        sleep or _interruptible_sleep,
+        configuration,
+    )
+    victims: list[Victim] = []
+    pdb_names: set[str] = set()
+    refused: dict[str, Any] | None = None
+    for rep in range(repetitions):
+        if rep > 0:
+            pods = _next_round(run, rep, deadline_s, interval_s)
+        chosen, info = select_victims(pods, count, max_count, max_percent, rng)
+        if respect_pdb:
+            pdb_names.update(_pdb_names(namespace, chosen, configuration))
+        killed, refused = _kill_round(run, chosen, info, first=len(victims) + 1)
+        victims += killed
+        if refused is not None:
+            break
+    # the last repetition's victims are replaced before we return, so that the watches (closed by
+    # the rollbacks) see the replacement become Ready and the endpoints come back
+    remaining = end - time.monotonic()
+    if remaining > 0:
+        _wait_recovered(run, remaining)
+    method = "eviction" if respect_pdb else "delete"
+    return {
+        "victims": victims,
+        "kills": len(victims),
+        "pdbs": sorted(pdb_names),
+        "refused": refused,
+        "method": method,
+        "dry_run": False,
+    }
 
+
+def _dry_run(
+    chosen: Sequence[Mapping[str, Any]],
+    info: Mapping[str, Any],
+    namespace: str,
+    selector: str,
+    repetitions: int,
+    respect_pdb: bool,
+    run_dir: str | None,
+    configuration: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Print and return the victims, the budgets covering them and the undo plan; touch nothing."""
+    plan = (
+        undo.load_plan(run_dir, configuration)
+        if (run_dir or (configuration or {}).get(rundir.CONFIG_KEY))
+        else None
+    )
+    out = {
+        "dry_run": True,
+        "victims": [_victim(p, namespace) for p in chosen],
+        "repetitions": repetitions,
+        "selection": info,
+        "method": "eviction" if respect_pdb else "delete",
+        "pdbs": _pdb_names(namespace, chosen, configuration),
+        "undo_plan": plan
+        or {
+            "namespace": namespace,
+            "selector": selector,
+            "note": "pod kills need no undo: the ReplicaSet recreates the pods",
+        },
+    }
+    print(json.dumps(out, indent=2, default=str))
+    return out
+
+
+def _plan_before_fault(
+    namespace: str, selector: str, run_dir: str | None, configuration: Mapping[str, Any] | None
+) -> Path:
+    """The run directory, with an undo plan on disk before the first fault (kills need no undo: the
+    ReplicaSet recreates the pods; the plan still names what this run may touch)."""
     path = rundir.resolve(run_dir, configuration)
-    if undo.load_plan(path) is None:  # the plan exists on disk before the first fault
+    if undo.load_plan(path) is None:
         undo.write_plan(
             {
                 "version": undo.PLAN_VERSION,
@@ -242,83 +317,62 @@ def kill_pods(
             },
             path,
         )
+    return path
 
-    def wait_recovered(remaining: float) -> None:
-        """Until as many pods are Ready (and not terminating) as before the first kill."""
-        kube.wait_for_ready_replicas(
-            namespace,
-            selector,
-            min_ready=baseline_ready,
-            timeout_s=min(wait_recovered_s, remaining),
-            configuration=configuration,
-        )
 
-    all_victims: list[Victim] = []
-    pdb_names: set[str] = set()
-    refused: dict[str, Any] | None = None
-    method = "eviction" if respect_pdb else "delete"
-    for rep in range(repetitions):
-        if rep > 0:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExceeded(
-                    f"kill_pods deadline of {deadline_s} s reached after {rep} repetition(s)"
-                )
-            wait_recovered(remaining)
-            pause(min(float(interval_s), max(0.0, end - time.monotonic())))
-            undo.check_abort(f"starting kill repetition {rep + 1}")
-            pods = kube.list_pods(namespace, selector, configuration)
-        victims, info = select_victims(pods, count, max_count, max_percent, rng)
-        if respect_pdb:
-            pdb_names.update(_pdb_names(namespace, victims, configuration))
-        for p in victims:
-            undo.check_abort("disrupting the next pod")
-            v = _victim(p, namespace)
-            v["kill_id"] = f"kill-{len(all_victims) + 1}"
-            v["method"] = method
-            refused = _disrupt_until(
-                v, namespace, grace_period_s, respect_pdb, pdb_wait_s, end, pause, configuration
-            )
-            if refused is not None:
-                _record_refusal(path, v, refused, info)
-                break
-            _record_kill(path, v, info)
-            all_victims.append(v)
+def _wait_recovered(run: _Kills, remaining: float) -> None:
+    """Until as many pods are Ready (and not terminating) as before the first kill."""
+    kube.wait_for_ready_replicas(
+        run.namespace,
+        run.selector,
+        min_ready=run.baseline_ready,
+        timeout_s=min(run.wait_recovered_s, remaining),
+        configuration=run.configuration,
+        check=undo.check_abort,
+    )
+
+
+def _next_round(run: _Kills, rep: int, deadline_s: float, interval_s: float) -> list[kube.PodBody]:
+    """Before repetition `rep` (from 1): the replacements Ready, `interval_s` more, then the pods
+    to choose from. DeadlineExceeded when the action's deadline has passed."""
+    remaining = run.end - time.monotonic()
+    if remaining <= 0:
+        raise DeadlineExceeded(f"kill_pods deadline of {deadline_s} s reached after {rep} repetition(s)")
+    _wait_recovered(run, remaining)
+    run.pause(min(float(interval_s), max(0.0, run.end - time.monotonic())))
+    undo.check_abort(f"starting kill repetition {rep + 1}")
+    return kube.list_pods(run.namespace, run.selector, run.configuration)
+
+
+def _kill_round(
+    run: _Kills, chosen: Sequence[Mapping[str, Any]], info: Mapping[str, Any], first: int
+) -> tuple[list[Victim], dict[str, Any] | None]:
+    """Evict (or delete) the chosen pods one by one, recording each (ids from `kill-<first>`).
+    Returns the victims and, when a budget kept refusing, the refusal (nothing after it is touched)."""
+    killed: list[Victim] = []
+    for p in chosen:
+        undo.check_abort("disrupting the next pod")
+        v = _victim(p, run.namespace)
+        v["kill_id"] = f"kill-{first + len(killed)}"
+        v["method"] = "eviction" if run.evict else "delete"
+        refused = _disrupt_until(v, run)
         if refused is not None:
-            break
-    # the last repetition's victims are replaced before we return, so that the watches (closed by
-    # the rollbacks) see the replacement become Ready and the endpoints come back
-    remaining = end - time.monotonic()
-    if remaining > 0:
-        wait_recovered(remaining)
-    return {
-        "victims": all_victims,
-        "kills": len(all_victims),
-        "pdbs": sorted(pdb_names),
-        "refused": refused,
-        "method": method,
-        "dry_run": False,
-    }
+            _record_refusal(run.path, v, refused, info)
+            return killed, refused
+        _record_kill(run.path, v, info)
+        killed.append(v)
+    return killed, None
 
 
-def _disrupt_until(
-    v: Victim,
-    namespace: str,
-    grace_period_s: int | None,
-    evict: bool,
-    pdb_wait_s: float,
-    end: float,
-    pause: Callable[[float], None],
-    configuration: Mapping[str, Any] | None,
-) -> dict[str, Any] | None:
-    """Disrupt `v`, retrying a budget's refusal every 2 s for `pdb_wait_s` s (never past `end`).
-    Sets `t_request`/`t_accepted` on success; returns the last refusal otherwise."""
-    give_up = min(time.monotonic() + float(pdb_wait_s), end)
+def _disrupt_until(v: Victim, run: _Kills) -> dict[str, Any] | None:
+    """Disrupt `v`, retrying a budget's refusal every 2 s for `pdb_wait_s` s (never past the
+    action's deadline). Sets `t_request`/`t_accepted` on success; returns the last refusal otherwise."""
+    give_up = min(time.monotonic() + float(run.pdb_wait_s), run.end)
     attempts = 0
     while True:
         attempts += 1
         v["t_request"] = time.time()
-        message = _disrupt(v, namespace, grace_period_s, evict, configuration)
+        message = _disrupt(v, run.namespace, run.grace_period_s, run.evict, run.configuration)
         if message is None:
             v["t_accepted"] = time.time()
             return None
@@ -331,8 +385,8 @@ def _disrupt_until(
                 "attempts": attempts,
                 "t": time.time(),
             }
-        logger.info("eviction of %s/%s refused (%s); retrying", namespace, v["name"], message)
-        pause(min(2.0, left))
+        logger.info("eviction of %s/%s refused (%s); retrying", run.namespace, v["name"], message)
+        run.pause(min(2.0, left))
         undo.check_abort("retrying a refused eviction")
 
 

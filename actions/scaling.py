@@ -1,7 +1,7 @@
 """Change replica bounds (with their undo), and restore them from the run's undo plan.
 
 `set_hpa_bounds` first captures the undo plan (current HPA min/max and Deployment replicas) into
-`<run_dir>/undo.json`, then patches; `restore` replays the plan (`scaleproof.undo.replay`).
+`<run_dir>/undo.json`, then patches; `restore` (= `scaleproof.undo.rollback`) replays the plan.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from probes import kubernetes as kube
-from scaleproof import undo
+from scaleproof import kube, undo
 from scaleproof.errors import DeadlineExceeded, UnsafeTarget
+from scaleproof.timing import pod_ready
 
 __all__ = ["reset_to_hpa_minimum", "restore", "set_hpa_bounds"]
 
@@ -75,11 +75,9 @@ def set_hpa_bounds(
     return {"before": plan.get("hpa"), "after": want}
 
 
-def restore(
-    run_dir: str | None = None, dry_run: bool = False, configuration: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Rollback: replay the run's undo plan (load, HPA bounds, replicas). See `scaleproof.undo.rollback`."""
-    return undo.rollback(run_dir=run_dir, dry_run=dry_run, configuration=configuration)
+#: the rollback of `set_hpa_bounds`: the one undo replay, `scaleproof.undo.rollback` itself (the
+#: experiments name it there), here beside the change it undoes
+restore = undo.rollback
 
 
 def reset_to_hpa_minimum(
@@ -118,7 +116,7 @@ def reset_to_hpa_minimum(
         )
     while True:
         pods = kube.list_pods(namespace, selector, configuration)
-        ready = sum(1 for p in pods if kube.pod_ready(p))
+        ready = sum(1 for p in pods if pod_ready(p))
         if ready == minimum and len(pods) == minimum:
             return {"from": before, "to": minimum, "waited_s": round(time.monotonic() - t0, 3)}
         if time.monotonic() - t0 > float(timeout_s):

@@ -23,7 +23,6 @@ import ipaddress
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -33,6 +32,8 @@ from typing import Any, TypedDict
 from urllib.parse import urlparse
 
 from scaleproof.errors import LoadError
+from scaleproof.procgroup import CHILDREN as _CHILDREN  # the group leaders started here (undo stops them too)
+from scaleproof.procgroup import stop
 
 __all__ = [
     "MAX_RUN_TIME_S",
@@ -215,8 +216,6 @@ def start(
     }
 
 
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
 FALLBACK_QUERIES = [
     "how do kubernetes pods recover",
     "horizontal pod autoscaler cpu target",
@@ -244,76 +243,6 @@ def load_queries(n: int, seed: int) -> list[str]:
 
     rng = random.Random(seed)
     return [rng.choice(FALLBACK_QUERIES) for _ in range(n)]
-
-
-def _alive(pid: int) -> bool:
-    proc = _CHILDREN.get(pid)
-    if proc is not None:
-        return proc.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie of another parent counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
-        return True
-
-
-def _is_our_locust(pid: int) -> bool:
-    """Guard against pid reuse: the process must be a locust process leading its own group."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        return "locust" in cmdline and os.getpgid(pid) == pid
-    except (OSError, ProcessLookupError):
-        return False
-
-
-def stop(pid: int, grace_s: float = 15.0, sleep=time.sleep, clock=time.monotonic) -> dict[str, Any]:
-    """SIGTERM the Locust process group, SIGKILL after `grace_s` seconds. Idempotent.
-
-    Returns `{"stopped": bool, "signal": "SIGTERM" | "SIGKILL" | None, "exit_code": int | None,
-    "reason"?: str}`."""
-    if not _alive(pid):
-        proc = _CHILDREN.pop(pid, None)
-        return {
-            "stopped": False,
-            "signal": None,
-            "exit_code": proc.returncode if proc else None,
-            "reason": "not running (already finished or stopped)",
-        }
-    if pid not in _CHILDREN and not _is_our_locust(pid):
-        return {
-            "stopped": False,
-            "signal": None,
-            "exit_code": None,
-            "reason": f"pid {pid} is not a Locust process group leader: not signalling it",
-        }
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return {"stopped": False, "signal": None, "exit_code": None, "reason": "vanished"}
-    deadline = clock() + float(grace_s)
-    while clock() < deadline and _alive(pid):
-        sleep(0.1)
-    sig = "SIGTERM"
-    if _alive(pid):
-        sig = "SIGKILL"
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        end = clock() + 5.0
-        while clock() < end and _alive(pid):
-            sleep(0.05)
-    proc = _CHILDREN.pop(pid, None)
-    code = proc.wait(timeout=5) if proc is not None else None
-    return {"stopped": True, "signal": sig, "exit_code": code}
 
 
 # ----------------------------------------------------------------------------------------------- stats

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import math
 import re
@@ -30,11 +31,15 @@ from scaleproof import credentials
 from scaleproof.errors import PrometheusUnavailable
 
 __all__ = [
+    "DEFAULT_PROM_QUERIES",
     "DEFAULT_URL",
+    "POD_COUNT_QUERY",
+    "PROM_QUERY_PREFIX",
     "Series",
     "base_url",
     "graph_url",
     "is_up",
+    "prometheus_queries",
     "query",
     "query_range",
     "query_scalar",
@@ -46,6 +51,28 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:30090"
+
+# Prometheus view: range queries over the run, recorded in the journal. Declared in the experiment's
+# configuration as `prometheus_query_<name>` (env SCALEPROOF_PROMETHEUS_QUERY_<NAME>), with `${key}`
+# placeholders filled from the configuration; these generic ones (standard kubelet/cAdvisor metrics
+# and `up` of annotation-discovered pods, nothing app-specific) apply when an experiment declares none.
+# `pods_running` is the pod count the report cross-checks against the watches.
+PROM_QUERY_PREFIX = "prometheus_query_"
+POD_COUNT_QUERY = "pods_running"
+DEFAULT_PROM_QUERIES = {
+    POD_COUNT_QUERY: (
+        'count(count by (pod) (container_start_time_seconds{namespace="${namespace}", '
+        'pod=~"${prometheus_pod_regex}"}))'
+    ),
+    "pods_up": 'count(up{namespace="${namespace}", container="${prometheus_container}"} == 1)',
+    # max by (pod): the pod-level cgroup's total (it contains the containers' cgroups), the one
+    # series every kubelet's cAdvisor has, whether or not it also identifies each container
+    "cpu_per_pod_cores": (
+        'max by (pod) (rate(container_cpu_usage_seconds_total{namespace="${namespace}", '
+        'pod=~"${prometheus_pod_regex}"}[30s]))'
+    ),
+    "targets_up": "sum by (job) (up)",
+}
 
 
 class Series(TypedDict):
@@ -335,6 +362,41 @@ def _page_drawn(png: Path) -> bool:
     return bool((lower < 0.95).any(axis=2).mean() > 0.02)
 
 
+def prometheus_queries(configuration: Mapping[str, Any] | None) -> dict[str, tuple[str, str | None]]:
+    """name -> (PromQL with placeholders filled, error or None) from the configuration.
+
+    `prometheus_query_<name>` entries win; `prometheus_queries` (a mapping or its JSON) is the older
+    form; the generic defaults apply when neither is declared. A placeholder the configuration does
+    not define is reported as an error naming the configuration key, not sent to Prometheus."""
+    from chaoslib import substitute
+
+    cfg = dict(configuration or {})
+    declared = {k[len(PROM_QUERY_PREFIX) :]: v for k, v in cfg.items() if k.startswith(PROM_QUERY_PREFIX)}
+    legacy = cfg.get("prometheus_queries") or {}
+    if isinstance(legacy, str):
+        legacy = json.loads(legacy)
+    raw = {**legacy, **declared} or dict(DEFAULT_PROM_QUERIES)
+    out: dict[str, tuple[str, str | None]] = {}
+    for name, q in sorted(raw.items()):
+        text = str(q)
+        # a configuration value may itself hold placeholders (the pod regex defaults to
+        # `${deployment}-…`): substitute until nothing changes, a few passes at most
+        for _ in range(5):
+            filled = str(substitute(text, cfg, {}))
+            if filled == text:
+                break
+            text = filled
+        missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)))
+        err = None
+        if missing:
+            err = (
+                f"query `{name}` uses ${{{missing[0]}}}, which the configuration does not define "
+                f"(add `{missing[0]}` to the experiment's configuration)"
+            )
+        out[name] = (text, err)
+    return out
+
+
 def wait_for_resting_pod_count(
     namespace: str,
     selector: str,
@@ -351,8 +413,7 @@ def wait_for_resting_pod_count(
     count must hold for `hold_s` (more than a scrape interval plus a query step), so that a range
     query's last point before the load cannot still find the deleted pod's last sample.
     Prometheus is evidence, not the verdict: never raises; says in its result whether it settled."""
-    from probes import kubernetes as kube
-    from scaleproof.evidence import POD_COUNT_QUERY, prometheus_queries
+    from scaleproof import kube
 
     expected = len(kube.list_pods(namespace, selector, configuration))
     promql, err = prometheus_queries(configuration).get(POD_COUNT_QUERY, ("", "no pods_running query"))

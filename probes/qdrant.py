@@ -122,7 +122,7 @@ def peer_urls(
             "no Qdrant peer URL: set configuration `qdrant_urls` (SCALEPROOF_QDRANT_URLS, one URL per "
             "peer) or `namespace` to discover the peers through the headless Service's EndpointSlices"
         )
-    from probes import kubernetes as kube
+    from scaleproof import kube
 
     body = kube.call(
         kube.apis(cfg).discovery.list_namespaced_endpoint_slice,

@@ -19,57 +19,14 @@ from typing import Any
 import requests
 
 from loadgen.spec import check_load
-from probes import kubernetes as kube
-from scaleproof import rundir
+from scaleproof import kube, rundir
 from scaleproof.errors import NotFound, ScaleproofError, UnsafeTarget
 
-__all__ = ["check_owned", "check_ready_path", "target_ok"]
+__all__ = ["check_ready_path", "target_ok"]
 
 logger = logging.getLogger(__name__)
 
 MARKER = "target-ok.json"
-
-
-def _owner(obj: Mapping[str, Any]) -> tuple[str, str] | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return str(ref.get("kind")), str(ref.get("name"))
-    return None
-
-
-def check_owned(
-    namespace: str, selector: str, deployment: str, configuration: Mapping[str, Any] | None = None
-) -> list[str]:
-    """Names of the pods the selector matches; raises unless every one belongs to `deployment`
-    (pod → ReplicaSet → Deployment controller references) and there is at least one."""
-    namespace, selector = kube.check_target(namespace, selector)
-    pods = kube.list_pods(namespace, selector, configuration)
-    if not pods:
-        raise UnsafeTarget(
-            f"configuration `selector` ({selector!r}) matches no pod in namespace {namespace!r}"
-        )
-    replica_sets: dict[str, tuple[str, str] | None] = {}
-    foreign = []
-    for p in pods:
-        owner = _owner(p)
-        if owner and owner[0] == "ReplicaSet":
-            if owner[1] not in replica_sets:
-                rs = kube.call(
-                    kube.apis(configuration).apps.read_namespaced_replica_set,
-                    owner[1],
-                    namespace,
-                    what=f"replicaset {namespace}/{owner[1]}",
-                )
-                replica_sets[owner[1]] = _owner(rs)
-            owner = replica_sets[owner[1]]
-        if owner != ("Deployment", deployment):
-            foreign.append(f"{p['metadata']['name']} (owned by {'/'.join(owner) if owner else 'nobody'})")
-    if foreign:
-        raise UnsafeTarget(
-            f"configuration `selector` ({selector!r}) also matches pods that are not Deployment "
-            f"{deployment!r}'s: {', '.join(sorted(foreign)[:5])}; narrow the selector"
-        )
-    return sorted(p["metadata"]["name"] for p in pods)
 
 
 def check_ready_path(app_url: str, ready_path: str, timeout_s: float = 5.0) -> int:
@@ -138,7 +95,7 @@ def target_ok(
         return True
     namespace, selector = kube.check_target(namespace, selector)
     _check_objects(cfg, namespace, deployment)
-    pods = check_owned(namespace, selector, deployment, cfg)
+    pods = kube.check_owned(namespace, selector, deployment, cfg)
     check_ready_path(app_url, ready_path)
     spec = None
     if load:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from probes import kubernetes as kube
-from scaleproof import rundir
+from scaleproof import kube, rundir
 from scaleproof.errors import DeadlineExceeded, ScaleproofError
 
 __all__ = ["DEFAULT_KINDS", "recorder_status", "start_recording", "stop_recording", "trim"]
@@ -168,48 +167,43 @@ def _watch_kind(
     namespace: str,
     filters: dict[str, str],
     configuration: Mapping[str, Any] | None,
-    stream: Callable[..., Iterator[dict[str, Any]]],
 ) -> None:
-    """Thread body: list (SYNC lines), signal ready, then watch until stop/deadline; relist on expiry."""
+    """Thread body: list (SYNC lines, then `ready`), watch until stop/deadline, relist after an
+    interruption (`scaleproof.kube.list_then_watch`). A failing first list is reported to
+    `start_recording` at once; a line that cannot be written ends this kind's recording (in `errors`)."""
     ready = rec.ready[kind]
-    rv: str | None = None
-    while not rec.stop.is_set() and time.time() < rec.deadline:
-        try:
-            fn = _list_fn(kind, kube.apis(configuration))
-            if rv is None:
-                body = kube.call(fn, namespace, what=f"list {kind}", **filters)  # type: ignore[arg-type]
-                now = time.time()
-                for item in body.get("items") or []:
-                    _record(rec, kind, "SYNC", item, now)
-                rv = (body.get("metadata") or {}).get("resourceVersion")
+    try:
+        for ev in kube.list_then_watch(
+            _list_fn(kind, kube.apis(configuration)),
+            namespace,
+            timeout_s=rec.deadline - time.time(),
+            what=f"list {kind}",
+            filters=filters,
+            window_s=60.0,
+            stop=rec.stop,
+        ):
+            if ev["type"] == "LISTED":
+                for item in ev["items"]:
+                    _record(rec, kind, "SYNC", item, ev["t"])
                 ready.set()
-            remaining = min(60.0, rec.deadline - time.time())
-            if remaining <= 0:
-                break
-            for ev in stream(fn, remaining, namespace=namespace, resource_version=rv, **filters):
-                if rec.stop.is_set():
-                    break
-                obj = ev.get("object") or {}
-                etype = str(ev.get("type"))
-                if etype == "ERROR":  # e.g. 410 Gone: relist
-                    rv = None
-                    break
-                _record(rec, kind, etype, obj, time.time())
-                rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
-                if rec.stop.is_set() or time.time() >= rec.deadline:
-                    break
-        except Exception as exc:
-            if not ready.is_set():  # the initial list failed: report it to start_recording at once
-                rec.initial_failures[kind] = exc
-                rec.errors[kind] = f"{type(exc).__name__}: {exc}"
-                break
-            msg = f"{type(exc).__name__}: {exc}"
-            if rec.errors.get(kind) != msg:  # keep recording: relist after a short pause
-                logger.warning("watch on %s interrupted: %s", kind, exc)
-            rec.errors[kind] = msg
-            rv = None
-            rec.stop.wait(1.0)
+            elif ev["type"] == "INTERRUPTED":  # keep recording: a relist follows
+                _note_error(rec, kind, ev["error"])
+            else:
+                _record(rec, kind, ev["type"], ev["object"], ev["t"])
+    except Exception as exc:
+        if not ready.is_set():  # the initial list failed
+            rec.initial_failures[kind] = exc
+            rec.errors[kind] = f"{type(exc).__name__}: {exc}"
+        else:  # events.jsonl is not writable: relisting would not help
+            _note_error(rec, kind, exc)
     ready.set()
+
+
+def _note_error(rec: _Recorder, kind: str, exc: Exception) -> None:
+    msg = f"{type(exc).__name__}: {exc}"
+    if rec.errors.get(kind) != msg:
+        logger.warning("watch on %s interrupted: %s", kind, exc)
+    rec.errors[kind] = msg
 
 
 def _metrics_items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -330,19 +324,11 @@ def start_recording(
             "kinds": kinds,
         },
     )
-    stream = kube.watch_stream
     for kind in kinds:
         rec.ready[kind] = threading.Event()
         th = threading.Thread(
             target=_watch_kind,
-            args=(
-                rec,
-                kind,
-                namespace,
-                _filters(kind, selector, deployment, service, hpa),
-                configuration,
-                stream,
-            ),
+            args=(rec, kind, namespace, _filters(kind, selector, deployment, service, hpa), configuration),
             name=f"scaleproof-watch-{kind}",
             daemon=True,
         )

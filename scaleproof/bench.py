@@ -357,8 +357,8 @@ def run_floor(
     kills: int, interval_s: int, journal_dir: Path, keep: bool, skip_image: bool, say: Any = print
 ) -> Path:
     """Deploy the floor, run pod-kill against it through `chaos run`, return the journal path."""
+    from scaleproof.chaosrun import run_experiment
     from scaleproof.cluster.cli import kubeconfig_path
-    from scaleproof.pipeline import run_experiment
 
     kubeconfig = kubeconfig_path()
     if not skip_image:

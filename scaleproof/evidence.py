@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -40,12 +39,12 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+from probes.prometheus import POD_COUNT_QUERY, PROM_QUERY_PREFIX, prometheus_queries
 from scaleproof import __version__, credentials, criteria, rundir, timing, undo
 from scaleproof import verdict as verdict_module
 from scaleproof.report.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
 
 __all__ = [
-    "DEFAULT_PROM_QUERIES",
     "EVIDENCE_NAME",
     "EVIDENCE_VERSION",
     "MetricRecord",
@@ -61,32 +60,10 @@ __all__ = [
     "build_evidence",
     "configure_control",
     "journal_verdict",
-    "prometheus_queries",
 ]
 
 logger = logging.getLogger(__name__)
 
-# Prometheus view: range queries over the run, recorded in the journal. Declared in the experiment's
-# configuration as `prometheus_query_<name>` (env SCALEPROOF_PROMETHEUS_QUERY_<NAME>), with `${key}`
-# placeholders filled from the configuration; these generic ones (standard kubelet/cAdvisor metrics
-# and `up` of annotation-discovered pods, nothing app-specific) apply when an experiment declares none.
-# `pods_running` is the pod count the report cross-checks against the watches.
-PROM_QUERY_PREFIX = "prometheus_query_"
-POD_COUNT_QUERY = "pods_running"
-DEFAULT_PROM_QUERIES = {
-    POD_COUNT_QUERY: (
-        'count(count by (pod) (container_start_time_seconds{namespace="${namespace}", '
-        'pod=~"${prometheus_pod_regex}"}))'
-    ),
-    "pods_up": 'count(up{namespace="${namespace}", container="${prometheus_container}"} == 1)',
-    # max by (pod): the pod-level cgroup's total (it contains the containers' cgroups), the one
-    # series every kubelet's cAdvisor has, whether or not it also identifies each container
-    "cpu_per_pod_cores": (
-        'max by (pod) (rate(container_cpu_usage_seconds_total{namespace="${namespace}", '
-        'pod=~"${prometheus_pod_regex}"}[30s]))'
-    ),
-    "targets_up": "sum by (job) (up)",
-}
 PROM_STEP_S = 5.0
 PROM_SETTLE_S = 10.0  # two scrape intervals of k8s/base/prometheus.yml
 
@@ -630,41 +607,6 @@ def claims_summary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for _key, row in sorted(rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
         vals = row.pop("values")
         out.append({**row, "min": min(vals, default=None), "max": max(vals, default=None)})
-    return out
-
-
-def prometheus_queries(configuration: Mapping[str, Any] | None) -> dict[str, tuple[str, str | None]]:
-    """name -> (PromQL with placeholders filled, error or None) from the configuration.
-
-    `prometheus_query_<name>` entries win; `prometheus_queries` (a mapping or its JSON) is the older
-    form; the generic defaults apply when neither is declared. A placeholder the configuration does
-    not define is reported as an error naming the configuration key, not sent to Prometheus."""
-    from chaoslib import substitute
-
-    cfg = dict(configuration or {})
-    declared = {k[len(PROM_QUERY_PREFIX) :]: v for k, v in cfg.items() if k.startswith(PROM_QUERY_PREFIX)}
-    legacy = cfg.get("prometheus_queries") or {}
-    if isinstance(legacy, str):
-        legacy = json.loads(legacy)
-    raw = {**legacy, **declared} or dict(DEFAULT_PROM_QUERIES)
-    out: dict[str, tuple[str, str | None]] = {}
-    for name, q in sorted(raw.items()):
-        text = str(q)
-        # a configuration value may itself hold placeholders (the pod regex defaults to
-        # `${deployment}-…`): substitute until nothing changes, a few passes at most
-        for _ in range(5):
-            filled = str(substitute(text, cfg, {}))
-            if filled == text:
-                break
-            text = filled
-        missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)))
-        err = None
-        if missing:
-            err = (
-                f"query `{name}` uses ${{{missing[0]}}}, which the configuration does not define "
-                f"(add `{missing[0]}` to the experiment's configuration)"
-            )
-        out[name] = (text, err)
     return out
 
 

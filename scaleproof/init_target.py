@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from probes import kubernetes as kube
+from scaleproof import kube
 from scaleproof.errors import ScaleproofError
 from scaleproof.targetfile import selector_string
 

@@ -12,60 +12,15 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-__all__ = ["run_command", "EXPERIMENTS", "run_experiment"]
+from scaleproof.chaosrun import REPO, console_script, run_experiment, say
+
+__all__ = ["run_command", "EXPERIMENTS"]
 
 EXPERIMENTS = ("hpa-scale", "pod-kill", "vector-shards")
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _say(msg: str) -> None:
-    click.echo(f"[run {time.strftime('%H:%M:%S')}] {msg}", err=True)
-
-
-def _bin(name: str) -> str:
-    """A console script of this environment (chaos, scaleproof), next to the running python."""
-    candidate = Path(sys.executable).with_name(name)
-    return str(candidate) if candidate.exists() else name
-
-
-def run_experiment(
-    kind: str, journal_dir: Path, env: dict[str, str], hypothesis_frequency: float = 2.0
-) -> Path:
-    """Run experiments/<kind>.yaml with `chaos run`; returns the journal path (written even on failure)."""
-    experiment = REPO / "experiments" / f"{kind}.yaml"
-    if not experiment.exists():
-        raise click.ClickException(f"{experiment} does not exist")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    journal_dir.mkdir(parents=True, exist_ok=True)
-    journal = journal_dir / f"{kind}-{stamp}.json"
-    log_file = journal_dir.parent / "runs" / f"{kind}-{stamp}.chaos.log"
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    argv = [
-        _bin("chaos"),
-        "--no-version-check",
-        "--log-file",
-        str(log_file),
-        "run",
-        "--hypothesis-frequency",
-        str(hypothesis_frequency),
-        "--journal-path",
-        str(journal),
-        str(experiment),
-    ]
-    from scaleproof.report.journal import display_path
-
-    shown = display_path(journal, as_named=True)  # a journal may live outside the repository
-    _say(f"chaos run {experiment.relative_to(REPO)} (journal {shown}, log {log_file.name})")
-    proc = subprocess.run(argv, cwd=REPO, env=env)
-    _say(f"chaos run {kind} exited {proc.returncode} (its exit code is not the verdict)")
-    if not journal.exists():
-        raise click.ClickException(f"chaos run wrote no journal for {kind}; see {log_file}")
-    return journal
 
 
 def _validate(kinds: tuple[str, ...], env: dict[str, str], offline: bool) -> None:
@@ -126,7 +81,7 @@ def _target(
     if out == "docs/adr/evidence":
         out = f"docs/adr/targets/{name}"
     kinds = tuple(k for k in (experiments or EXPERIMENTS) if k in target["experiments"])
-    _say(f"target {path}: {target['namespace']}/{target['deployment']}, experiments {', '.join(kinds)}")
+    say(f"target {path}: {target['namespace']}/{target['deployment']}, experiments {', '.join(kinds)}")
     return kinds, journal_dir, out, env_for(target)
 
 
@@ -183,9 +138,9 @@ def run_command(
     digests: dict[str, str] = {}
     try:
         if own_cluster:
-            _say("local cluster")
+            say("local cluster")
             up(ClusterConfig(), progress=lambda m: click.echo(m, err=True))
-            _say("images")
+            say("images")
             digests = build_images(ClusterConfig(), progress=lambda m: click.echo(m, err=True))
         kubeconfig = kubeconfig_path()
         if not skip_deploy:
@@ -201,20 +156,20 @@ def run_command(
     if with_floor and "pod-kill" in (experiments or EXPERIMENTS):
         from scaleproof.bench import run_floor
 
-        _say("the cluster's floor: pod-kill against agnhost netexec (scaleproof bench floor)")
-        run_floor(
-            int(env.get("SCALEPROOF_KILLS") or 10), 5, floor_dir, keep=False, skip_image=False, say=_say
-        )
+        say("the cluster's floor: pod-kill against agnhost netexec (scaleproof bench floor)")
+        run_floor(int(env.get("SCALEPROOF_KILLS") or 10), 5, floor_dir, keep=False, skip_image=False, say=say)
     journals = [run_experiment(kind, REPO / journal_dir, env) for kind in (experiments or EXPERIMENTS)]
-    _say("verdicts")
-    verdict = subprocess.run([_bin("scaleproof"), "verdict", *map(str, journals)], cwd=REPO)
-    _say(f"ADR evidence from every journal in {journal_dir} -> {out}")
+    say("verdicts")
+    verdict = subprocess.run([console_script("scaleproof"), "verdict", *map(str, journals)], cwd=REPO)
+    say(f"ADR evidence from every journal in {journal_dir} -> {out}")
     baseline = REPO / "journals" / "baseline"
     extra = ["--baseline", str(baseline.relative_to(REPO))] if baseline.is_dir() and not target_env else []
     if any(floor_dir.glob("pod-kill-*.json")):
         extra += ["--floor", str(floor_dir.relative_to(REPO))]
-    report = subprocess.run([_bin("scaleproof"), "report", journal_dir, "--out", out, *extra], cwd=REPO)
-    _say(
+    report = subprocess.run(
+        [console_script("scaleproof"), "report", journal_dir, "--out", out, *extra], cwd=REPO
+    )
+    say(
         f"done in {time.monotonic() - t0:.0f} s; "
         f"verdict exit {verdict.returncode}, report exit {report.returncode}"
     )

@@ -3,6 +3,8 @@
 The plan holds the Deployment's replica count, the HPA's min/max replicas and the Locust pid of the
 run, inside one namespace + label selector. `replay(plan)` restores them (idempotent; never touches
 anything outside the namespace, nor a Deployment whose selector does not match the plan's selector).
+It reads and writes through the Kubernetes access layer (`scaleproof.kube`) and stops the load through
+`scaleproof.procgroup`: no provider is imported, so the exit hook and `scaleproof recover` need none.
 
 When it is replayed:
 
@@ -34,7 +36,7 @@ from typing import Any, TypedDict
 
 import click
 
-from scaleproof import rundir
+from scaleproof import kube, procgroup, rundir
 from scaleproof.errors import NotFound, ScaleproofError, UnsafeTarget
 
 __all__ = [
@@ -191,8 +193,6 @@ def capture_plan(
 ) -> UndoPlan:
     """Action: read the current Deployment replicas and HPA bounds and write the undo plan (before
     any fault). Merges with an existing plan of the run (keeps its load pid). Returns the plan."""
-    from probes import kubernetes as kube
-
     namespace, selector = kube.check_target(namespace, selector)
     existing = load_plan(run_dir, configuration) or {}
     plan: UndoPlan = {
@@ -207,10 +207,8 @@ def capture_plan(
         "replays": list(existing.get("replays") or []),
     }
     if deployment:
-        from probes.target import check_owned
-
         d = kube.deployment(deployment, namespace, configuration)
-        check_owned(namespace, selector, deployment, configuration)  # evaluated by the API server
+        kube.check_owned(namespace, selector, deployment, configuration)  # evaluated by the API server
         spec = d.get("spec") or {}
         plan["deployment"] = {"name": deployment, "replicas": spec.get("replicas")}
         plan["deployment_selector"] = spec.get("selector") or {}
@@ -253,8 +251,6 @@ def replay(
     Each step is independent (one failing does not skip the others) and idempotent. Returns
     `{"ok": bool, "steps": [{"step", "ok", "detail"}], "dry_run": bool}`; writes the outcome into the
     plan file (`rolled_back` true only when every step succeeded)."""
-    from probes import kubernetes as kube
-
     steps: list[dict[str, Any]] = []
     ns = plan.get("namespace")
     load = plan.get("load")
@@ -262,10 +258,8 @@ def replay(
         if dry_run:
             steps.append({"step": "stop-load", "ok": True, "detail": f"would stop Locust pid {load['pid']}"})
         else:
-            from loadgen import runner
-
             try:
-                res = runner.stop(int(load["pid"]), grace_s=stop_grace_s)
+                res = procgroup.stop(int(load["pid"]), grace_s=stop_grace_s)
                 steps.append({"step": "stop-load", "ok": True, "detail": res})
             except Exception as exc:
                 steps.append({"step": "stop-load", "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
@@ -278,10 +272,9 @@ def replay(
                 raise UnsafeTarget(f"plan namespace {ns!r} is missing or a system namespace")
             kube.check_target(ns, plan.get("selector"))
             if key == "hpa":
-                detail = _restore_hpa(kube, ns, target, configuration, dry_run)  # type: ignore[arg-type]
+                detail = _restore_hpa(ns, target, configuration, dry_run)  # type: ignore[arg-type]
             else:
                 detail = _restore_deployment(
-                    kube,
                     ns,
                     plan.get("deployment_selector"),
                     target,  # type: ignore[arg-type]
@@ -302,9 +295,7 @@ def replay(
     return {"ok": ok, "steps": steps, "dry_run": dry_run}
 
 
-def _restore_hpa(
-    kube: Any, ns: str, target: HpaUndo, configuration: Mapping[str, Any] | None, dry_run: bool
-) -> str:
+def _restore_hpa(ns: str, target: HpaUndo, configuration: Mapping[str, Any] | None, dry_run: bool) -> str:
     cur = kube.hpa_bounds(target["name"], ns, configuration)
     want = {k: target[k] for k in ("minReplicas", "maxReplicas") if target.get(k) is not None}  # type: ignore[literal-required]
     if all(cur.get(k) == v for k, v in want.items()):
@@ -322,7 +313,6 @@ def _restore_hpa(
 
 
 def _restore_deployment(
-    kube: Any,
     ns: str,
     recorded_selector: Mapping[str, Any] | None,
     target: DeploymentUndo,

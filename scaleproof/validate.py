@@ -225,7 +225,7 @@ def _cross_checks(
 def _string_checks(
     info: Mapping[str, Any], values: Mapping[str, Any], env: Mapping[str, str], problems: list[str]
 ) -> None:
-    from probes.kubernetes import FORBIDDEN_NAMESPACES
+    from scaleproof.kube import FORBIDDEN_NAMESPACES
 
     ns = values.get("namespace")
     if "namespace" in values:
@@ -271,7 +271,7 @@ def _string_checks(
 # ------------------------------------------------------------------------------------------ targets
 def check_targets(values: Mapping[str, Any], configuration: Mapping[str, Any] | None = None) -> list[str]:
     """The identity reaches the API; the named objects exist; the selector selects the Deployment's pods."""
-    from probes import kubernetes as kube
+    from scaleproof import kube
     from scaleproof.errors import NotFound, ScaleproofError
 
     ns, sel = values.get("namespace"), values.get("selector")
@@ -345,16 +345,14 @@ def _hpa_bound_problems(values: Mapping[str, Any], hpa_name: str, spec: Mapping[
 
 def _selector_target_problems(ns: str, sel: str, deployment: str, cfg: Mapping[str, Any]) -> list[str]:
     """The selector matches pods, and (with a deployment) only that Deployment's pods."""
-    from probes import kubernetes as kube
+    from scaleproof import kube
     from scaleproof.errors import ScaleproofError
 
     try:
         if not kube.list_pods(ns, sel, cfg):
             return [f"selector: {sel!r} matches no pod in namespace {ns!r}"]
         if deployment:
-            from probes.target import check_owned
-
-            check_owned(ns, sel, deployment, cfg)
+            kube.check_owned(ns, sel, deployment, cfg)
     except ScaleproofError as exc:
         return [f"selector: {exc}"]
     return []

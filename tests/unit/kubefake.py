@@ -73,7 +73,10 @@ class _Api:
 
 class Core(_Api):
     def list_namespaced_service(self, namespace: str, **kw: Any) -> dict[str, Any]:
-        return {"items": copy.deepcopy(self.fake.services), "metadata": {"resourceVersion": "100"}}
+        return {
+            "items": copy.deepcopy(self.fake.services),
+            "metadata": {"resourceVersion": self.fake.list_rv},
+        }
 
     def read_namespaced_service(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
         for s in self.fake.services:
@@ -92,7 +95,7 @@ class Core(_Api):
             if p["metadata"]["namespace"] == namespace
             and _match(p["metadata"].get("labels") or {}, label_selector)
         ]
-        return {"items": items, "metadata": {"resourceVersion": "100"}}
+        return {"items": items, "metadata": {"resourceVersion": self.fake.list_rv}}
 
     def delete_namespaced_pod(self, name: str, namespace: str, body: Any = None, **kw: Any) -> dict[str, Any]:
         self.fake.calls.append(("delete_pod", namespace, name, body))
@@ -148,7 +151,7 @@ class Core(_Api):
         return {"kind": "Status", "status": "Success", "code": 201}
 
     def list_namespaced_event(self, namespace: str, **kw: Any) -> dict[str, Any]:
-        return {"items": list(self.fake.events), "metadata": {"resourceVersion": "100"}}
+        return {"items": list(self.fake.events), "metadata": {"resourceVersion": self.fake.list_rv}}
 
 
 class Apps(_Api):
@@ -175,12 +178,12 @@ class Apps(_Api):
         return {"metadata": {"name": name, "namespace": namespace, "ownerReferences": [ref]}}
 
     def list_namespaced_replica_set(self, namespace: str, **kw: Any) -> dict[str, Any]:
-        return {"items": [], "metadata": {"resourceVersion": "100"}}
+        return {"items": [], "metadata": {"resourceVersion": self.fake.list_rv}}
 
     def list_namespaced_deployment(self, namespace: str, **kw: Any) -> dict[str, Any]:
         return {
             "items": [copy.deepcopy(d) for (ns, _), d in self.fake.deployments.items() if ns == namespace],
-            "metadata": {"resourceVersion": "100"},
+            "metadata": {"resourceVersion": self.fake.list_rv},
         }
 
 
@@ -204,7 +207,7 @@ class Autoscaling(_Api):
     def list_namespaced_horizontal_pod_autoscaler(self, namespace: str, **kw: Any) -> dict[str, Any]:
         return {
             "items": [copy.deepcopy(h) for (ns, _), h in self.fake.hpas.items() if ns == namespace],
-            "metadata": {"resourceVersion": "100"},
+            "metadata": {"resourceVersion": self.fake.list_rv},
         }
 
 
@@ -215,7 +218,7 @@ class Policy(_Api):
 
 class Discovery(_Api):
     def list_namespaced_endpoint_slice(self, namespace: str, **kw: Any) -> dict[str, Any]:
-        return {"items": copy.deepcopy(self.fake.slices), "metadata": {"resourceVersion": "100"}}
+        return {"items": copy.deepcopy(self.fake.slices), "metadata": {"resourceVersion": self.fake.list_rv}}
 
 
 class Version(_Api):
@@ -224,7 +227,7 @@ class Version(_Api):
 
 
 class FakeKube:
-    """Holds the fake cluster state; `core`, `apps`... mimic `probes.kubernetes.KubeApis`."""
+    """Holds the fake cluster state; `core`, `apps`... mimic `scaleproof.kube.KubeApis`."""
 
     def __init__(self) -> None:
         self.pods: list[dict[str, Any]] = []
@@ -239,7 +242,10 @@ class FakeKube:
         self.on_delete: list[Callable[[str, str, Any], None]] = []
         self.core, self.apps, self.autoscaling = Core(self), Apps(self), Autoscaling(self)
         self.policy, self.discovery, self.version = Policy(self), Discovery(self), Version(self)
-        self.watch_scripts: dict[str, list[list[dict[str, Any]]]] = {}
+        # per list function: one batch of events per watch call; an Exception in a batch is raised
+        self.watch_scripts: dict[str, list[list[Any]]] = {}
+        self.watches: list[tuple[str, float, dict[str, Any]]] = []  # (list function, timeout_s, kwargs)
+        self.list_rv = "100"  # the resourceVersion every list answers with
 
     def maybe_fail(self, op: str) -> None:
         if op in self.fail:
@@ -286,15 +292,38 @@ class FakeKube:
         }
 
     def stream(self, list_fn: Any, timeout_s: float, **kw: Any) -> Iterator[dict[str, Any]]:
-        """Fake `probes.kubernetes.watch_stream`: pops the next scripted batch for the list function."""
+        """Fake `scaleproof.kube.watch_stream`: pops the next scripted batch for the list function."""
         name = getattr(list_fn, "__name__", str(list_fn))
+        self.watches.append((name, timeout_s, dict(kw)))
         batches = self.watch_scripts.get(name) or []
         batch = batches.pop(0) if batches else []
-        yield from batch
+        for ev in batch:
+            if isinstance(ev, Exception):  # e.g. FakeApiException(410): the client raises a 410 Gone
+                raise ev
+            yield ev
+
+
+class FakeTime:
+    """Stands in for the `time` module of `scaleproof.kube`: every look at the monotonic clock costs
+    `step_s` seconds of fake time, so a deadline passes without waiting; `sleep` calls `on_sleep`."""
+
+    def __init__(self, step_s: float, start: float = 1000.0, on_sleep: Callable[[float], Any] | None = None):
+        self.now, self.step_s, self.on_sleep = start, step_s, on_sleep
+
+    def monotonic(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if self.on_sleep is not None:
+            self.on_sleep(seconds)
 
 
 def install(monkeypatch: Any, fake: FakeKube | None = None) -> FakeKube:
-    from probes import kubernetes as kube
+    from scaleproof import kube
 
     fake = fake or FakeKube()
     monkeypatch.setattr(kube, "apis", lambda configuration=None: fake)

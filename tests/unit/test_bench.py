@@ -83,8 +83,8 @@ def test_the_scaleproof_command_has_bench(tmp_path):
 
 
 def test_run_floor_configures_pod_kill_by_variables_only_and_always_cleans_up(monkeypatch, tmp_path):
+    import scaleproof.chaosrun as chaosrun
     import scaleproof.cluster.cli as cluster_cli
-    import scaleproof.pipeline as pipeline
 
     kubectl_calls: list[tuple[str, ...]] = []
     seen: dict[str, str] = {}
@@ -100,7 +100,7 @@ def test_run_floor_configures_pod_kill_by_variables_only_and_always_cleans_up(mo
     monkeypatch.setattr(bench, "_kubectl", fake_kubectl)
     monkeypatch.setattr(bench.urllib.request, "urlopen", lambda url, timeout: _Ok())
     monkeypatch.setattr(cluster_cli, "kubeconfig_path", lambda: tmp_path / "kubeconfig")
-    monkeypatch.setattr(pipeline, "run_experiment", fake_run)
+    monkeypatch.setattr(chaosrun, "run_experiment", fake_run)
     with pytest.raises(RuntimeError):
         bench.run_floor(7, 4, tmp_path, keep=False, skip_image=True, say=lambda m: None)
     assert seen["kind"] == "pod-kill" and seen["SCALEPROOF_KILLS"] == "7"

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from probes import kubernetes as kube
-from scaleproof.errors import ClusterUnreachable, DeadlineExceeded, NotFound, UnsafeTarget
-from tests.unit.kubefake import FakeApiException, install, pod
+from scaleproof import kube as kube_layer
+from scaleproof.errors import ClusterUnreachable, DeadlineExceeded, UnsafeTarget
+from tests.unit.kubefake import FakeTime, install, pod
 
 pytestmark = pytest.mark.unit
 SEL = "app.kubernetes.io/name=searchapp"
@@ -47,39 +48,10 @@ def test_unsafe_targets_refused(fake, ns, sel, msg):
     assert fake.calls == []  # nothing was even listed
 
 
-def test_unknown_deployment_is_not_found_with_name(fake):
-    with pytest.raises(NotFound, match="scaleproof/nope"):
-        kube.deployment("nope", "scaleproof")
-
-
 def test_connection_error_is_cluster_unreachable(fake):
     fake.fail["list_pods"] = ConnectionRefusedError("connection refused")
     with pytest.raises(ClusterUnreachable, match="unreachable"):
         kube.ready_replicas("scaleproof", SEL)
-
-
-def test_forbidden_is_reported(fake):
-    fake.fail["list_pods"] = FakeApiException(403, "pods is forbidden")
-    with pytest.raises(ClusterUnreachable, match="403"):
-        kube.list_pods("scaleproof", SEL)
-
-
-def test_call_decodes_raw_bytes():
-    class Resp:
-        data = b'{"items": [1]}'
-
-    assert kube.call(lambda *a, **k: Resp(), what="x") == {"items": [1]}
-
-
-def test_apis_without_kubeconfig_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    kube._CLIENTS.clear()
-    with pytest.raises(ClusterUnreachable, match="KUBECONFIG"):
-        kube.apis({})
-    with pytest.raises(ClusterUnreachable, match="cannot load kubeconfig"):
-        kube.apis({"kubeconfig": str(tmp_path / "missing")})
 
 
 def test_hpa_snapshot_and_specs_file(fake, tmp_path):
@@ -121,23 +93,8 @@ def test_wait_for_ready_replicas_is_event_driven(fake):
 
 def test_wait_for_ready_replicas_deadline_with_fake_clock(fake, monkeypatch):
     fake.pods = [pod("a")]
-    now = [1000.0]
-
-    class Clock:
-        @staticmethod
-        def monotonic():
-            now[0] += 10.0  # every look at the clock costs 10 s of fake time
-            return now[0]
-
-        @staticmethod
-        def time():
-            return now[0]
-
-        @staticmethod
-        def sleep(_):
-            pass
-
-    monkeypatch.setattr(kube, "time", Clock)
+    # every look at the clock costs 10 s of fake time; the wait runs in the access layer
+    monkeypatch.setattr(kube_layer, "time", FakeTime(step_s=10.0))
     with pytest.raises(DeadlineExceeded, match="only 1 of 3"):
         kube.wait_for_ready_replicas("scaleproof", SEL, min_ready=3, timeout_s=25)
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from scaleproof import pipeline
+from scaleproof import chaosrun
 
 pytestmark = pytest.mark.unit
 
@@ -20,8 +20,8 @@ def test_a_journal_directory_outside_the_repository(monkeypatch, tmp_path, capsy
         open(journal, "w").write("{}")
         return subprocess.CompletedProcess(argv, 0)
 
-    monkeypatch.setattr(pipeline.subprocess, "run", fake_run)
-    journal = pipeline.run_experiment("pod-kill", tmp_path / "journals", {})
+    monkeypatch.setattr(chaosrun.subprocess, "run", fake_run)
+    journal = chaosrun.run_experiment("pod-kill", tmp_path / "journals", {})
     assert journal.parent == tmp_path / "journals" and journal.exists()
     assert calls and calls[0][-1].endswith("experiments/pod-kill.yaml")
     assert str(journal) in capsys.readouterr().err

@@ -156,7 +156,7 @@ def test_budgets_are_looked_up_for_every_victim_not_only_the_first(fake):
     ],
 )
 def test_selector_semantics_of_budgets(selector, labels, selected):
-    from probes import kubernetes as kube
+    from scaleproof import kube
 
     assert kube.selector_matches(selector, labels) is selected
 
@@ -174,7 +174,7 @@ def test_repetitions_wait_for_recovery_and_space_kills(fake, tmp_path, monkeypat
     monkeypatch.setattr(
         pods.kube,
         "wait_for_ready_replicas",
-        lambda ns, sel, min_ready, timeout_s, configuration=None: waits.append(min_ready),
+        lambda ns, sel, min_ready, timeout_s, configuration=None, check=None: waits.append(min_ready),
     )
 
     res = pods.kill_pods(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from probes import kubernetes as kube
 from probes import prometheus
+from scaleproof import kube
 from scaleproof.errors import PrometheusUnavailable
 
 pytestmark = pytest.mark.unit

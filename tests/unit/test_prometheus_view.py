@@ -90,7 +90,7 @@ def test_queries_come_from_configuration_with_placeholders_filled() -> None:
         ),
         "prometheus_query_lost": 'up{x="${not_declared}"}',
     }
-    got = evidence.prometheus_queries(cfg)
+    got = prom.prometheus_queries(cfg)
     assert got["pods_running"] == ('count(up{namespace="team-a", container="api"})', None)
     q, err = got["lost"]
     assert "${not_declared}" in q and err is not None and "`not_declared`" in err
@@ -98,10 +98,10 @@ def test_queries_come_from_configuration_with_placeholders_filled() -> None:
 
 
 def test_generic_defaults_are_not_tied_to_any_app() -> None:
-    got = evidence.prometheus_queries(
+    got = prom.prometheus_queries(
         {"namespace": "ns1", "prometheus_container": "web", "prometheus_pod_regex": "web-.+"}
     )
-    assert set(got) == set(evidence.DEFAULT_PROM_QUERIES)
+    assert set(got) == set(prom.DEFAULT_PROM_QUERIES)
     for q, err in got.values():
         assert err is None and "searchapp" not in q and "job=" not in q
 
@@ -117,7 +117,7 @@ def test_pod_regex_and_container_default_to_the_configured_deployment() -> None:
         env = {"SCALEPROOF_NAMESPACE": "team-a", "SCALEPROOF_DEPLOYMENT": "agnhost"}
         with mock.patch.dict("os.environ", env):
             cfg = load_configuration(declared["configuration"])
-        got = evidence.prometheus_queries(cfg)
+        got = prom.prometheus_queries(cfg)
         q, err = got["pods_running"]
         assert err is None and 'pod=~"agnhost-[a-z0-9]+-[a-z0-9]+"' in q and "searchapp" not in q, name
         q, err = got["pods_up"]

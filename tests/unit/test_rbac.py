@@ -1,8 +1,9 @@
 """Least privilege: the chaos-runner Role grants exactly the verbs the experiments' code calls.
 
 The required rules are derived from the Kubernetes client calls in probes/, actions/ and scaleproof/
-(the code that runs inside `chaos run`), so a new call without its verb, or a verb nothing calls,
-fails here; tests/e2e/test_security.py shows the same Role on the real API server."""
+(the code that runs inside `chaos run`; most calls are in scaleproof/kube.py, the access layer), so
+a new call without its verb, or a verb nothing calls, fails here; tests/e2e/test_security.py shows
+the same Role on the real API server."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ RESOURCES = {
 
 
 def _watched(text: str) -> set[str]:
-    """Resources whose list method is streamed: passed to watch_stream, or the recorder's _list_fn."""
-    out = set(re.findall(r"watch_stream\(\s*[\w.]*?list_namespaced_([a-z_]+)", text))
+    """Resources whose list method is streamed: passed to list_then_watch (scaleproof.kube) or
+    watch_stream, or the recorder's _list_fn."""
+    out = set(re.findall(r"(?:list_then_watch|watch_stream)\(\s*[\w.]*?list_namespaced_([a-z_]+)", text))
     body = re.search(r"def _list_fn\(.*?(?=\ndef )", text, re.S)
     if body:
         out |= set(re.findall(r"list_namespaced_([a-z_]+)", body.group(0)))

@@ -147,7 +147,7 @@ def test_a_selector_that_also_matches_another_workload_is_refused(monkeypatch):
 
 
 def test_unreachable_cluster_is_one_line(monkeypatch, tmp_path):
-    from probes import kubernetes as kube
+    from scaleproof import kube
 
     monkeypatch.setattr(kube, "_CLIENTS", {})
     problems = validate.check_targets({**values(), "kubeconfig": str(tmp_path / "nope")})

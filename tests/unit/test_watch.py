@@ -65,3 +65,30 @@ def test_recorder_fails_fast_when_the_initial_list_fails(monkeypatch, tmp_path):
     fake.fail["list_pods"] = ConnectionRefusedError("connection refused")
     with pytest.raises(ClusterUnreachable, match="recorder not started: cannot list Pod"):
         watch.start_recording("scaleproof", SEL, run_dir=str(tmp_path), ready_timeout_s=10)
+
+
+def test_recorder_relists_after_a_gone_watch_as_sync_lines_of_one_receive_time(monkeypatch, tmp_path):
+    """The timing code tells listed from created objects: after a 410 the recorder writes the whole
+    relist as SYNC lines (one receive time), keeps the error, and watches on."""
+    import time
+
+    from tests.unit.kubefake import FakeApiException
+
+    fake = install(monkeypatch)
+    fake.pods = [pod("a")]
+    fake.watch_scripts["list_namespaced_pod"] = [[FakeApiException(410, "too old resource version")]]
+    watch.start_recording("scaleproof", SEL, kinds=["Pod"], run_dir=str(tmp_path), max_duration_s=30)
+    fake.pods = [pod("a"), pod("r")]  # created while the watch is down
+
+    def synced():
+        return [e for e in rundir.read_events(tmp_path) if e.get("type") == "SYNC"]
+
+    limit = time.monotonic() + 10
+    while len(synced()) < 3 and time.monotonic() < limit:
+        time.sleep(0.05)
+    res = watch.stop_recording(run_dir=str(tmp_path))
+    first, relist = synced()[:1], synced()[1:]
+    assert [e["object"]["metadata"]["name"] for e in first] == ["a"]
+    assert [e["object"]["metadata"]["name"] for e in relist] == ["a", "r"]
+    assert len({e["t"] for e in relist}) == 1 and relist[0]["t"] > first[0]["t"]
+    assert "too old resource version" in res["errors"]["Pod"]

@@ -1,0 +1,92 @@
+"""The process groups a run starts (Locust, by `loadgen.runner`) and how to stop one safely.
+
+In the core, not in `loadgen`, because the undo plan (`scaleproof.undo`) must stop a run's load after
+a crash or at exit without importing a provider. A group is stopped with SIGTERM (Locust then writes
+its final stats), SIGKILL after a grace period; a pid this process did not start is signalled only
+when it still leads its own group and runs the expected command (pid reuse guard).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+__all__ = ["CHILDREN", "alive", "stop"]
+
+#: pid -> Popen of every group leader this process started (reaped by `stop`)
+CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def alive(pid: int) -> bool:
+    """The process runs (a zombie of another parent counts as gone)."""
+    proc = CHILDREN.get(pid)
+    if proc is not None:
+        return proc.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def _leads_group_running(pid: int, command: str) -> bool:
+    """Guard against pid reuse: the process must lead its own group and run `command`."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        return command in cmdline and os.getpgid(pid) == pid
+    except (OSError, ProcessLookupError):
+        return False
+
+
+def stop(
+    pid: int, grace_s: float = 15.0, sleep=time.sleep, clock=time.monotonic, command: str = "locust"
+) -> dict[str, Any]:
+    """SIGTERM the process group `pid`, SIGKILL after `grace_s` seconds. Idempotent.
+
+    Returns `{"stopped": bool, "signal": "SIGTERM" | "SIGKILL" | None, "exit_code": int | None,
+    "reason"?: str}`."""
+    if not alive(pid):
+        proc = CHILDREN.pop(pid, None)
+        return {
+            "stopped": False,
+            "signal": None,
+            "exit_code": proc.returncode if proc else None,
+            "reason": "not running (already finished or stopped)",
+        }
+    if pid not in CHILDREN and not _leads_group_running(pid, command):
+        return {
+            "stopped": False,
+            "signal": None,
+            "exit_code": None,
+            "reason": f"pid {pid} is not a {command.capitalize()} process group leader: not signalling it",
+        }
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return {"stopped": False, "signal": None, "exit_code": None, "reason": "vanished"}
+    deadline = clock() + float(grace_s)
+    while clock() < deadline and alive(pid):
+        sleep(0.1)
+    sig = "SIGTERM"
+    if alive(pid):
+        sig = "SIGKILL"
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        end = clock() + 5.0
+        while clock() < end and alive(pid):
+            sleep(0.05)
+    proc = CHILDREN.pop(pid, None)
+    code = proc.wait(timeout=5) if proc is not None else None
+    return {"stopped": True, "signal": sig, "exit_code": code}
