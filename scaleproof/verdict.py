@@ -60,6 +60,7 @@ from typing import Any, Literal
 import click
 
 from scaleproof import criteria as criteria_module
+from scaleproof.command import Usage4Command
 from scaleproof.criteria import CriterionResult
 from scaleproof.report.journal import (
     EVIDENCE_VERSION,
@@ -393,24 +394,6 @@ def verdict(journal: Mapping[str, Any], *, evidence: Mapping[str, Any] | None = 
 
 
 # ---------------------------------------------------------------------------------------------- command
-class _VerdictCommand(click.Command):
-    """Click exits 2 on usage errors, which would read as "inconclusive": use 4 instead. The command's
-    return value is its exit code, both standalone and as a `scaleproof` subcommand."""
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
-            return super().make_context(*args, **kwargs)
-        except click.UsageError as exc:
-            exc.exit_code = EXIT_USAGE  # type: ignore[misc]
-            raise
-
-    def invoke(self, ctx: click.Context) -> Any:
-        rv = super().invoke(ctx)
-        if isinstance(rv, int):
-            ctx.exit(rv)
-        return rv
-
-
 def overall_exit_code(outcomes: Sequence[str]) -> int:
     """3 if any unreadable, else 1 if any fail, else 2 if any inconclusive, else 0 (also for none)."""
     if "unreadable" in outcomes:
@@ -422,7 +405,7 @@ def overall_exit_code(outcomes: Sequence[str]) -> int:
     return EXIT_PASS
 
 
-@click.command("verdict", cls=_VerdictCommand)
+@click.command("verdict", cls=Usage4Command)
 @click.argument("journals", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line instead of text.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the outcome line, no reasons.")
