@@ -259,6 +259,17 @@ def _argv(binary: str | Path, flags: Flags) -> list[str]:
     return out
 
 
+def _component(cfg: ClusterConfig, name: str, flags: Flags, health_url: str, timeout_s: float) -> Component:
+    """A component run from its built binary, healthy when `health_url` answers 2xx."""
+    return Component(name, _argv(cfg.binary(name), flags), lambda: http_ok(health_url), timeout_s)
+
+
+def _control_plane(cfg: ClusterConfig, name: str, flags: Flags, port: int) -> Component:
+    """A controller-manager/scheduler: serves its health on a local secure port."""
+    served: Flags = {"--bind-address": "127.0.0.1", "--secure-port": str(port), "--v": "1"}
+    return _component(cfg, name, flags | served, f"https://127.0.0.1:{port}/healthz", 60)
+
+
 def _three_kubeconfigs(path: Path) -> Flags:
     """The same kubeconfig for the client, authentication and authorization."""
     return {f"--{k}kubeconfig": str(path) for k in ("", "authentication-", "authorization-")}
@@ -292,7 +303,7 @@ def _etcd(cfg: ClusterConfig) -> Component:
         "--snapshot-count": "10000",
         "--log-level": "warn",
     }
-    return Component("etcd", _argv(cfg.binary("etcd"), flags), lambda: http_ok(f"{client}/health"), 30)
+    return _component(cfg, "etcd", flags, f"{client}/health", 30)
 
 
 def _apiserver(cfg: ClusterConfig) -> Component:
@@ -351,16 +362,8 @@ def _controller_manager(cfg: ClusterConfig) -> Component:
         "--service-cluster-ip-range": cfg.service_cidr,
         "--allocate-node-cidrs=false": None,
         "--leader-elect=false": None,
-        "--bind-address": "127.0.0.1",
-        "--secure-port": "10257",
-        "--v": "1",
     }
-    return Component(
-        "kube-controller-manager",
-        _argv(cfg.binary("kube-controller-manager"), flags),
-        lambda: http_ok("https://127.0.0.1:10257/healthz"),
-        60,
-    )
+    return _control_plane(cfg, "kube-controller-manager", flags, 10257)
 
 
 def _scheduler(cfg: ClusterConfig) -> Component:
@@ -369,16 +372,8 @@ def _scheduler(cfg: ClusterConfig) -> Component:
         "--config": str(cfg.etc_dir / "scheduler.yaml"),
         "--authentication-kubeconfig": kubeconfig,
         "--authorization-kubeconfig": kubeconfig,
-        "--bind-address": "127.0.0.1",
-        "--secure-port": "10259",
-        "--v": "1",
     }
-    return Component(
-        "kube-scheduler",
-        _argv(cfg.binary("kube-scheduler"), flags),
-        lambda: http_ok("https://127.0.0.1:10259/healthz"),
-        60,
-    )
+    return _control_plane(cfg, "kube-scheduler", flags, 10259)
 
 
 def _kubelet(cfg: ClusterConfig) -> Component:
@@ -390,27 +385,17 @@ def _kubelet(cfg: ClusterConfig) -> Component:
         "--root-dir": str(cfg.kubelet_root),
         "--v": "1",
     }
-    return Component(
-        "kubelet", _argv(cfg.binary("kubelet"), flags), lambda: http_ok("http://127.0.0.1:10248/healthz"), 90
-    )
+    return _component(cfg, "kubelet", flags, "http://127.0.0.1:10248/healthz", 90)
 
 
 def _kube_proxy(cfg: ClusterConfig) -> Component:
     flags: Flags = {"--config": str(cfg.etc_dir / "kube-proxy.yaml"), "--v": "1"}
-    return Component(
-        "kube-proxy",
-        _argv(cfg.binary("kube-proxy"), flags),
-        lambda: http_ok("http://127.0.0.1:10256/healthz"),
-        60,
-    )
+    return _component(cfg, "kube-proxy", flags, "http://127.0.0.1:10256/healthz", 60)
 
 
 def _coredns(cfg: ClusterConfig) -> Component:
-    return Component(
-        "coredns",
-        _argv(cfg.binary("coredns"), {"-conf": str(cfg.etc_dir / "Corefile")}),
-        lambda: http_ok("http://127.0.0.1:18181/ready"),
-        60,
+    return _component(
+        cfg, "coredns", {"-conf": str(cfg.etc_dir / "Corefile")}, "http://127.0.0.1:18181/ready", 60
     )
 
 
@@ -426,8 +411,9 @@ def _metrics_server(cfg: ClusterConfig) -> Component:
         "--kubelet-certificate-authority": str(p / "ca.crt"),
         "--metric-resolution": "15s",
     }
-    url = f"https://{cfg.node_ip}:{cfg.metrics_server_port}/readyz"
-    return Component("metrics-server", _argv(cfg.binary("metrics-server"), flags), lambda: http_ok(url), 60)
+    return _component(
+        cfg, "metrics-server", flags, f"https://{cfg.node_ip}:{cfg.metrics_server_port}/readyz", 60
+    )
 
 
 # one builder per component, in start order (ORDER)
