@@ -62,7 +62,7 @@ import click
 from scaleproof import criteria as criteria_module
 from scaleproof.command import Usage4Command
 from scaleproof.criteria import CriterionResult
-from scaleproof.report.journal import (
+from scaleproof.journal import (
     EVIDENCE_VERSION,
     JournalError,
     declared_criteria,

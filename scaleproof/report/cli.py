@@ -25,7 +25,7 @@ from typing import Any
 import click
 
 from scaleproof.command import Usage4Command
-from scaleproof.report.journal import Journal, JournalError, display_path, expand_journal_paths, load_journal
+from scaleproof.journal import Journal, JournalError, display_path, expand_journal_paths, load_journal
 
 __all__ = ["DEFAULT_OUT", "GenerateResult", "adr", "generate", "load_all", "report"]
 

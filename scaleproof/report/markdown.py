@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scaleproof.report.journal import (
+from scaleproof.journal import (
     Evidence,
     Journal,
     declared_criteria,

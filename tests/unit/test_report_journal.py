@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scaleproof.report.journal import (
+from scaleproof.journal import (
     JournalError,
     display_path,
     expand_journal_paths,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scaleproof.report.journal import load_journal
+from scaleproof.journal import load_journal
 from scaleproof.report.markdown import (
     aggregate,
     collect_figures,

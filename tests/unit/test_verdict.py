@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import scaleproof.criteria
-from scaleproof.report.journal import find_evidence, load_journal
+from scaleproof.journal import find_evidence, load_journal
 from scaleproof.verdict import chaos_exit_code, evaluate_criteria, overall_exit_code, verdict
 
 pytestmark = pytest.mark.unit
