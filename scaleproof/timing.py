@@ -1003,6 +1003,34 @@ def _deployment_scaled(
     return baseline_spec, t_deploy
 
 
+def _scale_phases(
+    tl: ScaleTimeline,
+    series: Sequence[Mapping[str, Any]],
+    t_load_start: float,
+    observations: list[tuple[str, float | None, float]],
+) -> None:
+    """Chain the phases up to `target_replicas` Ready; time-to-scale, or why there is none."""
+    target_replicas, notes = tl["target_replicas"], tl["notes"]
+    before = [s for s in series if s["t"] < t_load_start]
+    if before and before[-1]["ready"] >= target_replicas:
+        tl["reason"] = (
+            f"already {before[-1]['ready']} Ready replicas (≥ {target_replicas}) before the load started: "
+            "nothing to measure (reset the HPA/replicas first)"
+        )
+    after = [s for s in series if s["t"] >= t_load_start]
+    tl["max_ready_replicas"] = max((s["ready"] for s in after), default=None)
+    t_target = next((float(s["t"]) for s in after if s["ready"] >= target_replicas), None)
+    phases, missing = _chain(t_load_start, [*observations, ("target_ready", t_target, LOCAL_RESOLUTION_S)])
+    tl["phases"] = phases
+    if tl["reason"] is None:
+        if missing is None:
+            tl["time_to_scale_s"] = round(phases[-1]["end"] - phases[0]["end"], 3)
+        else:
+            tl["reason"] = f"phase {missing} never observed"
+            if missing == "metric_above_target" and t_target is not None:
+                notes.append("target reached without an observed metric breach (no HPA status/samples?)")
+
+
 def time_to_scale(
     events: Iterable[Mapping[str, Any]],
     load: Sequence[Mapping[str, Any]] | None,
@@ -1042,35 +1070,17 @@ def time_to_scale(
     baseline_spec, t_deploy = _deployment_scaled(evs, t_load_start)
     tl["baseline_replicas"] = baseline_spec if baseline_spec is not None else baseline_desired
 
-    # -- target Ready
-    before = [s for s in series if s["t"] < t_load_start]
-    if before and before[-1]["ready"] >= target_replicas:
-        tl["reason"] = (
-            f"already {before[-1]['ready']} Ready replicas (≥ {target_replicas}) before the load started: "
-            "nothing to measure (reset the HPA/replicas first)"
-        )
-    after = [s for s in series if s["t"] >= t_load_start]
-    tl["max_ready_replicas"] = max((s["ready"] for s in after), default=None)
-    t_target = next((float(s["t"]) for s in after if s["ready"] >= target_replicas), None)
-
-    phases, missing = _chain(
+    _scale_phases(
+        tl,
+        series,
         t_load_start,
         [
             ("load_reached", t_reached, LOAD_RESOLUTION_S),
             ("metric_above_target", t_metric, metric_res),
             ("hpa_decision", t_decision, LOCAL_RESOLUTION_S),
             ("deployment_scaled", t_deploy, LOCAL_RESOLUTION_S),
-            ("target_ready", t_target, LOCAL_RESOLUTION_S),
         ],
     )
-    tl["phases"] = phases
-    if tl["reason"] is None:
-        if missing is None:
-            tl["time_to_scale_s"] = round(phases[-1]["end"] - phases[0]["end"], 3)
-        else:
-            tl["reason"] = f"phase {missing} never observed"
-            if missing == "metric_above_target" and t_target is not None:
-                notes.append("target reached without an observed metric breach (no HPA status/samples?)")
     return tl
 
 
