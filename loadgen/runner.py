@@ -17,7 +17,6 @@ CLI: `python -m loadgen.runner run --host http://127.0.0.1:30080 --users 10 --ru
 
 from __future__ import annotations
 
-import argparse
 import csv
 import ipaddress
 import json
@@ -31,6 +30,9 @@ from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import urlparse
 
+import click
+
+from scaleproof.command import ExitCodeCommand, call
 from scaleproof.errors import LoadError
 from scaleproof.procgroup import CHILDREN as _CHILDREN  # the group leaders started here (undo stops them too)
 from scaleproof.procgroup import stop
@@ -345,37 +347,65 @@ def per_second(csv_prefix: str) -> list[PerSecond]:
 
 
 # ------------------------------------------------------------------------------------------------- CLI
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m loadgen.runner", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="run Locust in the foreground (bounded), then print per-second stats")
-    r.add_argument("--host", required=True)
-    r.add_argument("--users", type=int, default=10)
-    r.add_argument("--spawn-rate", type=float, default=5.0)
-    r.add_argument("--run-time", type=int, default=60, help="seconds")
-    r.add_argument("--csv", required=True, help="CSV prefix, e.g. journals/runs/x/load")
-    r.add_argument("--allow-host", action="append", default=[], help="extra allowed address/CIDR")
-    s = sub.add_parser("stats", help="print per-second stats of a finished run as JSON")
-    s.add_argument("prefix")
-    args = p.parse_args(argv)
+@click.group(
+    "python -m loadgen.runner",
+    help=__doc__.split("\n\n")[0],
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+def cli() -> None:
+    pass
+
+
+@cli.command(
+    "run",
+    cls=ExitCodeCommand,
+    short_help="run Locust in the foreground (bounded), then print per-second stats",
+    help="Run Locust in the foreground (bounded), then print per-second stats. Exit 2 on a refused "
+    "or failed load.",
+)
+@click.option("--host", required=True)
+@click.option("--users", type=int, default=10, show_default=True)
+@click.option("--spawn-rate", type=float, default=5.0, show_default=True)
+@click.option("--run-time", type=int, default=60, show_default=True, help="seconds")
+@click.option("--csv", "prefix", required=True, help="CSV prefix, e.g. journals/runs/x/load")
+@click.option("--allow-host", multiple=True, help="extra allowed address/CIDR (repeatable)")
+def run_command(
+    host: str, users: int, spawn_rate: float, run_time: int, prefix: str, allow_host: tuple[str, ...]
+) -> int:
     try:
-        if args.cmd == "stats":
-            print(json.dumps(per_second(args.prefix), indent=1))
-            return 0
-        h = start(
-            args.host, args.users, args.spawn_rate, args.run_time, args.csv, allowed_hosts=args.allow_host
-        )
+        h = start(host, users, spawn_rate, run_time, prefix, allowed_hosts=list(allow_host))
         proc = _CHILDREN[h["pid"]]
         try:
-            proc.wait(timeout=args.run_time + 30)
+            proc.wait(timeout=run_time + 30)
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
             stop(h["pid"])
         stop(h["pid"])
-        print(json.dumps(per_second(args.csv), indent=1))
+        print(json.dumps(per_second(prefix), indent=1))
         return 0
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+@cli.command(
+    "stats",
+    cls=ExitCodeCommand,
+    short_help="print per-second stats of a finished run as JSON",
+    help="Print the per-second stats of a finished run (CSV PREFIX) as JSON.",
+)
+@click.argument("prefix")
+def stats_command(prefix: str) -> int:
+    try:
+        print(json.dumps(per_second(prefix), indent=1))
+        return 0
+    except LoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m loadgen.runner ARGS...` from Python: the exit code."""
+    return call(cli, argv, "python -m loadgen.runner")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,6 @@ and how to reproduce them; asserts no wall-clock threshold (that is the experime
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -32,6 +31,7 @@ import click
 
 from scaleproof import floor as floor_figures
 from scaleproof import timing
+from scaleproof.command import ExitCodeCommand, call
 
 __all__ = [
     "FLOOR_ENV",
@@ -388,44 +388,34 @@ def _default_paths(root: str) -> list[str]:
     return sorted(str(d) for d in Path(root).glob("*") if d.is_dir())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="scaleproof bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("kind", choices=[*KINDS, "floor"])
-    p.add_argument(
-        "paths", nargs="*", help="journals, journal folders or run dirs (default: journals/runs/*)"
+def _bench_floor(
+    kills: int, kill_interval: int, journals: str, keep: bool, skip_image: bool, app: str
+) -> int:
+    """Run the floor experiment, print its figures beside the app's pod-kill journals."""
+    journal = run_floor(kills, kill_interval, REPO / journals, keep, skip_image)
+    floor = collect([journal], "pod-kill")
+    if not floor:
+        print(f"the floor run wrote no pod-kill evidence: see {journal}", file=sys.stderr)
+        return 1
+    _print_pod_kill(pod_kill_figures(floor))
+    _print_run_times("the floor's pod-kill", run_times([journal], "pod-kill"))
+    app_evidence = collect([app], "pod-kill") if Path(app).exists() else []
+    if app_evidence:
+        _print_floor(floor_comparison(app_evidence, collect([REPO / journals], "pod-kill")))
+    print(
+        f"reproduce: scaleproof bench floor --kills {kills}; "
+        + f"scaleproof bench pod-kill {app} --floor {journals}"
     )
-    p.add_argument("--runs-root", default="journals/runs")
-    p.add_argument("--floor", default=None, help="pod-kill: floor journals to compare with (journals/floor)")
-    p.add_argument("--app", default="journals/evidence", help="floor: the app's pod-kill journals to compare")
-    p.add_argument("--kills", type=int, default=int(os.environ.get("SCALEPROOF_KILLS") or 10))
-    p.add_argument("--kill-interval", type=int, default=5, help="floor: seconds between kills")
-    p.add_argument("--journals", default="journals/floor", help="floor: where its journal goes")
-    p.add_argument("--keep", action="store_true", help="floor: leave the floor workload deployed")
-    p.add_argument("--skip-image", action="store_true", help="floor: the cluster has the agnhost image")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = p.parse_args(argv)
-    if args.kind == "floor":
-        journal = run_floor(args.kills, args.kill_interval, REPO / args.journals, args.keep, args.skip_image)
-        floor = collect([journal], "pod-kill")
-        if not floor:
-            print(f"the floor run wrote no pod-kill evidence: see {journal}", file=sys.stderr)
-            return 1
-        _print_pod_kill(pod_kill_figures(floor))
-        _print_run_times("the floor's pod-kill", run_times([journal], "pod-kill"))
-        app = collect([args.app], "pod-kill") if Path(args.app).exists() else []
-        if app:
-            _print_floor(floor_comparison(app, collect([REPO / args.journals], "pod-kill")))
-        print(
-            f"reproduce: scaleproof bench floor --kills {args.kills}; "
-            f"scaleproof bench pod-kill {args.app} --floor {args.journals}"
-        )
-        return 0
-    paths = args.paths or _default_paths(args.runs_root)
-    evidence = collect(paths, args.kind)
+    return 0
+
+
+def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -> int:
+    """Figures of one experiment kind across the given journals/run dirs (2: none found)."""
+    evidence = collect(paths, kind)
     if not evidence:
         print(
-            f"no {args.kind} evidence found in {len(paths)} path(s); run e.g. "
-            f"`chaos --no-version-check run --hypothesis-frequency 2 experiments/{args.kind}.yaml`",
+            f"no {kind} evidence found in {len(paths)} path(s); run e.g. "
+            f"`chaos --no-version-check run --hypothesis-frequency 2 experiments/{kind}.yaml`",
             file=sys.stderr,
         )
         return 2
@@ -433,33 +423,79 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pod-kill": pod_kill_figures,
         "hpa-scale": hpa_scale_figures,
         "vector-shards": vector_shards_figures,
-    }[args.kind](evidence)
-    fig["run_time"] = run_times(paths, args.kind)
-    cmp = floor_comparison(evidence, collect([args.floor], "pod-kill")) if args.floor else None
-    if args.json:
+    }[kind](evidence)
+    fig["run_time"] = run_times(paths, kind)
+    cmp = floor_comparison(evidence, collect([floor], "pod-kill")) if floor else None
+    if as_json:
         print(json.dumps(fig | ({"floor": cmp} if cmp else {}), indent=2, default=str))
         return 0
-    {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}[args.kind](fig)
-    _print_run_times(args.kind, fig["run_time"])
+    {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}[kind](fig)
+    _print_run_times(kind, fig["run_time"])
     if cmp is not None:
         _print_floor(cmp)
     print(
-        f"reproduce: scaleproof bench {args.kind} "
+        f"reproduce: scaleproof bench {kind} "
         + " ".join(paths[:5])
         + (" ..." if len(paths) > 5 else "")
-        + (f" --floor {args.floor}" if args.floor else "")
+        + (f" --floor {floor}" if floor else "")
     )
     return 0
 
 
+BENCH_KINDS = (*KINDS, "floor")
+
+
+def _kind(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """argparse's wording for a wrong kind (scripts and tests read it)."""
+    if value not in BENCH_KINDS:
+        raise click.BadParameter(
+            f"invalid choice: {value!r} (choose from {', '.join(map(repr, BENCH_KINDS))})"
+        )
+    return value
+
+
 @click.command(
     "bench",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+    cls=ExitCodeCommand,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=__doc__.split("\n\n")[0]
+    + "\n\nKIND: "
+    + ", ".join(BENCH_KINDS)
+    + ". PATHS: journals, journal folders or run dirs (default: journals/runs/*). "
+    "Exit codes: 0 figures printed; 1 the floor run wrote no evidence; 2 no evidence found, or usage.",
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bench_command(args: tuple[str, ...]) -> None:
-    """Benchmark figures across runs (pod-kill, hpa-scale, vector-shards) and the cluster's floor."""
-    sys.exit(main(list(args)))
+@click.argument("kind", callback=_kind, metavar="KIND")
+@click.argument("paths", nargs=-1)
+@click.option("--runs-root", default="journals/runs")
+@click.option("--floor", default=None, help="pod-kill: floor journals to compare with (journals/floor)")
+@click.option("--app", default="journals/evidence", help="floor: the app's pod-kill journals to compare")
+@click.option("--kills", type=int, default=lambda: int(os.environ.get("SCALEPROOF_KILLS") or 10))
+@click.option("--kill-interval", type=int, default=5, help="floor: seconds between kills")
+@click.option("--journals", default="journals/floor", help="floor: where its journal goes")
+@click.option("--keep", is_flag=True, help="floor: leave the floor workload deployed")
+@click.option("--skip-image", is_flag=True, help="floor: the cluster has the agnhost image")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
+def bench_command(
+    kind: str,
+    paths: tuple[str, ...],
+    runs_root: str,
+    floor: str | None,
+    app: str,
+    kills: int,
+    kill_interval: int,
+    journals: str,
+    keep: bool,
+    skip_image: bool,
+    as_json: bool,
+) -> int:
+    if kind == "floor":
+        return _bench_floor(kills, kill_interval, journals, keep, skip_image, app)
+    return _bench_kind(kind, list(paths) or _default_paths(runs_root), floor, as_json)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`scaleproof bench ARGS...` from Python: the exit code."""
+    return call(bench_command, argv, "scaleproof bench")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -52,7 +52,7 @@ def run_experiment(
         str(journal),
         str(experiment),
     ]
-    from scaleproof.report.journal import display_path
+    from scaleproof.journal import display_path
 
     shown = display_path(journal, as_named=True)  # a journal may live outside the repository
     say(f"chaos run {experiment.relative_to(REPO)} (journal {shown}, log {log_file.name})")

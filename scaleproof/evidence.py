@@ -37,12 +37,12 @@ import tempfile
 import time
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from probes.prometheus import POD_COUNT_QUERY, PROM_QUERY_PREFIX, prometheus_queries
 from scaleproof import __version__, credentials, criteria, rundir, timing, undo
 from scaleproof import verdict as verdict_module
-from scaleproof.report.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
+from scaleproof.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
 
 __all__ = [
     "EVIDENCE_NAME",
@@ -59,15 +59,12 @@ __all__ = [
     "before_rollback_control",
     "build_evidence",
     "configure_control",
-    "journal_verdict",
 ]
 
 logger = logging.getLogger(__name__)
 
 PROM_STEP_S = 5.0
 PROM_SETTLE_S = 10.0  # two scrape intervals of k8s/base/prometheus.yml
-
-Verdict = Literal["pass", "fail", "inconclusive"]
 
 
 class MetricRecord(TypedDict, total=False):
@@ -324,8 +321,7 @@ def after_experiment_control(
             "run_dir": str(run_dir),
             "metrics": {},
             "criteria": [],
-            "verdict": "inconclusive",
-            "verdict_reasons": [f"evidence computation failed: {type(exc).__name__}: {exc}"],
+            "error": f"{type(exc).__name__}: {exc}",
         }
     exts = [
         e
@@ -338,9 +334,7 @@ def after_experiment_control(
         # SIGTERM is caught by chaoslib as the running activity's failure: the journal then says
         # completed (method) or failed (gate); the operator interrupted it either way
         state["status"] = "interrupted"
-        reason = verdict_module.interrupt_reason(interrupt, state)
-        block["verdict_reasons"] = [reason, *(block.get("verdict_reasons") or [])]
-        block["verdict"] = "inconclusive"
+    _judged(state, block)
     exts.append(block)
     state["extensions"] = exts
     if run_dir is not None:
@@ -348,53 +342,6 @@ def after_experiment_control(
             rundir.write_json_atomic(run_dir / "evidence.json", block)
         except OSError as exc:
             logger.warning("cannot write evidence.json: %s", exc)
-
-
-# ------------------------------------------------------------------------------------------- verdict
-def journal_verdict(
-    journal: Mapping[str, Any], results: list[criteria.CriterionResult], metrics: Mapping[str, MetricRecord]
-) -> tuple[Verdict, list[str]]:
-    """pass / fail / inconclusive with reasons. Fail: status not completed, deviated, gate/during/after
-    hypothesis not met, a method activity or rollback failed, a criterion false. Inconclusive: no
-    criteria, a criterion not evaluable (missing metric). Fail wins; pass needs positive evidence."""
-    fails: list[str] = []
-    unsure: list[str] = []
-    status = journal.get("status")
-    if status != "completed":
-        fails.append(f"journal status {status!r} (not completed)")
-    if journal.get("deviated"):
-        fails.append("steady state deviated after the method")
-    ss = journal.get("steady_states") or {}
-    before = ss.get("before")
-    if before is not None and before.get("steady_state_met") is False:
-        fails.append("steady-state gate (before) not met: the method did not run")
-    bad_during = [i for i, s in enumerate(ss.get("during") or []) if s and s.get("steady_state_met") is False]
-    if bad_during:
-        fails.append(f"steady state breached during the method ({len(bad_during)} sample(s))")
-    after = ss.get("after")
-    if after is not None and after.get("steady_state_met") is False:
-        fails.append("steady state not met after the method")
-    for r in journal.get("run") or []:
-        if r.get("status") == "failed":
-            fails.append(f"method activity {((r.get('activity') or {}).get('name'))!r} failed")
-    for r in journal.get("rollbacks") or []:
-        if r.get("status") == "failed":
-            fails.append(f"rollback {((r.get('activity') or {}).get('name'))!r} failed")
-    if not results:
-        unsure.append("no criteria declared in the experiment")
-    for c in results:
-        if c.get("passed") is False:
-            why = (metrics.get(str(c.get("metric"))) or {}).get("reason")  # e.g. a remedy
-            fails.append(
-                f"criterion `{c['expr']}` not met (value {c.get('value')})" + (f": {why}" if why else "")
-            )
-        elif c.get("passed") is None:
-            unsure.append(f"criterion `{c['expr']}` not evaluable: {c.get('reason')}")
-    if fails:
-        return "fail", fails + unsure
-    if unsure:
-        return "inconclusive", unsure
-    return "pass", [f"all {len(results)} criteria met"]
 
 
 # -------------------------------------------------------------------------------------------- figures
@@ -737,7 +684,6 @@ def build_evidence(
     if kind == "vector-shards" or (not known and (run_dir / "shards.jsonl").exists()):
         _shard_figures(run_dir, metrics, timelines)
     results = criteria.evaluate(ext.get("criteria") or [], metrics)
-    verdict, reasons = journal_verdict(journal, results, metrics)
     start = _iso_to_ts(journal.get("start")) or meta.get("started") or time.time()
     end = _iso_to_ts(journal.get("end")) or time.time()
     prom: dict[str, Any] = {"queries": {}}
@@ -753,7 +699,7 @@ def build_evidence(
     except Exception:
         lib_version = journal.get("chaoslib-version")
     exp_path = meta.get("experiment_path")
-    return {
+    block = {
         "name": EVIDENCE_NAME,
         "version": EVIDENCE_VERSION,
         "run_id": meta.get("run_id") or run_dir.name,
@@ -782,7 +728,14 @@ def build_evidence(
         "prometheus": prom,
         "claims": claims_summary(rundir.read_jsonl(run_dir / "claims.jsonl")),
         "criteria": results,
-        "verdict": verdict,
-        "verdict_reasons": reasons,
         "artifacts": sorted(p.name for p in run_dir.iterdir() if p.is_file()),
     }
+    return _judged(journal, block)
+
+
+def _judged(journal: Mapping[str, Any], block: dict[str, Any]) -> dict[str, Any]:
+    """The block with the one verdict (`scaleproof.verdict`) of the journal it is being written into."""
+    v = verdict_module.verdict(journal, evidence=block)
+    block["verdict"] = v.outcome
+    block["verdict_reasons"] = list(v.reasons)
+    return block

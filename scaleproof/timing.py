@@ -382,6 +382,176 @@ def _created_after(h: _PodHistory, delete_server: float | None, t_req: float) ->
     return h.created_server >= math.floor(ref)
 
 
+def _new_timeline(k: Mapping[str, Any], i: int, mttr_to: str, notes: list[str]) -> KillTimeline:
+    """The timeline of the i-th kill record before anything is paired or observed."""
+    victim = k.get("victim") or {}
+    t0 = float(k["t"])
+    return {
+        "kill_id": str(k.get("kill_id") or f"kill-{i + 1}"),
+        "victim": victim.get("name") or "?",
+        "victim_uid": victim.get("uid") or "?",
+        "owner_uid": victim.get("owner_uid"),
+        "t_delete_requested": _r(float(k.get("t_request") or t0)),
+        "t_delete_accepted": round(t0, 3),
+        "replacement": None,
+        "replacement_uid": None,
+        "phases": [],
+        "recovered": False,
+        "mttr_s": None,
+        "mttr_definition": f"delete accepted → {mttr_to}",
+        "ready_s": None,
+        "reason": None,
+        "failed_requests": None,
+        "requests": None,
+        "outage_s": None,
+        "overlaps_with": [],
+        "server": {},
+        "notes": notes,
+    }
+
+
+def _replacement(
+    pods: Mapping[str, _PodHistory],
+    v_uid: str | None,
+    owner: str | None,
+    t_req: float,
+    delete_server: float | None,
+    claimed: set[str],
+) -> _PodHistory | None:
+    """Pairing through the owner reference: the first pod of the same ReplicaSet (not yet claimed by
+    an earlier kill) seen being created after the delete request."""
+    candidates = []
+    for h in pods.values():
+        if h.uid == v_uid or h.uid in claimed or owner is None or h.owner_uid != owner:
+            continue
+        if h.first_seen is None or h.first_seen < t_req:
+            continue  # existed (or was listed) before the delete: not a replacement
+        if h.first_seen_type == "SYNC" and not _created_after(h, delete_server, t_req):
+            continue  # listed by a (re)sync, and the server does not date it after the delete
+        if (
+            delete_server is not None
+            and h.created_server is not None
+            and h.created_server < math.floor(delete_server)
+        ):
+            continue  # the server says it predates the delete
+        candidates.append(h)
+    candidates.sort(key=lambda h: h.first_seen or math.inf)
+    return candidates[0] if candidates else None
+
+
+def _endpoints_back(
+    eps: Sequence[tuple[float, frozenset[str]]],
+    t_req: float,
+    v_uid: str | None,
+    repl: _PodHistory,
+    notes: list[str],
+) -> float | None:
+    """When the ready endpoints were back to the pre-kill count with the replacement in and the victim
+    out; the degradation (victim out of the ready set) must be seen first."""
+    if not eps:
+        notes.append("no EndpointSlice events recorded")
+        return None
+    before = _set_at(eps, t_req)
+    baseline = len(before) if before is not None else None
+    dropped: float | None = None
+    if before is not None and v_uid not in before:
+        dropped = t_req  # victim was not a ready endpoint at the kill: already degraded
+        notes.append("victim was not a ready endpoint when killed")
+    ep_obs: float | None = None
+    for ts, s in eps:
+        if ts < t_req:
+            continue
+        if dropped is None and v_uid not in s:
+            dropped = ts
+        if (
+            dropped is not None
+            and repl.uid in s
+            and v_uid not in s
+            and (baseline is None or len(s) >= baseline)
+        ):
+            ep_obs = ts
+            break
+    if dropped is None:
+        notes.append("victim endpoint removal never observed")
+    elif ep_obs is None:
+        notes.append("ready endpoints never returned to the pre-kill count with the replacement")
+    return ep_obs
+
+
+def _user_traffic(
+    tl: KillTimeline, load: Sequence[Mapping[str, Any]], t0: float, next_t0: float, notes: list[str]
+) -> float | None:
+    """Fill the kill window's request figures; return when users were served again (1 s buckets)."""
+    window = _load_window(load, t0, next_t0)
+    tl["failed_requests"] = sum(int(b.get("failures") or 0) for b in window)
+    tl["requests"] = sum(int(b.get("requests") or 0) for b in window)
+    failing = [b for b in window if int(b.get("failures") or 0) > 0]
+    if not failing:
+        tl["outage_s"] = 0.0
+        return t0  # nothing failed: the phase is empty (clamped to the previous boundary)
+    last_fail_end = float(failing[-1]["t"]) + 1.0
+    tl["outage_s"] = round(last_fail_end - float(failing[0]["t"]), 3)
+    clean_after = [b for b in window if float(b["t"]) >= last_fail_end and int(b.get("requests") or 0) > 0]
+    if not clean_after:
+        notes.append("no successful traffic observed after the last failure in the kill window")
+        return None
+    return last_fail_end
+
+
+def _observations(
+    repl: _PodHistory | None, ep_obs: float | None, notes: list[str]
+) -> list[tuple[str, float | None, float]]:
+    """(phase, observed receive time, resolution) for the pod and endpoint phases of one kill."""
+    created_obs, created_res = (repl.first_seen if repl else None), LOCAL_RESOLUTION_S
+    if repl is not None and repl.first_seen_type == "SYNC":
+        # the watch was relisting while the replacement was created: its creation comes from the
+        # server timestamp (1 s), the later phases are bounded by the relist's receive time
+        created_obs, created_res = repl.created_server, SERVER_RESOLUTION_S
+        notes.append(
+            f"replacement first seen by a relist at {repl.first_seen:.3f}; created at "
+            f"{repl.created_server} by its server timestamp; later phases are upper bounds"
+        )
+    return [
+        ("replacement_created", created_obs, created_res),
+        ("scheduled", repl.scheduled if repl else None, LOCAL_RESOLUTION_S),
+        ("containers_started", repl.started if repl else None, LOCAL_RESOLUTION_S),
+        ("ready", repl.ready if repl else None, LOCAL_RESOLUTION_S),
+        ("endpoints_ready", ep_obs, LOCAL_RESOLUTION_S),
+    ]
+
+
+def _apply_phases(
+    tl: KillTimeline, t0: float, observations: list[tuple[str, float | None, float]], mttr_to: str
+) -> None:
+    """Chain the phases from the delete; MTTR = end of `mttr_to`, else the reason it is missing."""
+    notes = tl["notes"]
+    phases, missing = _chain(t0, observations)
+    tl["phases"] = phases
+    ends = {p["name"]: p["end"] for p in phases}
+    if "ready" in ends:
+        tl["ready_s"] = round(ends["ready"] - t0, 3)
+    if mttr_to in ends:
+        tl["mttr_s"] = round(ends[mttr_to] - t0, 3)
+        tl["recovered"] = True
+    elif tl["reason"] is None:
+        tl["reason"] = f"phase {missing} never observed" + (f" ({'; '.join(notes)})" if notes else "")
+    if any(p.get("clamped") for p in phases):
+        notes.append("some observations arrived before the previous boundary and were clamped")
+
+
+def _server_check(delete_server: float | None, repl: _PodHistory | None) -> dict[str, Any]:
+    """The server-side cross-check (1 s resolution)."""
+    server: dict[str, Any] = {"resolution_s": SERVER_RESOLUTION_S}
+    if delete_server is not None:
+        server["delete_accepted"] = delete_server
+    if repl is not None:
+        server["replacement_created"] = repl.created_server
+        server["ready"] = repl.ready_server
+        if delete_server is not None and repl.ready_server is not None:
+            server["ready_s"] = round(repl.ready_server - delete_server, 3)
+    return server
+
+
 def kill_timelines(
     events: Iterable[Mapping[str, Any]],
     load: Sequence[Mapping[str, Any]] | None = None,
@@ -405,55 +575,14 @@ def kill_timelines(
 
     for i, k in enumerate(kills):
         victim = k.get("victim") or {}
-        v_uid = victim.get("uid")
-        owner = victim.get("owner_uid")
+        v_uid, owner = victim.get("uid"), victim.get("owner_uid")
         t0 = float(k["t"])
         t_req = float(k.get("t_request") or t0)
-        next_t0 = kill_ts[i + 1] if i + 1 < len(kills) else math.inf
         notes: list[str] = []
-        tl: KillTimeline = {
-            "kill_id": str(k.get("kill_id") or f"kill-{i + 1}"),
-            "victim": victim.get("name") or "?",
-            "victim_uid": v_uid or "?",
-            "owner_uid": owner,
-            "t_delete_requested": _r(t_req),
-            "t_delete_accepted": round(t0, 3),
-            "replacement": None,
-            "replacement_uid": None,
-            "phases": [],
-            "recovered": False,
-            "mttr_s": None,
-            "mttr_definition": f"delete accepted → {mttr_to}",
-            "ready_s": None,
-            "reason": None,
-            "failed_requests": None,
-            "requests": None,
-            "outage_s": None,
-            "overlaps_with": [],
-            "server": {},
-            "notes": notes,
-        }
-        # -- pairing through the owner reference: same ReplicaSet uid, created after the delete
+        tl = _new_timeline(k, i, mttr_to, notes)
         vh = pods.get(v_uid or "")
         delete_server = vh.deleted_server if vh else None
-        candidates = []
-        for h in pods.values():
-            if h.uid == v_uid or h.uid in claimed or owner is None or h.owner_uid != owner:
-                continue
-            if h.first_seen is None or h.first_seen < t_req:
-                continue  # existed (or was listed) before the delete: not a replacement
-            if h.first_seen_type == "SYNC" and not _created_after(h, delete_server, t_req):
-                continue  # listed by a (re)sync, and the server does not date it after the delete
-            if (
-                delete_server is not None
-                and h.created_server is not None
-                and h.created_server < math.floor(delete_server)
-            ):
-                continue  # the server says it predates the delete
-            candidates.append(h)
-        candidates.sort(key=lambda h: h.first_seen or math.inf)
-        repl = candidates[0] if candidates else None
-
+        repl = _replacement(pods, v_uid, owner, t_req, delete_server, claimed)
         if repl is None:
             tl["reason"] = (
                 "no replacement pod of the same owner was observed after the delete"
@@ -463,103 +592,22 @@ def kill_timelines(
         else:
             claimed.add(repl.uid)
             tl["replacement"], tl["replacement_uid"] = repl.name, repl.uid
-
-        # -- endpoints: degradation (victim out of the ready set) must be seen before "back to full"
-        ep_obs: float | None = None
-        if repl is not None and repl.ready is not None:
-            if not eps:
-                notes.append("no EndpointSlice events recorded")
-            else:
-                before = _set_at(eps, t_req)
-                baseline = len(before) if before is not None else None
-                dropped: float | None = None
-                if before is not None and v_uid not in before:
-                    dropped = t_req  # victim was not a ready endpoint at the kill: already degraded
-                    notes.append("victim was not a ready endpoint when killed")
-                for ts, s in eps:
-                    if ts < t_req:
-                        continue
-                    if dropped is None and v_uid not in s:
-                        dropped = ts
-                    if (
-                        dropped is not None
-                        and repl.uid in s
-                        and v_uid not in s
-                        and (baseline is None or len(s) >= baseline)
-                    ):
-                        ep_obs = ts
-                        break
-                if dropped is None:
-                    notes.append("victim endpoint removal never observed")
-                elif ep_obs is None:
-                    notes.append("ready endpoints never returned to the pre-kill count with the replacement")
-        # -- user traffic
+        ep_obs = _endpoints_back(eps, t_req, v_uid, repl, notes) if repl and repl.ready is not None else None
         user_obs: float | None = None
         if load_sorted:
-            window = _load_window(load_sorted, t0, next_t0)
-            tl["failed_requests"] = sum(int(b.get("failures") or 0) for b in window)
-            tl["requests"] = sum(int(b.get("requests") or 0) for b in window)
-            failing = [b for b in window if int(b.get("failures") or 0) > 0]
-            if failing:
-                last_fail_end = float(failing[-1]["t"]) + 1.0
-                tl["outage_s"] = round(last_fail_end - float(failing[0]["t"]), 3)
-                clean_after = [
-                    b for b in window if float(b["t"]) >= last_fail_end and int(b.get("requests") or 0) > 0
-                ]
-                user_obs = last_fail_end if clean_after else None
-                if not clean_after:
-                    notes.append("no successful traffic observed after the last failure in the kill window")
-            else:
-                tl["outage_s"] = 0.0
-                user_obs = t0  # nothing failed: the phase is empty (clamped to the previous boundary)
-
-        created_obs, created_res = (
-            (repl.first_seen, LOCAL_RESOLUTION_S) if repl else (None, LOCAL_RESOLUTION_S)
-        )
-        if repl is not None and repl.first_seen_type == "SYNC":
-            # the watch was relisting while the replacement was created: its creation comes from the
-            # server timestamp (1 s), the later phases are bounded by the relist's receive time
-            created_obs, created_res = repl.created_server, SERVER_RESOLUTION_S
-            notes.append(
-                f"replacement first seen by a relist at {repl.first_seen:.3f}; created at "
-                f"{repl.created_server} by its server timestamp; later phases are upper bounds"
-            )
-        observations: list[tuple[str, float | None, float]] = [
-            ("replacement_created", created_obs, created_res),
-            ("scheduled", repl.scheduled if repl else None, LOCAL_RESOLUTION_S),
-            ("containers_started", repl.started if repl else None, LOCAL_RESOLUTION_S),
-            ("ready", repl.ready if repl else None, LOCAL_RESOLUTION_S),
-            ("endpoints_ready", ep_obs, LOCAL_RESOLUTION_S),
-        ]
+            next_t0 = kill_ts[i + 1] if i + 1 < len(kills) else math.inf
+            user_obs = _user_traffic(tl, load_sorted, t0, next_t0, notes)
+        observations = _observations(repl, ep_obs, notes)
         if load_sorted:
             observations.append(("user_recovered", user_obs, LOAD_RESOLUTION_S))
-        phases, missing = _chain(t0, observations)
-        tl["phases"] = phases
-        ends = {p["name"]: p["end"] for p in phases}
-        if "ready" in ends:
-            tl["ready_s"] = round(ends["ready"] - t0, 3)
-        if mttr_to in ends:
-            tl["mttr_s"] = round(ends[mttr_to] - t0, 3)
-            tl["recovered"] = True
-        elif tl["reason"] is None:
-            tl["reason"] = f"phase {missing} never observed" + (f" ({'; '.join(notes)})" if notes else "")
-        if any(p.get("clamped") for p in phases):
-            notes.append("some observations arrived before the previous boundary and were clamped")
-        # -- overlaps with other kills
+        _apply_phases(tl, t0, observations, mttr_to)
         end_t = t0 + (tl["mttr_s"] if tl["mttr_s"] is not None else math.inf)
-        for j, other in enumerate(kills):
-            if j != i and t0 <= float(other["t"]) <= end_t:
-                tl["overlaps_with"].append(str(other.get("kill_id") or f"kill-{j + 1}"))
-        # -- server-side cross-check (1 s resolution)
-        server: dict[str, Any] = {"resolution_s": SERVER_RESOLUTION_S}
-        if delete_server is not None:
-            server["delete_accepted"] = delete_server
-        if repl is not None:
-            server["replacement_created"] = repl.created_server
-            server["ready"] = repl.ready_server
-            if delete_server is not None and repl.ready_server is not None:
-                server["ready_s"] = round(repl.ready_server - delete_server, 3)
-        tl["server"] = server
+        tl["overlaps_with"] = [
+            str(other.get("kill_id") or f"kill-{j + 1}")
+            for j, other in enumerate(kills)
+            if j != i and t0 <= float(other["t"]) <= end_t
+        ]
+        tl["server"] = _server_check(delete_server, repl)
         out.append(tl)
     return out
 
@@ -805,27 +853,8 @@ def scale_cadence(
     return out
 
 
-def time_to_scale(
-    events: Iterable[Mapping[str, Any]],
-    load: Sequence[Mapping[str, Any]] | None,
-    target_replicas: int = 3,
-    metric_samples: Sequence[tuple[float, float]] | None = None,
-    metric_threshold: float | None = None,
-) -> ScaleTimeline:
-    """Decompose scale-out under load into consecutive phases, in seconds:
-
-    load_reached (Locust at its full user count) → metric_above_target (HPA status current metric above
-    its target, or the first `metric_samples` value above `metric_threshold`, e.g. from Prometheus) →
-    hpa_decision (HPA `status.desiredReplicas` above its pre-load value, or a `SuccessfulRescale`
-    Event) → deployment_scaled (Deployment `spec.replicas` above its pre-load value) → target_ready
-    (`target_replicas` pods Ready, no deletionTimestamp).
-
-    `time_to_scale_s` = load_reached → target_ready. None with `reason` when a phase is missing or the
-    target was already met before the load. HPA flapping (desiredReplicas changing direction) is
-    counted in `flaps`; `decisions` lists every desiredReplicas change."""
-    evs = _sorted(events)
-    notes: list[str] = []
-    tl: ScaleTimeline = {
+def _new_scale_timeline(target_replicas: int, notes: list[str]) -> ScaleTimeline:
+    return {
         "phases": [],
         "time_to_scale_s": None,
         "reason": None,
@@ -839,6 +868,13 @@ def time_to_scale(
         "server": {"resolution_s": SERVER_RESOLUTION_S},
         "notes": notes,
     }
+
+
+def _load_times(
+    evs: Sequence[Mapping[str, Any]], load: Sequence[Mapping[str, Any]] | None, notes: list[str]
+) -> tuple[float | None, float | None]:
+    """(load start, load reached): the Load STARTED record, else the first second with users; reached
+    = the first second at the full user count (the STARTED record's users caps it)."""
     load_sorted = sorted(load or [], key=lambda b: float(b["t"]))
     starts = [e for e in evs if e.get("kind") == "Load" and e.get("type") == "STARTED"]
     busy = [b for b in load_sorted if int(b.get("users") or 0) > 0]
@@ -854,19 +890,19 @@ def time_to_scale(
     elif starts:
         t_reached = t_load_start
         notes.append("no per-second load stats: load_reached = load start (no ramp information)")
-    series = ready_series(evs)
-    tl["replicas"] = series
-    if t_load_start is None or t_reached is None:
-        tl["reason"] = "no load start recorded (no Load event and no per-second stats with users)"
-        return tl
+    return t_load_start, t_reached
 
-    # -- HPA decisions (all changes of desiredReplicas) and the baseline before the load
-    hpa = _of_kind(evs, "HorizontalPodAutoscaler")
+
+def _hpa_watch(
+    evs: Sequence[Mapping[str, Any]], tl: ScaleTimeline, t_load_start: float
+) -> tuple[int | None, float | None, float | None]:
+    """HPA decisions (every change of desiredReplicas, into `tl["decisions"]`), the replica count
+    before the load, the first decision above it and the first status with the metric above target."""
     desired_prev: int | None = None
     baseline_desired: int | None = None
     t_decision: float | None = None
     t_metric: float | None = None
-    for e in hpa:
+    for e in _of_kind(evs, "HorizontalPodAutoscaler"):
         st = e["object"].get("status") or {}
         d = st.get("desiredReplicas")
         t = float(e["t"])
@@ -888,16 +924,39 @@ def time_to_scale(
                 t_decision = t
         if t >= t_load_start and t_metric is None and _hpa_over_target(e["object"]):
             t_metric = t
+    return baseline_desired, t_decision, t_metric
+
+
+def _rescale_event(
+    evs: Sequence[Mapping[str, Any]], t_load_start: float, baseline: int | None, t_decision: float | None
+) -> float | None:
+    """The decision time, earlier if a `SuccessfulRescale` Event above the baseline came first."""
     for e in _of_kind(evs, "Event"):
         o = e["object"]
         if o.get("reason") != "SuccessfulRescale" or float(e["t"]) < t_load_start:
             continue
         m = _NEW_SIZE.search(str(o.get("message") or o.get("note") or ""))
-        if m and baseline_desired is not None and int(m.group(1)) <= baseline_desired:
+        if m and baseline is not None and int(m.group(1)) <= baseline:
             continue
         if t_decision is None or float(e["t"]) < t_decision:
             t_decision = float(e["t"])
         break
+    return t_decision
+
+
+def _metric_breach(
+    evs: Sequence[Mapping[str, Any]],
+    tl: ScaleTimeline,
+    t_load_start: float,
+    baseline: int | None,
+    times: tuple[float | None, float | None],
+    samples: tuple[Sequence[tuple[float, float]] | None, float | None],
+) -> tuple[float | None, float, float | None]:
+    """(metric above target, its resolution, HPA decision): the HPA status or the given samples, unless
+    metrics-server's own sample time above target is recorded (then the decision is the reaction to it)."""
+    t_metric, t_decision = times
+    metric_samples, metric_threshold = samples
+    notes = tl["notes"]
     if metric_samples and metric_threshold is not None:
         for ts, v in sorted(metric_samples):
             if ts >= t_load_start and v > metric_threshold:
@@ -916,7 +975,7 @@ def time_to_scale(
         t_metric, metric_res = float(sample["timestamp"]), SERVER_RESOLUTION_S
         tl["metric_source"] = "metrics.k8s.io PodMetrics sample timestamp"
         tl["first_sample_above_target"] = sample
-        acted = [d for d in tl["decisions"] if baseline_desired is not None and d["to"] > baseline_desired]
+        acted = [d for d in tl["decisions"] if baseline is not None and d["to"] > baseline]
         after = [d["t"] for d in acted if d["t"] >= t_metric]
         if acted and not after:
             notes.append("the HPA scaled before any CPU sample above target (another metric?)")
@@ -924,11 +983,13 @@ def time_to_scale(
             t_decision = (
                 after[0] if t_decision is None or t_decision < t_metric else min(t_decision, after[0])
             )
-    deltas = [d["to"] - d["from"] for d in tl["decisions"]]
-    tl["flaps"] = sum(1 for a, b in zip(deltas, deltas[1:], strict=False) if (a > 0) != (b > 0))
-    tl["flapping"] = tl["flaps"] > 0
+    return t_metric, metric_res, t_decision
 
-    # -- Deployment spec.replicas change
+
+def _deployment_scaled(
+    evs: Sequence[Mapping[str, Any]], t_load_start: float
+) -> tuple[int | None, float | None]:
+    """(spec.replicas before the load, first change above it after the load started)."""
     baseline_spec: int | None = None
     t_deploy: float | None = None
     for e in _of_kind(evs, "Deployment"):
@@ -939,9 +1000,17 @@ def time_to_scale(
             baseline_spec = r
         elif t_deploy is None and baseline_spec is not None and r > baseline_spec:
             t_deploy = float(e["t"])
-    tl["baseline_replicas"] = baseline_spec if baseline_spec is not None else baseline_desired
+    return baseline_spec, t_deploy
 
-    # -- target Ready
+
+def _scale_phases(
+    tl: ScaleTimeline,
+    series: Sequence[Mapping[str, Any]],
+    t_load_start: float,
+    observations: list[tuple[str, float | None, float]],
+) -> None:
+    """Chain the phases up to `target_replicas` Ready; time-to-scale, or why there is none."""
+    target_replicas, notes = tl["target_replicas"], tl["notes"]
     before = [s for s in series if s["t"] < t_load_start]
     if before and before[-1]["ready"] >= target_replicas:
         tl["reason"] = (
@@ -951,17 +1020,7 @@ def time_to_scale(
     after = [s for s in series if s["t"] >= t_load_start]
     tl["max_ready_replicas"] = max((s["ready"] for s in after), default=None)
     t_target = next((float(s["t"]) for s in after if s["ready"] >= target_replicas), None)
-
-    phases, missing = _chain(
-        t_load_start,
-        [
-            ("load_reached", t_reached, LOAD_RESOLUTION_S),
-            ("metric_above_target", t_metric, metric_res),
-            ("hpa_decision", t_decision, LOCAL_RESOLUTION_S),
-            ("deployment_scaled", t_deploy, LOCAL_RESOLUTION_S),
-            ("target_ready", t_target, LOCAL_RESOLUTION_S),
-        ],
-    )
+    phases, missing = _chain(t_load_start, [*observations, ("target_ready", t_target, LOCAL_RESOLUTION_S)])
     tl["phases"] = phases
     if tl["reason"] is None:
         if missing is None:
@@ -970,6 +1029,58 @@ def time_to_scale(
             tl["reason"] = f"phase {missing} never observed"
             if missing == "metric_above_target" and t_target is not None:
                 notes.append("target reached without an observed metric breach (no HPA status/samples?)")
+
+
+def time_to_scale(
+    events: Iterable[Mapping[str, Any]],
+    load: Sequence[Mapping[str, Any]] | None,
+    target_replicas: int = 3,
+    metric_samples: Sequence[tuple[float, float]] | None = None,
+    metric_threshold: float | None = None,
+) -> ScaleTimeline:
+    """Decompose scale-out under load into consecutive phases, in seconds:
+
+    load_reached (Locust at its full user count) → metric_above_target (HPA status current metric above
+    its target, or the first `metric_samples` value above `metric_threshold`, e.g. from Prometheus) →
+    hpa_decision (HPA `status.desiredReplicas` above its pre-load value, or a `SuccessfulRescale`
+    Event) → deployment_scaled (Deployment `spec.replicas` above its pre-load value) → target_ready
+    (`target_replicas` pods Ready, no deletionTimestamp).
+
+    `time_to_scale_s` = load_reached → target_ready. None with `reason` when a phase is missing or the
+    target was already met before the load. HPA flapping (desiredReplicas changing direction) is
+    counted in `flaps`; `decisions` lists every desiredReplicas change."""
+    evs = _sorted(events)
+    notes: list[str] = []
+    tl = _new_scale_timeline(target_replicas, notes)
+    t_load_start, t_reached = _load_times(evs, load, notes)
+    series = ready_series(evs)
+    tl["replicas"] = series
+    if t_load_start is None or t_reached is None:
+        tl["reason"] = "no load start recorded (no Load event and no per-second stats with users)"
+        return tl
+
+    baseline_desired, t_decision, t_metric = _hpa_watch(evs, tl, t_load_start)
+    t_decision = _rescale_event(evs, t_load_start, baseline_desired, t_decision)
+    t_metric, metric_res, t_decision = _metric_breach(
+        evs, tl, t_load_start, baseline_desired, (t_metric, t_decision), (metric_samples, metric_threshold)
+    )
+    deltas = [d["to"] - d["from"] for d in tl["decisions"]]
+    tl["flaps"] = sum(1 for a, b in zip(deltas, deltas[1:], strict=False) if (a > 0) != (b > 0))
+    tl["flapping"] = tl["flaps"] > 0
+    baseline_spec, t_deploy = _deployment_scaled(evs, t_load_start)
+    tl["baseline_replicas"] = baseline_spec if baseline_spec is not None else baseline_desired
+
+    _scale_phases(
+        tl,
+        series,
+        t_load_start,
+        [
+            ("load_reached", t_reached, LOAD_RESOLUTION_S),
+            ("metric_above_target", t_metric, metric_res),
+            ("hpa_decision", t_decision, LOCAL_RESOLUTION_S),
+            ("deployment_scaled", t_deploy, LOCAL_RESOLUTION_S),
+        ],
+    )
     return tl
 
 

@@ -1,31 +1,48 @@
-"""The honest verdict of one run: pass, fail or inconclusive, with the reasons, read from its journal.
+"""The honest verdict of one run: pass, fail or inconclusive, with the reasons. The ONE verdict: the
+evidence control (`scaleproof.evidence`, the block it writes), `scaleproof verdict` and the report
+all call `verdict()`.
 
 `chaos run` exits 0 when the steady-state gate failed before the method (the fault was never injected)
 and when a method action raised `ActivityFailed`; it ignores breaches during the method
 (`steady_states.during`). See /work/shared/reference/chaos-tools-notes.md §1.7–1.9. This module looks at
-everything instead:
+everything instead. The rules are the union of the two verdicts that existed before issue 11 (the
+control's and this module's); where they differed, the stricter or more honest one was kept:
 
 | journal                                                      | verdict       |
 | ------------------------------------------------------------ | ------------- |
 | a SIGINT/SIGTERM recorded in the evidence block's `interrupt` | inconclusive  |
 | (whatever the status: chaoslib says `completed` on SIGTERM)  | (signal+phase)|
 | status interrupted without a recorded signal, failed, aborted| fail          |
+| no final status (None) in a finished journal                 | fail          |
 | deviated (after-hypothesis out of tolerance)                 | fail          |
 | steady_states.before.steady_state_met false (chaos exit 0!)  | fail          |
-| any steady_states.during sample not met                      | fail          |
-| steady_states.after not met                                  | fail          |
+| any steady_states.during sample not met (probes named)       | fail          |
+| steady_states.after not met (probes named)                   | fail          |
 | a method activity with status failed (chaos exit 0!)         | fail          |
 | a rollback with status failed                                | fail          |
-| a criterion evaluated false / evidence verdict fail          | fail          |
+| a criterion evaluated false (with the metric's reason)       | fail          |
+| recorded block: evidence verdict fail                        | fail          |
 | no evidence block, unsupported version                       | inconclusive  |
-| a metric value null, a criterion not evaluable               | inconclusive  |
-| no criteria declared, evidence verdict inconclusive          | inconclusive  |
-| method ran fewer activities than declared                    | inconclusive  |
+| the evidence computation failed (block `error`)              | inconclusive  |
+| ANY metric value null (under a criterion or not)             | inconclusive  |
+| a criterion not evaluable, no criteria declared              | inconclusive  |
+| method completed but ran fewer activities than declared      | inconclusive  |
+| recorded block: evidence verdict inconclusive, a recorded    | inconclusive  |
+| criterion disagreeing with its re-evaluation                 |               |
 | none of the above                                            | pass          |
 
 Fail wins over inconclusive, except after an interrupt: the operator stopped the run, so what did not
 finish is not the system's failure; the other findings stay listed as reasons. Pass needs positive
 evidence.
+
+Two ways to call it. The CLI and the report judge a finished journal with the block recorded in it
+(`verdict(journal)`): the block's own verdict and criteria are checked as well ("recorded block" rows).
+The control judges while it writes the block (`verdict(journal, evidence=block)`): chaoslib 1.44 calls
+the after-experiment control after the rollbacks, with the status set and `end` written, but the block
+is not in the journal yet and the control may still mark a SIGTERM-ended run `interrupted` (it judges
+again with the `interrupt` then). So there the block passed in is judged, the "recorded block" rows do
+not apply (it is the record), and a journal without a status yet (judged before chaoslib finished) is
+inconclusive ("not finished when judged"), not a fail.
 
 `scaleproof verdict JOURNAL...` exit codes: 0 all pass, 1 any fail, 2 any inconclusive and none fail,
 3 any journal unreadable (wins over the others: the set is incomplete), 4 usage error.
@@ -43,8 +60,9 @@ from typing import Any, Literal
 import click
 
 from scaleproof import criteria as criteria_module
+from scaleproof.command import Usage4Command
 from scaleproof.criteria import CriterionResult
-from scaleproof.report.journal import (
+from scaleproof.journal import (
     EVIDENCE_VERSION,
     JournalError,
     declared_criteria,
@@ -190,38 +208,42 @@ def interrupt_reason(interrupt: Mapping[str, Any] | None, journal: Mapping[str, 
     )
 
 
-def verdict(journal: Mapping[str, Any]) -> Verdict:
-    """Pass/fail/inconclusive for one (validated) journal, with every reason that led there."""
-    fails: list[str] = []
-    unsure: list[str] = []
+Findings = tuple[list[str], list[str]]  # (fail reasons, inconclusive reasons)
 
+
+def _status_findings(journal: Mapping[str, Any], interrupted: str | None, in_progress: bool) -> Findings:
+    """The journal's status; an interrupt with a recorded signal is judged by the caller."""
     status = journal.get("status")
-    evidence_block: Mapping[str, Any] = dict(find_evidence(journal) or {})
-    interrupted = interrupt_reason(evidence_block.get("interrupt"), journal)
     if status == "interrupted" and interrupted is None:
-        fails.append(
+        return [
             "run interrupted without a recorded signal (a control or a probe raised "
             "InterruptExecution): the method did not finish; check the cluster (`scaleproof recover`)"
-        )
-    elif status == "interrupted":
-        pass  # judged below: inconclusive with the signal and the phase
-    elif status in ("failed", "aborted"):
-        fails.append(f"journal status is {status}")
-    elif status != "completed":
-        fails.append(f"journal has no final status ({status!r}): the run never finished")
+        ], []
+    if status == "interrupted":
+        return [], []  # inconclusive with the signal and the phase
+    if status in ("failed", "aborted"):
+        return [f"journal status is {status}"], []
+    if status is None and in_progress:
+        # chaoslib 1.44 sets the final status before the after-experiment control; a journal
+        # without one was judged before the run ended: what is missing is not yet a failure
+        return [], ["journal not finished when judged (no status yet)"]
+    if status != "completed":
+        return [f"journal has no final status ({status!r}): the run never finished"], []
+    return [], []
 
+
+def _hypothesis_findings(journal: Mapping[str, Any]) -> tuple[list[str], bool]:
+    """Gate, continuous and after hypotheses, naming the probes that breached; also: did the gate fail."""
+    fails: list[str] = []
     if journal.get("deviated"):
         fails.append("deviated: the steady-state hypothesis after the method was not met")
-
     steady = journal.get("steady_states") or {}
     before = steady.get("before")
-    gate_failed = False
-    if before is not None and before.get("steady_state_met") is False:
-        gate_failed = True
-        detail = _describe(_hypothesis_breaches(before))
+    gate_failed = before is not None and before.get("steady_state_met") is False
+    if before is not None and gate_failed:
         fails.append(
             "steady state not met BEFORE the method, so no fault was injected (chaos run exits 0 "
-            f"here): {detail}"
+            f"here): {_describe(_hypothesis_breaches(before))}"
         )
     during = steady.get("during") or []
     breached = [s for s in during if s and s.get("steady_state_met") is False]
@@ -234,7 +256,13 @@ def verdict(journal: Mapping[str, Any]) -> Verdict:
     after = steady.get("after")
     if after is not None and after.get("steady_state_met") is False and not journal.get("deviated"):
         fails.append("steady state not met after the method: " + _describe(_hypothesis_breaches(after)))
+    return fails, gate_failed
 
+
+def _activity_findings(journal: Mapping[str, Any], gate_failed: bool) -> Findings:
+    """Failed method activities and rollbacks; a completed method that ran fewer steps than declared."""
+    fails: list[str] = []
+    unsure: list[str] = []
     runs = journal.get("run") or []
     for rec in runs:
         if rec.get("status") == "failed":
@@ -243,73 +271,116 @@ def verdict(journal: Mapping[str, Any]) -> Verdict:
                 f"{_last_exception_line(rec)}"
             )
     declared = [a for a in (journal.get("experiment") or {}).get("method") or [] if isinstance(a, dict)]
-    if status == "completed" and not gate_failed and len(runs) < len(declared):
+    if journal.get("status") == "completed" and not gate_failed and len(runs) < len(declared):
         unsure.append(f"method ran {len(runs)} of {len(declared)} declared activities")
-
     for rec in journal.get("rollbacks") or []:
         if rec.get("status") == "failed":
             fails.append(
                 f"rollback '{_activity_name(rec)}' failed: {_last_exception_line(rec)}; "
                 "the cluster may not be back to its initial state"
             )
+    return fails, unsure
 
-    evaluated: list[CriterionResult] = []
-    evidence = find_evidence(journal)
-    if evidence is None:
-        unsure.append("no scaleproof evidence block in the journal's extensions: nothing was measured")
-    elif evidence.get("version") != EVIDENCE_VERSION:
-        unsure.append(
-            f"unsupported evidence block version {evidence.get('version')!r} "
-            f"(this report reads version {EVIDENCE_VERSION})"
-        )
-    else:
-        metrics = evidence.get("metrics") or {}
-        for name in sorted(metrics):
-            m = metrics[name]
-            if m.get("value") is None:
-                unsure.append(
-                    f"metric {name} could not be computed: {m.get('reason') or 'no reason recorded'}"
-                )
-        exprs = [c.get("expr") for c in evidence.get("criteria") or [] if c.get("expr")]
-        for expr in declared_criteria(journal):
-            if expr not in exprs:
-                exprs.append(expr)
-        if not exprs:
-            unsure.append("no criteria declared in the experiment: nothing to prove")
-        evaluated = evaluate_criteria([str(e) for e in exprs], metrics)
-        recorded = {c.get("expr"): c for c in evidence.get("criteria") or []}
-        for c in evaluated:
-            if c.get("passed") is None:
-                unsure.append(
-                    f"criterion `{c['expr']}` could not be evaluated: {c.get('reason') or 'value missing'}"
-                )  # type: ignore[typeddict-item]
-            elif not c["passed"]:
-                fails.append(
-                    f"criterion `{c['expr']}` not met: value {c.get('value')}"
-                    + (f" {c['unit']}" if c.get("unit") else "")
-                )  # type: ignore[typeddict-item]
-            rec_c = recorded.get(c["expr"])
-            if (
-                rec_c is not None
-                and rec_c.get("passed") is not None
-                and c.get("passed") is not None
-                and bool(rec_c["passed"]) != c["passed"]
-            ):
+
+def _criteria_findings(
+    journal: Mapping[str, Any], evidence: Mapping[str, Any]
+) -> tuple[list[str], list[str], list[CriterionResult]]:
+    """Null metrics, and every criterion (recorded or declared) evaluated against the block's metrics."""
+    fails: list[str] = []
+    unsure: list[str] = []
+    metrics = evidence.get("metrics") or {}
+    for name in sorted(metrics):
+        if metrics[name].get("value") is None:
+            why = metrics[name].get("reason") or "no reason recorded"
+            unsure.append(f"metric {name} could not be computed: {why}")
+    exprs = [c.get("expr") for c in evidence.get("criteria") or [] if c.get("expr")]
+    exprs += [e for e in declared_criteria(journal, evidence) if e not in exprs]
+    if not exprs:
+        unsure.append("no criteria declared in the experiment: nothing to prove")
+    evaluated = evaluate_criteria([str(e) for e in exprs], metrics)
+    for c in evaluated:
+        if c.get("passed") is None:
+            unsure.append(
+                f"criterion `{c['expr']}` could not be evaluated: {c.get('reason') or 'value missing'}"
+            )
+        elif not c["passed"]:
+            # a metric's reason on a value (e.g. the remedy for a shard placement) says why
+            why = (metrics.get(str(c.get("metric"))) or {}).get("reason")
+            fails.append(
+                f"criterion `{c['expr']}` not met: value {c.get('value')}"
+                + (f" {c['unit']}" if c.get("unit") else "")
+                + (f" ({why})" if why else "")
+            )
+    return fails, unsure, evaluated
+
+
+def _recorded_findings(evidence: Mapping[str, Any], evaluated: Sequence[CriterionResult]) -> Findings:
+    """What the control recorded in the journal's block, checked against this judgement."""
+    fails: list[str] = []
+    unsure: list[str] = []
+    recorded = {c.get("expr"): c for c in evidence.get("criteria") or []}
+    for c in evaluated:
+        rec_c = recorded.get(c["expr"])
+        if rec_c is not None and rec_c.get("passed") is not None and c.get("passed") is not None:
+            if bool(rec_c["passed"]) != c["passed"]:
                 unsure.append(
                     f"criterion `{c['expr']}`: recorded passed={rec_c['passed']} disagrees with "
                     f"re-evaluation passed={c['passed']}"
                 )
-        recorded_verdict = evidence.get("verdict")
-        own = [str(r) for r in evidence.get("verdict_reasons") or []]
-        if recorded_verdict == "fail":
-            fails.append("evidence control recorded verdict fail" + (": " + "; ".join(own) if own else ""))
-        elif recorded_verdict == "inconclusive":
-            unsure.append(
-                "evidence control recorded verdict inconclusive" + (": " + "; ".join(own) if own else "")
-            )
-        elif recorded_verdict != "pass":
-            unsure.append(f"evidence block has no valid verdict ({recorded_verdict!r})")
+    recorded_verdict = evidence.get("verdict")
+    own = [str(r) for r in evidence.get("verdict_reasons") or []]
+    if recorded_verdict == "fail":
+        fails.append("evidence control recorded verdict fail" + (": " + "; ".join(own) if own else ""))
+    elif recorded_verdict == "inconclusive":
+        detail = ": " + "; ".join(own) if own else ""
+        unsure.append("evidence control recorded verdict inconclusive" + detail)
+    elif recorded_verdict != "pass":
+        unsure.append(f"evidence block has no valid verdict ({recorded_verdict!r})")
+    return fails, unsure
 
+
+def _evidence_findings(
+    journal: Mapping[str, Any], evidence: Mapping[str, Any] | None, in_progress: bool
+) -> tuple[list[str], list[str], list[CriterionResult]]:
+    if evidence is None:
+        return [], ["no scaleproof evidence block in the journal's extensions: nothing was measured"], []
+    if evidence.get("version") != EVIDENCE_VERSION:
+        version = evidence.get("version")
+        return (
+            [],
+            [
+                f"unsupported evidence block version {version!r} "
+                f"(this report reads version {EVIDENCE_VERSION})"
+            ],
+            [],
+        )
+    fails: list[str] = []
+    unsure = [f"evidence computation failed: {evidence['error']}"] if evidence.get("error") else []
+    more_fails, more_unsure, evaluated = _criteria_findings(journal, evidence)
+    fails += more_fails
+    unsure += more_unsure
+    if not in_progress:
+        more_fails, more_unsure = _recorded_findings(evidence, evaluated)
+        fails += more_fails
+        unsure += more_unsure
+    return fails, unsure, evaluated
+
+
+def verdict(journal: Mapping[str, Any], *, evidence: Mapping[str, Any] | None = None) -> Verdict:
+    """Pass/fail/inconclusive for one journal, with every reason that led there.
+
+    Without `evidence`: the finished journal, judged with the block recorded in it (the CLI, the
+    report), the block's own verdict and criteria checked too. With `evidence`: the block the control
+    is writing, not in the journal yet, judged on its metrics, criteria and `interrupt` alone."""
+    in_progress = evidence is not None
+    block: Mapping[str, Any] | None = evidence if evidence is not None else find_evidence(journal)
+    interrupted = interrupt_reason((block or {}).get("interrupt"), journal)
+    status_fails, status_unsure = _status_findings(journal, interrupted, in_progress)
+    hypothesis_fails, gate_failed = _hypothesis_findings(journal)
+    activity_fails, activity_unsure = _activity_findings(journal, gate_failed)
+    evidence_fails, evidence_unsure, evaluated = _evidence_findings(journal, block, in_progress)
+    fails = status_fails + hypothesis_fails + activity_fails + evidence_fails
+    unsure = activity_unsure + evidence_unsure + status_unsure
     if interrupted is not None:
         return Verdict("inconclusive", (interrupted, *fails, *unsure), tuple(evaluated))
     if fails:
@@ -323,24 +394,6 @@ def verdict(journal: Mapping[str, Any]) -> Verdict:
 
 
 # ---------------------------------------------------------------------------------------------- command
-class _VerdictCommand(click.Command):
-    """Click exits 2 on usage errors, which would read as "inconclusive": use 4 instead. The command's
-    return value is its exit code, both standalone and as a `scaleproof` subcommand."""
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
-            return super().make_context(*args, **kwargs)
-        except click.UsageError as exc:
-            exc.exit_code = EXIT_USAGE  # type: ignore[misc]
-            raise
-
-    def invoke(self, ctx: click.Context) -> Any:
-        rv = super().invoke(ctx)
-        if isinstance(rv, int):
-            ctx.exit(rv)
-        return rv
-
-
 def overall_exit_code(outcomes: Sequence[str]) -> int:
     """3 if any unreadable, else 1 if any fail, else 2 if any inconclusive, else 0 (also for none)."""
     if "unreadable" in outcomes:
@@ -352,7 +405,7 @@ def overall_exit_code(outcomes: Sequence[str]) -> int:
     return EXIT_PASS
 
 
-@click.command("verdict", cls=_VerdictCommand)
+@click.command("verdict", cls=Usage4Command)
 @click.argument("journals", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line instead of text.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the outcome line, no reasons.")

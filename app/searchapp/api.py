@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -136,6 +137,238 @@ def _format_validation(exc: RequestValidationError) -> tuple[int, dict[str, Any]
     return 422, {"error": "invalid_request", "message": message, "details": details}
 
 
+@dataclass(frozen=True)
+class _Service:
+    """What every route needs: built once per app by `create_app`."""
+
+    settings: Settings
+    backend: VectorBackend
+    embedder: HashingEmbedder
+    lifecycle: Lifecycle
+    metrics: Metrics
+    bootstrapper: CollectionBootstrapper
+
+    def check_collection(self, name: str | None) -> None:
+        if name is not None and name != self.settings.collection:
+            raise ApiError(
+                404,
+                "unknown_collection",
+                f"unknown collection {name!r}; this service serves {self.settings.collection!r}",
+            )
+
+    def embed(self, text: str, kind: str) -> list[float]:
+        t0 = time.perf_counter()
+        try:
+            vec = self.embedder.embed(text)
+        finally:
+            self.metrics.embedding_duration.labels(kind).observe(time.perf_counter() - t0)
+        return [float(x) for x in vec]
+
+
+def _lifespan(svc: _Service) -> Callable[[FastAPI], Any]:
+    """Start the collection bootstrapper with the app; stop it and close the backend on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        await anyio.to_thread.run_sync(svc.bootstrapper.start)
+        yield
+        svc.bootstrapper.stop()
+        try:
+            await anyio.to_thread.run_sync(svc.backend.close)
+        except Exception:  # noqa: BLE001 - closing must not fail the shutdown
+            logger.exception("error while closing the backend")
+
+    return lifespan
+
+
+def _add_observer(app: FastAPI, svc: _Service) -> None:
+    """Request metrics per route template; `Connection: close` while draining."""
+    metrics = svc.metrics
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        endpoint = "other"
+        for route in app.router.routes:
+            match, _ = route.matches(request.scope)
+            if match == Match.FULL:
+                endpoint = getattr(route, "path", "other")
+                break
+        method = request.method
+        metrics.in_flight.inc()
+        t0 = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            if svc.lifecycle.draining:
+                # Make keep-alive clients reconnect through the Service to a pod that is not leaving.
+                response.headers["Connection"] = "close"
+            return response
+        finally:
+            metrics.in_flight.dec()
+            metrics.request_duration.labels(endpoint, method).observe(time.perf_counter() - t0)
+            metrics.requests_total.labels(endpoint, method, str(status)).inc()
+
+
+def _add_error_handlers(app: FastAPI, svc: _Service) -> None:
+    """Every error answers `{"error": code, "message": text}`."""
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        status, body = _format_validation(exc)
+        return JSONResponse(status_code=status, content=body)
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(BackendError)
+    async def on_backend_error(_: Request, exc: BackendError) -> JSONResponse:
+        return _backend_error_response(exc, svc.metrics)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+
+def _add_documents(app: FastAPI, svc: _Service) -> None:
+    settings = svc.settings
+
+    @app.post("/documents")
+    def post_documents(body: DocumentsRequest) -> dict[str, int]:
+        """Embed and upsert a batch; ids map to UUID5 so re-ingest overwrites."""
+        svc.check_collection(body.collection)
+        n = len(body.documents)
+        if n > settings.max_batch:
+            raise ApiError(
+                413, "batch_too_large", f"batch of {n} documents exceeds MAX_BATCH={settings.max_batch}"
+            )
+        seen: set[str] = set()
+        for i, doc in enumerate(body.documents):
+            if doc.id in seen:
+                raise ApiError(
+                    422, "duplicate_id", f"documents.{i}.id: id {doc.id!r} appears twice in the batch"
+                )
+            seen.add(doc.id)
+        stored: list[StoredDocument] = []
+        for i, doc in enumerate(body.documents):
+            try:
+                vector = svc.embed(doc.text, "document")
+            except ValueError as exc:
+                raise ApiError(422, "invalid_request", f"documents.{i}.text: {exc}") from exc
+            stored.append({"id": doc.id, "text": doc.text, "metadata": doc.metadata or {}, "vector": vector})
+        written = svc.backend.upsert(stored)
+        svc.metrics.documents_ingested.inc(written)
+        return {"ingested": written}
+
+
+def _add_search(app: FastAPI, svc: _Service) -> None:
+    settings = svc.settings
+
+    @app.post("/search")
+    def post_search(body: SearchRequest) -> dict[str, Any]:
+        """Nearest documents to a text query (embedded here, costs CPU) or to a given vector."""
+        svc.check_collection(body.collection)
+        t0 = time.perf_counter()
+        if body.vector is not None:
+            if len(body.vector) != settings.embed_dim:
+                raise ApiError(
+                    422,
+                    "invalid_vector",
+                    f"vector has {len(body.vector)} dimensions, expected EMBED_DIM={settings.embed_dim}",
+                )
+            vector = [float(x) for x in body.vector]
+            if not any(vector):
+                raise ApiError(422, "invalid_vector", "vector must not be all zeros (cosine is undefined)")
+        else:
+            assert body.query is not None
+            try:
+                vector = svc.embed(body.query, "query")
+            except ValueError as exc:
+                raise ApiError(422, "invalid_request", f"query: {exc}") from exc
+        hits = svc.backend.search(vector, body.top_k)
+        took_ms = (time.perf_counter() - t0) * 1000.0
+        return {"results": hits, "took_ms": round(took_ms, 3)}
+
+
+def _add_health(app: FastAPI, svc: _Service) -> None:
+    lifecycle, metrics, backend, bootstrapper = svc.lifecycle, svc.metrics, svc.backend, svc.bootstrapper
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        """Liveness: the event loop answers. Stays 200 while draining so the kubelet does not restart us."""
+        return {"status": "ok", "draining": lifecycle.draining}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        """Readiness: 200 only if not draining, the store is reachable and the collection exists."""
+        if lifecycle.draining:
+            metrics.ready.set(0)
+            metrics.draining.set(1)
+            return JSONResponse(status_code=503, content={"status": "draining", "reason": "SIGTERM received"})
+        status = backend.ping()
+        if status["reachable"] and not status["collection_exists"]:
+            # Self-heal: create-if-missing (e.g. first start, or the collection was deleted).
+            if bootstrapper.try_once():
+                status = backend.ping()
+        if status["reachable"] and status["collection_exists"]:
+            metrics.ready.set(1)
+            return JSONResponse(
+                status_code=200,
+                content={"status": "ready", "backend": backend.name, "collection": svc.settings.collection},
+            )
+        metrics.ready.set(0)
+        reason = status["detail"] if status["reachable"] else f"vector store unreachable: {status['detail']}"
+        if status["reachable"] and bootstrapper.last_error:
+            reason = f"{reason}; create failed: {bootstrapper.last_error}"
+        return JSONResponse(
+            status_code=503, content={"status": "not_ready", "backend": backend.name, "reason": reason}
+        )
+
+
+def _add_metrics(app: FastAPI, svc: _Service) -> None:
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        return Response(content=generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_collection(app: FastAPI, svc: _Service) -> None:
+    settings, backend = svc.settings, svc.backend
+
+    @app.get("/collection")
+    def get_collection(name: str | None = None) -> dict[str, Any]:
+        """Document count and per-shard info (useful for probes checking data spread)."""
+        svc.check_collection(name)
+        count = backend.count()
+        info: dict[str, Any] = {
+            "collection": settings.collection,
+            "backend": backend.name,
+            "count": count,
+            "configured_shards": settings.shards,
+            "replication_factor": settings.replication_factor,
+            "embed_dim": settings.embed_dim,
+        }
+        try:
+            shards = backend.shard_info()
+        except (BackendRejected, NotImplementedError) as exc:
+            info["shards"] = None
+            info["shards_error"] = str(exc)
+        else:
+            info["shards"] = shards
+        return info
+
+
+# the routes in the order they are matched (the observer names a request by the first full match)
+_ROUTES: tuple[Callable[[FastAPI, _Service], None], ...] = (
+    _add_documents,
+    _add_search,
+    _add_health,
+    _add_metrics,
+    _add_collection,
+)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -160,192 +393,12 @@ def create_app(
         replication=settings.replication_factor,
         retry_s=settings.ensure_retry_s,
     )
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> Any:
-        await anyio.to_thread.run_sync(bootstrapper.start)
-        yield
-        bootstrapper.stop()
-        try:
-            await anyio.to_thread.run_sync(backend.close)
-        except Exception:  # noqa: BLE001 - closing must not fail the shutdown
-            logger.exception("error while closing the backend")
-
-    app = FastAPI(title="searchapp", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
-    app.state.backend = backend
-    app.state.embedder = embedder
-    app.state.lifecycle = lifecycle
-    app.state.metrics = metrics
-    app.state.bootstrapper = bootstrapper
-
-    def check_collection(name: str | None) -> None:
-        if name is not None and name != settings.collection:
-            raise ApiError(
-                404,
-                "unknown_collection",
-                f"unknown collection {name!r}; this service serves {settings.collection!r}",
-            )
-
-    def embed(text: str, kind: str) -> list[float]:
-        t0 = time.perf_counter()
-        try:
-            vec = embedder.embed(text)
-        finally:
-            metrics.embedding_duration.labels(kind).observe(time.perf_counter() - t0)
-        return [float(x) for x in vec]
-
-    # -- middleware and error handlers ----------------------------------------------------------
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        endpoint = "other"
-        for route in app.router.routes:
-            match, _ = route.matches(request.scope)
-            if match == Match.FULL:
-                endpoint = getattr(route, "path", "other")
-                break
-        method = request.method
-        metrics.in_flight.inc()
-        t0 = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            if lifecycle.draining:
-                # Make keep-alive clients reconnect through the Service to a pod that is not leaving.
-                response.headers["Connection"] = "close"
-            return response
-        finally:
-            metrics.in_flight.dec()
-            metrics.request_duration.labels(endpoint, method).observe(time.perf_counter() - t0)
-            metrics.requests_total.labels(endpoint, method, str(status)).inc()
-
-    @app.exception_handler(RequestValidationError)
-    async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        status, body = _format_validation(exc)
-        return JSONResponse(status_code=status, content=body)
-
-    @app.exception_handler(ApiError)
-    async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
-
-    @app.exception_handler(BackendError)
-    async def on_backend_error(_: Request, exc: BackendError) -> JSONResponse:
-        return _backend_error_response(exc, metrics)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
-
-    # -- endpoints ------------------------------------------------------------------------------
-    @app.post("/documents")
-    def post_documents(body: DocumentsRequest) -> dict[str, int]:
-        """Embed and upsert a batch; ids map to UUID5 so re-ingest overwrites."""
-        check_collection(body.collection)
-        n = len(body.documents)
-        if n > settings.max_batch:
-            raise ApiError(
-                413, "batch_too_large", f"batch of {n} documents exceeds MAX_BATCH={settings.max_batch}"
-            )
-        seen: set[str] = set()
-        for i, doc in enumerate(body.documents):
-            if doc.id in seen:
-                raise ApiError(
-                    422, "duplicate_id", f"documents.{i}.id: id {doc.id!r} appears twice in the batch"
-                )
-            seen.add(doc.id)
-        stored: list[StoredDocument] = []
-        for i, doc in enumerate(body.documents):
-            try:
-                vector = embed(doc.text, "document")
-            except ValueError as exc:
-                raise ApiError(422, "invalid_request", f"documents.{i}.text: {exc}") from exc
-            stored.append({"id": doc.id, "text": doc.text, "metadata": doc.metadata or {}, "vector": vector})
-        written = backend.upsert(stored)
-        metrics.documents_ingested.inc(written)
-        return {"ingested": written}
-
-    @app.post("/search")
-    def post_search(body: SearchRequest) -> dict[str, Any]:
-        """Nearest documents to a text query (embedded here, costs CPU) or to a given vector."""
-        check_collection(body.collection)
-        t0 = time.perf_counter()
-        if body.vector is not None:
-            if len(body.vector) != settings.embed_dim:
-                raise ApiError(
-                    422,
-                    "invalid_vector",
-                    f"vector has {len(body.vector)} dimensions, expected EMBED_DIM={settings.embed_dim}",
-                )
-            vector = [float(x) for x in body.vector]
-            if not any(vector):
-                raise ApiError(422, "invalid_vector", "vector must not be all zeros (cosine is undefined)")
-        else:
-            assert body.query is not None
-            try:
-                vector = embed(body.query, "query")
-            except ValueError as exc:
-                raise ApiError(422, "invalid_request", f"query: {exc}") from exc
-        hits = backend.search(vector, body.top_k)
-        took_ms = (time.perf_counter() - t0) * 1000.0
-        return {"results": hits, "took_ms": round(took_ms, 3)}
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        """Liveness: the event loop answers. Stays 200 while draining so the kubelet does not restart us."""
-        return {"status": "ok", "draining": lifecycle.draining}
-
-    @app.get("/readyz")
-    def readyz() -> JSONResponse:
-        """Readiness: 200 only if not draining, the store is reachable and the collection exists."""
-        if lifecycle.draining:
-            metrics.ready.set(0)
-            metrics.draining.set(1)
-            return JSONResponse(status_code=503, content={"status": "draining", "reason": "SIGTERM received"})
-        status = backend.ping()
-        if status["reachable"] and not status["collection_exists"]:
-            # Self-heal: create-if-missing (e.g. first start, or the collection was deleted).
-            if bootstrapper.try_once():
-                status = backend.ping()
-        if status["reachable"] and status["collection_exists"]:
-            metrics.ready.set(1)
-            return JSONResponse(
-                status_code=200,
-                content={"status": "ready", "backend": backend.name, "collection": settings.collection},
-            )
-        metrics.ready.set(0)
-        reason = status["detail"] if status["reachable"] else f"vector store unreachable: {status['detail']}"
-        if status["reachable"] and bootstrapper.last_error:
-            reason = f"{reason}; create failed: {bootstrapper.last_error}"
-        return JSONResponse(
-            status_code=503, content={"status": "not_ready", "backend": backend.name, "reason": reason}
-        )
-
-    @app.get("/metrics")
-    def metrics_endpoint() -> Response:
-        return Response(content=generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/collection")
-    def get_collection(name: str | None = None) -> dict[str, Any]:
-        """Document count and per-shard info (useful for probes checking data spread)."""
-        check_collection(name)
-        count = backend.count()
-        info: dict[str, Any] = {
-            "collection": settings.collection,
-            "backend": backend.name,
-            "count": count,
-            "configured_shards": settings.shards,
-            "replication_factor": settings.replication_factor,
-            "embed_dim": settings.embed_dim,
-        }
-        try:
-            shards = backend.shard_info()
-        except (BackendRejected, NotImplementedError) as exc:
-            info["shards"] = None
-            info["shards_error"] = str(exc)
-        else:
-            info["shards"] = shards
-        return info
-
+    svc = _Service(settings, backend, embedder, lifecycle, metrics, bootstrapper)
+    app = FastAPI(title="searchapp", version="0.1.0", lifespan=_lifespan(svc))
+    for key in ("settings", "backend", "embedder", "lifecycle", "metrics", "bootstrapper"):
+        setattr(app.state, key, getattr(svc, key))
+    _add_observer(app, svc)
+    _add_error_handlers(app, svc)
+    for add in _ROUTES:
+        add(app, svc)
     return app

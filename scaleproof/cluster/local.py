@@ -249,242 +249,190 @@ def teardown_network(cfg: ClusterConfig) -> list[str]:
 # components
 
 
-def components(cfg: ClusterConfig) -> dict[str, Component]:
-    b = cfg.binary
-    p = cfg.pki_dir
-    etc = cfg.etc_dir
-    admin = (p / "admin.crt", p / "admin.key")
+Flags = dict[str, str | None]  # flag -> value, in argv order; None: a flag that stands alone
 
-    def api(path: str) -> Callable[[], bool]:
-        return lambda: http_ok(f"{cfg.apiserver_url}{path}", ca=p / "ca.crt", cert=admin)
 
-    return {
-        "containerd": Component(
-            "containerd",
-            [shutil.which("containerd") or "/usr/bin/containerd", "--config", str(etc / "containerd.toml")],
-            lambda: (
-                cfg.containerd_socket.exists()
-                and _run(["ctr", "--address", str(cfg.containerd_socket), "version"], check=False).returncode
-                == 0
-            ),
-            30,
+def _argv(binary: str | Path, flags: Flags) -> list[str]:
+    out = [str(binary)]
+    for flag, value in flags.items():
+        out += [flag] if value is None else [flag, value]
+    return out
+
+
+def _component(cfg: ClusterConfig, name: str, flags: Flags, health_url: str, timeout_s: float) -> Component:
+    """A component run from its built binary, healthy when `health_url` answers 2xx."""
+    return Component(name, _argv(cfg.binary(name), flags), lambda: http_ok(health_url), timeout_s)
+
+
+def _control_plane(cfg: ClusterConfig, name: str, flags: Flags, port: int) -> Component:
+    """A controller-manager/scheduler: serves its health on a local secure port."""
+    served: Flags = {"--bind-address": "127.0.0.1", "--secure-port": str(port), "--v": "1"}
+    return _component(cfg, name, flags | served, f"https://127.0.0.1:{port}/healthz", 60)
+
+
+def _three_kubeconfigs(path: Path) -> Flags:
+    """The same kubeconfig for the client, authentication and authorization."""
+    return {f"--{k}kubeconfig": str(path) for k in ("", "authentication-", "authorization-")}
+
+
+def _containerd(cfg: ClusterConfig) -> Component:
+    binary = shutil.which("containerd") or "/usr/bin/containerd"
+    sock = cfg.containerd_socket
+    return Component(
+        "containerd",
+        _argv(binary, {"--config": str(cfg.etc_dir / "containerd.toml")}),
+        lambda: (
+            sock.exists() and _run(["ctr", "--address", str(sock), "version"], check=False).returncode == 0
         ),
-        "etcd": Component(
-            "etcd",
-            [
-                str(b("etcd")),
-                "--name",
-                "scaleproof",
-                "--data-dir",
-                str(cfg.etcd_data),
-                "--listen-client-urls",
-                f"http://127.0.0.1:{cfg.etcd_client_port}",
-                "--advertise-client-urls",
-                f"http://127.0.0.1:{cfg.etcd_client_port}",
-                "--listen-peer-urls",
-                f"http://127.0.0.1:{cfg.etcd_peer_port}",
-                "--initial-advertise-peer-urls",
-                f"http://127.0.0.1:{cfg.etcd_peer_port}",
-                "--initial-cluster",
-                f"scaleproof=http://127.0.0.1:{cfg.etcd_peer_port}",
-                "--listen-metrics-urls",
-                "http://127.0.0.1:2381",
-                "--quota-backend-bytes",
-                str(2 << 30),
-                "--snapshot-count",
-                "10000",
-                "--log-level",
-                "warn",
-            ],
-            lambda: http_ok(f"http://127.0.0.1:{cfg.etcd_client_port}/health"),
-            30,
-        ),
-        "kube-apiserver": Component(
-            "kube-apiserver",
-            [
-                str(b("kube-apiserver")),
-                "--advertise-address",
-                cfg.node_ip,
-                "--bind-address",
-                "0.0.0.0",
-                "--secure-port",
-                str(cfg.apiserver_port),
-                "--etcd-servers",
-                f"http://127.0.0.1:{cfg.etcd_client_port}",
-                "--service-cluster-ip-range",
-                cfg.service_cidr,
-                "--service-node-port-range",
-                "30000-32767",
-                "--authorization-mode",
-                "Node,RBAC",
-                "--allow-privileged=true",
-                "--enable-admission-plugins",
-                "NodeRestriction",
-                "--client-ca-file",
-                str(p / "ca.crt"),
-                "--tls-cert-file",
-                str(p / "apiserver.crt"),
-                "--tls-private-key-file",
-                str(p / "apiserver.key"),
-                "--kubelet-client-certificate",
-                str(p / "apiserver-kubelet-client.crt"),
-                "--kubelet-client-key",
-                str(p / "apiserver-kubelet-client.key"),
-                "--kubelet-certificate-authority",
-                str(p / "ca.crt"),
-                "--kubelet-preferred-address-types",
-                "InternalIP",
-                "--service-account-issuer",
-                f"https://kubernetes.default.svc.{cfg.cluster_domain}",
-                "--service-account-key-file",
-                str(p / "sa.pub"),
-                "--service-account-signing-key-file",
-                str(p / "sa.key"),
-                "--requestheader-client-ca-file",
-                str(p / "front-proxy-ca.crt"),
-                "--requestheader-allowed-names",
-                "front-proxy-client",
-                "--requestheader-username-headers",
-                "X-Remote-User",
-                "--requestheader-group-headers",
-                "X-Remote-Group",
-                "--requestheader-extra-headers-prefix",
-                "X-Remote-Extra-",
-                "--proxy-client-cert-file",
-                str(p / "front-proxy-client.crt"),
-                "--proxy-client-key-file",
-                str(p / "front-proxy-client.key"),
-                "--enable-aggregator-routing=true",
-                "--event-ttl",
-                "2h",
-                "--v",
-                "1",
-            ],
-            api("/readyz"),
-            90,
-        ),
-        "kube-controller-manager": Component(
-            "kube-controller-manager",
-            [
-                str(b("kube-controller-manager")),
-                "--kubeconfig",
-                str(etc / "controller-manager.kubeconfig"),
-                "--authentication-kubeconfig",
-                str(etc / "controller-manager.kubeconfig"),
-                "--authorization-kubeconfig",
-                str(etc / "controller-manager.kubeconfig"),
-                "--service-account-private-key-file",
-                str(p / "sa.key"),
-                "--root-ca-file",
-                str(p / "ca.crt"),
-                "--cluster-signing-cert-file",
-                str(p / "ca.crt"),
-                "--cluster-signing-key-file",
-                str(p / "ca.key"),
-                "--use-service-account-credentials=true",
-                "--controllers",
-                "*",
-                "--service-cluster-ip-range",
-                cfg.service_cidr,
-                "--allocate-node-cidrs=false",
-                "--leader-elect=false",
-                "--bind-address",
-                "127.0.0.1",
-                "--secure-port",
-                "10257",
-                "--v",
-                "1",
-            ],
-            lambda: http_ok("https://127.0.0.1:10257/healthz"),
-            60,
-        ),
-        "kube-scheduler": Component(
-            "kube-scheduler",
-            [
-                str(b("kube-scheduler")),
-                "--config",
-                str(etc / "scheduler.yaml"),
-                "--authentication-kubeconfig",
-                str(etc / "scheduler.kubeconfig"),
-                "--authorization-kubeconfig",
-                str(etc / "scheduler.kubeconfig"),
-                "--bind-address",
-                "127.0.0.1",
-                "--secure-port",
-                "10259",
-                "--v",
-                "1",
-            ],
-            lambda: http_ok("https://127.0.0.1:10259/healthz"),
-            60,
-        ),
-        "kubelet": Component(
-            "kubelet",
-            [
-                str(b("kubelet")),
-                "--config",
-                str(etc / "kubelet.yaml"),
-                "--kubeconfig",
-                str(etc / "kubelet.kubeconfig"),
-                "--hostname-override",
-                cfg.node_name,
-                "--node-ip",
-                cfg.node_ip,
-                "--root-dir",
-                str(cfg.kubelet_root),
-                "--v",
-                "1",
-            ],
-            lambda: http_ok("http://127.0.0.1:10248/healthz"),
-            90,
-        ),
-        "kube-proxy": Component(
-            "kube-proxy",
-            [
-                str(b("kube-proxy")),
-                "--config",
-                str(etc / "kube-proxy.yaml"),
-                "--v",
-                "1",
-            ],
-            lambda: http_ok("http://127.0.0.1:10256/healthz"),
-            60,
-        ),
-        "coredns": Component(
-            "coredns",
-            [str(b("coredns")), "-conf", str(etc / "Corefile")],
-            lambda: http_ok("http://127.0.0.1:18181/ready"),
-            60,
-        ),
-        "metrics-server": Component(
-            "metrics-server",
-            [
-                str(b("metrics-server")),
-                "--kubeconfig",
-                str(etc / "metrics-server.kubeconfig"),
-                "--authentication-kubeconfig",
-                str(etc / "metrics-server.kubeconfig"),
-                "--authorization-kubeconfig",
-                str(etc / "metrics-server.kubeconfig"),
-                "--secure-port",
-                str(cfg.metrics_server_port),
-                "--bind-address",
-                cfg.node_ip,
-                "--tls-cert-file",
-                str(p / "metrics-server-serving.crt"),
-                "--tls-private-key-file",
-                str(p / "metrics-server-serving.key"),
-                "--kubelet-preferred-address-types",
-                "InternalIP",
-                "--kubelet-certificate-authority",
-                str(p / "ca.crt"),
-                "--metric-resolution",
-                "15s",
-            ],
-            lambda: http_ok(f"https://{cfg.node_ip}:{cfg.metrics_server_port}/readyz"),
-            60,
-        ),
+        30,
+    )
+
+
+def _etcd(cfg: ClusterConfig) -> Component:
+    client, peer = f"http://127.0.0.1:{cfg.etcd_client_port}", f"http://127.0.0.1:{cfg.etcd_peer_port}"
+    flags: Flags = {
+        "--name": "scaleproof",
+        "--data-dir": str(cfg.etcd_data),
+        "--listen-client-urls": client,
+        "--advertise-client-urls": client,
+        "--listen-peer-urls": peer,
+        "--initial-advertise-peer-urls": peer,
+        "--initial-cluster": f"scaleproof={peer}",
+        "--listen-metrics-urls": "http://127.0.0.1:2381",
+        "--quota-backend-bytes": str(2 << 30),
+        "--snapshot-count": "10000",
+        "--log-level": "warn",
     }
+    return _component(cfg, "etcd", flags, f"{client}/health", 30)
+
+
+def _apiserver(cfg: ClusterConfig) -> Component:
+    p = cfg.pki_dir
+    flags: Flags = {
+        "--advertise-address": cfg.node_ip,
+        "--bind-address": "0.0.0.0",
+        "--secure-port": str(cfg.apiserver_port),
+        "--etcd-servers": f"http://127.0.0.1:{cfg.etcd_client_port}",
+        "--service-cluster-ip-range": cfg.service_cidr,
+        "--service-node-port-range": "30000-32767",
+        "--authorization-mode": "Node,RBAC",
+        "--allow-privileged=true": None,
+        "--enable-admission-plugins": "NodeRestriction",
+        "--client-ca-file": str(p / "ca.crt"),
+        "--tls-cert-file": str(p / "apiserver.crt"),
+        "--tls-private-key-file": str(p / "apiserver.key"),
+        "--kubelet-client-certificate": str(p / "apiserver-kubelet-client.crt"),
+        "--kubelet-client-key": str(p / "apiserver-kubelet-client.key"),
+        "--kubelet-certificate-authority": str(p / "ca.crt"),
+        "--kubelet-preferred-address-types": "InternalIP",
+        "--service-account-issuer": f"https://kubernetes.default.svc.{cfg.cluster_domain}",
+        "--service-account-key-file": str(p / "sa.pub"),
+        "--service-account-signing-key-file": str(p / "sa.key"),
+        "--requestheader-client-ca-file": str(p / "front-proxy-ca.crt"),
+        "--requestheader-allowed-names": "front-proxy-client",
+        "--requestheader-username-headers": "X-Remote-User",
+        "--requestheader-group-headers": "X-Remote-Group",
+        "--requestheader-extra-headers-prefix": "X-Remote-Extra-",
+        "--proxy-client-cert-file": str(p / "front-proxy-client.crt"),
+        "--proxy-client-key-file": str(p / "front-proxy-client.key"),
+        "--enable-aggregator-routing=true": None,
+        "--event-ttl": "2h",
+        "--v": "1",
+    }
+    admin = (p / "admin.crt", p / "admin.key")
+    url = f"{cfg.apiserver_url}/readyz"
+    return Component(
+        "kube-apiserver",
+        _argv(cfg.binary("kube-apiserver"), flags),
+        lambda: http_ok(url, ca=p / "ca.crt", cert=admin),
+        90,
+    )
+
+
+def _controller_manager(cfg: ClusterConfig) -> Component:
+    p = cfg.pki_dir
+    flags: Flags = {
+        **_three_kubeconfigs(cfg.etc_dir / "controller-manager.kubeconfig"),
+        "--service-account-private-key-file": str(p / "sa.key"),
+        "--root-ca-file": str(p / "ca.crt"),
+        "--cluster-signing-cert-file": str(p / "ca.crt"),
+        "--cluster-signing-key-file": str(p / "ca.key"),
+        "--use-service-account-credentials=true": None,
+        "--controllers": "*",
+        "--service-cluster-ip-range": cfg.service_cidr,
+        "--allocate-node-cidrs=false": None,
+        "--leader-elect=false": None,
+    }
+    return _control_plane(cfg, "kube-controller-manager", flags, 10257)
+
+
+def _scheduler(cfg: ClusterConfig) -> Component:
+    kubeconfig = str(cfg.etc_dir / "scheduler.kubeconfig")
+    flags: Flags = {
+        "--config": str(cfg.etc_dir / "scheduler.yaml"),
+        "--authentication-kubeconfig": kubeconfig,
+        "--authorization-kubeconfig": kubeconfig,
+    }
+    return _control_plane(cfg, "kube-scheduler", flags, 10259)
+
+
+def _kubelet(cfg: ClusterConfig) -> Component:
+    flags: Flags = {
+        "--config": str(cfg.etc_dir / "kubelet.yaml"),
+        "--kubeconfig": str(cfg.etc_dir / "kubelet.kubeconfig"),
+        "--hostname-override": cfg.node_name,
+        "--node-ip": cfg.node_ip,
+        "--root-dir": str(cfg.kubelet_root),
+        "--v": "1",
+    }
+    return _component(cfg, "kubelet", flags, "http://127.0.0.1:10248/healthz", 90)
+
+
+def _kube_proxy(cfg: ClusterConfig) -> Component:
+    flags: Flags = {"--config": str(cfg.etc_dir / "kube-proxy.yaml"), "--v": "1"}
+    return _component(cfg, "kube-proxy", flags, "http://127.0.0.1:10256/healthz", 60)
+
+
+def _coredns(cfg: ClusterConfig) -> Component:
+    return _component(
+        cfg, "coredns", {"-conf": str(cfg.etc_dir / "Corefile")}, "http://127.0.0.1:18181/ready", 60
+    )
+
+
+def _metrics_server(cfg: ClusterConfig) -> Component:
+    p = cfg.pki_dir
+    flags: Flags = {
+        **_three_kubeconfigs(cfg.etc_dir / "metrics-server.kubeconfig"),
+        "--secure-port": str(cfg.metrics_server_port),
+        "--bind-address": cfg.node_ip,
+        "--tls-cert-file": str(p / "metrics-server-serving.crt"),
+        "--tls-private-key-file": str(p / "metrics-server-serving.key"),
+        "--kubelet-preferred-address-types": "InternalIP",
+        "--kubelet-certificate-authority": str(p / "ca.crt"),
+        "--metric-resolution": "15s",
+    }
+    return _component(
+        cfg, "metrics-server", flags, f"https://{cfg.node_ip}:{cfg.metrics_server_port}/readyz", 60
+    )
+
+
+# one builder per component, in start order (ORDER)
+_BUILDERS: dict[str, Callable[[ClusterConfig], Component]] = {
+    "containerd": _containerd,
+    "etcd": _etcd,
+    "kube-apiserver": _apiserver,
+    "kube-controller-manager": _controller_manager,
+    "kube-scheduler": _scheduler,
+    "kubelet": _kubelet,
+    "kube-proxy": _kube_proxy,
+    "coredns": _coredns,
+    "metrics-server": _metrics_server,
+}
+
+
+def components(cfg: ClusterConfig) -> dict[str, Component]:
+    """Every component of the local cluster (argv, health check, start timeout), in start order."""
+    return {name: build(cfg) for name, build in _BUILDERS.items()}
 
 
 def _write_configs(cfg: ClusterConfig) -> None:

@@ -7,6 +7,6 @@ documents), `consistency` (figure markers in ADRs checked against the journals),
 
 from __future__ import annotations
 
-from scaleproof.report.journal import JournalError, find_evidence, load_journal
+from scaleproof.journal import JournalError, find_evidence, load_journal
 
 __all__ = ["JournalError", "find_evidence", "load_journal"]

@@ -24,7 +24,8 @@ from typing import Any
 
 import click
 
-from scaleproof.report.journal import Journal, JournalError, display_path, expand_journal_paths, load_journal
+from scaleproof.command import Usage4Command
+from scaleproof.journal import Journal, JournalError, display_path, expand_journal_paths, load_journal
 
 __all__ = ["DEFAULT_OUT", "GenerateResult", "adr", "generate", "load_all", "report"]
 
@@ -117,17 +118,6 @@ def generate(
     )
 
 
-class _ReportCommand(click.Command):
-    """Usage errors exit 4 (not click's 2) for consistency with `scaleproof verdict`."""
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
-            return super().make_context(*args, **kwargs)
-        except click.UsageError as exc:
-            exc.exit_code = EXIT_USAGE  # type: ignore[misc]
-            raise
-
-
 def _run(journals: tuple[str, ...], out: str, baseline: str | None, floor: str | None = None) -> None:
     try:
         result = generate(journals, out, baseline, floor)
@@ -177,7 +167,7 @@ def _decorate(fn: Any) -> Any:
     return fn
 
 
-@click.command("adr", cls=_ReportCommand)
+@click.command("adr", cls=Usage4Command)
 @_decorate
 def adr(journals: tuple[str, ...], out: str, baseline: str | None, floor: str | None) -> None:
     """Turn Chaos Toolkit journals into ADR evidence: Markdown + PNG plots, no pandoc.
@@ -188,7 +178,7 @@ def adr(journals: tuple[str, ...], out: str, baseline: str | None, floor: str | 
     _run(journals, out, baseline, floor)
 
 
-@click.command("report", cls=_ReportCommand)
+@click.command("report", cls=Usage4Command)
 @_decorate
 def report(journals: tuple[str, ...], out: str, baseline: str | None, floor: str | None) -> None:
     """Same as `chaos adr`: journals → ADR evidence Markdown + PNG plots."""

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import click
 
+from scaleproof.journal import JournalError
 from scaleproof.report.cli import load_all
-from scaleproof.report.journal import JournalError
 from scaleproof.report.markdown import FIG_RE, collect_figures, make_runs
 
 __all__ = ["Mismatch", "check", "check_files", "figures_in_markdown", "main", "recompute"]

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scaleproof.report.journal import (
+from scaleproof.journal import (
     Evidence,
     Journal,
     declared_criteria,
@@ -349,9 +349,9 @@ def _cadence_lines(r: RunDoc, scale: Mapping[str, Any], figures: Mapping[str, st
     return [*lines, ""]
 
 
-def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
-    j, ev, k = r.journal, r.evidence or {}, r.kind
-    v = r.verdict
+def _header_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
+    """Title, journal facts and the verdict with its reasons."""
+    j, ev, k, v = r.journal, r.evidence or {}, r.kind, r.verdict
     lines = [f"## Run `{r.label}`", ""]
     lines += [
         f"- Journal: `{r.source}`" + (f" · run directory `{ev['run_dir']}`" if ev.get("run_dir") else ""),
@@ -371,133 +371,139 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
     lines.append("")
     if r.evidence is None:
         lines += ["No scaleproof evidence block: only the journal's own outcome is known.", ""]
+    return lines
 
-    if v.criteria:
-        lines += ["### Criteria", ""]
-        rows = []
-        for c in v.criteria:
-            res = "n/a" if c.get("passed") is None else ("pass" if c.get("passed") else "**FAIL**")
-            mkey = f"{k}.{r.label}.{c.get('metric')}"
-            value = fig(figures, mkey) if mkey in figures else format_number(c.get("value"))
-            rows.append(
-                [
-                    f"`{_esc(c.get('expr'))}`",
-                    value,
-                    _esc(c.get("unit") or ""),
-                    f"{_esc(c.get('op'))} {format_number(c.get('threshold'))}",
-                    res,
-                ]
-            )
-        lines += _table(["criterion", "value", "unit", "threshold", "result"], rows)
 
-    metrics = ev.get("metrics") or {}
-    if metrics:
-        lines += ["### Metrics", ""]
-        rows = []
-        for name, m in sorted(metrics.items()):
-            method = m.get("method") or ""
-            if m.get("value") is None:
-                method = f"{method} — not computed: {m.get('reason') or 'no reason recorded'}"
-            rows.append(
-                [
-                    f"`{name}`",
-                    fig(figures, f"{k}.{r.label}.{name}"),
-                    _esc(m.get("unit") or ""),
-                    _esc(method),
-                    format_number(m.get("resolution_s")),
-                    format_number(m.get("samples")),
-                ]
-            )
-        lines += _table(["metric", "value", "unit", "method", "resolution (s)", "samples"], rows)
+def _criteria_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
+    if not r.verdict.criteria:
+        return []
+    rows = []
+    for c in r.verdict.criteria:
+        res = "n/a" if c.get("passed") is None else ("pass" if c.get("passed") else "**FAIL**")
+        mkey = f"{r.kind}.{r.label}.{c.get('metric')}"
+        value = fig(figures, mkey) if mkey in figures else format_number(c.get("value"))
+        rows.append(
+            [
+                f"`{_esc(c.get('expr'))}`",
+                value,
+                _esc(c.get("unit") or ""),
+                f"{_esc(c.get('op'))} {format_number(c.get('threshold'))}",
+                res,
+            ]
+        )
+    return ["### Criteria", "", *_table(["criterion", "value", "unit", "threshold", "result"], rows)]
 
-    timelines = ev.get("timelines") or {}
-    kills = timelines.get("kills") or []
-    if kills:
-        lines += [
-            "### Timeline: recovery phases per kill",
-            "",
-            "Offsets are from the first phase start of the kill (seconds).",
-            "",
-        ]
-        rows = []
-        for i, kill in enumerate(kills, start=1):
-            phases = kill.get("phases") or []
-            t0 = float(phases[0]["start"]) if phases else 0.0
-            for ph in phases:
-                rows.append(
-                    [
-                        str(i),
-                        f"`{_esc(kill.get('victim'))}`",
-                        f"`{_esc(kill.get('replacement'))}`",
-                        _esc(ph.get("name")),
-                        _ts(ph.get("start")),
-                        f"+{format_number(float(ph['start']) - t0)}",
-                        format_number(ph.get("duration_s")),
-                    ]
-                )
+
+def _metrics_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
+    metrics = (r.evidence or {}).get("metrics") or {}
+    if not metrics:
+        return []
+    rows = []
+    for name, m in sorted(metrics.items()):
+        method = m.get("method") or ""
+        if m.get("value") is None:
+            method = f"{method} — not computed: {m.get('reason') or 'no reason recorded'}"
+        rows.append(
+            [
+                f"`{name}`",
+                fig(figures, f"{r.kind}.{r.label}.{name}"),
+                _esc(m.get("unit") or ""),
+                _esc(method),
+                format_number(m.get("resolution_s")),
+                format_number(m.get("samples")),
+            ]
+        )
+    header = ["metric", "value", "unit", "method", "resolution (s)", "samples"]
+    return ["### Metrics", "", *_table(header, rows)]
+
+
+def _kills_section(kills: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One row per recovery phase of each kill, then its MTTR."""
+    if not kills:
+        return []
+    rows = []
+    for i, kill in enumerate(kills, start=1):
+        phases = kill.get("phases") or []
+        t0 = float(phases[0]["start"]) if phases else 0.0
+        for ph in phases:
             rows.append(
                 [
                     str(i),
-                    "",
-                    "",
-                    f"**MTTR** ({'recovered' if kill.get('recovered') else 'NOT recovered'})",
-                    "",
-                    "",
-                    f"**{format_number(kill.get('mttr_s'))}**",
+                    f"`{_esc(kill.get('victim'))}`",
+                    f"`{_esc(kill.get('replacement'))}`",
+                    _esc(ph.get("name")),
+                    _ts(ph.get("start")),
+                    f"+{format_number(float(ph['start']) - t0)}",
+                    format_number(ph.get("duration_s")),
                 ]
             )
-        lines += _table(
-            ["kill", "victim", "replacement", "phase", "start (UTC)", "offset (s)", "duration (s)"], rows
+        recovered = "recovered" if kill.get("recovered") else "NOT recovered"
+        rows.append(
+            [str(i), "", "", f"**MTTR** ({recovered})", "", "", f"**{format_number(kill.get('mttr_s'))}**"]
         )
-    scale = timelines.get("scale") or {}
-    if scale.get("phases") or scale.get("decisions"):
-        lines += ["### Timeline: scale phases", ""]
-        phases = scale.get("phases") or []
-        t0 = float(phases[0]["start"]) if phases else 0.0
-        lines += _table(
-            ["phase", "start (UTC)", "offset (s)", "duration (s)"],
-            [
-                [
-                    _esc(p.get("name")),
-                    _ts(p.get("start")),
-                    f"+{format_number(float(p['start']) - t0)}",
-                    format_number(p.get("duration_s")),
-                ]
-                for p in phases
-            ],
-        )
-        lines += _cadence_lines(r, scale, figures)
-        if scale.get("decisions"):
-            lines += _table(
-                ["HPA decision", "at (UTC)", "offset (s)"],
-                [
-                    [
-                        f"{d.get('from')} → {d.get('to')}",
-                        _ts(d.get("t")),
-                        f"+{format_number(float(d['t']) - t0)}",
-                    ]
-                    for d in scale["decisions"]
-                ],
-            )
-    shards = timelines.get("shards") or {}
-    if shards.get("per_shard"):
-        lines += [f"### Shards of `{_esc(shards.get('collection'))}`", ""]
-        lines += _table(
-            ["shard", "node", "documents", "queries"],
-            [
-                [
-                    f"`{_esc(s.get('shard'))}`",
-                    _esc(s.get("node")),
-                    format_number(s.get("objects")),
-                    format_number(s.get("queries")),
-                ]
-                for s in sorted(shards["per_shard"], key=lambda s: (str(s.get("node")), str(s.get("shard"))))
-            ],
-        )
+    header = ["kill", "victim", "replacement", "phase", "start (UTC)", "offset (s)", "duration (s)"]
+    intro = [
+        "### Timeline: recovery phases per kill",
+        "",
+        "Offsets are from the first phase start of the kill (seconds).",
+        "",
+    ]
+    return [*intro, *_table(header, rows)]
 
+
+def _scale_section(r: RunDoc, scale: Mapping[str, Any], figures: Mapping[str, str]) -> list[str]:
+    """Scale phases, the cadence lines and the HPA decisions, offsets from the first phase."""
+    if not (scale.get("phases") or scale.get("decisions")):
+        return []
+    lines = ["### Timeline: scale phases", ""]
+    phases = scale.get("phases") or []
+    t0 = float(phases[0]["start"]) if phases else 0.0
+    lines += _table(
+        ["phase", "start (UTC)", "offset (s)", "duration (s)"],
+        [
+            [
+                _esc(p.get("name")),
+                _ts(p.get("start")),
+                f"+{format_number(float(p['start']) - t0)}",
+                format_number(p.get("duration_s")),
+            ]
+            for p in phases
+        ],
+    )
+    lines += _cadence_lines(r, scale, figures)
+    if scale.get("decisions"):
+        lines += _table(
+            ["HPA decision", "at (UTC)", "offset (s)"],
+            [
+                [f"{d.get('from')} → {d.get('to')}", _ts(d.get("t")), f"+{format_number(float(d['t']) - t0)}"]
+                for d in scale["decisions"]
+            ],
+        )
+    return lines
+
+
+def _shards_section(shards: Mapping[str, Any]) -> list[str]:
+    if not shards.get("per_shard"):
+        return []
+    rows = [
+        [
+            f"`{_esc(s.get('shard'))}`",
+            _esc(s.get("node")),
+            format_number(s.get("objects")),
+            format_number(s.get("queries")),
+        ]
+        for s in sorted(shards["per_shard"], key=lambda s: (str(s.get("node")), str(s.get("shard"))))
+    ]
+    title = f"### Shards of `{_esc(shards.get('collection'))}`"
+    return [title, "", *_table(["shard", "node", "documents", "queries"], rows)]
+
+
+def _steady_state_section(r: RunDoc) -> list[str]:
+    """The hypotheses, the claims per phase, and every method/rollback activity with its status."""
+    j = r.journal
     steady: Mapping[str, Any] = j.get("steady_states") or {}
     during = steady.get("during") or []
-    lines += ["### Steady state and activities", ""]
+    lines = ["### Steady state and activities", ""]
     lines.append(_hypothesis_line("before", steady.get("before")))
     breached = sum(1 for s in during if s and s.get("steady_state_met") is False)
     lines.append(
@@ -505,7 +511,7 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
     )
     lines.append(_hypothesis_line("after", steady.get("after")))
     lines.append("")
-    lines += _claims_table(ev)
+    lines += _claims_table(r.evidence or {})
     rows = []
     for phase, recs in (("method", j.get("run") or []), ("rollback", j.get("rollbacks") or [])):
         for rec in recs:
@@ -525,76 +531,107 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
         rows.append(["rollback", "—", "", "**not played** (interrupted)", "", ""])
     if rows:
         lines += _table(["phase", "activity", "type", "status", "duration (s)", "error"], rows)
-
-    load = ev.get("load") or {}
-    if load.get("per_second"):
-        ps = load["per_second"]
-        lines += [
-            "### Load",
-            "",
-            f"{load.get('users')} users, {len(ps)} one-second samples from {_ts(ps[0].get('t'))} to "
-            f"{_ts(ps[-1].get('t'))}; peak {format_number(max(float(p.get('rps') or 0) for p in ps))} req/s, "
-            f"peak p95 {format_number(max(float(p.get('p95_ms') or 0) for p in ps))} ms, "
-            f"{format_number(sum(float(p.get('failures_per_s') or 0) for p in ps))} failures in total.",
-            "",
-        ]
-
-    specs = ev.get("specs") or {}
-    if specs:
-        lines += ["### Deployment, HPA and PDB under test", ""]
-        d, h = specs.get("deployment") or {}, specs.get("hpa") or {}
-        # the evidence control records every PDB that selects the pods (a list); older blocks a dict
-        pdbs = specs.get("pdb") or []
-        pdbs = [pdbs] if isinstance(pdbs, dict) else list(pdbs)
-        if d:
-            c = (d.get("containers") or [d])[0]
-            lines.append(
-                f"- Deployment `{_esc(d.get('name'))}`: replicas {d.get('replicas')}, image "
-                f"`{_esc(c.get('image'))}`, requests `{_esc((c.get('resources') or {}).get('requests'))}`, "
-                f"limits `{_esc((c.get('resources') or {}).get('limits'))}`, "
-                f"readiness `{_esc(c.get('readinessProbe'))}`, "
-                f"terminationGracePeriodSeconds {d.get('terminationGracePeriodSeconds')}"
-            )
-        if h:
-            lines.append(
-                f"- HPA `{_esc(h.get('name'))}`: {h.get('minReplicas')}–{h.get('maxReplicas')} "
-                f"replicas, metrics `{_esc(h.get('metrics'))}`, behavior `{_esc(h.get('behavior'))}`"
-            )
-        for p in pdbs:
-            spec = p.get("spec") or p
-            lines.append(
-                f"- PDB `{_esc(p.get('name'))}`: minAvailable {spec.get('minAvailable')}, "
-                f"maxUnavailable {spec.get('maxUnavailable')}"
-            )
-        lines.append("")
-    if ev.get("versions") or ev.get("images"):
-        lines += ["### Versions and images", ""]
-        lines += [f"- {_esc(n)}: `{_esc(val)}`" for n, val in sorted((ev.get("versions") or {}).items())]
-        lines += [f"- image {_esc(n)}: `{_esc(val)}`" for n, val in sorted((ev.get("images") or {}).items())]
-        lines.append(f"- git revision: `{ev.get('git_revision') or 'unknown'}`")
-        lines.append("")
-    touched = ev.get("touched") or []
-    if touched:
-        lines += ["### Blast radius (objects touched)", ""]
-        lines += _table(
-            ["kind", "namespace", "name", "action", "at (UTC)"],
-            [
-                [
-                    _esc(t.get("kind")),
-                    _esc(t.get("namespace")),
-                    f"`{_esc(t.get('name'))}`",
-                    _esc(t.get("action")),
-                    _ts(t.get("t")),
-                ]
-                for t in touched
-            ],
-        )
-    lines += _prometheus_section(r, figures)
-    if r.plots:
-        lines += ["### Plots", ""]
-        lines += [f"![{r.kind} {name} — {r.label}]({png})" for name, png in r.plots.items()]
-        lines.append("")
     return lines
+
+
+def _load_section(load: Mapping[str, Any]) -> list[str]:
+    ps = load.get("per_second")
+    if not ps:
+        return []
+    return [
+        "### Load",
+        "",
+        f"{load.get('users')} users, {len(ps)} one-second samples from {_ts(ps[0].get('t'))} to "
+        f"{_ts(ps[-1].get('t'))}; peak {format_number(max(float(p.get('rps') or 0) for p in ps))} req/s, "
+        f"peak p95 {format_number(max(float(p.get('p95_ms') or 0) for p in ps))} ms, "
+        f"{format_number(sum(float(p.get('failures_per_s') or 0) for p in ps))} failures in total.",
+        "",
+    ]
+
+
+def _specs_section(specs: Mapping[str, Any]) -> list[str]:
+    if not specs:
+        return []
+    lines = ["### Deployment, HPA and PDB under test", ""]
+    d, h = specs.get("deployment") or {}, specs.get("hpa") or {}
+    # the evidence control records every PDB that selects the pods (a list); older blocks a dict
+    pdbs = specs.get("pdb") or []
+    pdbs = [pdbs] if isinstance(pdbs, dict) else list(pdbs)
+    if d:
+        c = (d.get("containers") or [d])[0]
+        lines.append(
+            f"- Deployment `{_esc(d.get('name'))}`: replicas {d.get('replicas')}, image "
+            f"`{_esc(c.get('image'))}`, requests `{_esc((c.get('resources') or {}).get('requests'))}`, "
+            f"limits `{_esc((c.get('resources') or {}).get('limits'))}`, "
+            f"readiness `{_esc(c.get('readinessProbe'))}`, "
+            f"terminationGracePeriodSeconds {d.get('terminationGracePeriodSeconds')}"
+        )
+    if h:
+        lines.append(
+            f"- HPA `{_esc(h.get('name'))}`: {h.get('minReplicas')}–{h.get('maxReplicas')} "
+            f"replicas, metrics `{_esc(h.get('metrics'))}`, behavior `{_esc(h.get('behavior'))}`"
+        )
+    for p in pdbs:
+        spec = p.get("spec") or p
+        lines.append(
+            f"- PDB `{_esc(p.get('name'))}`: minAvailable {spec.get('minAvailable')}, "
+            f"maxUnavailable {spec.get('maxUnavailable')}"
+        )
+    return [*lines, ""]
+
+
+def _versions_section(ev: Mapping[str, Any]) -> list[str]:
+    if not (ev.get("versions") or ev.get("images")):
+        return []
+    lines = ["### Versions and images", ""]
+    lines += [f"- {_esc(n)}: `{_esc(val)}`" for n, val in sorted((ev.get("versions") or {}).items())]
+    lines += [f"- image {_esc(n)}: `{_esc(val)}`" for n, val in sorted((ev.get("images") or {}).items())]
+    lines.append(f"- git revision: `{ev.get('git_revision') or 'unknown'}`")
+    return [*lines, ""]
+
+
+def _touched_section(touched: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not touched:
+        return []
+    rows = [
+        [
+            _esc(t.get("kind")),
+            _esc(t.get("namespace")),
+            f"`{_esc(t.get('name'))}`",
+            _esc(t.get("action")),
+            _ts(t.get("t")),
+        ]
+        for t in touched
+    ]
+    header = ["kind", "namespace", "name", "action", "at (UTC)"]
+    return ["### Blast radius (objects touched)", "", *_table(header, rows)]
+
+
+def _plots_section(r: RunDoc) -> list[str]:
+    if not r.plots:
+        return []
+    return ["### Plots", "", *[f"![{r.kind} {name} — {r.label}]({png})" for name, png in r.plots.items()], ""]
+
+
+def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
+    """One run's document: a section per kind of table, in reading order."""
+    ev = r.evidence or {}
+    timelines = ev.get("timelines") or {}
+    return [
+        *_header_section(r, figures),
+        *_criteria_section(r, figures),
+        *_metrics_section(r, figures),
+        *_kills_section(timelines.get("kills") or []),
+        *_scale_section(r, timelines.get("scale") or {}, figures),
+        *_shards_section(timelines.get("shards") or {}),
+        *_steady_state_section(r),
+        *_load_section(ev.get("load") or {}),
+        *_specs_section(ev.get("specs") or {}),
+        *_versions_section(ev),
+        *_touched_section(ev.get("touched") or []),
+        *_prometheus_section(r, figures),
+        *_plots_section(r),
+    ]
 
 
 def _prometheus_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:

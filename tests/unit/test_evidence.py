@@ -261,3 +261,90 @@ def test_criteria_are_templates_filled_from_the_configuration(tmp_path):
     assert v.outcome == "pass", v.reasons  # the CLI verdict fills the same templates
     ev5 = evidence.build_evidence(j, tmp_path, {**cfg, "target_replicas": 5}, prometheus=False)
     assert ev5["verdict"] == "fail" and "max_ready_replicas >= 5" in " ".join(ev5["verdict_reasons"])
+
+
+# ------------------------------------------------------------------- one verdict (issue 11)
+REPO = Path(__file__).resolve().parents[2]
+COMMITTED = sorted(REPO.glob("journals/*/*.json"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_control_and_cli_judge_committed_journals_alike(path):
+    """The control's verdict (judging the block it writes) equals the recorded one and the CLI's."""
+    from scaleproof import verdict
+
+    j = json.loads(path.read_text())
+    (block,) = [e for e in j["extensions"] if e.get("name") == "scaleproof"]
+    written = {k: v for k, v in block.items() if k not in ("verdict", "verdict_reasons")}
+    in_progress = {**j, "extensions": []}
+    assert verdict.verdict(in_progress, evidence=written).outcome == block["verdict"]
+    assert verdict.verdict(j).outcome == block["verdict"]
+
+
+def _breach(name: str) -> dict:
+    return {
+        "steady_state_met": False,
+        "probes": [{"activity": {"name": name}, "status": "succeeded", "tolerance_met": False, "output": 0}],
+    }
+
+
+def test_control_names_the_probes_that_breached(tmp_path):
+    d = pod_kill_run_dir(tmp_path)
+    ss = {
+        "before": None,
+        "after": None,
+        "during": [_breach("ready-replicas-at-least-1"), {"steady_state_met": True}],
+    }
+    ev = evidence.build_evidence(
+        journal("pod-kill", POD_KILL_CRITERIA, steady_states=ss), d, prometheus=False
+    )
+    assert ev["verdict"] == "fail"
+    assert (
+        "steady state breached during the method in 1 of 2 samples (not reflected in `deviated`): "
+        "ready-replicas-at-least-1"
+    ) in ev["verdict_reasons"]
+
+
+def test_control_inconclusive_when_the_method_ran_fewer_activities(tmp_path):
+    d = pod_kill_run_dir(tmp_path)
+    j = journal("pod-kill", POD_KILL_CRITERIA)
+    j["experiment"]["method"] = [{"type": "action", "name": "kill"}, {"type": "action", "name": "wait"}]
+    ev = evidence.build_evidence(j, d, prometheus=False)
+    assert ev["verdict"] == "inconclusive"
+    assert "method ran 1 of 2 declared activities" in ev["verdict_reasons"]
+
+
+def test_control_inconclusive_when_any_metric_is_null(tmp_path):
+    """Before issue 11 the control passed a run whose null metric no criterion named."""
+    d = pod_kill_run_dir(tmp_path)
+    (d / "load_final.json").unlink()  # no load: failed_requests_per_kill_max has no value
+    ev = evidence.build_evidence(journal("pod-kill", ["mttr_p95_s <= 10", "kills >= 1"]), d, prometheus=False)
+    assert ev["metrics"]["failed_requests_per_kill_max"]["value"] is None
+    assert ev["verdict"] == "inconclusive"
+    assert any(
+        r.startswith("metric failed_requests_per_kill_max could not be computed")
+        for r in ev["verdict_reasons"]
+    )
+
+
+def test_criterion_failure_carries_the_metrics_reason_in_both_paths(tmp_path):
+    from scaleproof import verdict
+
+    d = pod_kill_run_dir(tmp_path, failures=3)
+    j = journal("pod-kill", POD_KILL_CRITERIA)
+    ev = evidence.build_evidence(j, d, prometheus=False)
+    ev["metrics"]["failed_requests_per_kill_max"]["reason"] = "the kill window had a rollout"
+    j["extensions"] = [evidence._judged(j, {k: v for k, v in ev.items() if k != "verdict"})]
+    expected = (
+        "criterion `failed_requests_per_kill_max <= 0` not met: value 3 requests "
+        "(the kill window had a rollout)"
+    )
+    assert expected in j["extensions"][0]["verdict_reasons"]
+    assert expected in verdict.verdict(j).reasons
+
+
+def test_journal_judged_before_its_status_is_set_is_inconclusive_not_fail(tmp_path):
+    d = pod_kill_run_dir(tmp_path)
+    ev = evidence.build_evidence(journal("pod-kill", POD_KILL_CRITERIA, status=None), d, prometheus=False)
+    assert ev["verdict"] == "inconclusive"
+    assert "journal not finished when judged (no status yet)" in ev["verdict_reasons"]

@@ -37,7 +37,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.cadence",
             "scaleproof.floor",
             "scaleproof.verdict",
-            "scaleproof.report.journal",  # the journal's format: what the verdict and the report read
+            "scaleproof.journal",  # the journal's format: what the verdict and the report read
+            "scaleproof.command",  # click plumbing (exit codes) for the verdict's and the report's CLIs
         ),
     ),
     (
@@ -237,6 +238,6 @@ def test_the_check_sees_lazy_and_relative_imports_and_fails_on_what_it_must(tmp_
     assert upward(loop) == ["scaleproof.kube (2 Kubernetes access) imports probes.kubernetes (3 probes)"]
     assert cycles(loop) == [["probes.kubernetes", "scaleproof.kube"]]
     assert (
-        layer_of("scaleproof.report.journal") == 0
+        layer_of("scaleproof.journal") == 0
         and layer_of("scaleproof.report.markdown") == len(LAYERS) - 1
     )

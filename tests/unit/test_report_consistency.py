@@ -37,17 +37,17 @@ def test_figures_in_markdown_parses_markers() -> None:
 def test_an_adr_quoting_right_figures_passes_and_a_wrong_one_is_caught() -> None:
     expected = recompute(PASSES)
     good = (
-        "MTTR p95 is <!-- fig:pod-kill.aggregate.mttr_p95_s.p95 -->5.09 s, <!-- fig:pod-kill.runs -->3 runs."
+        "MTTR p95 is <!-- fig:pod-kill.aggregate.mttr_p95_s.p95 -->3.04 s, <!-- fig:pod-kill.runs -->3 runs."
     )
     assert check(good, expected, "0001.md") == []
-    bad = good.replace("5.09", "4.2") + "\nAnd <!-- fig:pod-kill.aggregate.no_such_metric.mean -->1"
+    bad = good.replace("3.04", "4.2") + "\nAnd <!-- fig:pod-kill.aggregate.no_such_metric.mean -->1"
     mismatches = check(bad, expected, "0001.md")
     assert [(m.line, m.key, m.written, m.expected) for m in mismatches] == [
-        (1, "pod-kill.aggregate.mttr_p95_s.p95", "4.2", "5.09"),
+        (1, "pod-kill.aggregate.mttr_p95_s.p95", "4.2", "3.04"),
         (2, "pod-kill.aggregate.no_such_metric.mean", "1", None),
     ]
     assert (
-        str(mismatches[0]) == "0001.md:1: fig:pod-kill.aggregate.mttr_p95_s.p95 = '4.2', journals give '5.09'"
+        str(mismatches[0]) == "0001.md:1: fig:pod-kill.aggregate.mttr_p95_s.p95 = '4.2', journals give '3.04'"
     )
 
 
@@ -67,7 +67,7 @@ def test_generated_evidence_is_consistent_and_tampering_is_detected(tmp_path: Pa
 
 def test_module_command_exit_codes(tmp_path: Path) -> None:
     adr = tmp_path / "0001-heal.md"
-    adr.write_text("p95 <!-- fig:pod-kill.aggregate.mttr_p95_s.p95 -->5.09 s\n")
+    adr.write_text("p95 <!-- fig:pod-kill.aggregate.mttr_p95_s.p95 -->3.04 s\n")
     cmd = [
         sys.executable,
         "-m",
@@ -85,7 +85,7 @@ def test_module_command_exit_codes(tmp_path: Path) -> None:
     assert "1 of 1 figures match" in ok.stderr
     adr.write_text("p95 <!-- fig:pod-kill.aggregate.mttr_p95_s.p95 -->4 s\n")
     bad = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 1 and "journals give '5.09'" in bad.stdout
+    assert bad.returncode == 1 and "journals give '3.04'" in bad.stdout
 
 
 def test_committed_adrs_match_committed_journals() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scaleproof.report.journal import (
+from scaleproof.journal import (
     JournalError,
     display_path,
     expand_journal_paths,
@@ -91,7 +91,7 @@ def test_valid_journal_loads_with_evidence() -> None:
     ev = find_evidence(journal)
     assert ev is not None and ev["version"] == 1
     assert experiment_kind(journal) == "pod-kill"
-    assert run_label(journal, "x") == "20251128T125640Z-pod-kill-p1"
+    assert run_label(journal, "x") == "20261201T223344Z-pod-kill-p1"
 
 
 def test_kind_and_label_without_evidence_come_from_experiment_and_file() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import scaleproof.criteria
-from scaleproof.report.journal import find_evidence, load_journal
+from scaleproof.journal import find_evidence, load_journal
 from scaleproof.verdict import chaos_exit_code, evaluate_criteria, overall_exit_code, verdict
 
 pytestmark = pytest.mark.unit
@@ -28,15 +28,15 @@ def j(name: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("name", "outcome", "chaos_exit", "reason"),
     [
-        ("pod-kill-pass-1.json", "pass", 0, "all 3 criteria met"),
-        ("hpa-scale-pass.json", "pass", 0, "all 2 criteria met"),
-        ("vector-shards-pass.json", "pass", 0, "all 2 criteria met"),
+        ("pod-kill-pass-1.json", "pass", 0, "all 4 criteria met"),
+        ("hpa-scale-pass.json", "pass", 0, "all 3 criteria met"),
+        ("vector-shards-pass.json", "pass", 0, "all 4 criteria met"),
         # before-hypothesis out of tolerance: status completed, chaos exits 0, nothing was injected
         ("pod-kill-gate-failed.json", "fail", 0, "steady state not met BEFORE the method"),
         ("pod-kill-deviated.json", "fail", 1, "deviated"),
         ("pod-kill-interrupted.json", "fail", 1, "interrupted"),
         # ActivityFailed in the method: status completed, chaos exits 0
-        ("pod-kill-action-failed.json", "fail", 0, "method activity 'kill-3-pods-one-by-one' failed"),
+        ("pod-kill-action-failed.json", "fail", 0, "method activity 'kill-one-pod-k-times' failed"),
         # continuous hypothesis breached during the method: not deviated, chaos exits 0
         ("pod-kill-during-breach.json", "fail", 0, "breached during the method in 2 of 7 samples"),
         ("pod-kill-rollback-failed.json", "fail", 0, "rollback 'stop-load' failed"),
@@ -53,7 +53,7 @@ def test_verdict_matrix(name: str, outcome: str, chaos_exit: int, reason: str) -
 
 def test_gate_failure_names_the_probe_and_its_output() -> None:
     v = verdict(j("pod-kill-gate-failed.json"))
-    assert "enough-ready-replicas out of tolerance (output 1)" in v.reasons[0]
+    assert "declared-replicas-ready out of tolerance (output 1)" in v.reasons[0]
 
 
 def test_action_failure_quotes_the_exception() -> None:
@@ -85,25 +85,25 @@ def test_null_metric_under_a_criterion_is_inconclusive() -> None:
     find_evidence(journal)["metrics"]["time_to_scale_s"]["value"] = None  # type: ignore[index]
     v = verdict(journal)
     assert v.outcome == "inconclusive"
-    assert any("`time_to_scale_s <= 90` could not be evaluated" in r for r in v.reasons)
+    assert any("`time_to_scale_s <= 120.0` could not be evaluated" in r for r in v.reasons)
 
 
 def test_criterion_is_re_evaluated_not_trusted() -> None:
     journal = j("hpa-scale-pass.json")
     ev = find_evidence(journal)
-    ev["metrics"]["time_to_scale_s"]["value"] = 120.0  # type: ignore[index]  # recorded passed stays True
+    ev["metrics"]["time_to_scale_s"]["value"] = 150.0  # type: ignore[index]  # recorded passed stays True
     v = verdict(journal)
     assert v.outcome == "fail"
-    assert "criterion `time_to_scale_s <= 90` not met: value 120.0 s" in v.reasons
+    assert "criterion `time_to_scale_s <= 120.0` not met: value 150.0 s" in v.reasons
     assert any("disagrees with re-evaluation" in r for r in v.reasons)
 
 
 def test_criteria_declared_in_experiment_but_missing_from_evidence_are_evaluated() -> None:
     journal = j("vector-shards-pass.json")
-    journal["experiment"]["extensions"][0]["criteria"].append("objects_total >= 500")
+    journal["experiment"]["extensions"][0]["criteria"].append("documents_total >= 500")
     v = verdict(journal)
     assert v.outcome == "fail"
-    assert "criterion `objects_total >= 500` not met: value 102 objects" in v.reasons
+    assert "criterion `documents_total >= 500` not met: value 100 objects" in v.reasons
 
 
 def test_no_criteria_is_inconclusive() -> None:
@@ -126,7 +126,7 @@ def test_method_that_ran_fewer_activities_than_declared_is_inconclusive() -> Non
     journal["run"] = journal["run"][:1]
     v = verdict(journal)
     assert v.outcome == "inconclusive"
-    assert "method ran 1 of 2 declared activities" in v.reasons
+    assert "method ran 1 of 5 declared activities" in v.reasons
 
 
 def test_after_hypothesis_not_met_without_deviated_flag_fails() -> None:
@@ -135,9 +135,7 @@ def test_after_hypothesis_not_met_without_deviated_flag_fails() -> None:
     journal["steady_states"]["after"]["probes"][1]["tolerance_met"] = False
     v = verdict(journal)
     assert v.outcome == "fail"
-    assert any(
-        r.startswith("steady state not met after the method: error-rate-below-1pct") for r in v.reasons
-    )
+    assert any(r.startswith("steady state not met after the method: store-healthy-nodes") for r in v.reasons)
 
 
 def test_evidence_recorded_fail_is_respected() -> None:
@@ -161,7 +159,12 @@ def test_criteria_are_judged_by_scaleproof_criteria(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(scaleproof.criteria, "evaluate", evaluate)
     v = verdict(j("vector-shards-pass.json"))
-    assert calls and calls[0][0] == ["shards_min >= 2", "nodes_distinct >= 2"]
+    assert calls and calls[0][0] == [
+        "shards_min >= 2",
+        "nodes_with_shards >= 2",
+        "documents_total == 100",
+        "shards_queried >= 2",
+    ]
     assert v.outcome == "fail"
 
 

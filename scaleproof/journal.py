@@ -1,4 +1,5 @@
-"""Load and validate Chaos Toolkit journals, and find the scaleproof evidence block in them.
+"""Load and validate Chaos Toolkit journals, and find the scaleproof evidence block in them (core: read by
+the verdict, the evidence control and the report).
 
 A journal is what `chaos run` writes (`chaoslib.run.initialize_run_journal` + the runner); the evidence
 block is the `scaleproof` entry of the journal's `extensions` list (contract: docs/evidence-schema.md).
@@ -269,14 +270,15 @@ def experiment_kind(journal: Mapping[str, Any]) -> str:
     return str(kind) if kind else "unknown"
 
 
-def declared_criteria(journal: Mapping[str, Any]) -> list[str]:
-    """Criteria declared in the experiment (`extensions: [{name: scaleproof, criteria: [...]}]`)."""
+def declared_criteria(journal: Mapping[str, Any], evidence: Mapping[str, Any] | None = None) -> list[str]:
+    """Criteria declared in the experiment (`extensions: [{name: scaleproof, criteria: [...]}]`), filled
+    from the settings of `evidence` (default: the block recorded in the journal)."""
     crit = experiment_extension(journal.get("experiment")).get("criteria") or []
     if not isinstance(crit, list):
         return []
     # criteria are templates (`kills >= ${kills}`): fill them with the settings the run recorded
-    evidence: Any = find_evidence(journal) or {}
-    recorded: Mapping[str, Any] = evidence.get("configuration") or {}
+    block: Any = (evidence if evidence is not None else find_evidence(journal)) or {}
+    recorded: Mapping[str, Any] = block.get("configuration") or {}
     settings = {k: str(v) for k, v in recorded.items()}
     return [string.Template(str(c)).safe_substitute(settings) for c in crit]
 
