@@ -37,6 +37,7 @@ __all__ = [
     "PROM_QUERY_PREFIX",
     "Series",
     "base_url",
+    "enabled",
     "graph_url",
     "is_up",
     "prometheus_queries",
@@ -51,6 +52,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:30090"
+OFF = "prometheus_url is empty (SCALEPROOF_PROMETHEUS_URL=): no Prometheus view for this run"
 
 # Prometheus view: range queries over the run, recorded in the journal. Declared in the experiment's
 # configuration as `prometheus_query_<name>` (env SCALEPROOF_PROMETHEUS_QUERY_<NAME>), with `${key}`
@@ -78,6 +80,13 @@ DEFAULT_PROM_QUERIES = {
 class Series(TypedDict):
     labels: dict[str, str]
     values: list[list[float]]  # [[unix seconds, value], ...]
+
+
+def enabled(configuration: Mapping[str, Any] | None = None) -> bool:
+    """False when the run's configuration sets `prometheus_url` empty (SCALEPROOF_PROMETHEUS_URL=): a
+    team without Prometheus runs without the Prometheus view instead of being refused."""
+    cfg = configuration or {}
+    return "prometheus_url" not in cfg or bool(str(cfg.get("prometheus_url") or "").strip())
 
 
 def base_url(prometheus_url: str | None = None, configuration: Mapping[str, Any] | None = None) -> str:
@@ -415,6 +424,8 @@ def wait_for_resting_pod_count(
     Prometheus is evidence, not the verdict: never raises; says in its result whether it settled."""
     from scaleproof import kube
 
+    if not enabled(configuration):
+        return {"expected": None, "seen": None, "waited_s": 0.0, "settled": False, "error": OFF}
     expected = len(kube.list_pods(namespace, selector, configuration))
     promql, err = prometheus_queries(configuration).get(POD_COUNT_QUERY, ("", "no pods_running query"))
     t0, seen, held_since = clock(), None, None

@@ -570,6 +570,9 @@ def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: floa
         "window": {"start": start, "end": end},
         "queries": {},
     }
+    if not prom.enabled(cfg):
+        out["unavailable"] = prom.OFF
+        return out
     if not prom.is_up(configuration=cfg):
         out["unavailable"] = (
             f"Prometheus not ready at {out['url']} (GET /-/ready failed): no Prometheus view for this run; "

@@ -402,8 +402,10 @@ def check_reachability(values: Mapping[str, Any], timeout_s: float = 3.0) -> lis
             if r.status_code >= 400:
                 problems.append(f"{key}: {target} answered HTTP {r.status_code}")
         except requests.RequestException as exc:
+            hint = " (or set SCALEPROOF_PROMETHEUS_URL= to run without the Prometheus view)"
             problems.append(
                 f"{key}: {target} unreachable ({type(exc).__name__}); is it deployed and exposed?"
+                + (hint if key == "prometheus_url" else "")
             )
     return problems
 

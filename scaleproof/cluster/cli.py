@@ -46,6 +46,18 @@ def up(no_images: bool) -> None:
 
 
 @cluster.command()
+def build() -> None:
+    """Build the pinned components with go (cached: seconds once built); `up` builds what is missing
+    too, this only builds, so a long cold build can run beside other set-up work."""
+    from .local import ClusterError, build_binaries
+
+    try:
+        build_binaries(ClusterConfig(), progress=lambda m: click.echo(m, err=True))
+    except ClusterError as exc:
+        _fail(exc)
+
+
+@cluster.command()
 @click.option("--purge", is_flag=True, help="Also delete cluster state (etcd data, certificates).")
 def down(purge: bool) -> None:
     """Stop everything `up` started and clean its containers, mounts, devices and iptables rules."""
@@ -87,17 +99,24 @@ class _ImagesGroup(click.Group):
     """`images [NAME...]` builds; `images import ARCHIVE` is a subcommand (no image is named `import`)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            ctx.meta["image_names"], args = list(args), []
+        words = [a for a in args if not a.startswith("-")]
+        if words and words[0] not in self.commands:
+            ctx.meta["image_names"] = words
+            args = [a for a in args if a.startswith("-")]
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write_usage(ctx.command_path, "[NAME]... | import ARCHIVE")
+        formatter.write_usage(ctx.command_path, "[--no-import] [NAME]... | import ARCHIVE")
 
 
 @click.group(cls=_ImagesGroup, invoke_without_command=True)
+@click.option(
+    "--no-import",
+    is_flag=True,
+    help="Only write the archives (no containerd needed): prepares images while the cluster is built.",
+)
 @click.pass_context
-def images(ctx: click.Context) -> None:
+def images(ctx: click.Context, no_import: bool) -> None:
     """Build the project's images locally (no registry) and import them into containerd.
 
     NAMEs: pause, debian-base, searchapp, weaviate, prometheus, and agnhost (Kubernetes' e2e test
@@ -111,7 +130,11 @@ def images(ctx: click.Context) -> None:
     cfg, say = ClusterConfig(), (lambda m: click.echo(m, err=True))
     try:
         project = [n for n in names if n != "agnhost"]
-        res = build_images(cfg, project or None, progress=say) if project or not names else {}
+        res = (
+            build_images(cfg, project or None, progress=say, import_=not no_import)
+            if project or not names
+            else {}
+        )
         for tag, digest in res.items():
             click.echo(f"{tag} {digest}")
         if "agnhost" in names or not names:

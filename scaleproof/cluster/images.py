@@ -534,16 +534,20 @@ def imported_digests(cfg: ClusterConfig) -> dict[str, str]:
 
 
 def build_images(
-    cfg: ClusterConfig, names: Iterable[str] | None = None, progress: Callable[[str], None] = print
+    cfg: ClusterConfig,
+    names: Iterable[str] | None = None,
+    progress: Callable[[str], None] = print,
+    import_: bool = True,
 ) -> dict[str, str]:
-    """Build (cached) and import the named images; returns tag -> manifest digest."""
+    """Build (cached) and import the named images; returns tag -> manifest digest. Without
+    `import_` only the archives are written (containerd need not run)."""
     specs = image_specs(cfg)
     wanted = list(names) if names is not None else list(specs)
     unknown = [n for n in wanted if n not in specs]
     if unknown:
         raise ImageBuildError(f"unknown image(s) {unknown}; known: {sorted(specs)}")
     cfg.images_dir.mkdir(parents=True, exist_ok=True)
-    present = imported_digests(cfg)
+    present = imported_digests(cfg) if import_ else {}
     result: dict[str, str] = {}
     for i, name in enumerate(wanted, 1):
         spec = specs[name]
@@ -552,6 +556,9 @@ def build_images(
         archive = cfg.images_dir / f"{name}.oci.tar"
         digest = write_oci_archive(archive, spec.tag, layers, spec.config)
         result[spec.tag] = digest
+        if not import_:
+            progress(f"[images {i}/{len(wanted)}] {spec.tag}: archive written ({digest[:19]}), not imported")
+            continue
         if present.get(spec.tag) == digest:
             progress(f"[images {i}/{len(wanted)}] {spec.tag}: already imported ({digest[:19]})")
             continue

@@ -74,7 +74,7 @@ def _first(lines: list[str], verb: str, needle: str) -> int:
 
 
 def test_order_overlap_and_cache(tmp_path: Path) -> None:
-    proc, lines = _run(tmp_path, "coredns", "etcd", "agnhost", FAKE_GO_BUILD_S="1")
+    proc, lines = _run(tmp_path, "coredns", "etcd", "agnhost", FAKE_GO_BUILD_S="2")
     assert proc.returncode == 0, proc.stderr
     builds = [line.split(" -o ")[1].split()[0] for line in lines if line.split()[1] == "build"]
     assert [Path(b).name for b in builds] == ["etcd", "etcdctl", "coredns", "agnhost"], "BUILD_ORDER"

@@ -48,9 +48,14 @@ def test_unknown_image_fails_clearly(tmp_path: Path) -> None:
     assert not (tmp_path / "cache").exists()  # refused before building anything
 
 
+def test_unknown_image_after_an_option_fails_clearly(tmp_path: Path) -> None:
+    proc = run(tmp_path, "images", "--no-import", "nosuchimage")
+    assert proc.returncode == 1 and proc.stderr.startswith("error: unknown image(s) ['nosuchimage']")
+
+
 def test_cluster_help_lists_the_subcommands(tmp_path: Path) -> None:
     proc = run(tmp_path, "cluster", "--help")
     assert proc.returncode == 0, proc.stderr
-    assert {"up", "down", "status", "kubeconfig"} <= {
+    assert {"up", "down", "status", "kubeconfig", "build"} <= {
         line.split()[0] for line in proc.stdout.split("Commands:")[1].splitlines() if line.strip()
     }

@@ -378,6 +378,23 @@ def test_build_images_imports_only_what_changed(
     assert any("already imported" in m for m in msgs)
 
 
+def test_no_import_writes_the_archive_and_never_asks_containerd(
+    cfg: ClusterConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_containerd: list[list[str]]
+) -> None:
+    fake_pause = tmp_path / "pause-bin"
+    fake_pause.write_bytes(b"\x7fELF pause")
+    monkeypatch.setattr(images, "pause_binary", lambda c: fake_pause)
+
+    def no_ctr(c: ClusterConfig) -> dict[str, str]:
+        raise AssertionError("containerd asked although import_=False")
+
+    monkeypatch.setattr(images, "imported_digests", no_ctr)
+    msgs: list[str] = []
+    res = build_images(cfg, ["pause"], progress=msgs.append, import_=False)
+    assert list(res) == [PAUSE_IMAGE] and (cfg.images_dir / "pause.oci.tar").exists()
+    assert no_containerd == [] and "not imported" in msgs[-1]
+
+
 def test_imported_digests_parses_ctr_output(cfg: ClusterConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     out = (
         "REF                             TYPE                            DIGEST     SIZE      PLATFORMS\n"

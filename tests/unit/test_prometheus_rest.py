@@ -72,3 +72,19 @@ def test_an_unreachable_prometheus_is_said_not_raised(monkeypatch, one_pod):
         "scaleproof", "app=x", configuration=CFG, sleep=lambda s: None
     )
     assert not out["settled"] and "unreachable" in out["error"]
+
+
+def test_prometheus_off_waits_for_nothing_and_asks_nobody(monkeypatch):
+    """SCALEPROOF_PROMETHEUS_URL= (a team without Prometheus): no pod listing, no query, no wait."""
+
+    def called(*a, **kw):
+        raise AssertionError("nothing may be asked when the Prometheus view is off")
+
+    monkeypatch.setattr(prometheus, "query_scalar", called)
+    monkeypatch.setattr(kube, "list_pods", called)
+    out = prometheus.wait_for_resting_pod_count(
+        "scaleproof", "app=x", configuration={**CFG, "prometheus_url": ""}, sleep=called
+    )
+    assert (out["settled"], out["waited_s"]) == (False, 0.0) and "SCALEPROOF_PROMETHEUS_URL=" in out["error"]
+    assert prometheus.enabled({}) and prometheus.enabled(CFG)
+    assert not prometheus.enabled({"prometheus_url": " "})

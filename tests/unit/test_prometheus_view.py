@@ -168,6 +168,16 @@ def test_unreachable_prometheus_is_one_line_and_the_verdict_stands(tmp_path: Pat
     assert line.startswith("- **Prometheus view unavailable**: Prometheus not ready at http://127.0.0.1:9")
 
 
+def test_prometheus_off_is_said_and_nothing_is_asked(tmp_path: Path, monkeypatch) -> None:
+    def called(*a, **kw):
+        raise AssertionError("Prometheus was asked although prometheus_url is empty")
+
+    monkeypatch.setattr(prom, "is_up", called)
+    d = pod_kill_run_dir(tmp_path)
+    ev = evidence.build_evidence(journal("pod-kill", POD_KILL_CRITERIA), d, {"prometheus_url": ""})
+    assert ev["verdict"] == "pass" and ev["prometheus"]["unavailable"] == prom.OFF
+
+
 def test_scrape_interval_and_durations(fake_prom: str) -> None:
     assert prom.scrape_interval_s(prometheus_url=fake_prom) == 5
     assert prom._duration_s("1m30s") == 90 and prom._duration_s("250ms") == 0.25

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scaleproof import validate
 from tests.unit.kubefake import install, pod
@@ -42,7 +43,7 @@ BAD_INPUTS = [
     (POD_KILL, {"SCALEPROOF_DEPLOYMENT": "Search_App"}, "deployment (SCALEPROOF_DEPLOYMENT='Search_App')"),
     (POD_KILL, {"SCALEPROOF_APP_URL": "localhost:30080"}, "app_url (SCALEPROOF_APP_URL='localhost:30080')"),
     (POD_KILL, {"SCALEPROOF_PROMETHEUS_URL": "http://127.0.0.1:99999"}, "has an invalid port"),
-    (POD_KILL, {"SCALEPROOF_WEAVIATE_URL": "ftp://127.0.0.1"}, "must be an http(s) URL with a host"),
+    (SHARDS, {"SCALEPROOF_WEAVIATE_URL": "ftp://127.0.0.1"}, "must be an http(s) URL with a host"),
     (POD_KILL, {"SCALEPROOF_USER": "10"}, "SCALEPROOF_USER: set, but no experiment reads it (did you mean"),
     (HPA, {"SCALEPROOF_TARGET_REPLICAS": "abc"}, "target_replicas (SCALEPROOF_TARGET_REPLICAS='abc')"),
     (HPA, {"SCALEPROOF_DOCUMENTS": "1e3"}, "documents (SCALEPROOF_DOCUMENTS='1e3'): must be an integer"),
@@ -176,6 +177,20 @@ def test_reachability_of_app_prometheus_and_store():
     assert problems[0] == f"prometheus_url: {url}/-/ready answered HTTP 503"
     assert problems[1].startswith("weaviate_url: http://127.0.0.1:9/v1/.well-known/ready unreachable")
     assert len(problems) == 2  # the app answered /readyz
+
+
+def test_an_unreachable_prometheus_says_how_to_run_without_it():
+    problems = validate.check_reachability({"prometheus_url": "http://127.0.0.1:9"}, timeout_s=2)
+    assert len(problems) == 1 and "set SCALEPROOF_PROMETHEUS_URL= to run without" in problems[0]
+    assert validate.check_reachability({"prometheus_url": ""}, timeout_s=2) == []
+
+
+def test_pod_kill_and_hpa_scale_do_not_ask_for_a_vector_store():
+    """A team's app has no Weaviate: the two experiments that do not read one do not declare it, so
+    `scaleproof validate`/`run --target` cannot refuse them for an unreachable store."""
+    for path in (POD_KILL, HPA):
+        conf = yaml.safe_load(path.read_text())["configuration"]
+        assert not {"weaviate_url", "qdrant_url", "qdrant_urls"} & set(conf), path.name
 
 
 def test_reachability_uses_the_configured_ready_path():

@@ -16,7 +16,9 @@ import yaml
 from ..conftest import REPO, Kubectl, chaos_run, evidence_of
 from .app import AgnhostApp
 
-pytestmark = pytest.mark.e2e
+# the cluster's Prometheus (k8s/, as a team's cluster has its own) watches agnhost too: its pod count
+# is part of the evidence, so the stack is deployed before these tests, whatever their order
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("deployed")]
 
 BIN = Path(sys.executable).parent
 
@@ -169,6 +171,15 @@ def test_hpa_scale_on_agnhost_through_configuration_only(
     assert ev["verdict"] == "pass", ev["verdict_reasons"]
     assert ev["metrics"]["time_to_scale_s"]["value"] is not None
     assert ev["metrics"]["max_ready_replicas"]["value"] >= 3
+    # Prometheus' own pod count is about agnhost's pods (the defaults follow SCALEPROOF_DEPLOYMENT)
+    from scaleproof.report.promview import crosscheck, series
+
+    assert "unavailable" not in ev["prometheus"], ev["prometheus"].get("unavailable")
+    assert 'pod=~"agnhost-' in ev["prometheus"]["queries"]["pods_running"]["query"]
+    pts = series(ev, "pods_running")
+    print(f"agnhost pods_running (cAdvisor): {[v for _, v in pts]}")
+    cc = crosscheck(ev)
+    assert cc is not None and cc["max_pods"]["cadvisor"] >= cc["max_pods"]["watch"] >= 3, cc
 
 
 def _other_workload(kubectl: Kubectl, namespace: str, image: str) -> None:
