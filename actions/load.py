@@ -14,7 +14,7 @@ from typing import Any
 
 from loadgen import runner
 from loadgen.spec import check_load
-from scaleproof import procgroup, rundir, undo
+from scaleproof import procgroup, rundir, undo, usage
 from scaleproof.errors import DeadlineExceeded, LoadError
 
 __all__ = ["collect_stats", "start_load", "stop_load", "wait_for_users"]
@@ -90,6 +90,9 @@ def stop_load(
     pid = ((plan or {}).get("load") or {}).get("pid")
     if not pid:
         return {"stopped": False, "reason": "no load was started in this run"}
+    # what the load generator took from the machine, read before the stop reaps it (a process that
+    # already ended and was reaped has nothing left to read: None)
+    cost = usage.process_usage(int(pid))
     res = runner.stop(int(pid), grace_s=grace_s)
     rundir.append_event(
         path,
@@ -100,6 +103,7 @@ def stop_load(
             "type": "STOPPED",
             "pid": pid,
             "result": res,
+            "usage": cost,
         },
     )
     res["seconds"] = len(runner.per_second(str(path / PREFIX)))

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from probes.prometheus import POD_COUNT_QUERY, PROM_QUERY_PREFIX, prometheus_queries
-from scaleproof import __version__, credentials, criteria, rundir, timing, undo
+from scaleproof import __version__, credentials, criteria, rundir, timing, undo, usage
 from scaleproof import verdict as verdict_module
 from scaleproof.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
 
@@ -64,6 +64,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PROM_STEP_S = 5.0
+COST_FILE = "cost.json"  # the chaos process' usage at the run's end (scaleproof.usage)
 PROM_SETTLE_S = 10.0  # two scrape intervals of k8s/base/prometheus.yml
 
 
@@ -312,6 +313,9 @@ def after_experiment_control(
     try:
         if run_dir is None:
             raise RuntimeError("no run directory (configure_control did not run)")
+        # the chaos process' own cost, read now (the run's end) into the run dir: the figures are then
+        # a function of the journal and the run dir, as everything else in the block
+        rundir.write_json_atomic(run_dir / COST_FILE, usage.process_usage("self"))
         block = build_evidence(state, run_dir, configuration, prometheus=prometheus)
     except Exception as exc:
         logger.exception("evidence computation failed")
@@ -730,10 +734,41 @@ def build_evidence(
         "load": {"users": max((int(r.get("users") or 0) for r in load), default=0), "per_second": load},  # type: ignore[call-overload]
         "prometheus": prom,
         "claims": claims_summary(rundir.read_jsonl(run_dir / "claims.jsonl")),
+        "cost": measurement_cost(events, run_dir),
         "criteria": results,
         "artifacts": sorted(p.name for p in run_dir.iterdir() if p.is_file()),
     }
     return _judged(journal, block)
+
+
+def _share(u: Mapping[str, Any] | None, cores: int | None) -> dict[str, Any] | None:
+    """The usage record with `machine_share`: its CPU seconds over its wall time on all cores."""
+    if not u:
+        return None
+    wall = float(u.get("wall_s") or 0.0)
+    share = round(float(u.get("cpu_s") or 0.0) / (wall * cores), 3) if wall > 0 and cores else None
+    return {**u, "machine_share": share}
+
+
+def measurement_cost(events: list[dict[str, Any]], run_dir: Path) -> dict[str, Any]:
+    """What measuring took from the machine: the chaos process (Chaos Toolkit, the watches of the
+    recorder, the probes) as the control read it at the run's end (`cost.json`), Locust as
+    `stop_load` read it before stopping it, and the event log's size, per kill where there were kills."""
+    chaos = json.loads((run_dir / COST_FILE).read_text()) if (run_dir / COST_FILE).exists() else None
+    cores = int((chaos or {}).get("cores") or 0) or None  # the machine the run measured
+    stopped = [e for e in events if e.get("kind") == "Load" and e.get("type") == "STOPPED"]
+    kills = sum(1 for e in events if e.get("kind") == "Kill")
+    log = run_dir / rundir.EVENTS_FILE
+    size = log.stat().st_size if log.exists() else 0
+    return {
+        "cores": cores,
+        "chaos_process": _share(chaos, cores),
+        "load_generator": _share(stopped[-1].get("usage") if stopped else None, cores),
+        "events_bytes": size,
+        "events_lines": len(events),
+        "kills": kills,
+        "events_bytes_per_kill": round(size / kills) if kills else None,
+    }
 
 
 def _judged(journal: Mapping[str, Any], block: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ if [ "$own_cluster" = 1 ]; then
 fi
 phase "ruff + mypy"
 ruff check .
+ruff format --check .
 MYPY_CACHE_DIR="${SCALEPROOF_CACHE_DIR:-/var/cache/scaleproof}/mypy" mypy scaleproof probes actions loadgen app/searchapp
 if [ "$own_cluster" = 1 ]; then
   phase "waiting for the background build"

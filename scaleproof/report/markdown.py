@@ -549,6 +549,46 @@ def _load_section(load: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _cost_section(cost: Mapping[str, Any]) -> list[str]:
+    """What measuring took from the machine (evidence `cost`): a measurement that eats the CPU the
+    app needs changes what it measures, so the report says how much the recorder and the load took."""
+    rows = []
+    for label, key in (
+        ("chaos process (Chaos Toolkit, recorder, probes)", "chaos_process"),
+        ("load generator (Locust)", "load_generator"),
+    ):
+        u = cost.get(key)
+        if u:
+            share = u.get("machine_share")
+            rows.append(
+                [
+                    label,
+                    format_number(u.get("cpu_s")),
+                    format_number(u.get("wall_s")),
+                    "—" if share is None else f"{100 * float(share):.1f} %",
+                    format_number(u.get("rss_peak_mib")),
+                ]
+            )
+    if not rows:
+        return []
+    per_kill = cost.get("events_bytes_per_kill")
+    log = (
+        f"event log: {format_number(cost.get('events_lines'))} lines, "
+        f"{format_number(cost.get('events_bytes'))} bytes"
+    )
+    if per_kill is not None:
+        log += f" ({format_number(per_kill)} bytes per kill over {cost.get('kills')} kills)"
+    return [
+        "### What measuring took from the machine",
+        "",
+        *_table(
+            ["process", "CPU s", "wall s", f"share of {cost.get('cores') or '?'} cores", "peak RSS"], rows
+        ),
+        log + ".",
+        "",
+    ]
+
+
 def _specs_section(specs: Mapping[str, Any]) -> list[str]:
     if not specs:
         return []
@@ -626,6 +666,7 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
         *_shards_section(timelines.get("shards") or {}),
         *_steady_state_section(r),
         *_load_section(ev.get("load") or {}),
+        *_cost_section(ev.get("cost") or {}),
         *_specs_section(ev.get("specs") or {}),
         *_versions_section(ev),
         *_touched_section(ev.get("touched") or []),

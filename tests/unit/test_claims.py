@@ -39,6 +39,28 @@ def test_pod_kill_claim_before_during_and_after(tmp_path):
     ]
 
 
+def test_a_sample_in_flight_when_the_method_ends_is_judged_as_during(tmp_path):
+    """Chaos Toolkit's continuous samples run in a pool thread; one that read 2 Ready just before the
+    method ended (hpa-scale waits for 3) must not be judged against the after-claim (seen in CI)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = cfg(tmp_path)
+    kw = {"claim": "ready", "before": 1, "after": 3, "configuration": c}
+    evidence.before_method_control(configuration=c)
+    rundir.set_phase(tmp_path, "faults")
+    evidence.after_method_control(configuration=c)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # what chaoslib's get_hypothesis_pool() is
+        assert pool.submit(claims.at_least_in_phase, 2, **kw).result()
+        assert not pool.submit(claims.at_least_in_phase, 0, **kw).result()
+    assert not claims.at_least_in_phase(2, **kw), "the after-hypothesis (main thread) claims 3"
+    recs = rundir.read_jsonl(tmp_path / "claims.jsonl")
+    assert [(r["phase"], r["threshold"], r["met"]) for r in recs] == [
+        ("faults", 1.0, True),
+        ("faults", 1.0, False),
+        ("after", 3.0, False),
+    ]
+
+
 def test_a_phase_without_threshold_claims_nothing_and_no_value_fails(tmp_path):
     c = cfg(tmp_path)
     rundir.set_phase(tmp_path, "after")

@@ -265,7 +265,7 @@ def test_cli_import_without_a_cluster(tmp_path: Path, oci: Path) -> None:
 def test_cli_names_still_build_and_import_is_listed(tmp_path: Path) -> None:
     proc = _cli(tmp_path, "images", "--help")
     assert proc.returncode == 0
-    assert "Usage: scaleproof images [NAME]... | import ARCHIVE" in proc.stdout
+    assert "Usage: scaleproof images [--no-import] [NAME]... | import ARCHIVE" in proc.stdout
     assert "import" in proc.stdout.split("Commands:")[1]
     proc = _cli(tmp_path, "images", "nosuchimage")
     assert proc.returncode == 1 and proc.stderr.startswith("error: unknown image(s) ['nosuchimage']")

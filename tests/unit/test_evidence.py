@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -348,3 +349,42 @@ def test_journal_judged_before_its_status_is_set_is_inconclusive_not_fail(tmp_pa
     ev = evidence.build_evidence(journal("pod-kill", POD_KILL_CRITERIA, status=None), d, prometheus=False)
     assert ev["verdict"] == "inconclusive"
     assert "journal not finished when judged (no status yet)" in ev["verdict_reasons"]
+
+
+def test_measurement_cost_from_the_run_dir_and_per_kill(tmp_path):
+    """The chaos process' usage (cost.json, written by the control at the run's end) and Locust's (on
+    the Load STOPPED line) become shares of the machine; the event log is counted per kill."""
+    d = pod_kill_run_dir(tmp_path)
+    rundir.write_json_atomic(
+        d / evidence.COST_FILE, {"pid": 7, "cores": 2, "cpu_s": 30.0, "wall_s": 100.0, "rss_peak_mib": 150.0}
+    )
+    rundir.append_event(
+        d,
+        {
+            "t": tt.T0 + 9,
+            "source": "action",
+            "kind": "Load",
+            "type": "STOPPED",
+            "pid": 8,
+            "usage": {"pid": 8, "cores": 2, "cpu_s": 50.0, "wall_s": 50.0},
+        },
+    )
+    ev = evidence.build_evidence(journal("pod-kill", POD_KILL_CRITERIA), d, {"prometheus_url": ""})
+    cost = ev["cost"]
+    size = (d / rundir.EVENTS_FILE).stat().st_size
+    assert cost["cores"] == 2 and cost["chaos_process"]["machine_share"] == 0.15
+    assert cost["load_generator"]["machine_share"] == 0.5
+    assert cost["kills"] == 1 and cost["events_bytes"] == size and cost["events_bytes_per_kill"] == size
+
+
+def test_after_control_records_the_chaos_process_cost(tmp_path, monkeypatch):
+    d = tmp_path / "run"
+    d.mkdir()
+    pod_kill_run_dir(d)
+    state = journal("pod-kill", POD_KILL_CRITERIA)
+    evidence.after_experiment_control(
+        state=state, configuration={rundir.CONFIG_KEY: str(d), "prometheus_url": ""}, prometheus=False
+    )
+    block = next(e for e in state["extensions"] if e["name"] == evidence.EVIDENCE_NAME)
+    me = block["cost"]["chaos_process"]
+    assert me["pid"] == os.getpid() and me["cpu_s"] > 0 and 0 < me["machine_share"] <= 1

@@ -43,7 +43,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     (
         "1 run plumbing",
-        ("scaleproof.rundir", "scaleproof.credentials", "scaleproof.procgroup", "scaleproof.targetfile"),
+        (
+            "scaleproof.rundir",
+            "scaleproof.credentials",
+            "scaleproof.procgroup",
+            "scaleproof.usage",
+            "scaleproof.targetfile",
+        ),
     ),
     ("2 Kubernetes access", ("scaleproof.kube",)),
     ("2 undo plan", ("scaleproof.undo",)),
@@ -237,7 +243,4 @@ def test_the_check_sees_lazy_and_relative_imports_and_fails_on_what_it_must(tmp_
     loop = {"scaleproof.kube": {"probes.kubernetes"}, "probes.kubernetes": {"scaleproof.kube"}}
     assert upward(loop) == ["scaleproof.kube (2 Kubernetes access) imports probes.kubernetes (3 probes)"]
     assert cycles(loop) == [["probes.kubernetes", "scaleproof.kube"]]
-    assert (
-        layer_of("scaleproof.journal") == 0
-        and layer_of("scaleproof.report.markdown") == len(LAYERS) - 1
-    )
+    assert layer_of("scaleproof.journal") == 0 and layer_of("scaleproof.report.markdown") == len(LAYERS) - 1
