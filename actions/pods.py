@@ -55,6 +55,7 @@ class Victim(TypedDict, total=False):
     t_request: float
     t_accepted: float
     kill_id: str
+    round: int  # the repetition it was killed in (kill_count victims per round)
     method: str  # "eviction" | "delete"
 
 
@@ -242,7 +243,7 @@ def kill_pods(
         chosen, info = select_victims(pods, count, max_count, max_percent, rng)
         if respect_pdb:
             pdb_names.update(_pdb_names(namespace, chosen, configuration))
-        killed, refused = _kill_round(run, chosen, info, first=len(victims) + 1)
+        killed, refused = _kill_round(run, chosen, info, first=len(victims) + 1, round_no=rep + 1)
         victims += killed
         if refused is not None:
             break
@@ -345,15 +346,17 @@ def _next_round(run: _Kills, rep: int, deadline_s: float, interval_s: float) -> 
 
 
 def _kill_round(
-    run: _Kills, chosen: Sequence[Mapping[str, Any]], info: Mapping[str, Any], first: int
+    run: _Kills, chosen: Sequence[Mapping[str, Any]], info: Mapping[str, Any], first: int, round_no: int = 1
 ) -> tuple[list[Victim], dict[str, Any] | None]:
-    """Evict (or delete) the chosen pods one by one, recording each (ids from `kill-<first>`).
-    Returns the victims and, when a budget kept refusing, the refusal (nothing after it is touched)."""
+    """Evict (or delete) the chosen pods one by one, recording each (ids from `kill-<first>`, the
+    repetition as `round`). Returns the victims and, when a budget kept refusing, the refusal
+    (nothing after it is touched)."""
     killed: list[Victim] = []
     for p in chosen:
         undo.check_abort("disrupting the next pod")
         v = _victim(p, run.namespace)
         v["kill_id"] = f"kill-{first + len(killed)}"
+        v["round"] = round_no
         v["method"] = "eviction" if run.evict else "delete"
         refused = _disrupt_until(v, run)
         if refused is not None:

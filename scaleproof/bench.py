@@ -158,6 +158,51 @@ def pod_kill_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def scale_figures(evidence: Sequence[dict[str, Any]], journal_bytes: int | None = None) -> dict[str, Any]:
+    """The measurement at scale: every victim paired with its own replacement (no replacement counted
+    twice), no kill lost against the plan (rounds × pods per round), the MTTR distribution over every
+    kill, and what recording cost: the chaos process' CPU and peak memory, Locust's share of the
+    machine, event-log and journal bytes per kill."""
+    kills = _kills(evidence)
+    cfgs = [ev.get("configuration") or {} for ev in evidence]
+    planned = sum(int(c.get("kills") or 0) * int(c.get("kill_count") or 1) for c in cfgs)
+    replacements = [k["replacement_uid"] for k in kills if k.get("replacement_uid")]
+    per_round: dict[Any, int] = {}
+    for k in kills:
+        per_round[(k.get("round"))] = per_round.get(k.get("round"), 0) + 1
+    costs = [ev.get("cost") or {} for ev in evidence]
+    chaos = [c.get("chaos_process") or {} for c in costs]
+    load = [c.get("load_generator") or {} for c in costs]
+    return {
+        "runs": len(evidence),
+        "replicas": sorted({c.get("replicas") for c in cfgs}, key=str),
+        "planned_kills": planned,
+        "kills": len(kills),
+        "lost_kills": planned - len(kills),
+        "distinct_victims": len({k.get("victim_uid") for k in kills}),
+        "paired": len(replacements),
+        "distinct_replacements": len(set(replacements)),
+        "recovered": sum(1 for k in kills if k.get("recovered")),
+        "rounds": len(per_round),
+        "victims_per_round": sorted(set(per_round.values())),
+        "mttr": timing.mttr_summary(kills),
+        "recorder_cpu_s": max((float(c["cpu_s"]) for c in chaos if c.get("cpu_s") is not None), default=None),
+        "recorder_rss_peak_mib": max(
+            (float(c["rss_peak_mib"]) for c in chaos if c.get("rss_peak_mib") is not None), default=None
+        ),
+        "recorder_machine_share": max(
+            (float(c["machine_share"]) for c in chaos if c.get("machine_share") is not None), default=None
+        ),
+        "load_machine_share": max(
+            (float(c["machine_share"]) for c in load if c.get("machine_share") is not None), default=None
+        ),
+        "events_bytes_per_kill": round(sum(int(c.get("events_bytes") or 0) for c in costs) / len(kills))
+        if kills
+        else None,
+        "journal_bytes_per_kill": round(journal_bytes / len(kills)) if kills and journal_bytes else None,
+    }
+
+
 def floor_comparison(app: Sequence[dict[str, Any]], floor: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """`scaleproof.floor.compare` over every kill of the app's and the floor's runs."""
     return floor_figures.compare(_kills(app), _kills(floor))
@@ -236,6 +281,34 @@ def _print_pod_kill(fig: dict[str, Any]) -> None:
         print(
             "  WARNING: fewer than 10 kills: p95 is not meaningful; run more repetitions (SCALEPROOF_KILLS)"
         )
+
+
+def _print_scale(fig: dict[str, Any]) -> None:
+    m = fig["mttr"]
+    print(
+        f"pod-kill at scale: {fig['runs']} run(s) on {fig['replicas']} replicas, {fig['rounds']} rounds of "
+        f"{fig['victims_per_round']} pods at once"
+    )
+    print(
+        f"  kills: {fig['kills']} of {fig['planned_kills']} planned (lost {fig['lost_kills']}), "
+        f"{fig['distinct_victims']} distinct victims, {fig['paired']} paired with a replacement "
+        f"({fig['distinct_replacements']} distinct), {fig['recovered']} recovered"
+    )
+    print(
+        f"  MTTR ({m.get('definition')}) over {m['count']} kills: mean {_s(m.get('mean'))}, "
+        f"p50 {_s(m.get('p50'))}, p95 {_s(m.get('p95'))}, max {_s(m.get('max'))}"
+    )
+    share = fig["recorder_machine_share"]
+    load = fig["load_machine_share"]
+    print(
+        f"  recorder (chaos process): {fig['recorder_cpu_s']} CPU s, "
+        f"peak RSS {fig['recorder_rss_peak_mib']} MiB"
+        + (f", {100 * share:.1f} % of the machine" if share is not None else "")
+        + (f"; Locust {100 * load:.1f} % of the machine" if load is not None else "")
+    )
+    print(
+        f"  bytes per kill: event log {fig['events_bytes_per_kill']}, journal {fig['journal_bytes_per_kill']}"
+    )
 
 
 def _print_floor(cmp: dict[str, Any]) -> None:
@@ -330,10 +403,36 @@ def _import_agnhost() -> None:
     _scaleproof("images", "import", path, timeout=300)
 
 
-def _deploy_floor(kubeconfig: Path, say: Any) -> None:
+def _wait_namespace_gone(kubeconfig: Path, say: Any, timeout_s: float = 180) -> None:
+    """A previous floor run deletes its namespace without waiting: applying into it while it
+    terminates is refused, so wait until it is gone."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        phase = _kubectl(
+            kubeconfig,
+            "get",
+            "namespace",
+            FLOOR_NAMESPACE,
+            "--ignore-not-found",
+            "-o",
+            "jsonpath={.status.phase}",
+        ).stdout.strip()
+        if phase != "Terminating":
+            return
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                f"namespace {FLOOR_NAMESPACE} still terminating after {timeout_s:.0f} s"
+            )
+        say(f"waiting for the previous {FLOOR_NAMESPACE} namespace to be deleted")
+        time.sleep(3)
+
+
+def _deploy_floor(kubeconfig: Path, say: Any, replicas: int = 3) -> None:
+    _wait_namespace_gone(kubeconfig, say)
     for argv in (
         ("apply", "-f", str(FLOOR_MANIFEST)),
-        ("-n", FLOOR_NAMESPACE, "rollout", "status", "deployment/floor", "--timeout=150s"),
+        ("-n", FLOOR_NAMESPACE, "scale", "deployment/floor", f"--replicas={replicas}"),
+        ("-n", FLOOR_NAMESPACE, "rollout", "status", "deployment/floor", f"--timeout={150 + 5 * replicas}s"),
     ):
         proc = _kubectl(kubeconfig, *argv)
         if proc.returncode != 0:
@@ -350,26 +449,37 @@ def _deploy_floor(kubeconfig: Path, say: Any) -> None:
         if time.monotonic() > deadline:
             raise click.ClickException(f"{url} did not answer 200 within 60 s after the rollout")
         time.sleep(1)
-    say(f"floor deployed: {FLOOR_NAMESPACE}/floor, 3 Ready, {url} answers")
+    say(f"floor deployed: {FLOOR_NAMESPACE}/floor, {replicas} Ready, {url} answers")
 
 
 def run_floor(
-    kills: int, interval_s: int, journal_dir: Path, keep: bool, skip_image: bool, say: Any = print
+    kills: int,
+    interval_s: int,
+    journal_dir: Path,
+    keep: bool,
+    skip_image: bool,
+    say: Any = print,
+    replicas: int = 3,
+    kill_count: int = 1,
 ) -> Path:
-    """Deploy the floor, run pod-kill against it through `chaos run`, return the journal path."""
+    """Deploy the floor (`replicas` pods), run pod-kill against it through `chaos run` (`kills`
+    rounds of `kill_count` pods at once), return the journal path."""
     from scaleproof.chaosrun import run_experiment
     from scaleproof.cluster.cli import kubeconfig_path
 
     kubeconfig = kubeconfig_path()
     if not skip_image:
         _import_agnhost()
-    _deploy_floor(kubeconfig, say)
-    budget = kills * interval_s
+    _deploy_floor(kubeconfig, say, replicas)
+    # each round waits for its replacements (a few seconds) before the interval: budget both
+    budget = kills * (interval_s + 10)
     env = {
         **os.environ,
         **FLOOR_ENV,
         "KUBECONFIG": str(kubeconfig),
         "PYTHONUNBUFFERED": "1",
+        "SCALEPROOF_REPLICAS": str(replicas),
+        "SCALEPROOF_KILL_COUNT": str(kill_count),
         "SCALEPROOF_KILLS": str(kills),
         "SCALEPROOF_KILL_INTERVAL_S": str(interval_s),
         "SCALEPROOF_LOAD_RUN_TIME_S": str(budget + 180),
@@ -409,6 +519,32 @@ def _bench_floor(
     return 0
 
 
+def _bench_scale(
+    replicas: int,
+    kill_count: int,
+    kills: int,
+    kill_interval: int,
+    journals: str,
+    keep: bool,
+    skip_image: bool,
+) -> int:
+    """pod-kill against the floor workload at `replicas` pods, `kill_count` at once, `kills` rounds."""
+    journal = run_floor(
+        kills, kill_interval, REPO / journals, keep, skip_image, replicas=replicas, kill_count=kill_count
+    )
+    evidence = collect([journal], "pod-kill")
+    if not evidence:
+        print(f"the scale run wrote no pod-kill evidence: see {journal}", file=sys.stderr)
+        return 1
+    _print_scale(scale_figures(evidence, journal.stat().st_size))
+    _print_run_times("the scale run's pod-kill", run_times([journal], "pod-kill"))
+    print(
+        f"reproduce: scaleproof bench scale --replicas {replicas} --kill-count {kill_count} --kills {kills} "
+        f"--kill-interval {kill_interval} --journals {journals}"
+    )
+    return 0
+
+
 def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -> int:
     """Figures of one experiment kind across the given journals/run dirs (2: none found)."""
     evidence = collect(paths, kind)
@@ -442,7 +578,7 @@ def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -
     return 0
 
 
-BENCH_KINDS = (*KINDS, "floor")
+BENCH_KINDS = (*KINDS, "floor", "scale")
 
 
 def _kind(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -469,11 +605,20 @@ def _kind(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--runs-root", default="journals/runs")
 @click.option("--floor", default=None, help="pod-kill: floor journals to compare with (journals/floor)")
 @click.option("--app", default="journals/evidence", help="floor: the app's pod-kill journals to compare")
-@click.option("--kills", type=int, default=lambda: int(os.environ.get("SCALEPROOF_KILLS") or 10))
-@click.option("--kill-interval", type=int, default=5, help="floor: seconds between kills")
-@click.option("--journals", default="journals/floor", help="floor: where its journal goes")
-@click.option("--keep", is_flag=True, help="floor: leave the floor workload deployed")
-@click.option("--skip-image", is_flag=True, help="floor: the cluster has the agnhost image")
+@click.option(
+    "--kills",
+    type=int,
+    default=None,
+    help="floor/scale: kill rounds (default: SCALEPROOF_KILLS or 10; scale: 20)",
+)
+@click.option("--kill-interval", type=int, default=5, help="floor/scale: seconds between kill rounds")
+@click.option("--replicas", type=int, default=30, show_default=True, help="scale: pods of the floor workload")
+@click.option("--kill-count", type=int, default=5, show_default=True, help="scale: pods killed at once")
+@click.option(
+    "--journals", default=None, help="floor/scale: where its journal goes (journals/floor, journals/scale)"
+)
+@click.option("--keep", is_flag=True, help="floor/scale: leave the floor workload deployed")
+@click.option("--skip-image", is_flag=True, help="floor/scale: the cluster has the agnhost image")
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
 def bench_command(
     kind: str,
@@ -481,15 +626,22 @@ def bench_command(
     runs_root: str,
     floor: str | None,
     app: str,
-    kills: int,
+    kills: int | None,
     kill_interval: int,
-    journals: str,
+    replicas: int,
+    kill_count: int,
+    journals: str | None,
     keep: bool,
     skip_image: bool,
     as_json: bool,
 ) -> int:
     if kind == "floor":
-        return _bench_floor(kills, kill_interval, journals, keep, skip_image, app)
+        n = kills or int(os.environ.get("SCALEPROOF_KILLS") or 10)
+        return _bench_floor(n, kill_interval, journals or "journals/floor", keep, skip_image, app)
+    if kind == "scale":
+        return _bench_scale(
+            replicas, kill_count, kills or 20, kill_interval, journals or "journals/scale", keep, skip_image
+        )
     return _bench_kind(kind, list(paths) or _default_paths(runs_root), floor, as_json)
 
 

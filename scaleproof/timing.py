@@ -93,6 +93,7 @@ class Phase(TypedDict, total=False):
 
 class KillTimeline(TypedDict, total=False):
     kill_id: str
+    round: int | None  # the repetition (kill_count victims each); None in logs older than it
     victim: str
     victim_uid: str
     owner_uid: str | None
@@ -388,6 +389,7 @@ def _new_timeline(k: Mapping[str, Any], i: int, mttr_to: str, notes: list[str]) 
     t0 = float(k["t"])
     return {
         "kill_id": str(k.get("kill_id") or f"kill-{i + 1}"),
+        "round": victim.get("round"),
         "victim": victim.get("name") or "?",
         "victim_uid": victim.get("uid") or "?",
         "owner_uid": victim.get("owner_uid"),

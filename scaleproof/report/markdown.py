@@ -549,6 +549,10 @@ def _load_section(load: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _cost_section(cost: Mapping[str, Any]) -> list[str]:
     """What measuring took from the machine (evidence `cost`): a measurement that eats the CPU the
     app needs changes what it measures, so the report says how much the recorder and the load took."""
@@ -666,7 +670,7 @@ def _run_section(r: RunDoc, figures: Mapping[str, str]) -> list[str]:
         *_shards_section(timelines.get("shards") or {}),
         *_steady_state_section(r),
         *_load_section(ev.get("load") or {}),
-        *_cost_section(ev.get("cost") or {}),
+        *_cost_section(_mapping(ev.get("cost"))),
         *_specs_section(ev.get("specs") or {}),
         *_versions_section(ev),
         *_touched_section(ev.get("touched") or []),

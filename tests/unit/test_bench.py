@@ -106,10 +106,42 @@ def test_run_floor_configures_pod_kill_by_variables_only_and_always_cleans_up(mo
     assert seen["kind"] == "pod-kill" and seen["SCALEPROOF_KILLS"] == "7"
     assert seen["SCALEPROOF_KILL_INTERVAL_S"] == "4" and int(seen["SCALEPROOF_METHOD_DEADLINE_S"]) > 28
     assert {k: seen[k] for k in bench.FLOOR_ENV} == bench.FLOOR_ENV
-    assert kubectl_calls[0] == ("apply", "-f", str(bench.FLOOR_MANIFEST))
+    # a namespace still terminating from the previous run is waited for, then the manifest and its size
+    assert kubectl_calls[0][:3] == ("get", "namespace", "scaleproof-floor")
+    assert kubectl_calls[1] == ("apply", "-f", str(bench.FLOOR_MANIFEST))
+    assert kubectl_calls[2] == ("-n", "scaleproof-floor", "scale", "deployment/floor", "--replicas=3")
     # the Service first (its NodePort), then the namespace, even though the run crashed
     assert kubectl_calls[-2][-3:] == ("service", "floor", "--ignore-not-found")
     assert kubectl_calls[-1][:3] == ("delete", "namespace", "scaleproof-floor")
+
+
+def test_run_floor_at_scale_sizes_the_workload_and_the_kill_plan(monkeypatch, tmp_path):
+    import scaleproof.chaosrun as chaosrun
+    import scaleproof.cluster.cli as cluster_cli
+
+    calls: list[tuple[str, ...]] = []
+    seen: dict[str, str] = {}
+    monkeypatch.setattr(
+        bench,
+        "_kubectl",
+        lambda kc, *argv, timeout=180: calls.append(argv) or subprocess.CompletedProcess(argv, 0, "", ""),
+    )
+    monkeypatch.setattr(bench.urllib.request, "urlopen", lambda url, timeout: _Ok())
+    monkeypatch.setattr(cluster_cli, "kubeconfig_path", lambda: tmp_path / "kubeconfig")
+    monkeypatch.setattr(
+        chaosrun, "run_experiment", lambda kind, d, env: seen.update(env) or tmp_path / "j.json"
+    )
+    bench.run_floor(
+        20, 5, tmp_path, keep=True, skip_image=True, say=lambda m: None, replicas=30, kill_count=5
+    )
+    assert ("-n", "scaleproof-floor", "scale", "deployment/floor", "--replicas=30") in calls
+    assert (seen["SCALEPROOF_REPLICAS"], seen["SCALEPROOF_KILL_COUNT"], seen["SCALEPROOF_KILLS"]) == (
+        "30",
+        "5",
+        "20",
+    )
+    assert int(seen["SCALEPROOF_METHOD_DEADLINE_S"]) < int(seen["SCALEPROOF_LOAD_RUN_TIME_S"])
+    assert not any(c[:1] == ("delete",) for c in calls), "--keep leaves the workload"
 
 
 class _Ok:
@@ -147,3 +179,45 @@ def test_floor_passes_restricted_in_a_namespace_that_enforces_it():
     assert pss.violations(docs["Deployment"]["spec"]["template"]["spec"]) == []
     labels = docs["Namespace"]["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def _scale_kill(i: int, rnd: int, repl: str | None, mttr: float | None) -> dict:
+    return {
+        "kill_id": f"kill-{i}",
+        "round": rnd,
+        "victim_uid": f"v{i}",
+        "replacement_uid": repl,
+        "recovered": mttr is not None,
+        "mttr_s": mttr,
+        "phases": [{"name": "ready", "resolution_s": 0.001}],
+        "mttr_definition": "delete accepted → endpoints_ready",
+    }
+
+
+def test_scale_figures_pair_every_victim_and_count_what_was_lost() -> None:
+    kills = [_scale_kill(i, 1 + i // 2, f"r{i}", 1.0 + i / 10) for i in range(5)]
+    kills.append(_scale_kill(5, 3, "r4", None))  # a replacement claimed twice: must show
+    ev = {
+        "run_id": "x",
+        "configuration": {"kills": 4, "kill_count": 2, "replicas": 30},
+        "timelines": {"kills": kills},
+        "cost": {
+            "events_bytes": 6000,
+            "chaos_process": {"cpu_s": 12.5, "rss_peak_mib": 140.0, "machine_share": 0.06},
+            "load_generator": {"cpu_s": 40.0, "machine_share": 0.2},
+        },
+    }
+    fig = bench.scale_figures([ev], journal_bytes=12000)
+    assert (fig["planned_kills"], fig["kills"], fig["lost_kills"]) == (8, 6, 2)
+    assert (fig["paired"], fig["distinct_replacements"], fig["recovered"]) == (6, 5, 5)
+    assert fig["rounds"] == 3 and fig["victims_per_round"] == [2] and fig["replicas"] == [30]
+    assert fig["mttr"]["count"] == 6 and fig["mttr"]["max"] is None, "no MTTR over the survivors only"
+    assert (
+        fig["mttr"]["max_recovered_only"] == 1.4 and "1 of 6 kills did not recover" in fig["mttr"]["reason"]
+    )
+    assert (fig["recorder_cpu_s"], fig["recorder_rss_peak_mib"], fig["load_machine_share"]) == (
+        12.5,
+        140.0,
+        0.2,
+    )
+    assert (fig["events_bytes_per_kill"], fig["journal_bytes_per_kill"]) == (1000, 2000)

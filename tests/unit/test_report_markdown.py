@@ -153,3 +153,23 @@ def test_index_lists_kinds_from_their_summary_markers() -> None:
 def test_duplicate_run_ids_get_distinct_labels() -> None:
     rs = make_runs([("a.json", load_journal(FIX / PASSES[0])), ("b.json", load_journal(FIX / PASSES[0]))])
     assert sorted(r.label for r in rs) == ["20261201T223344Z-pod-kill-p1", "20261201T223344Z-pod-kill-p1-2"]
+
+
+def test_cost_section_says_what_measuring_took() -> None:
+    from scaleproof.report.markdown import _cost_section
+
+    lines = _cost_section(
+        {
+            "cores": 2,
+            "chaos_process": {"cpu_s": 30.0, "wall_s": 100.0, "machine_share": 0.15, "rss_peak_mib": 150.2},
+            "load_generator": {"cpu_s": 50.0, "wall_s": 50.0, "machine_share": 0.5, "rss_peak_mib": 80.0},
+            "events_bytes": 4000,
+            "events_lines": 40,
+            "kills": 4,
+            "events_bytes_per_kill": 1000,
+        }
+    )
+    text = "\n".join(lines)
+    assert "share of 2 cores" in text and "15.0 %" in text and "50.0 %" in text
+    assert "1000 bytes per kill over 4 kills" in text
+    assert _cost_section({}) == [], "journals from before the cost block show nothing"
