@@ -694,7 +694,11 @@ def build_evidence(
     start = _iso_to_ts(journal.get("start")) or meta.get("started") or time.time()
     end = _iso_to_ts(journal.get("end")) or time.time()
     prom: dict[str, Any] = {"queries": {}}
-    if prometheus:
+    gate = (journal.get("steady_states") or {}).get("before") or {}
+    if prometheus and gate.get("steady_state_met") is False:
+        # nothing was done to the cluster: no window worth querying, no screenshot to take
+        prom["unavailable"] = "the steady-state gate failed, no fault was injected: no Prometheus view"
+    elif prometheus:
         try:
             prom = _prometheus(cfg, float(start), float(end))
         except Exception as exc:

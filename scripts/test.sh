@@ -44,7 +44,7 @@ fi
 phase "images"
 scaleproof images
 phase "pytest: unit tests (4 workers: most of their time is waiting)"
-pytest -q -n 4 --durations=10 tests/unit "$@"
+pytest -q -n 4 --dist worksteal --durations=10 tests/unit "$@"
 phase "pytest: end-to-end tests on the real cluster"
 pytest -q --durations=25 tests/e2e "$@"
 phase "done"

@@ -154,7 +154,7 @@ def runner_kubeconfig(deployed: Kubectl, tmp_path_factory: pytest.TempPathFactor
 
 # e2e runs of pod-kill use fewer kills than the main job (the ADR's evidence comes from `scaleproof
 # run`, 10 kills): they test behaviour, and CI time is finite
-E2E_SETTINGS = {"pod-kill": {"SCALEPROOF_KILLS": "5", "SCALEPROOF_KILL_INTERVAL_S": "10"}}
+E2E_SETTINGS = {"pod-kill": {"SCALEPROOF_KILLS": "5", "SCALEPROOF_KILL_INTERVAL_S": "6"}}
 
 
 class ExperimentRuns:

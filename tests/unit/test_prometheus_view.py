@@ -178,6 +178,23 @@ def test_prometheus_off_is_said_and_nothing_is_asked(tmp_path: Path, monkeypatch
     assert ev["verdict"] == "pass" and ev["prometheus"]["unavailable"] == prom.OFF
 
 
+def test_a_failed_gate_asks_prometheus_nothing(tmp_path: Path, monkeypatch) -> None:
+    """No fault was injected: no window to query, no screenshot to take (a bad input stops in seconds)."""
+
+    def called(*a, **kw):
+        raise AssertionError("Prometheus was asked about a run whose gate failed")
+
+    monkeypatch.setattr(prom, "is_up", called)
+    d = pod_kill_run_dir(tmp_path)
+    gate = {"before": {"steady_state_met": False, "probes": []}, "after": None, "during": []}
+    ev = evidence.build_evidence(
+        journal("pod-kill", POD_KILL_CRITERIA, steady_states=gate, run=[]),
+        d,
+        {"prometheus_url": "http://p:1"},
+    )
+    assert "gate failed" in ev["prometheus"]["unavailable"] and ev["verdict"] == "fail"
+
+
 def test_scrape_interval_and_durations(fake_prom: str) -> None:
     assert prom.scrape_interval_s(prometheus_url=fake_prom) == 5
     assert prom._duration_s("1m30s") == 90 and prom._duration_s("250ms") == 0.25
