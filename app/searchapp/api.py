@@ -9,10 +9,11 @@ load generator can tell "retry elsewhere" from "your request is wrong".
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -33,10 +34,10 @@ from .backends import (
     VectorBackend,
     backend_from_settings,
 )
-from .embedding import EmbeddingConfig, HashingEmbedder
+from .embedder import Embedder
 from .lifecycle import CollectionBootstrapper, Lifecycle
 from .metrics import Metrics
-from .settings import Settings
+from .settings import EmbeddingConfig, Settings
 
 __all__ = ["ApiError", "DocumentIn", "DocumentsRequest", "SearchRequest", "create_app"]
 
@@ -143,10 +144,25 @@ class _Service:
 
     settings: Settings
     backend: VectorBackend
-    embedder: HashingEmbedder
+    embedder: Embedder | Any
     lifecycle: Lifecycle
     metrics: Metrics
     bootstrapper: CollectionBootstrapper
+    warming: threading.Event = field(default_factory=threading.Event)
+
+    def warm_once(self) -> None:
+        """Warm the embedder and the store's client in a thread, once: started by the first ready
+        answer, so their imports do not compete for the CPU with getting Ready (a request that needs
+        them first loads them itself or waits for the warm-up; it does not fail)."""
+        if not self.warming.is_set():
+            self.warming.set()
+            threading.Thread(target=self._warm, name="warm-up", daemon=True).start()
+
+    def _warm(self) -> None:
+        load = getattr(self.embedder, "load", None)
+        if load is not None:
+            load()  # numpy and the hashing embedder
+        self.backend.warm()
 
     def check_collection(self, name: str | None) -> None:
         if name is not None and name != self.settings.collection:
@@ -314,6 +330,7 @@ def _add_health(app: FastAPI, svc: _Service) -> None:
                 status = backend.ping()
         if status["reachable"] and status["collection_exists"]:
             metrics.ready.set(1)
+            svc.warm_once()
             return JSONResponse(
                 status_code=200,
                 content={"status": "ready", "backend": backend.name, "collection": svc.settings.collection},
@@ -373,15 +390,13 @@ def create_app(
     settings: Settings | None = None,
     *,
     backend: VectorBackend | None = None,
-    embedder: HashingEmbedder | None = None,
+    embedder: Any = None,
     lifecycle: Lifecycle | None = None,
 ) -> FastAPI:
     """Build the app. Tests inject a backend double; production builds one from the settings."""
     settings = settings or Settings.from_env()
     backend = backend if backend is not None else backend_from_settings(settings)
-    embedder = embedder or HashingEmbedder(
-        EmbeddingConfig(dim=settings.embed_dim, rounds=settings.embed_rounds)
-    )
+    embedder = embedder or Embedder(EmbeddingConfig(dim=settings.embed_dim, rounds=settings.embed_rounds))
     if embedder.dim != settings.embed_dim:
         raise ValueError(f"embedder dim {embedder.dim} != EMBED_DIM {settings.embed_dim}")
     lifecycle = lifecycle or Lifecycle()

@@ -19,10 +19,11 @@ import hashlib
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from .settings import EmbeddingConfig
 
 __all__ = ["EmbeddingConfig", "HashingEmbedder", "cosine", "normalise_text", "tokenize"]
 
@@ -91,31 +92,6 @@ def _char_ngram_ids(text: str, n_min: int, n_max: int) -> npt.NDArray[np.uint64]
     if not parts:
         return np.empty(0, dtype=np.uint64)
     return np.concatenate(parts)
-
-
-@dataclass(frozen=True)
-class EmbeddingConfig:
-    """Embedding parameters; the same values must be used for documents and queries."""
-
-    dim: int = 384
-    rounds: int = 256
-    char_ngram_min: int = 3
-    char_ngram_max: int = 5
-    word_weight: float = 1.0
-    bigram_weight: float = 0.5
-    char_weight: float = 0.8
-    max_chars: int = 4000
-
-    def __post_init__(self) -> None:
-        if self.dim < 8:
-            raise ValueError(f"EMBED_DIM must be >= 8, got {self.dim}")
-        if not 1 <= self.rounds <= 4096:
-            raise ValueError(f"EMBED_ROUNDS must be in 1..4096, got {self.rounds}")
-        if not 1 <= self.char_ngram_min <= self.char_ngram_max <= 8:
-            raise ValueError(
-                "char n-gram range must satisfy 1 <= min <= max <= 8, "
-                f"got {self.char_ngram_min}..{self.char_ngram_max}"
-            )
 
 
 class HashingEmbedder:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["EmbeddingConfig", "Settings", "SettingsError"]
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,31 @@ BACKENDS = ("weaviate", "qdrant")
 
 class SettingsError(ValueError):
     """An environment variable has an invalid value."""
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Embedding parameters; the same values must be used for documents and queries."""
+
+    dim: int = 384
+    rounds: int = 256
+    char_ngram_min: int = 3
+    char_ngram_max: int = 5
+    word_weight: float = 1.0
+    bigram_weight: float = 0.5
+    char_weight: float = 0.8
+    max_chars: int = 4000
+
+    def __post_init__(self) -> None:
+        if self.dim < 8:
+            raise ValueError(f"EMBED_DIM must be >= 8, got {self.dim}")
+        if not 1 <= self.rounds <= 4096:
+            raise ValueError(f"EMBED_ROUNDS must be in 1..4096, got {self.rounds}")
+        if not 1 <= self.char_ngram_min <= self.char_ngram_max <= 8:
+            raise ValueError(
+                "char n-gram range must satisfy 1 <= min <= max <= 8, "
+                f"got {self.char_ngram_min}..{self.char_ngram_max}"
+            )
 
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:

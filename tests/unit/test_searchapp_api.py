@@ -48,6 +48,7 @@ class FakeBackend:
         self.reject = False
         self.ensure_calls: list[tuple[str, int, int, int]] = []
         self.search_gate: threading.Event | None = None
+        self.warmed = 0
 
     def _check(self) -> None:
         if self.down:
@@ -97,6 +98,9 @@ class FakeBackend:
         if self.down:
             return {"reachable": False, "collection_exists": False, "detail": "connection refused"}
         return {"reachable": True, "collection_exists": self.exists, "detail": "ok"}
+
+    def warm(self) -> None:
+        self.warmed += 1
 
     def close(self) -> None:
         pass
@@ -300,6 +304,25 @@ def test_readyz_creates_a_missing_collection_and_reports_create_failures() -> No
         backend.reject = True
         r = client.get("/readyz")
         assert r.status_code == 503 and "create failed" in r.json()["reason"]
+
+
+def test_the_client_is_warmed_once_after_the_first_ready_answer_not_before() -> None:
+    """Warming the store's client (its import: CPU) starts only once the pod is Ready, and once."""
+    client, backend = make()
+    with client:
+        backend.down = True
+        assert client.get("/readyz").status_code == 503
+        time.sleep(0.2)
+        assert backend.warmed == 0, "not warmed while the store does not answer"
+        backend.down = False
+        backend.exists = True
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        deadline = time.monotonic() + 5
+        while backend.warmed == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        assert backend.warmed == 1
 
 
 def test_startup_with_store_down_becomes_ready_when_store_comes_up() -> None:

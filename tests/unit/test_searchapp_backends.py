@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -181,15 +186,49 @@ class FakeWeaviateCollections:
             raise RuntimeError("class name 'Documents' already exists")
 
 
-def _weaviate(lose_race: bool = False) -> tuple[WeaviateBackend, FakeWeaviateCollections]:
-    b = WeaviateBackend(collection="Documents", http_host="127.0.0.1", http_port=1, grpc_port=2)
+class _WeaviateRest(http.server.BaseHTTPRequestHandler):
+    """Weaviate's two REST answers the readiness path reads: ready, and the collection's schema (200
+    when the fake client's collection is present, 404 otherwise, as Weaviate answers)."""
+
+    colls: FakeWeaviateCollections | None = None
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.path == "/v1/.well-known/ready":
+            code = 200
+        elif self.path == "/v1/schema/Documents":
+            code = 200 if self.colls is not None and self.colls.present else 404
+        else:
+            code = 500
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def weaviate_rest() -> Iterator[tuple[int, type[_WeaviateRest]]]:
+    handler = type("Handler", (_WeaviateRest,), {})
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv.server_port, handler
+    srv.shutdown()
+
+
+def _weaviate(
+    rest: tuple[int, type[_WeaviateRest]], lose_race: bool = False
+) -> tuple[WeaviateBackend, FakeWeaviateCollections]:
+    port, handler = rest
+    b = WeaviateBackend(collection="Documents", http_host="127.0.0.1", http_port=port, grpc_port=2)
     colls = FakeWeaviateCollections(lose_race=lose_race)
+    handler.colls = colls
     b._client = SimpleNamespace(collections=colls, close=lambda: None)
     return b, colls
 
 
-def test_weaviate_collection_has_self_provided_vector_shards_and_replication() -> None:
-    b, colls = _weaviate()
+def test_weaviate_collection_has_self_provided_vector_shards_and_replication(weaviate_rest) -> None:
+    b, colls = _weaviate(weaviate_rest)
     assert b.ensure_collection("Documents", 384, 3, 2) is True
     kw = colls.create_kwargs
     assert kw["sharding_config"].desiredCount == 3
@@ -199,10 +238,31 @@ def test_weaviate_collection_has_self_provided_vector_shards_and_replication() -
     assert b.ensure_collection("Documents", 384, 3, 2) is False  # exists now: no second create
 
 
-def test_weaviate_concurrent_create_is_tolerated() -> None:
-    b, colls = _weaviate(lose_race=True)
+def test_weaviate_concurrent_create_is_tolerated(weaviate_rest) -> None:
+    b, colls = _weaviate(weaviate_rest, lose_race=True)
     assert b.ensure_collection("Documents", 384, 2, 1) is False
     assert colls.present
+
+
+def test_weaviate_readiness_and_an_existing_collection_need_no_client(weaviate_rest) -> None:
+    """The readiness path speaks plain HTTP: with the collection there, neither ping nor the start-up
+    create-if-missing imports weaviate-client (checked in a fresh interpreter)."""
+    port, handler = weaviate_rest
+    handler.colls = FakeWeaviateCollections(lose_race=False)
+    handler.colls.present = True
+    code = (
+        "import sys\n"
+        "from searchapp.backends.weaviate_backend import WeaviateBackend\n"
+        f"b = WeaviateBackend(collection='Documents', http_host='127.0.0.1', http_port={port})\n"
+        "exists, created = b.ping()['collection_exists'], b.ensure_collection('Documents', 8, 3, 1)\n"
+        "print(exists, created, 'weaviate' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["True", "False", "False"], out.stderr
+    handler.colls.present = False
+    status = WeaviateBackend(collection="Documents", http_host="127.0.0.1", http_port=port).ping()
+    assert (status["reachable"], status["collection_exists"]) == (True, False)
+    assert "does not exist" in status["detail"]
 
 
 def test_weaviate_error_classification() -> None:
@@ -221,6 +281,7 @@ def test_weaviate_error_classification() -> None:
 def test_weaviate_unreachable_is_reported_not_raised_by_ping_and_raised_as_503_by_calls() -> None:
     b = WeaviateBackend(collection="Documents", http_host="127.0.0.1", http_port=1, grpc_port=2, timeout_s=1)
     status = b.ping()
-    assert status["reachable"] is False and "cannot connect" in status["detail"]
+    assert status["reachable"] is False and "127.0.0.1:1" in status["detail"]
+    assert "refused" in status["detail"].lower()
     with pytest.raises(BackendUnavailable):
         b.count()

@@ -114,6 +114,22 @@ def test_port_is_bound_before_fastapi_and_a_request_sent_meanwhile_is_answered()
         child.wait(10)
 
 
+def test_building_the_app_loads_neither_numpy_nor_a_store_client() -> None:
+    """What Ready waits for is the web framework only: the embedder (numpy) and the store's client
+    are warmed after the first ready answer (searchapp.embedder, WeaviateBackend.warm)."""
+    code = (
+        "import sys\n"
+        "from searchapp.api import create_app\n"
+        "from searchapp.settings import Settings\n"
+        "from searchapp.backends.weaviate_backend import WeaviateBackend\n"
+        "store = WeaviateBackend(collection='D', http_host='127.0.0.1', http_port=1)\n"
+        "create_app(Settings(), backend=store)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'weaviate', 'qdrant_client'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_bind_listener_refuses_a_taken_port_with_the_os_error() -> None:
     first = bind_listener("127.0.0.1", 0)
     try:
@@ -131,6 +147,9 @@ class _Store:
 
     def ping(self) -> BackendStatus:
         return {"reachable": True, "collection_exists": True, "detail": "ok"}
+
+    def warm(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

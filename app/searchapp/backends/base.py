@@ -118,6 +118,11 @@ class VectorBackend(Protocol):
         """Cheap reachability + collection-existence check; never raises."""
         ...
 
+    def warm(self) -> None:
+        """Get ready for the first request (import and connect a client) after start-up, off the
+        readiness path; never raises."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

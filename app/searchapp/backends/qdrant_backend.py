@@ -229,5 +229,8 @@ class QdrantBackend:
         detail = "ok" if exists else f"collection {self.collection!r} does not exist"
         return {"reachable": True, "collection_exists": exists, "detail": detail}
 
+    def warm(self) -> None:
+        """Nothing to do: the client is made in __init__ and connects per request."""
+
     def close(self) -> None:
         self._client.close()
