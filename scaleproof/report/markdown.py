@@ -155,12 +155,19 @@ def _kills_of(runs: Sequence[RunDoc]) -> list[Mapping[str, Any]]:
     return [k for r in runs for k in (((r.evidence or {}).get("timelines") or {}).get("kills") or [])]
 
 
+def _newest_pod_kill(runs: Sequence[RunDoc]) -> list[RunDoc]:
+    """The newest pod-kill run, as a list (empty without one); `runs` are sorted by start."""
+    return [r for r in runs if r.kind == "pod-kill"][-1:]
+
+
 def floor_figures(runs: Sequence[RunDoc], floor: Sequence[RunDoc]) -> dict[str, str]:
-    """`pod-kill.floor.*`: the app's pod-kill runs against the floor's (scaleproof.floor.compare)."""
+    """`pod-kill.floor.*`: the newest app pod-kill run against the newest floor run
+    (scaleproof.floor.compare). Why the newest of each: the question is how far the app *as it is
+    now* is from the cluster *as it is now*; older runs measured an older build (the aggregate table
+    keeps them)."""
     from scaleproof.floor import compare
 
-    app = [r for r in runs if r.kind == "pod-kill"]
-    flo = [r for r in floor if r.kind == "pod-kill"]
+    app, flo = _newest_pod_kill(runs), _newest_pod_kill(floor)
     if not app or not flo:
         return {}
     c = compare(_kills_of(app), _kills_of(flo))
@@ -724,13 +731,15 @@ def _floor_section(runs: Sequence[RunDoc], floor: Sequence[RunDoc], figures: Map
     from scaleproof.floor import ADVICE, MTTR_PHASES
 
     f = "pod-kill.floor"
-    sources = ", ".join(f"`{r.source}`" for r in floor if r.kind == "pod-kill")
+    app, flo = _newest_pod_kill(runs)[0], _newest_pod_kill(floor)[0]
     lines = [
         "## Against the cluster's floor",
         "",
         f"The same pod-kill on the same cluster against a workload Ready as soon as it listens "
         f"(`scaleproof bench floor`: agnhost netexec, k8s/floor/floor.yaml): {fig(figures, f + '.kills')} "
-        f"floor kills from {sources}, beside the {fig(figures, f + '.app_kills')} kills of the runs below. "
+        f"floor kills of the newest floor run `{flo.label}` (`{flo.source}`), beside the "
+        f"{fig(figures, f + '.app_kills')} kills of the newest app run `{app.label}` "
+        "(the app as it is now; the aggregate above keeps the older runs). "
         "Per phase: medians over the recovered kills (they need not add up to the MTTR mean).",
         "",
     ]

@@ -36,10 +36,9 @@ def test_the_committed_floor_is_a_real_agnhost_run():
 
 def test_floor_figures_equal_the_pure_comparison():
     figures = recompute(APP, floor=FLOOR)
-    c = floor.compare(
-        [k for e in bench.collect(APP, "pod-kill") for k in e["timelines"]["kills"]],
-        [k for e in bench.collect([FLOOR], "pod-kill") for k in e["timelines"]["kills"]],
-    )
+    newest_app, newest_floor = bench.collect(APP, "pod-kill")[-1], bench.collect([FLOOR], "pod-kill")[-1]
+    c = floor.compare(newest_app["timelines"]["kills"], newest_floor["timelines"]["kills"])
+    assert figures["pod-kill.floor.kills"] == format_number(len(newest_floor["timelines"]["kills"]))
     assert figures["pod-kill.floor.app_attributable_s"] == format_number(c["app_attributable_s"])
     assert figures["pod-kill.floor.mttr_p95_s"] == format_number(c["floor"]["p95"])
     assert figures["pod-kill.floor.app_mttr_mean_s"] == format_number(c["app"]["mean"])
@@ -62,6 +61,8 @@ def test_the_evidence_shows_app_vs_floor_and_stays_consistent(tmp_path):
     assert "App-attributable time (app MTTR mean − floor MTTR mean)" in section
     dominant = recompute(APP, floor=FLOOR)["pod-kill.floor.dominant_phase"]
     assert floor.ADVICE[dominant] in section
+    newest_app = bench.collect(APP, "pod-kill")[-1]["run_id"]
+    assert f"kills of the newest app run `{newest_app}`" in section
     assert check_files([tmp_path / "pod-kill.md"], APP, floor=FLOOR) == []
     # the same document checked without the floor's journals: its floor figures are not figures
     assert {m.key for m in check_files([tmp_path / "pod-kill.md"], APP)} >= {
