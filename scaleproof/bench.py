@@ -167,9 +167,10 @@ def scale_figures(evidence: Sequence[dict[str, Any]], journal_bytes: int | None 
     cfgs = [ev.get("configuration") or {} for ev in evidence]
     planned = sum(int(c.get("kills") or 0) * int(c.get("kill_count") or 1) for c in cfgs)
     replacements = [k["replacement_uid"] for k in kills if k.get("replacement_uid")]
-    per_round: dict[Any, int] = {}
-    for k in kills:
-        per_round[(k.get("round"))] = per_round.get(k.get("round"), 0) + 1
+    per_round: dict[Any, int] = {}  # (run, round): victims; rounds of different runs are different rounds
+    for n, ev in enumerate(evidence):
+        for k in _kills([ev]):
+            per_round[(n, k.get("round"))] = per_round.get((n, k.get("round")), 0) + 1
     costs = [ev.get("cost") or {} for ev in evidence]
     chaos = [c.get("chaos_process") or {} for c in costs]
     load = [c.get("load_generator") or {} for c in costs]
@@ -545,6 +546,22 @@ def _bench_scale(
     return 0
 
 
+def _scale_of(paths: list[str], as_json: bool) -> int:
+    """The scale figures of scale runs already made (their journals), without running one (2: none)."""
+    evidence = collect(paths, "pod-kill")
+    if not evidence:
+        print(f"no pod-kill evidence found in {', '.join(paths)}", file=sys.stderr)
+        return 2
+    files = [f for p in map(Path, paths) for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
+    fig = scale_figures(evidence, sum(f.stat().st_size for f in files if f.is_file()))
+    if as_json:
+        print(json.dumps(fig, indent=2, default=str))
+        return 0
+    _print_scale(fig)
+    print("reproduce: scaleproof bench scale " + " ".join(paths))
+    return 0
+
+
 def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -> int:
     """Figures of one experiment kind across the given journals/run dirs (2: none found)."""
     evidence = collect(paths, kind)
@@ -597,7 +614,8 @@ def _kind(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help=__doc__.split("\n\n")[0]
     + "\n\nKIND: "
     + ", ".join(BENCH_KINDS)
-    + ". PATHS: journals, journal folders or run dirs (default: journals/runs/*). "
+    + ". PATHS: journals, journal folders or run dirs (default: journals/runs/*); `scale` with PATHS "
+    "prints the figures of those scale runs instead of making one. "
     "Exit codes: 0 figures printed; 1 the floor run wrote no evidence; 2 no evidence found, or usage.",
 )
 @click.argument("kind", callback=_kind, metavar="KIND")
@@ -638,6 +656,8 @@ def bench_command(
     if kind == "floor":
         n = kills or int(os.environ.get("SCALEPROOF_KILLS") or 10)
         return _bench_floor(n, kill_interval, journals or "journals/floor", keep, skip_image, app)
+    if kind == "scale" and paths:
+        return _scale_of(list(paths), as_json)
     if kind == "scale":
         return _bench_scale(
             replicas, kill_count, kills or 20, kill_interval, journals or "journals/scale", keep, skip_image

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,23 @@ def test_scale_figures_pair_every_victim_and_count_what_was_lost() -> None:
         0.2,
     )
     assert (fig["events_bytes_per_kill"], fig["journal_bytes_per_kill"]) == (1000, 2000)
+
+
+def test_scale_with_paths_reads_the_committed_scale_runs_and_runs_nothing(monkeypatch, capsys):
+    """`bench scale journals/scale`: the figures of the committed 30-replica runs (5 pods at once),
+    recomputed from their journals; no floor deployment, no new run."""
+
+    def no_run(*a, **k):
+        raise AssertionError("bench scale with PATHS must not run an experiment")
+
+    monkeypatch.setattr(bench, "run_floor", no_run)
+    scale_dir = Path(__file__).parents[2] / "journals" / "scale"
+    assert bench.main(["scale", str(scale_dir), "--json"]) == 0
+    fig = json.loads(capsys.readouterr().out)
+    runs = len(list(scale_dir.glob("*.json")))
+    assert runs >= 1 and fig["runs"] == runs and fig["replicas"] == [30]
+    assert fig["kills"] == fig["planned_kills"] == 100 * runs and fig["lost_kills"] == 0
+    assert fig["distinct_victims"] == fig["paired"] == fig["distinct_replacements"] == fig["kills"]
+    assert fig["victims_per_round"] == [5] and fig["mttr"]["count"] == fig["kills"]
+    assert fig["journal_bytes_per_kill"] > 0
+    assert bench.main(["scale", str(scale_dir / "none.json")]) == 2
