@@ -8,7 +8,8 @@ present (Qdrant does not rebalance). The ingest's end (ok or failed) is recorded
 event in the run directory: the vector-shards hypothesis asserts the spread from then on.
 
 `query_burst` sends a bounded number of queries, through the app (`via="app"`, unfiltered `POST
-/search`) or straight to Weaviate (`via="weaviate"`, filtered `nearObject` GraphQL queries: only
+/search`) or straight to Weaviate (`via="weaviate"`, filtered `nearObject` searches over its gRPC
+API with weaviate-client: only
 filtered searches move Weaviate's per-shard query counters, see `probes.vectorstore`); `via="store"`
 picks the one the configured store counts (Weaviate: `weaviate`; Qdrant counts every search on each
 local shard, so `app`). Hosts must be on 127.0.0.0/8 or explicitly allowed (same rule as the load).
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 
 from loadgen.runner import allowed_hosts, check_host, load_queries
+from probes import weaviate
 from scaleproof import credentials, rundir, undo
 from scaleproof.errors import DeadlineExceeded, LoadError, RunDirError, ScaleproofError, VectorStoreError
 
@@ -149,19 +151,6 @@ def _ingest(
     return out | ({"peers": peers} if peers is not None else {})
 
 
-def _graphql(url: str, query: str, timeout_s: float) -> dict[str, Any]:
-    try:
-        r = requests.post(url + "/v1/graphql", json={"query": query}, timeout=timeout_s)
-    except requests.RequestException as exc:
-        raise VectorStoreError(f"Weaviate unreachable at {url}: {exc}") from exc
-    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-    if r.status_code != 200 or body.get("errors"):
-        raise VectorStoreError(
-            f"Weaviate GraphQL failed (HTTP {r.status_code}): {body.get('errors') or r.text[:300]}"
-        )
-    return body
-
-
 def query_burst(
     queries: int = 60,
     via: str = "weaviate",
@@ -177,45 +166,39 @@ def query_burst(
         raise ScaleproofError(f"queries must be in 1..5000, got {queries}")
     cfg = configuration or {}
     end = time.monotonic() + float(deadline_s)
-    ok = failed = 0
     if via == "store":
         via = "app" if str(cfg.get("store") or "weaviate").lower() == "qdrant" else "weaviate"
-    if via == "app":
-        url = str(cfg.get("app_url") or "http://127.0.0.1:30080").rstrip("/")
-        check_host(url, allowed_hosts(cfg))
-        qs = load_queries(int(queries), 11)
-
-        def one(i: int) -> bool:
-            r = requests.post(
-                url + "/search", json={"query": qs[i % len(qs)], "top_k": top_k}, timeout=request_timeout_s
-            )
-            return r.status_code == 200
-    elif via == "weaviate":
-        url = str(cfg.get("weaviate_url") or "http://127.0.0.1:30081").rstrip("/")
-        check_host(url, allowed_hosts(cfg))
-        try:
-            r = requests.get(
-                url + "/v1/objects", params={"class": collection, "limit": "20"}, timeout=request_timeout_s
-            )
-            ids = [o["id"] for o in (r.json().get("objects") or [])]
-        except (requests.RequestException, ValueError, KeyError) as exc:
-            raise VectorStoreError(f"cannot list {collection} objects at {url}: {exc}") from exc
-        if not ids:
-            raise VectorStoreError(f"collection {collection} has no objects at {url}: ingest first")
-
-        def one(i: int) -> bool:
-            obj_id = ids[i % len(ids)]
-            q = (
-                f'{{ Get {{ {collection}(nearObject: {{id: "{obj_id}"}}, limit: {top_k}, '
-                f'where: {{path: ["id"], operator: NotEqual, valueText: "{NIL_UUID}"}}) '
-                "{ _additional { id } } } }"
-            )
-            _graphql(url, q, request_timeout_s)
-            return True
-    else:
+    if via == "weaviate":
+        return _weaviate_burst(int(queries), collection, top_k, end, deadline_s, request_timeout_s, cfg)
+    if via != "app":
         raise ScaleproofError(f"via must be 'store', 'app' or 'weaviate', got {via!r}")
+    url = str(cfg.get("app_url") or "http://127.0.0.1:30080").rstrip("/")
+    check_host(url, allowed_hosts(cfg))
+    qs = load_queries(int(queries), 11)
+
+    def one(i: int) -> bool:
+        r = requests.post(
+            url + "/search", json={"query": qs[i % len(qs)], "top_k": top_k}, timeout=request_timeout_s
+        )
+        return r.status_code == 200
+
+    return _send(int(queries), one, end, deadline_s, via, (requests.RequestException,))
+
+
+def _send(
+    queries: int,
+    one: Callable[[int], bool],
+    end: float,
+    deadline_s: float,
+    via: str,
+    errors: tuple[type[BaseException], ...],
+) -> dict[str, Any]:
+    """Call `one(i)` for i < `queries` until `end` (monotonic); a query raising one of `errors` (or
+    VectorStoreError) is a failed query, logged."""
+    ok = 0
+    failures: tuple[type[BaseException], ...] = (*errors, VectorStoreError)
     t0 = time.monotonic()
-    for i in range(int(queries)):
+    for i in range(queries):
         undo.check_abort("sending more queries")
         if time.monotonic() >= end:
             raise DeadlineExceeded(
@@ -223,14 +206,49 @@ def query_burst(
             )
         try:
             ok += 1 if one(i) else 0
-        except (requests.RequestException, VectorStoreError) as exc:
-            failed += 1
+        except failures as exc:
             logger.warning("query %d failed: %s", i, exc)
-    failed = int(queries) - ok
     return {
-        "sent": int(queries),
+        "sent": queries,
         "ok": ok,
-        "failed": failed,
+        "failed": queries - ok,
         "seconds": round(time.monotonic() - t0, 3),
         "via": via,
     }
+
+
+def _weaviate_burst(
+    queries: int,
+    collection: str,
+    top_k: int,
+    end: float,
+    deadline_s: float,
+    timeout_s: float,
+    cfg: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Filtered `nearObject` searches over Weaviate's gRPC API (weaviate-client), each near one of
+    the collection's first 20 objects; the filter (id != nil) is what makes Weaviate count the search
+    per shard (`queries_filtered_vector_durations_ms`)."""
+    from weaviate.classes.query import Filter
+    from weaviate.exceptions import WeaviateBaseError
+
+    url = weaviate.weaviate_url(cfg)
+    check_host(url, allowed_hosts(cfg))
+    with weaviate.client(cfg, timeout_s) as c:
+        docs = c.collections.use(collection)
+        try:
+            ids = [o.uuid for o in docs.query.fetch_objects(limit=20).objects]
+        except WeaviateBaseError as exc:
+            raise VectorStoreError(
+                f"cannot list {collection} objects at {url} (gRPC port {weaviate.grpc_port(cfg)}, "
+                f"SCALEPROOF_WEAVIATE_GRPC_PORT): {exc}"
+            ) from exc
+        if not ids:
+            raise VectorStoreError(f"collection {collection} has no objects at {url}: ingest first")
+        not_nil = Filter.by_id().not_equal(NIL_UUID)
+
+        def one(i: int) -> bool:
+            docs.query.near_object(near_object=ids[i % len(ids)], limit=top_k, filters=not_nil)
+            return True
+
+        return _send(queries, one, end, deadline_s, "weaviate", (WeaviateBaseError,))

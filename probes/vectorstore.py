@@ -4,8 +4,8 @@ shard, for the store the experiment names (`store`, configuration `store` = SCAL
 
 Weaviate (the reference deployment):
 
-* `weaviate_shards`: `GET /v1/nodes?output=verbose` → per node, the shards of the collection with
-  `objectCount` (one row per shard replica).
+* `weaviate_shards`: the nodes' shards of the collection with their object counts (weaviate-client's
+  `cluster.nodes(output="verbose")`, i.e. `GET /v1/nodes?output=verbose`; one row per shard replica).
 * `weaviate_query_counters`: per-shard query counters from Weaviate's Prometheus metrics (port 2112),
   read directly from the pods' metrics URLs or through Prometheus. Weaviate labels only *filtered*
   vector searches per shard (`queries_filtered_vector_durations_ms{class_name, shard_name, operation}`,
@@ -35,7 +35,7 @@ from typing import Any, TypedDict
 
 import requests
 
-from probes import qdrant
+from probes import qdrant, weaviate
 from scaleproof import credentials, rundir, timing
 from scaleproof.errors import ScaleproofError, VectorStoreError
 
@@ -62,7 +62,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WEAVIATE_URL = "http://127.0.0.1:30081"
 DEFAULT_COUNTER = "queries_filtered_vector_durations_ms_count"
 STORES = ("weaviate", "qdrant")
 check_qdrant_url = qdrant.check_qdrant_url
@@ -74,10 +73,6 @@ class ShardRow(TypedDict, total=False):
     objects: int | None
     status: str | None
     peer_uri: str | None
-
-
-def _weaviate_url(weaviate_url: str | None, configuration: Mapping[str, Any] | None) -> str:
-    return str(weaviate_url or (configuration or {}).get("weaviate_url") or DEFAULT_WEAVIATE_URL).rstrip("/")
 
 
 def _get_json(url: str, timeout_s: float, what: str, **kw: Any) -> Any:
@@ -93,13 +88,6 @@ def _get_json(url: str, timeout_s: float, what: str, **kw: Any) -> Any:
         raise VectorStoreError(f"{what} at {url} did not answer JSON") from exc
 
 
-def _nodes(
-    weaviate_url: str | None, timeout_s: float, configuration: Mapping[str, Any] | None
-) -> list[dict[str, Any]]:
-    url = _weaviate_url(weaviate_url, configuration) + "/v1/nodes?output=verbose"
-    return list((_get_json(url, timeout_s, "Weaviate") or {}).get("nodes") or [])
-
-
 def weaviate_shards(
     collection: str = "Documents",
     weaviate_url: str | None = None,
@@ -107,19 +95,17 @@ def weaviate_shards(
     configuration: Mapping[str, Any] | None = None,
 ) -> list[ShardRow]:
     """One row per shard replica of `collection`: `{"shard", "node", "objects" (count), "status"}`."""
-    rows: list[ShardRow] = []
-    for node in _nodes(weaviate_url, timeout_s, configuration):
-        for sh in node.get("shards") or []:
-            if sh.get("class") != collection:
-                continue
-            rows.append(
-                {
-                    "shard": str(sh.get("name")),
-                    "node": str(node.get("name")),
-                    "objects": sh.get("objectCount"),
-                    "status": sh.get("vectorIndexingStatus"),
-                }
-            )
+    rows: list[ShardRow] = [
+        {
+            "shard": sh.name,
+            "node": node.name,
+            "objects": sh.object_count,
+            "status": sh.vector_indexing_status,
+        }
+        for node in weaviate.nodes(configuration, timeout_s, weaviate_url)
+        for sh in node.shards or []
+        if sh.collection == collection
+    ]
     if not rows:
         raise VectorStoreError(
             f"collection {collection!r} has no shard on any Weaviate node: was it created?"
@@ -131,7 +117,7 @@ def weaviate_healthy_nodes(
     weaviate_url: str | None = None, timeout_s: float = 5.0, configuration: Mapping[str, Any] | None = None
 ) -> int:
     """Number of Weaviate nodes reporting status HEALTHY."""
-    return sum(1 for n in _nodes(weaviate_url, timeout_s, configuration) if n.get("status") == "HEALTHY")
+    return sum(1 for n in weaviate.nodes(configuration, timeout_s, weaviate_url) if n.status == "HEALTHY")
 
 
 def parse_prometheus_text(text: str) -> list[tuple[str, dict[str, str], float]]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 import requests
 
 from actions import data
+from probes import weaviate
 from scaleproof import undo
 from scaleproof.errors import DeadlineExceeded, LoadError, ScaleproofError
 
@@ -47,29 +49,40 @@ def test_ingest_refuses_remote_hosts_and_short_corpus(corpus):
 
 
 def test_query_burst_via_weaviate_sends_filtered_near_object(monkeypatch):
+    """Through weaviate-client (a fake client here; the e2e vector-shards run sends them to the real
+    cluster over gRPC): filtered nearObject searches around the collection's objects, top_k each."""
     sent = []
 
-    class R:
-        status_code = 200
-        headers = {"content-type": "application/json"}
+    class Query:
+        def fetch_objects(self, limit):
+            assert limit == 20
+            return SimpleNamespace(objects=[SimpleNamespace(uuid="u1"), SimpleNamespace(uuid="u2")])
 
-        def __init__(self, body):
-            self.body = body
+        def near_object(self, near_object, limit, filters):
+            sent.append((near_object, limit, filters))
 
-        def json(self):
-            return self.body
+    used = []
 
-    monkeypatch.setattr(
-        requests, "get", lambda url, params=None, timeout=None: R({"objects": [{"id": "u1"}]})
-    )
-    monkeypatch.setattr(
-        requests, "post", lambda url, json=None, timeout=None: sent.append(json["query"]) or R({})
-    )
+    @contextlib.contextmanager
+    def client(cfg, timeout_s, url=None):
+        def use(name):
+            used.append(name)
+            return SimpleNamespace(query=Query())
+
+        yield SimpleNamespace(collections=SimpleNamespace(use=use))
+
+    monkeypatch.setattr(weaviate, "client", client)
     res = data.query_burst(
-        queries=5, via="weaviate", configuration={"weaviate_url": "http://127.0.0.1:30081"}
+        queries=5, via="weaviate", top_k=3, configuration={"weaviate_url": "http://127.0.0.1:30081"}
     )
-    assert res == {**res, "sent": 5, "ok": 5, "failed": 0}
-    assert 'nearObject: {id: "u1"}' in sent[0] and "operator: NotEqual" in sent[0]
+    assert res == {**res, "sent": 5, "ok": 5, "failed": 0, "via": "weaviate"} and used == ["Documents"]
+    assert [n for n, _, _ in sent] == ["u1", "u2", "u1", "u2", "u1"] and {k for _, k, _ in sent} == {3}
+    f = sent[0][2]
+    assert (f.target, f.operator.value, f.value) == ("_id", "NotEqual", data.NIL_UUID)
+    with pytest.raises(LoadError):
+        data.query_burst(
+            queries=1, via="weaviate", configuration={"weaviate_url": "http://198.51.100.7:8080"}
+        )
 
 
 def test_query_burst_bounds(monkeypatch):

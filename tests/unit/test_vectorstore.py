@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import requests
 
 from probes import prometheus, vectorstore
-from scaleproof import rundir
+from scaleproof import credentials, rundir
 from scaleproof.errors import DeadlineExceeded, PrometheusUnavailable, VectorStoreError
 from tests.unit.qdrant_recorded import FIXTURES
+from tests.unit.weaviate_recorded import recorded_weaviate
 
 pytestmark = pytest.mark.unit
 
-NODES = {
-    "nodes": [
-        {
-            "name": "weaviate-0",
-            "status": "HEALTHY",
-            "shards": [
-                {"name": "s1", "class": "Documents", "objectCount": 34},
-                {"name": "x", "class": "Other", "objectCount": 9},
-            ],
-        },
-        {
-            "name": "weaviate-1",
-            "status": "HEALTHY",
-            "shards": [{"name": "s2", "class": "Documents", "objectCount": 33}],
-        },
-        {
-            "name": "weaviate-2",
-            "status": "UNHEALTHY",
-            "shards": [{"name": "s3", "class": "Documents", "objectCount": 33}],
-        },
-    ]
-}
 METRICS = """# HELP queries_filtered_vector_durations_ms Duration of queries in milliseconds
 # TYPE queries_filtered_vector_durations_ms summary
 queries_filtered_vector_durations_ms_count{class_name="Documents",operation="filter",shard_name="s1"} 50
@@ -75,25 +56,48 @@ def http(monkeypatch):
     return routes
 
 
-def test_weaviate_shards_and_health(http):
-    http["/v1/nodes"] = Resp(body=NODES)
-    rows = vectorstore.weaviate_shards("Documents", "http://127.0.0.1:30081")
-    assert [(r["shard"], r["node"], r["objects"]) for r in rows] == [
-        ("s1", "weaviate-0", 34),
-        ("s2", "weaviate-1", 33),
-        ("s3", "weaviate-2", 33),
-    ]
-    assert vectorstore.weaviate_healthy_nodes("http://127.0.0.1:30081") == 2
+@pytest.fixture
+def weaviate():
+    with recorded_weaviate() as store:
+        yield store
+
+
+RECORDED = [  # tests/fixtures/weaviate/nodes-verbose.json: (shard, node, objects)
+    ("FK01LgfnadNa", "weaviate-0", 32),
+    ("vg0mt2sTt3ir", "weaviate-1", 38),
+    ("NB1GZvnVoUzQ", "weaviate-2", 30),
+]
+
+
+def test_weaviate_shards_and_health(weaviate):
+    """The recorded 3-node cluster through the real weaviate-client: one row per shard, its node and
+    object count; a node reporting UNHEALTHY is not counted."""
+    rows = vectorstore.weaviate_shards("Documents", weaviate.url)
+    assert [(r["shard"], r["node"], r["objects"]) for r in rows] == RECORDED
+    assert {r["status"] for r in rows} == {"READY"}
+    assert vectorstore.weaviate_healthy_nodes(weaviate.url) == 3
+    weaviate.nodes["nodes"][2]["status"] = "UNHEALTHY"
+    assert vectorstore.weaviate_healthy_nodes(weaviate.url) == 2
     with pytest.raises(VectorStoreError, match="no shard"):
-        vectorstore.weaviate_shards("Missing", "http://127.0.0.1:30081")
+        vectorstore.weaviate_shards("Missing", weaviate.url)
+    asked = {(path, query) for path, query, _ in weaviate.seen}
+    assert asked == {("/v1/meta", ""), ("/v1/nodes", "output=verbose")}
 
 
-def test_weaviate_unreachable_is_a_clear_error(http):
-    with pytest.raises(VectorStoreError, match="unreachable at http://127.0.0.1:30081"):
-        vectorstore.weaviate_shards(weaviate_url="http://127.0.0.1:30081")
-    http["/v1/nodes"] = Resp(status=503, text="not ready")
-    with pytest.raises(VectorStoreError, match="503"):
-        vectorstore.weaviate_shards(weaviate_url="http://127.0.0.1:30081")
+def test_weaviate_api_key_is_sent_from_the_credentials(weaviate, monkeypatch):
+    vectorstore.weaviate_shards("Documents", weaviate.url)
+    assert weaviate.seen[-1][2] is None, "no key configured: no Authorization header"
+    monkeypatch.setenv(credentials.ENV_FALLBACK[("vectorstore", "api_key")], "k-123")
+    vectorstore.weaviate_shards("Documents", weaviate.url)
+    assert weaviate.seen[-1][2] == "Bearer k-123"
+
+
+def test_weaviate_unreachable_is_a_clear_error(weaviate):
+    with pytest.raises(VectorStoreError, match="Weaviate at http://127.0.0.1:9"):
+        vectorstore.weaviate_shards(weaviate_url="http://127.0.0.1:9")
+    weaviate.status = 503
+    with pytest.raises(VectorStoreError, match=f"Weaviate at {weaviate.url}.*503"):
+        vectorstore.weaviate_shards(weaviate_url=weaviate.url)
 
 
 def test_query_counters_from_pod_metrics_prefer_vector_operation(http):
@@ -155,22 +159,20 @@ def test_query_counters_through_prometheus(http):
     ) == {"s1": 4.0, "s3": 2.0}
 
 
-def test_record_shards_keeps_snapshot_when_counters_are_unavailable(http, tmp_path):
-    http["/v1/nodes"] = Resp(body=NODES)
+def test_record_shards_keeps_snapshot_when_counters_are_unavailable(http, weaviate, tmp_path):
     snap = vectorstore.record_shards(
         "before",
         run_dir=str(tmp_path),
-        configuration={"weaviate_url": "http://127.0.0.1:30081", "prometheus_url": "http://127.0.0.1:9"},
+        configuration={"weaviate_url": weaviate.url, "prometheus_url": "http://127.0.0.1:9"},
     )
     assert snap["counters"] is None and "Prometheus" in snap["counters_error"]
     (saved,) = rundir.read_jsonl(tmp_path / "shards.jsonl")
     assert saved["label"] == "before" and len(saved["per_shard"]) == 3
 
 
-def test_record_shards_names_the_store_and_its_sources(http, tmp_path):
-    http["/v1/nodes"] = Resp(body=NODES)
+def test_record_shards_names_the_store_and_its_sources(http, weaviate, tmp_path):
     http["10.0.0.1:2112"] = Resp(text=METRICS)
-    c = {"weaviate_url": "http://127.0.0.1:30081", "weaviate_metrics_urls": "http://10.0.0.1:2112/metrics"}
+    c = {"weaviate_url": weaviate.url, "weaviate_metrics_urls": "http://10.0.0.1:2112/metrics"}
     snap = vectorstore.record_shards("before", run_dir=str(tmp_path), configuration=c)
     assert snap["store"] == "weaviate" and snap["counters"] == {"s1": 12.0, "s2": 7.0}
     assert "/v1/nodes" in snap["per_shard_source"] and "pod :2112 metrics" in snap["counters_source"]
@@ -178,19 +180,21 @@ def test_record_shards_names_the_store_and_its_sources(http, tmp_path):
         vectorstore.record_shards("x", store="chroma", run_dir=str(tmp_path), configuration=c)
 
 
-def test_weaviate_spread_claim_follows_the_run(http, tmp_path):
+def test_weaviate_spread_claim_follows_the_run(http, weaviate, tmp_path):
     c = {
-        "weaviate_url": "http://127.0.0.1:30081",
+        "weaviate_url": weaviate.url,
         "weaviate_metrics_urls": "http://10.0.0.1:2112/metrics",
         rundir.CONFIG_KEY: str(tmp_path),
     }
-    http["/v1/nodes"] = Resp(body={"nodes": [{"name": "weaviate-0", "status": "HEALTHY", "shards": []}]})
+    recorded = weaviate.nodes["nodes"]
+    weaviate.nodes["nodes"] = [{**recorded[0], "shards": []}]  # a node before the collection exists
     http["10.0.0.1:2112"] = Resp(text="")
     empty = vectorstore.shard_spread_now(configuration=c)
     assert empty["missing"] and empty["shards"] == 0
     assert vectorstore.spread_claim_holds(empty), "an empty store passes the gate"
-    http["/v1/nodes"] = Resp(body=NODES)
-    http["10.0.0.1:2112"] = Resp(text=METRICS)
+    weaviate.nodes["nodes"] = recorded
+    named = METRICS.replace('"s1"', '"FK01LgfnadNa"').replace('"s2"', '"vg0mt2sTt3ir"')  # recorded shards
+    http["10.0.0.1:2112"] = Resp(text=named)
     rundir.append_event(tmp_path, {"t": 1, "source": "action", "kind": "Ingest", "type": "DONE"})
     vectorstore.record_shards("before", configuration=c)
     vectorstore.record_shards("after", configuration=c)
@@ -198,8 +202,10 @@ def test_weaviate_spread_claim_follows_the_run(http, tmp_path):
     assert (spread["shards_with_data"], spread["nodes_with_shards"], spread["shards_queried"]) == (3, 3, 0)
     assert spread["claim"]["reasons"] == ["0 shard(s) queried since the baseline snapshot, 2 claimed"]
     assert not vectorstore.spread_claim_holds(spread), "no shard counter moved"
-    http["10.0.0.1:2112"] = Resp(text=METRICS.replace("} 12", "} 30").replace("} 7", "} 9"))
+    http["10.0.0.1:2112"] = Resp(text=named.replace("} 12", "} 30").replace("} 7", "} 9"))
     assert vectorstore.spread_claim_holds(vectorstore.shard_spread_now(configuration=c))
+    assert vectorstore.healthy_nodes(configuration=c) == 3
+    weaviate.nodes["nodes"][2]["status"] = "UNHEALTHY"
     assert vectorstore.healthy_nodes(configuration=c) == 2
     # each claimed figure's check is in claims.jsonl (none at rest), as the evidence summarises it
     from scaleproof.evidence import claims_summary
@@ -233,30 +239,26 @@ def test_prometheus_unreachable_and_error_messages(http):
     assert prometheus.is_up("http://127.0.0.1:9") is False
 
 
-def test_ingest_waits_until_the_store_counts_the_documents(http):
+def test_ingest_waits_until_the_store_counts_the_documents(weaviate):
     """Weaviate's /v1/nodes objectCount is its async count (flushed segments only): on a fresh store it
     stays 0 for a while after an ingest (seen on the real cluster: 0 for > 15 s, 100 later)."""
-    zero = {
-        "nodes": [
-            {
-                "name": "weaviate-0",
-                "status": "HEALTHY",
-                "shards": [{"name": "s1", "class": "Documents", "objectCount": 0}],
-            }
-        ]
-    }
-    answers = [Resp(body=zero), Resp(body=zero), Resp(body=NODES)]
-    http["/v1/nodes"] = answers[0]
+    recorded = copy.deepcopy(weaviate.nodes)
+    zero = copy.deepcopy(recorded)
+    for node in zero["nodes"]:
+        for shard in node["shards"]:
+            shard["objectCount"] = 0
+    answers = [zero, zero, recorded]
+    weaviate.nodes = answers[0]
     t = [0.0]
 
     def sleep(s):
         t[0] += s
-        http["/v1/nodes"] = answers[min(int(t[0] // 2), 2)]
+        weaviate.nodes = answers[min(int(t[0] // 2), 2)]
 
-    c = {"weaviate_url": "http://127.0.0.1:30081"}
+    c = {"weaviate_url": weaviate.url}
     got = vectorstore.wait_store_documents(100, configuration=c, clock=lambda: t[0], sleep=sleep)
     assert got == {"documents_total": 100, "seconds": 4.0}
-    http["/v1/nodes"] = Resp(body=zero)
+    weaviate.nodes = zero
     with pytest.raises(DeadlineExceeded, match="shows 0 of 100 objects"):
         vectorstore.wait_store_documents(
             100, configuration=c, deadline_s=6, clock=lambda: t[0], sleep=lambda s: t.__setitem__(0, t[0] + s)
