@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ClusterConfig", "VERSIONS", "COMPONENT_BINARIES"]
+__all__ = ["ClusterConfig", "ClusterError", "VERSIONS", "COMPONENT_BINARIES"]
 
 #: Pinned upstream versions; the build wrapper modules are generated from these.
 VERSIONS: dict[str, str] = {
@@ -40,6 +40,10 @@ COMPONENT_BINARIES: dict[str, str] = {
     "prometheus": "prometheus",
     "promtool": "prometheus",
 }
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot be brought up as asked; the message says what to do."""
 
 
 def _env_path(name: str, default: str) -> Path:

@@ -583,8 +583,8 @@ class ImageArchiveError(ImageBuildError):
 
 def agnhost_binary(cfg: ClusterConfig, progress: Callable[[str], None] = print) -> Path:
     """agnhost from test/images/agnhost of the pinned k8s.io/kubernetes (built once per pin)."""
-    from .config import VERSIONS
-    from .local import ClusterError, run_build_script
+    from .build import run_build_script
+    from .config import VERSIONS, ClusterError
 
     binary, pin = cfg.binary("agnhost"), cfg.bin_dir / ".agnhost.pin"
     wanted = f"agnhost-k8s-{VERSIONS['kubernetes']}"  # the stamp build-components.sh writes

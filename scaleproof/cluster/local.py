@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import images, pki, processes, templates
-from .config import COMPONENT_BINARIES, VERSIONS, ClusterConfig
+from .build import run_build_script, stale_components
+from .config import ClusterConfig, ClusterError
 from .processes import Component, ComponentFailed, http_ok
 
 __all__ = ["up", "down", "status", "ClusterError", "kubectl", "build_binaries", "ORDER"]
@@ -40,11 +41,6 @@ ORDER = [
 ]
 
 FILTER_CHAIN = "SCALEPROOF-FORWARD"
-BUILD_SCRIPT = Path(__file__).with_name("build-components.sh")
-
-
-class ClusterError(RuntimeError):
-    """The cluster cannot be brought up as asked; the message says what to do."""
 
 
 Progress = Callable[[str], None]
@@ -130,22 +126,6 @@ def preflight(cfg: ClusterConfig) -> None:
 # binaries
 
 
-def stale_components(cfg: ClusterConfig) -> list[str]:
-    """Components whose binaries are missing or were built from another pinned version."""
-    out = []
-    for comp in sorted(set(COMPONENT_BINARIES.values())):
-        pin = cfg.bin_dir / f".{comp}.pin"
-        expected = f"{'k8s' if comp == 'kubernetes' else comp}-{VERSIONS[comp]}"
-        binaries = [b for b, c in COMPONENT_BINARIES.items() if c == comp]
-        if (
-            not pin.exists()
-            or pin.read_text().strip() != expected
-            or not all(cfg.binary(b).exists() for b in binaries)
-        ):
-            out.append(comp)
-    return out
-
-
 def build_binaries(cfg: ClusterConfig, progress: Progress) -> None:
     """Build the pinned components with go (cached: a no-op when every binary is present)."""
     wanted = stale_components(cfg)
@@ -159,30 +139,6 @@ def build_binaries(cfg: ClusterConfig, progress: Progress) -> None:
         "cached afterwards)",
     )
     run_build_script(cfg, wanted, progress)
-
-
-def run_build_script(cfg: ClusterConfig, components: list[str], progress: Progress) -> None:
-    """build-components.sh for `components` at the pinned versions, its [build] lines as progress."""
-    env = {**os.environ, **{f"{k.upper().replace('-', '_')}_VERSION": v for k, v in VERSIONS.items()}}
-    env["K8S_VERSION"] = VERSIONS["kubernetes"]
-    log_file = cfg.cache_dir / "build.log"
-    cfg.cache_dir.mkdir(parents=True, exist_ok=True)
-    with log_file.open("a") as out:
-        proc = subprocess.Popen(
-            ["bash", str(BUILD_SCRIPT), str(cfg.bin_dir), str(cfg.gowork_dir), *components],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
-            if line.startswith("[build"):
-                progress(line.rstrip())
-        rc = proc.wait()
-    if rc != 0:
-        raise ClusterError(f"building components failed (exit {rc}); full log: {log_file}")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -69,8 +69,9 @@ def generate(
 ) -> GenerateResult:
     """Write the evidence Markdown, plots and index for `journals` into `out_dir` (pod-kill beside
     the cluster's floor when `floor` names the floor's journals)."""
+    from scaleproof.report.figures import figures_for
     from scaleproof.report.markdown import collect_figures, make_runs, render_index, render_kind
-    from scaleproof.report.plots import figures_for, save_figure
+    from scaleproof.report.plots import save_figure
     from scaleproof.report.promview import screenshot_png
 
     runs = make_runs(load_all(journals))

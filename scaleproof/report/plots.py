@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,6 @@ from matplotlib.figure import Figure  # noqa: E402
 
 __all__ = [
     "DPI",
-    "PLOTS_BY_KIND",
-    "figures_for",
     "hpa_scale_figure",
     "pod_kill_recovery_figure",
     "pod_kill_traffic_figure",
@@ -269,32 +267,3 @@ def vector_shards_figure(evidence: Mapping[str, Any]) -> Figure | None:
         ax.legend(loc="upper right")
         ax.grid(axis="x", visible=False)
     return fig
-
-
-def _prometheus_figure(evidence: Mapping[str, Any]) -> Figure | None:
-    from scaleproof.report.promview import prometheus_figure  # it draws with this module's style
-
-    return prometheus_figure(evidence)
-
-
-PLOTS_BY_KIND: dict[str, dict[str, Callable[[Mapping[str, Any]], Figure | None]]] = {
-    "hpa-scale": {"replicas": hpa_scale_figure, "prometheus": _prometheus_figure},
-    "pod-kill": {
-        "traffic": pod_kill_traffic_figure,
-        "recovery": pod_kill_recovery_figure,
-        "prometheus": _prometheus_figure,
-    },
-    "vector-shards": {"shards": vector_shards_figure},
-}
-
-
-def figures_for(kind: str, evidence: Mapping[str, Any]) -> dict[str, Figure]:
-    """{plot name: Figure} for the plots this kind defines and the evidence has data for, in fixed order."""
-    out: dict[str, Figure] = {}
-    for name, fn in PLOTS_BY_KIND.get(kind, {}).items():
-        fig = fn(evidence)
-        if fig is None:
-            logger.info("no data for the %s plot of %s run %s", name, kind, evidence.get("run_id"))
-        else:
-            out[name] = fig
-    return out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scaleproof.cluster.local import BUILD_SCRIPT
+from scaleproof.cluster.build import BUILD_SCRIPT
 
 pytestmark = pytest.mark.unit
 

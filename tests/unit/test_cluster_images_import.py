@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scaleproof.cluster import images, local
+from scaleproof.cluster import build, images
 from scaleproof.cluster.config import VERSIONS, ClusterConfig
 from scaleproof.cluster.images import (
     ImageArchiveError,
@@ -316,7 +316,7 @@ def test_agnhost_is_built_when_its_pin_is_stale(cfg: ClusterConfig, monkeypatch:
         builds.append(components)
         (c.bin_dir / ".agnhost.pin").write_text(f"agnhost-k8s-{VERSIONS['kubernetes']}\n")
 
-    monkeypatch.setattr(local, "run_build_script", fake_build)
+    monkeypatch.setattr(build, "run_build_script", fake_build)
     monkeypatch.setattr(images.shutil, "which", lambda name: "/usr/bin/go")
     agnhost_archive(cfg, progress=lambda m: None)
     assert builds == [["agnhost"]]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scaleproof import timing
-from scaleproof.report import plots
+from scaleproof.report import figures, plots
 
 pytestmark = pytest.mark.unit
 
@@ -120,9 +120,9 @@ def test_vector_shards_figure_grouped_bars_labelled_with_nodes() -> None:
 
 def test_figures_for_skips_missing_data() -> None:
     ev = copy.deepcopy(evidence("pod-kill-gate-failed.json"))
-    assert plots.figures_for("pod-kill", ev) == {}
-    assert list(plots.figures_for("pod-kill", evidence("pod-kill-pass-1.json"))) == ["traffic", "recovery"]
-    assert plots.figures_for("unknown-kind", evidence("pod-kill-pass-1.json")) == {}
+    assert figures.figures_for("pod-kill", ev) == {}
+    assert list(figures.figures_for("pod-kill", evidence("pod-kill-pass-1.json"))) == ["traffic", "recovery"]
+    assert figures.figures_for("unknown-kind", evidence("pod-kill-pass-1.json")) == {}
 
 
 def test_png_is_byte_stable_and_has_no_software_metadata(tmp_path: Path) -> None:
