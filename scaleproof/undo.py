@@ -93,7 +93,8 @@ def check_abort(what: str) -> None:
 
 def install_signal_guard() -> bool:
     """Chain a handler on SIGTERM and SIGINT that sets `ABORT`, then calls the previous handler
-    (chaoslib's: InterruptExecution / KeyboardInterrupt). Main thread only; returns False elsewhere."""
+    (chaoslib's: InterruptExecution / KeyboardInterrupt), or raises what the default would (also when
+    the signal was ignored before). Main thread only; returns False elsewhere."""
     if threading.current_thread() is not threading.main_thread():
         return False
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -107,9 +108,12 @@ def install_signal_guard() -> bool:
             ABORT.set()
             if callable(_prev):
                 _prev(signum, frame)
-            elif _prev == signal.SIG_DFL and signum == signal.SIGINT:
+            # SIG_IGN too: inherited from a parent that started us without job control (a script's
+            # background job ignores SIGINT); the guard replaced it, so the signal is the operator's
+            # and must stop the run like Ctrl-C, not only set ABORT while a long activity goes on
+            elif signum == signal.SIGINT:
                 raise KeyboardInterrupt
-            elif _prev == signal.SIG_DFL:
+            else:
                 raise SystemExit(128 + signum)
 
         handler._scaleproof_guard = True  # type: ignore[attr-defined]

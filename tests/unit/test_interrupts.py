@@ -38,9 +38,9 @@ def _nap(name: str, kind: str, seconds: float, ready: Path) -> dict:
     }
 
 
-def experiment(tmp_path: Path, target: str) -> dict:
+def experiment(tmp_path: Path, target: str, nap_s: float = 30.0) -> dict:
     def secs(name: str) -> float:
-        return 30.0 if name == PHASES[target][0] else 0.1
+        return nap_s if name == PHASES[target][0] else 0.1
 
     gate = _nap("nap-gate", "probe", secs("nap-gate"), tmp_path / "ready-nap-gate")
     gate["tolerance"] = True
@@ -108,3 +108,31 @@ def test_interrupt_is_inconclusive_with_signal_and_phase(tmp_path, sig, target):
     r = subprocess.run([SCALEPROOF, "verdict", str(journal)], capture_output=True, text=True, timeout=60)
     assert r.returncode == verdict_module.EXIT_INCONCLUSIVE and sig.name in r.stdout, r.stdout
     print(f"MATRIX {sig.name} {target}: rolled={(tmp_path / 'rolled').exists()} reason={v.reasons[0]}")
+
+
+def test_sigint_stops_the_run_even_when_started_with_sigint_ignored(tmp_path):
+    """A `chaos run` started as a script's background job inherits SIGINT ignored; `kill -INT` must
+    still interrupt the activity in progress (it set only the abort flag, and a 300 s nap ran on)."""
+    journal = tmp_path / "journal.json"
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment(tmp_path, "method", nap_s=300.0)))
+    p = subprocess.Popen(
+        [CHAOS, "--no-version-check", "--no-log-file", "run", "--journal-path", str(journal), "exp.yaml"],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "ready-nap-method").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        out = p.communicate(timeout=120)[0].decode()
+    finally:
+        if p.poll() is None:
+            p.kill()
+    j = json.loads(journal.read_text())
+    assert j["status"] == "interrupted", out[-2000:]
+    assert (tmp_path / "rolled").read_text() == "rolled back after abort"
