@@ -129,6 +129,23 @@ def evidence_of(journal: Path) -> dict:
     return next(e for e in doc["extensions"] if e["name"] == "scaleproof")
 
 
+def bench_run(
+    deployed: Kubectl, args: list[str], journals: Path, timeout: float
+) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """`scaleproof bench ARGS --journals JOURNALS` against the test cluster; (the process, the evidence of
+    the journal it wrote). Fails with its stderr when it wrote none or exited non-zero."""
+    run = subprocess.run(
+        [str(BIN / "scaleproof"), "bench", *args, "--journals", str(journals)],
+        cwd=REPO, env={**os.environ, "KUBECONFIG": str(deployed.kubeconfig)},
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    print(run.stdout[-3000:])
+    found = sorted(journals.glob("pod-kill-*.json"))
+    assert found, run.stderr[-3000:]
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run, evidence_of(found[0])
+
+
 @pytest.fixture(scope="session")
 def runner_kubeconfig(deployed: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A kubeconfig whose identity is the chaos-runner ServiceAccount (a bound token, 2 h)."""

@@ -5,33 +5,22 @@ pod-kill journals. Targets are printed by the benchmark, not asserted as wall-cl
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, Kubectl, evidence_of
+from .conftest import REPO, Kubectl, bench_run
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent
-
 
 def test_bench_floor_measures_the_minimal_workload_and_compares(deployed: Kubectl, tmp_path: Path) -> None:
-    journals = tmp_path / "floor"
-    run = subprocess.run(
-        [str(BIN / "scaleproof"), "bench", "floor", "--kills", "3", "--kill-interval", "5",
-         "--journals", str(journals), "--app", str(REPO / "journals" / "evidence")],
-        cwd=REPO, env={**os.environ, "KUBECONFIG": str(deployed.kubeconfig)},
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    print(run.stdout[-3000:])
-    found = sorted(journals.glob("pod-kill-*.json"))
-    assert found, run.stderr[-3000:]
-    assert run.returncode == 0, run.stderr[-3000:]
-    ev = evidence_of(found[0])
+    run, ev = bench_run(
+        deployed,
+        ["floor", "--kills", "3", "--kill-interval", "5", "--app", str(REPO / "journals" / "evidence")],
+        tmp_path / "floor",
+        timeout=900,
+    )
     cfg = ev["configuration"]
     assert (cfg["namespace"], cfg["deployment"]) == ("scaleproof-floor", "floor")
     assert ev["verdict"] == "pass", ev["verdict_reasons"]

@@ -6,39 +6,27 @@ cost (chaos process CPU and memory, Locust's share of the machine, bytes per kil
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from scaleproof import bench
 
-from .conftest import REPO, Kubectl, evidence_of
+from .conftest import Kubectl, bench_run
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent
 ROUNDS, AT_ONCE, REPLICAS = 4, 5, 30
 
 
 def test_thirty_replicas_five_at_once_every_victim_paired(deployed: Kubectl, tmp_path: Path) -> None:
     journals = tmp_path / "scale"
-    run = subprocess.run(
-        [str(BIN / "scaleproof"), "bench", "scale", "--replicas", str(REPLICAS), "--kill-count", str(AT_ONCE),
-         "--kills", str(ROUNDS), "--kill-interval", "3", "--journals", str(journals)],
-        cwd=REPO, env={**os.environ, "KUBECONFIG": str(deployed.kubeconfig)},
-        capture_output=True, text=True, timeout=1200,
-    )  # fmt: skip
-    print(run.stdout[-3000:])
-    found = sorted(journals.glob("pod-kill-*.json"))
-    assert found, run.stderr[-3000:]
-    assert run.returncode == 0, run.stderr[-3000:]
-    ev = evidence_of(found[0])
+    args = ["scale", "--replicas", str(REPLICAS), "--kill-count", str(AT_ONCE), "--kills", str(ROUNDS)]
+    run, ev = bench_run(deployed, [*args, "--kill-interval", "3"], journals, timeout=1200)
+    (journal,) = journals.glob("pod-kill-*.json")
     assert ev["configuration"]["replicas"] == REPLICAS and ev["configuration"]["kill_count"] == AT_ONCE
     assert ev["verdict"] == "pass", ev["verdict_reasons"]
-    fig = bench.scale_figures([ev], found[0].stat().st_size)
+    fig = bench.scale_figures([ev], journal.stat().st_size)
     assert fig["planned_kills"] == fig["kills"] == ROUNDS * AT_ONCE and fig["lost_kills"] == 0
     assert fig["rounds"] == ROUNDS and fig["victims_per_round"] == [AT_ONCE]
     assert fig["distinct_victims"] == fig["paired"] == fig["distinct_replacements"] == fig["recovered"] == 20
