@@ -285,3 +285,35 @@ def test_weaviate_unreachable_is_reported_not_raised_by_ping_and_raised_as_503_b
     assert "refused" in status["detail"].lower()
     with pytest.raises(BackendUnavailable):
         b.count()
+
+
+def test_weaviate_client_modules_are_imported_under_one_lock():
+    """The warm-up thread and the first request both import weaviate-client lazily; two threads in its
+    circular imports at once raise `_DeadlockError` (a 500 on the cluster). Every import of the client
+    in the backend goes through `_import`, which holds one lock."""
+    import ast
+    import inspect
+
+    from searchapp.backends import weaviate_backend
+
+    tree = ast.parse(inspect.getsource(weaviate_backend))
+    direct = [
+        ast.unparse(n)
+        for n in ast.walk(tree)
+        if (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] in ("weaviate", "httpx"))
+        or (isinstance(n, ast.Import) and any(a.name.split(".")[0] in ("weaviate", "httpx") for a in n.names))
+    ]
+    assert direct == [], "import these through weaviate_backend._import"
+    held = []
+    real = weaviate_backend.importlib.import_module
+
+    def spy(name):
+        held.append(weaviate_backend._IMPORTS.locked())
+        return real(name)
+
+    weaviate_backend.importlib.import_module = spy
+    try:
+        assert weaviate_backend._import("json") is real("json")
+    finally:
+        weaviate_backend.importlib.import_module = real
+    assert held == [True]

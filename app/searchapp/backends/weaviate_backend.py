@@ -21,6 +21,7 @@ Why these choices:
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
 import logging
 import threading
@@ -52,13 +53,25 @@ _UNAVAILABLE_MARKERS = (
     "connection refused",
     "timed out",
 )
+_IMPORTS = threading.Lock()
+
+
+def _import(module: str) -> Any:
+    """`module` of weaviate-client (or its httpx), imported under one lock. Why: the client is imported
+    lazily, by the warm-up thread and by whichever request needs it first; two threads importing its
+    circular modules at once make Python raise `_DeadlockError` in one of them (seen on the cluster:
+    a 500 during a pod kill, and a warm-up thread that died)."""
+    with _IMPORTS:
+        return importlib.import_module(module)
+
+
 _MISSING_MARKERS = ("could not find class", "class not found", "no such class", "not found in schema")
 
 
 def classify_weaviate_error(exc: BaseException, collection: str) -> BackendError:
     """Map a weaviate-client exception onto our typed errors (unavailable / missing / rejected)."""
-    import httpx
-    from weaviate import exceptions as wexc
+    httpx = _import("httpx")
+    wexc = _import("weaviate.exceptions")
 
     text = str(exc).lower()
     chain: list[BaseException] = []
@@ -112,8 +125,8 @@ class WeaviateBackend:
             return self._client
         with self._lock:
             if self._client is None:
-                import weaviate
-                from weaviate.classes.init import AdditionalConfig, Timeout
+                weaviate = _import("weaviate")
+                init = _import("weaviate.classes.init")
 
                 try:
                     self._client = weaviate.connect_to_custom(
@@ -123,8 +136,8 @@ class WeaviateBackend:
                         grpc_host=self._grpc[0],
                         grpc_port=self._grpc[1],
                         grpc_secure=False,
-                        additional_config=AdditionalConfig(
-                            timeout=Timeout(
+                        additional_config=init.AdditionalConfig(
+                            timeout=init.Timeout(
                                 init=min(self._timeout_s, 5.0),
                                 query=self._timeout_s,
                                 insert=self._timeout_s * 3,
@@ -170,7 +183,7 @@ class WeaviateBackend:
                 return False
             if not status["reachable"]:
                 raise BackendUnavailable(f"Weaviate is unreachable: {status['detail']}")
-        from weaviate.classes.config import Configure, DataType, Property, VectorDistances
+        wc = _import("weaviate.classes.config")
 
         client = self._connect()
         try:
@@ -179,16 +192,18 @@ class WeaviateBackend:
             client.collections.create(
                 name,
                 properties=[
-                    Property(name="doc_id", data_type=DataType.TEXT),
-                    Property(name="text", data_type=DataType.TEXT),
-                    Property(name="metadata_json", data_type=DataType.TEXT, index_searchable=False),
+                    wc.Property(name="doc_id", data_type=wc.DataType.TEXT),
+                    wc.Property(name="text", data_type=wc.DataType.TEXT),
+                    wc.Property(name="metadata_json", data_type=wc.DataType.TEXT, index_searchable=False),
                 ],
-                vector_config=Configure.Vectors.self_provided(
+                vector_config=wc.Configure.Vectors.self_provided(
                     name=VECTOR_NAME,
-                    vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE),
+                    vector_index_config=wc.Configure.VectorIndex.hnsw(
+                        distance_metric=wc.VectorDistances.COSINE
+                    ),
                 ),
-                sharding_config=Configure.sharding(desired_count=shards),
-                replication_config=Configure.replication(factor=replication),
+                sharding_config=wc.Configure.sharding(desired_count=shards),
+                replication_config=wc.Configure.replication(factor=replication),
             )
         except Exception as exc:  # noqa: BLE001
             err = classify_weaviate_error(exc, name)
@@ -208,10 +223,10 @@ class WeaviateBackend:
         return True
 
     def upsert(self, docs: list[StoredDocument]) -> int:
-        from weaviate.classes.data import DataObject
+        data_object = _import("weaviate.classes.data").DataObject
 
         objects = [
-            DataObject(
+            data_object(
                 properties={
                     "doc_id": d["id"],
                     "text": d["text"],
@@ -237,14 +252,14 @@ class WeaviateBackend:
         return len(docs)
 
     def search(self, vector: list[float], top_k: int) -> list[SearchHit]:
-        from weaviate.classes.query import MetadataQuery
+        metadata_query = _import("weaviate.classes.query").MetadataQuery
 
         try:
             res = self._coll().query.near_vector(
                 near_vector=vector,
                 limit=top_k,
                 target_vector=VECTOR_NAME,
-                return_metadata=MetadataQuery(distance=True),
+                return_metadata=metadata_query(distance=True),
                 return_properties=["doc_id", "text"],
             )
         except BackendError:
