@@ -32,6 +32,35 @@ def env(**extra: str) -> dict[str, str]:
     return e
 
 
+def signal_chaos_run(
+    tmp_path: Path, ready: Path, sig: int, timeout: float = 60, ignore_sigint: bool = False
+) -> tuple[int, str]:
+    """`chaos run exp.yaml` (journal.json) in `tmp_path`, sent `sig` once `ready` exists (the target
+    activity started); (exit code, output). `ignore_sigint`: start it as a script's background job would
+    (SIGINT inherited as ignored)."""
+    p = subprocess.Popen(
+        [CHAOS, "--no-version-check", "--no-log-file", "run", "--journal-path", "journal.json", "exp.yaml"],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.05)
+        assert ready.exists(), (
+            p.stdout.read().decode() if p.poll() is not None else "target activity never started"
+        )
+        time.sleep(0.2)
+        p.send_signal(sig)
+        return p.wait(timeout=timeout), p.communicate()[0].decode()
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
 def test_there_are_three_experiments():
     assert {p.stem for p in EXPERIMENTS} >= {"hpa-scale", "pod-kill", "vector-shards"}
 
@@ -148,23 +177,7 @@ def test_sigterm_stops_further_faults_and_rollbacks_run(tmp_path):
         ],
     }
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(exp))
-    p = subprocess.Popen(
-        [CHAOS, "--no-version-check", "--no-log-file", "run", "--journal-path", str(journal), "exp.yaml"],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists() and time.monotonic() < deadline and p.poll() is None:
-            time.sleep(0.1)
-        assert ready.exists(), p.stdout.read().decode() if p.poll() is not None else "nap never started"
-        p.send_signal(signal.SIGTERM)
-        out = p.communicate(timeout=60)[0].decode()
-    finally:
-        if p.poll() is None:
-            p.kill()
+    _, out = signal_chaos_run(tmp_path, ready, signal.SIGTERM)
     j = json.loads(journal.read_text())
     assert [r["status"] for r in j["run"]] == ["failed", "failed"], out
     assert "aborted (SIGTERM)" in "".join(j["run"][1]["exception"])  # the load was never started

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from scaleproof import verdict as verdict_module
-from tests.unit.test_experiments import CHAOS, env
+from tests.unit.test_experiments import CHAOS, signal_chaos_run
 
 pytestmark = pytest.mark.unit
 
@@ -76,25 +75,8 @@ def test_interrupt_is_inconclusive_with_signal_and_phase(tmp_path, sig, target):
     journal = tmp_path / "journal.json"
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment(tmp_path, target)))
     ready = tmp_path / f"ready-{PHASES[target][0]}"
-    p = subprocess.Popen(
-        [CHAOS, "--no-version-check", "--no-log-file", "run", "--journal-path", str(journal), "exp.yaml"],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists() and time.monotonic() < deadline and p.poll() is None:
-            time.sleep(0.05)
-        assert ready.exists(), "target activity never started"
-        time.sleep(0.2)
-        p.send_signal(sig)
-        out = p.communicate(timeout=60)[0].decode()
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode != 0, out  # SIGTERM too: chaoslib says completed, the control says interrupted
+    returncode, out = signal_chaos_run(tmp_path, ready, sig)
+    assert returncode != 0, out  # SIGTERM too: chaoslib says completed, the control says interrupted
     j = json.loads(journal.read_text())
     (ev,) = [e for e in j["extensions"] if e["name"] == "scaleproof"]
     assert j["status"] == "interrupted"
@@ -115,24 +97,9 @@ def test_sigint_stops_the_run_even_when_started_with_sigint_ignored(tmp_path):
     still interrupt the activity in progress (it set only the abort flag, and a 300 s nap ran on)."""
     journal = tmp_path / "journal.json"
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment(tmp_path, "method", nap_s=300.0)))
-    p = subprocess.Popen(
-        [CHAOS, "--no-version-check", "--no-log-file", "run", "--journal-path", str(journal), "exp.yaml"],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    _, out = signal_chaos_run(
+        tmp_path, tmp_path / "ready-nap-method", signal.SIGINT, timeout=120, ignore_sigint=True
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "ready-nap-method").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.2)
-        p.send_signal(signal.SIGINT)
-        out = p.communicate(timeout=120)[0].decode()
-    finally:
-        if p.poll() is None:
-            p.kill()
     j = json.loads(journal.read_text())
     assert j["status"] == "interrupted", out[-2000:]
     assert (tmp_path / "rolled").read_text() == "rolled back after abort"
