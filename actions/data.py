@@ -9,10 +9,10 @@ event in the run directory: the vector-shards hypothesis asserts the spread from
 
 `query_burst` sends a bounded number of queries, through the app (`via="app"`, unfiltered `POST
 /search`) or straight to Weaviate (`via="weaviate"`, filtered `nearObject` searches over its gRPC
-API with weaviate-client: only
-filtered searches move Weaviate's per-shard query counters, see `probes.vectorstore`); `via="store"`
-picks the one the configured store counts (Weaviate: `weaviate`; Qdrant counts every search on each
-local shard, so `app`). Hosts must be on 127.0.0.0/8 or explicitly allowed (same rule as the load).
+API with weaviate-client: only filtered searches move Weaviate's per-shard query counters, see
+`probes.vectorstore`); `via="store"` picks the one the configured store counts (Weaviate:
+`weaviate`; Qdrant counts every search on each local shard, so `app`). Hosts must be on
+127.0.0.0/8 or explicitly allowed (same rule as the load).
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ and the filtered `nearObject` searches of the query burst over gRPC.
 Why the client and not raw HTTP: it owns the wire formats (REST node/shard models, the gRPC search
 API that replaces GraphQL), authentication (`vectorstore.api_key` credential → API key header) and
 timeouts, so a team's Weaviate behind an API key works without code of ours. The client is built
-with `skip_init_checks`: no `/v1/meta` or gRPC health call is made until something is asked, so
-reading the nodes needs only the HTTP port; the gRPC port (configuration `weaviate_grpc_port`,
-SCALEPROOF_WEAVIATE_GRPC_PORT, default 30051 = the local overlay's NodePort) is used by searches.
+with `skip_init_checks`: connecting reads `/v1/meta` (the server version) but makes no gRPC health
+call, so reading the nodes needs only the HTTP port; the gRPC port (configuration
+`weaviate_grpc_port`, SCALEPROOF_WEAVIATE_GRPC_PORT, default 30051 = the local overlay's NodePort)
+is used by searches.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,14 +96,17 @@ def _evidence_in(doc: dict[str, Any] | None) -> dict[str, Any] | None:
     return None
 
 
+def _files(p: Path) -> list[Path]:
+    """The journals of a journal folder, else `p` itself (a journal, or a run dir with evidence.json)."""
+    return sorted(p.glob("*.json")) if p.is_dir() and not (p / "evidence.json").exists() else [p]
+
+
 def _sources(paths: Iterable[str | Path], kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(evidence, document) of `kind` from journals / run dirs, deduplicated by run id."""
     seen: set[str] = set()
     out = []
     for raw in paths:
-        p = Path(raw)
-        files = sorted(p.glob("*.json")) if p.is_dir() and not (p / "evidence.json").exists() else [p]
-        for f in files:
+        for f in _files(Path(raw)):
             doc = _document(f)
             ev = _evidence_in(doc)
             if not ev or not doc or (ev.get("experiment") or {}).get("kind") != kind:
@@ -167,10 +171,8 @@ def scale_figures(evidence: Sequence[dict[str, Any]], journal_bytes: int | None 
     cfgs = [ev.get("configuration") or {} for ev in evidence]
     planned = sum(int(c.get("kills") or 0) * int(c.get("kill_count") or 1) for c in cfgs)
     replacements = [k["replacement_uid"] for k in kills if k.get("replacement_uid")]
-    per_round: dict[Any, int] = {}  # (run, round): victims; rounds of different runs are different rounds
-    for n, ev in enumerate(evidence):
-        for k in _kills([ev]):
-            per_round[(n, k.get("round"))] = per_round.get((n, k.get("round")), 0) + 1
+    # victims per (run, round): rounds of different runs are different rounds
+    per_round = Counter((n, k.get("round")) for n, ev in enumerate(evidence) for k in _kills([ev]))
     costs = [ev.get("cost") or {} for ev in evidence]
     chaos = [c.get("chaos_process") or {} for c in costs]
     load = [c.get("load_generator") or {} for c in costs]
@@ -552,8 +554,8 @@ def _scale_of(paths: list[str], as_json: bool) -> int:
     if not evidence:
         print(f"no pod-kill evidence found in {', '.join(paths)}", file=sys.stderr)
         return 2
-    files = [f for p in map(Path, paths) for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
-    fig = scale_figures(evidence, sum(f.stat().st_size for f in files if f.is_file()))
+    journal_bytes = sum(f.stat().st_size for p in paths for f in _files(Path(p)) if f.is_file())
+    fig = scale_figures(evidence, journal_bytes)
     if as_json:
         print(json.dumps(fig, indent=2, default=str))
         return 0
