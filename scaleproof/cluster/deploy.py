@@ -305,7 +305,16 @@ def _workload_pending(w: Mapping[str, Any]) -> list[str]:
     if w.get("kind") == "Deployment" and int(status.get("availableReplicas") or 0) < updated:
         out.append(f"{int(status.get('availableReplicas') or 0)}/{updated} available")
     rev, cur = status.get("updateRevision"), status.get("currentRevision")
-    if w.get("kind") == "StatefulSet" and not partition and rev and cur and rev != cur and not out:
+    rolling = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
+    if (
+        w.get("kind") == "StatefulSet"
+        and rolling
+        and not partition
+        and rev
+        and cur
+        and rev != cur
+        and not out
+    ):
         out.append(f"pods still at revision {cur}, not {rev}")
     return out
 
