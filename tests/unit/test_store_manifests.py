@@ -22,8 +22,9 @@ pytestmark = pytest.mark.unit
 K8S = Path(__file__).resolve().parents[2] / "k8s"
 QDRANT_OVERLAYS = ["qdrant", "qdrant-local"]
 WEAVIATE_OVERLAYS = ["local", "minikube"]
-#: where the vendors' usage reporters send (Qdrant: src/common/telemetry_reporting.rs; Weaviate:
-#: usecases/telemetry) -- no rendered manifest may name them
+#: where the vendors' usage reporters send: Qdrant `https://telemetry.qdrant.io` (staging- in debug
+#: builds; src/common/telemetry_reporting.rs), Weaviate 1.39 `https://telemetry.weaviate.io/weaviate-
+#: telemetry` (base64 in usecases/telemetry/telemetry.go). No rendered manifest may name them.
 VENDOR_TELEMETRY_HOSTS = ("telemetry.qdrant.io", "telemetry.weaviate.io")
 
 
