@@ -1,9 +1,15 @@
-"""What a process cost the machine, read from /proc: CPU seconds, resident memory, wall time.
+"""What a process cost the machine: CPU seconds, resident memory, wall time (psutil), and its peak
+resident memory (VmHWM, read from /proc: psutil has no reading of it).
 
 Why: a measurement that takes a large share of a 2-core machine changes what it measures. The
 evidence records the chaos process' own cost (the recorder's watches run in it as threads) and the
 load generator's (Locust, a subprocess), so the report can say how much of the machine they took.
-Linux only; every reader returns None where /proc does not answer (another OS, a reaped process).
+Every reader returns None where the process is gone (a reaped process) or cannot be read.
+
+psutil rather than our own /proc parser (issue 21): measured on this machine with timeit (5,000 calls
+each, the test process itself), one reading costs 121 us with psutil (`oneshot()` plus the VmHWM
+line) against 144 us by hand, with the same figures; and psutil owns the /proc/<pid>/stat parsing
+(command names with spaces or parentheses, clock ticks, boot time).
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import os
 import time
 from typing import TypedDict
+
+import psutil
 
 __all__ = ["ProcessUsage", "machine_cores", "process_usage"]
 
@@ -33,22 +41,12 @@ def machine_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _boot_time() -> float | None:
-    try:
-        with open("/proc/stat") as fh:
-            for line in fh:
-                if line.startswith("btime "):
-                    return float(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _status_kib(pid: int | str, field: str) -> float | None:
+def _peak_kib(pid: int) -> float | None:
+    """VmHWM of /proc/<pid>/status (kB): the peak resident set, which psutil does not read."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith(field + ":"):
+                if line.startswith("VmHWM:"):
                     return float(line.split()[1])
     except OSError:
         return None
@@ -56,26 +54,25 @@ def _status_kib(pid: int | str, field: str) -> float | None:
 
 
 def process_usage(pid: int | str = "self") -> ProcessUsage | None:
-    """CPU seconds, wall seconds and memory of `pid` (default: this process); None when /proc has no
-    such process. Fields of /proc/<pid>/stat after the command name: utime 14, stime 15, cutime 16,
-    cstime 17, starttime 22 (clock ticks), numbered as in proc(5)."""
+    """CPU seconds, wall seconds and memory of `pid` (default: this process); None when there is no
+    such process (or it cannot be read). A zombie has no memory left: its rss readings are None."""
+    n = os.getpid() if pid == "self" else int(pid)
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            raw = fh.read()
-    except OSError:
+        proc = psutil.Process(n)
+        with proc.oneshot():
+            cpu = proc.cpu_times()
+            started = proc.create_time()
+            zombie = proc.status() == psutil.STATUS_ZOMBIE
+            rss = None if zombie else proc.memory_info().rss / 1024
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
-    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
-    tick = float(os.sysconf("SC_CLK_TCK"))
-    utime, stime, cutime, cstime = (int(fields[i - 3]) for i in (14, 15, 16, 17))
-    started = int(fields[22 - 3]) / tick
-    boot = _boot_time()
-    rss, peak = _status_kib(pid, "VmRSS"), _status_kib(pid, "VmHWM")
+    peak = None if zombie else _peak_kib(n)
     return ProcessUsage(
-        pid=os.getpid() if pid == "self" else int(pid),
+        pid=n,
         cores=machine_cores(),
-        cpu_s=round((utime + stime) / tick, 2),
-        children_cpu_s=round((cutime + cstime) / tick, 2),
-        wall_s=round(time.time() - (boot + started), 2) if boot is not None else 0.0,
+        cpu_s=round(cpu.user + cpu.system, 2),
+        children_cpu_s=round(cpu.children_user + cpu.children_system, 2),
+        wall_s=round(time.time() - started, 2),
         rss_mib=round(rss / 1024, 1) if rss is not None else None,
         rss_peak_mib=round(peak / 1024, 1) if peak is not None else None,
     )
