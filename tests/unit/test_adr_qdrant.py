@@ -12,7 +12,7 @@ from scaleproof.report.consistency import figures_in_markdown
 
 pytestmark = pytest.mark.unit
 
-ADR = Path(__file__).resolve().parents[2] / "docs" / "adr" / "0001-deployment-and-scaling.md"
+ADR = Path(__file__).resolve().parents[2] / "docs" / "adr" / "0002-vector-store-sharding-and-replication.md"
 
 
 def _qdrant_item() -> str:
