@@ -18,7 +18,7 @@ Safety rules (each refused with `UnsafeTarget` before anything is deleted):
 Each eviction or delete carries the victim's uid as precondition (never a same-named successor) and is
 recorded, with the time the request was sent and the time the API accepted it, as a `Kill` line
 (`EVICTION_ACCEPTED` or `DELETE_ACCEPTED`) in `<run_dir>/events.jsonl` (read by
-`scaleproof.timing.kill_timelines`: MTTR starts at the acceptance) and in `touched.jsonl`. The undo
+`scaleproof.podtimeline.kill_timelines`: MTTR starts at the acceptance) and in `touched.jsonl`. The undo
 plan exists before the first fault. `dry_run=True` prints the victims, the budgets covering them and
 the undo plan, and touches nothing.
 """
@@ -37,7 +37,7 @@ from typing import Any, TypedDict
 
 from scaleproof import kube, rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
-from scaleproof.timing import controller_ref, pod_ready
+from scaleproof.kobjects import controller_ref, pod_ready
 
 __all__ = ["Victim", "kill_pods", "select_victims"]
 

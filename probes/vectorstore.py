@@ -20,7 +20,7 @@ EndpointSlices), `collections/{c}/cluster` for the data, `/telemetry` for the se
 qdrant-client local mode (`:memory:` or a path) has no shards at all and is refused.
 
 `record_shards` appends a labelled snapshot to `<run_dir>/shards.jsonl`; the evidence control turns
-the "before"/"after" pair into `scaleproof.timing.shard_spread`. `shard_spread_now` (the hypothesis
+the "before"/"after" pair into `scaleproof.shards.shard_spread`. `shard_spread_now` (the hypothesis
 probe) reads the same figures live, and `spread_claim_holds` (its tolerance) judges them by the
 phase of the run (see that function).
 """
@@ -36,7 +36,7 @@ from typing import Any, TypedDict
 import requests
 
 from probes import qdrant, weaviate
-from scaleproof import credentials, rundir, timing
+from scaleproof import credentials, rundir, shards
 from scaleproof.errors import ScaleproofError, VectorStoreError
 
 __all__ = [
@@ -455,7 +455,7 @@ def wait_store_documents(
     total = 0
     while True:
         snap = _snapshot(s, collection, False, qdrant_urls, secrets, configuration)
-        total = int(timing.shard_spread(snap.get("per_shard") or [])["documents_total"])
+        total = int(shards.shard_spread(snap.get("per_shard") or [])["documents_total"])
         if total >= int(documents):
             return {"documents_total": total, "seconds": round(clock() - t0, 3)}
         if clock() - t0 >= float(deadline_s):
@@ -541,7 +541,7 @@ def shard_spread_now(
     rows = attach_query_deltas(
         snap.get("per_shard") or [], (base or {}).get("counters"), snap.get("counters")
     )
-    spread = timing.shard_spread(rows)
+    spread = shards.shard_spread(rows)
     out: dict[str, Any] = {
         "store": s,
         "collection": collection,
