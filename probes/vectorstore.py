@@ -23,8 +23,9 @@ from typing import Any
 import requests
 
 from probes import stores
-from scaleproof import rundir, shards
-from scaleproof.errors import DeadlineExceeded, ScaleproofError, VectorStoreError
+from scaleproof import rundir, shards, undo
+from scaleproof.errors import ScaleproofError, VectorStoreError
+from scaleproof.waiting import wait_until
 
 __all__ = [
     "app_collection",
@@ -160,26 +161,34 @@ def wait_store_documents(
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Block until the store's own per-shard view accounts for >= `documents` objects; returns
     `{"documents_total", "seconds"}`, raises DeadlineExceeded. Why: Weaviate's per-shard objectCount
     (`/v1/nodes`) is its "eventually consistent" async count (`Shard.ObjectCountAsync`: flushed LSM
     segments only), 0 on a fresh store until the memtables flush; Qdrant's points_count is exact."""
-    t0 = clock()
-    total = 0
     with stores.opened(store, configuration, secrets) as s:
-        while True:
-            snap = s.snapshot(collection, False)
-            total = int(shards.shard_spread(snap.get("per_shard") or [])["documents_total"])
-            if total >= int(documents):
-                return {"documents_total": total, "seconds": round(clock() - t0, 3)}
-            if clock() - t0 >= float(deadline_s):
-                raise DeadlineExceeded(
-                    f"{s.name}'s per-shard view shows {total} of {documents} objects of {collection} after "
-                    f"{deadline_s} s: the documents are not (yet) accounted for in its shards"
-                )
-            sleep(interval_s)
+
+        def total() -> int:
+            return int(
+                shards.shard_spread(s.snapshot(collection, False).get("per_shard") or [])["documents_total"]
+            )
+
+        waited = wait_until(
+            total,
+            deadline_s,
+            interval_s,
+            done=lambda n: n >= int(documents),
+            abort=lambda: undo.check_abort("waiting for the store to count the documents"),
+            wake=undo.ABORT,
+            on_timeout=lambda n: (
+                f"{s.name}'s per-shard view shows {n} of {documents} objects of {collection} after "
+                f"{deadline_s} s: the documents are not (yet) accounted for in its shards"
+            ),
+            clock=clock,
+            sleep=sleep,
+        )
+    return {"documents_total": waited.value, "seconds": waited.waited_s}
 
 
 # -------------------------------------------------------------------------------- steady-state claim

@@ -14,6 +14,8 @@ import subprocess
 import time
 from typing import Any
 
+from scaleproof.waiting import wait_until
+
 __all__ = ["CHILDREN", "alive", "stop"]
 
 #: pid -> Popen of every group leader this process started (reaped by `stop`)
@@ -74,19 +76,14 @@ def stop(
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return {"stopped": False, "signal": None, "exit_code": None, "reason": "vanished"}
-    deadline = clock() + float(grace_s)
-    while clock() < deadline and alive(pid):
-        sleep(0.1)
     sig = "SIGTERM"
-    if alive(pid):
+    if not wait_until(lambda: not alive(pid), grace_s, 0.1, clock=clock, sleep=sleep).done:
         sig = "SIGKILL"
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        end = clock() + 5.0
-        while clock() < end and alive(pid):
-            sleep(0.05)
+        wait_until(lambda: not alive(pid), 5.0, 0.05, clock=clock, sleep=sleep)
     proc = CHILDREN.pop(pid, None)
     code = proc.wait(timeout=5) if proc is not None else None
     return {"stopped": True, "signal": sig, "exit_code": code}

@@ -54,8 +54,9 @@ from probes.stores._qdrant_readings import (
     shard_rows,
     spread_warnings,
 )
-from scaleproof import credentials
-from scaleproof.errors import DeadlineExceeded, ScaleproofError, VectorStoreError
+from scaleproof import credentials, undo
+from scaleproof.errors import ScaleproofError, VectorStoreError
+from scaleproof.waiting import wait_until
 
 __all__ = [
     "REMEDY",
@@ -248,29 +249,36 @@ def wait_formed(
     client_factory: ClientFactory | None = None,
     configuration: Mapping[str, Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> int:
     """Block until the entry peer's `GET /cluster` lists `expected_peers` peers and a leader (what a
     collection needs before it is created). Returns the peer count; raises DeadlineExceeded."""
     urls = peer_urls(qdrant_urls, configuration)
     entry = (client_factory or new_client_factory(api_key, 5.0))(urls[0])
-    end = clock() + float(deadline_s)
-    last = "no answer yet"
-    while True:
+
+    def peers_and_leader() -> tuple[int, bool, str]:
         try:
             view = _view(urls[0], entry)
-            n = len(view["peers"]) if view["status"] == "enabled" else 1
-            if n >= int(expected_peers) and (view["leader"] or view["status"] != "enabled"):
-                return n
-            last = f"{n} peer(s), leader {view['leader']}"
         except ScaleproofError as exc:
-            last = str(exc)
-        if clock() >= end:
-            raise DeadlineExceeded(
-                f"Qdrant at {urls[0]} did not list {expected_peers} peers within {deadline_s} s "
-                f"(last: {last}); check the peers' logs (bootstrap DNS, p2p port 6335)"
-            )
-        sleep(interval_s)
+            return 0, False, str(exc)
+        n = len(view["peers"]) if view["status"] == "enabled" else 1
+        return n, bool(view["leader"] or view["status"] != "enabled"), f"{n} peer(s), leader {view['leader']}"
+
+    waited = wait_until(
+        peers_and_leader,
+        deadline_s,
+        interval_s,
+        done=lambda r: r[0] >= int(expected_peers) and r[1],
+        abort=lambda: undo.check_abort("waiting for the Qdrant peers"),
+        wake=undo.ABORT,
+        on_timeout=lambda r: (
+            f"Qdrant at {urls[0]} did not list {expected_peers} peers within {deadline_s} s "
+            f"(last: {r[2]}); check the peers' logs (bootstrap DNS, p2p port 6335)"
+        ),
+        clock=clock,
+        sleep=sleep,
+    )
+    return waited.value[0]
 
 
 # ------------------------------------------------------------------------------------------ shards

@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "scaleproof.rundir",
             "scaleproof.credentials",
+            "scaleproof.waiting",  # the one poll-until-deadline loop
             "scaleproof.procgroup",
             "scaleproof.usage",
             "scaleproof.targetfile",
