@@ -23,8 +23,9 @@ from typing import Any
 import requests
 
 from probes import stores
+from probes.claims import record_check, run_dir_of
 from scaleproof import rundir, shards, undo
-from scaleproof.errors import ScaleproofError, VectorStoreError
+from scaleproof.errors import VectorStoreError
 from scaleproof.waiting import wait_until
 
 __all__ = [
@@ -120,14 +121,6 @@ def attach_query_deltas(rows: Sequence[Mapping[str, Any]], before: Any, after: A
     return out
 
 
-def _run_dir(configuration: Mapping[str, Any] | None) -> Path | None:
-    """The run directory, when this probe runs inside an experiment (resolved once per probe call)."""
-    try:
-        return rundir.resolve(None, configuration, create=False)
-    except ScaleproofError:
-        return None
-
-
 def record_shards(
     label: str,
     collection: str = "Documents",
@@ -211,7 +204,7 @@ def run_phase(
     """Where this run stands, from its own records: `ingested` (an ingest action ended, ok, failed or
     skipped: `actions.data.ingest_corpus` writes an `Ingest` event) and `queried` (a `record_shards`
     snapshot labelled `queried_label` exists, i.e. the burst is over and its counters settled)."""
-    return _phase_of(_run_dir(configuration), queried_label)
+    return _phase_of(run_dir_of(configuration), queried_label)
 
 
 def _judge(
@@ -281,7 +274,7 @@ def shard_spread_now(
     hold data on >= `min_nodes` nodes; once the `queried_label` snapshot exists (the burst is over,
     its counters settled), >= `min_shards_queried` shards were queried too. Never writes to the store;
     each claimed figure's check goes to the run's `claims.jsonl` (where each claim was checked)."""
-    run = _run_dir(configuration)
+    run = run_dir_of(configuration)
     with stores.opened(store, configuration, secrets) as s:
         name, snap = s.name, s.snapshot(collection, True)
     snaps = _records(run, "shards.jsonl")
@@ -297,21 +290,17 @@ def shard_spread_now(
         "met": not reasons,
         "reasons": reasons,
     }
-    _record_claims(out, out["claim"]["claimed"], configuration)
+    _record_claims(out, out["claim"]["claimed"], run)
     return out
 
 
-def _record_claims(
-    value: Mapping[str, Any], claimed: Mapping[str, int], configuration: Mapping[str, Any] | None
-) -> None:
+def _record_claims(value: Mapping[str, Any], claimed: Mapping[str, int], run: Path | None) -> None:
     """One `claims.jsonl` line per figure claimed in this phase (none at rest)."""
-    from probes.claims import record_check
-
     if value["claim"]["phase"] == "at rest":
         return
     for key, threshold in claimed.items():
         got = value.get(key)
-        record_check(configuration, key, got, threshold, got is not None and int(got) >= int(threshold))
+        record_check(run, key, got, threshold, got is not None and int(got) >= int(threshold))
 
 
 def spread_claim_holds(value: Mapping[str, Any] | None = None) -> bool:
