@@ -115,11 +115,11 @@ def test_a_run_without_faults_never_labels_a_check_faults(tmp_path):
     evidence.after_method_control(configuration=c)  # ingest, snapshots, query burst: no fault
     assert rundir.read_phase(tmp_path, full=True)["reached"] == ["method", "after"]
     with ThreadPoolExecutor(max_workers=1) as pool:  # a continuous sample in flight
-        pool.submit(claims.record_check, c, "shards", 3, 2, True).result()
+        pool.submit(claims.record_check, tmp_path, "shards", 3, 2, True).result()
         assert pool.submit(
             claims.at_least_in_phase, 1, claim="x", method=1, after=3, configuration=c
         ).result()
-    claims.record_check(c, "shards", 3, 2, True)  # the after-hypothesis, main thread
+    claims.record_check(tmp_path, "shards", 3, 2, True)  # the after-hypothesis, main thread
     recs = rundir.read_jsonl(tmp_path / "claims.jsonl")
     assert [(r["claim"], r["phase"]) for r in recs] == [
         ("shards", "method"),
