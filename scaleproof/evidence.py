@@ -313,7 +313,6 @@ def public_configuration(configuration: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-
 def _iso_to_ts(s: Any) -> float | None:
     try:
         return datetime.fromisoformat(str(s)).timestamp()

@@ -55,7 +55,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import click
 
@@ -86,6 +86,7 @@ __all__ = [
     "evaluate_criteria",
     "interrupt_reason",
     "interruption",
+    "recorded_verdict",
     "verdict",
     "verdict_command",
 ]
@@ -406,6 +407,17 @@ def verdict(journal: Mapping[str, Any], *, evidence: Mapping[str, Any] | None = 
     return Verdict(
         "pass", (f"completed, steady state held before/during/after, all {n} criteria met",), tuple(evaluated)
     )
+
+
+def recorded_verdict(journal: Mapping[str, Any]) -> Verdict | None:
+    """The verdict the evidence control recorded in the journal's block (outcome, reasons, and the
+    criteria as the builder judged them): what the report reads instead of judging again. None when
+    there is none to read (no block, another version, no valid outcome): judge with `verdict()`."""
+    block = find_evidence(journal)
+    if not block or block.get("version") != EVIDENCE_VERSION or block.get("verdict") not in get_args(Outcome):
+        return None
+    reasons = tuple(str(r) for r in block.get("verdict_reasons") or [])
+    return Verdict(block["verdict"], reasons, tuple(block.get("criteria") or []))
 
 
 # ---------------------------------------------------------------------------------------------- command
