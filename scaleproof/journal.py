@@ -37,6 +37,7 @@ __all__ = [
     "experiment_extension",
     "experiment_kind",
     "find_evidence",
+    "load_evidence",
     "load_journal",
     "run_label",
     "validate_journal",
@@ -182,6 +183,27 @@ def load_journal(path: str | os.PathLike[str]) -> Journal:
             ) from None
         raise JournalError(path, f"corrupt JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     return validate_journal(data, path)
+
+
+def load_evidence(path: str | os.PathLike[str]) -> Evidence:
+    """The evidence block of a journal file, or of a run directory (its `evidence.json`, the block the
+    control wrote beside the journal). Every failure is a :class:`JournalError` naming the file."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "evidence.json"
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise JournalError(p, "no such file (not a run directory?)") from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise JournalError(p, f"unreadable evidence block: {exc}") from None
+        if not isinstance(data, dict) or data.get("name") != EVIDENCE_NAME:
+            raise JournalError(p, f"not a {EVIDENCE_NAME} evidence block")
+        return data  # type: ignore[return-value]
+    block = find_evidence(load_journal(p))
+    if block is None:
+        raise JournalError(p, f"no {EVIDENCE_NAME} evidence block in the journal's extensions")
+    return block
 
 
 def expand_journal_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -71,6 +71,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.validate",
             "scaleproof.init_target",
             "scaleproof.bench",
+            "scaleproof.benchfigures",  # bench's figures, read from journals
+            "scaleproof.floorrun",  # the cluster's floor workload and its chaos run
             "scaleproof.cluster.*",
         ),
     ),
