@@ -7,7 +7,7 @@
 
 Sources: journals (with the scaleproof evidence block) and run directories
 (`journals/runs/<id>/evidence.json`); default: every run directory under `journals/runs`. Figures are
-recomputed with `scaleproof.timing` / `scaleproof.floor` (the functions the evidence uses). Each
+recomputed with `scaleproof.podtimeline` / `scaleproof.floor` (the functions the evidence uses). Each
 kind prints the `chaos run` wall time of its journals (the bulk of a warm `scaleproof run`: cluster
 up, images cached, nothing to deploy). `floor` runs experiments/pod-kill.yaml through `chaos run`
 against k8s/floor/floor.yaml (agnhost netexec), configured only by SCALEPROOF_* variables, stores

@@ -1,6 +1,6 @@
 """Benchmark figures across runs, from their evidence blocks (`scaleproof.contract.Evidence`), read
 through `scaleproof.journal` (journals, journal folders, run dirs): recomputed with
-`scaleproof.timing` / `scaleproof.floor`, the functions the evidence uses."""
+`scaleproof.podtimeline` / `scaleproof.floor`, the functions the evidence uses."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from scaleproof import floor as floor_figures
-from scaleproof import timing
+from scaleproof import podtimeline
 from scaleproof.contract import Evidence
 from scaleproof.journal import Journal, JournalError, find_evidence, load_evidence, load_journal
+from scaleproof.phases import percentile
 
 __all__ = [
     "KINDS",
@@ -80,7 +81,7 @@ def run_times(paths: Iterable[str | Path], kind: str) -> dict[str, Any]:
     vals = list(per_run.values())
     return {
         "per_run": per_run,
-        "median_s": timing.percentile(vals, 50),
+        "median_s": percentile(vals, 50),
         "max_s": max(vals) if vals else None,
     }
 
@@ -93,7 +94,7 @@ def _kills(evidence: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def pod_kill_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """MTTR summary over every kill of every run, per-phase medians, and failed requests per kill."""
     kills = _kills(evidence)
-    s = timing.mttr_summary(kills)
+    s = podtimeline.mttr_summary(kills)
     known = [int(f) for f in (k.get("failed_requests") for k in kills) if f is not None]
     return {
         "runs": len(evidence),
@@ -135,7 +136,7 @@ def scale_figures(evidence: Sequence[dict[str, Any]], journal_bytes: int | None 
         "recovered": sum(1 for k in kills if k.get("recovered")),
         "rounds": len(per_round),
         "victims_per_round": sorted(set(per_round.values())),
-        "mttr": timing.mttr_summary(kills),
+        "mttr": podtimeline.mttr_summary(kills),
         "recorder_cpu_s": max((float(c["cpu_s"]) for c in chaos if c.get("cpu_s") is not None), default=None),
         "recorder_rss_peak_mib": max(
             (float(c["rss_peak_mib"]) for c in chaos if c.get("rss_peak_mib") is not None), default=None
@@ -178,8 +179,8 @@ def hpa_scale_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "runs": runs,
         "count": len(vals),
-        "p50": timing.percentile(vals, 50),
-        "p95": timing.percentile(vals, 95),
+        "p50": percentile(vals, 50),
+        "p95": percentile(vals, 95),
         "max": max(vals) if vals else None,
     }
 

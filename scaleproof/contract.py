@@ -12,8 +12,8 @@ a block whose computation failed carries only `name`, `version`, `run_dir`, `met
 `error` (and `interrupt`, `verdict`, `verdict_reasons`).
 
 The timelines of each kind (`timelines.kills`, `.scale`, `.shards`) are typed by the modules that
-compute them (`scaleproof.timing`'s `KillTimeline`, `ScaleTimeline`); here they are plain mappings so
-that the contract does not follow those modules' internals.
+compute them (`podtimeline.KillTimeline`, `scaletimeline.ScaleTimeline`); here they are plain
+mappings so that the contract does not follow those modules' internals.
 """
 
 from __future__ import annotations
@@ -81,14 +81,14 @@ class ExperimentRef(TypedDict, total=False):
 class ShardsTimeline(TypedDict, total=False):
     store: str
     collection: str | None
-    per_shard: list[dict[str, Any]]  # shard, node, objects, queries (timing.shard_spread)
+    per_shard: list[dict[str, Any]]  # shard, node, objects, queries (shards.shard_spread)
     snapshots: list[dict[str, Any]]  # label, t
 
 
 class Timelines(TypedDict, total=False):
-    kills: list[dict[str, Any]]  # timing.KillTimeline, one per kill
-    mttr: dict[str, Any]  # timing.mttr_summary
-    scale: dict[str, Any]  # timing.ScaleTimeline, with `cadence` (timing.scale_cadence)
+    kills: list[dict[str, Any]]  # podtimeline.KillTimeline, one per kill
+    mttr: dict[str, Any]  # podtimeline.mttr_summary
+    scale: dict[str, Any]  # scaletimeline.ScaleTimeline, with `cadence` (scale_cadence)
     shards: ShardsTimeline
 
 

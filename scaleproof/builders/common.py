@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scaleproof import rundir, timing
+from scaleproof import phases, rundir
 from scaleproof.contract import ClaimSummary, Cost, Figures, Metric, ProcessCost
 
 __all__ = [
@@ -67,12 +67,12 @@ def metric(
 
 def load_figures(load: list[dict[str, Any]], figures: Figures) -> None:
     """The error rate and the failed requests over the run, from Locust's per-second rows."""
-    rate, _requests, fail = timing.error_rate(load)
+    rate, _requests, fail = phases.error_rate(load)
     figures["metrics"]["error_rate"] = metric(
         rate,
         "ratio",
         "Locust failures / requests over the run (1 s buckets)",
-        timing.LOAD_RESOLUTION_S,
+        phases.LOAD_RESOLUTION_S,
         len(load),
         "no request recorded by Locust" if rate is None else None,
     )
@@ -80,7 +80,7 @@ def load_figures(load: list[dict[str, Any]], figures: Figures) -> None:
         fail if load else None,
         "requests",
         "Locust failures over the run",
-        timing.LOAD_RESOLUTION_S,
+        phases.LOAD_RESOLUTION_S,
         len(load),
         "no load recorded",
     )

@@ -3,7 +3,7 @@ cadence, the most Ready pods and the HPA's reversals (pure)."""
 
 from __future__ import annotations
 
-from scaleproof import timing
+from scaleproof import phases, scaletimeline
 from scaleproof.builders.common import Builder, Recording, metric
 from scaleproof.contract import Figures
 
@@ -24,7 +24,7 @@ def build(rec: Recording, figures: Figures) -> None:
     """The scale timeline of the recorded events and load, with the cadence the control read."""
     target = _target(rec)
     m = figures["metrics"]
-    st = timing.time_to_scale(rec.events, rec.load or None, target_replicas=target)
+    st = scaletimeline.time_to_scale(rec.events, rec.load or None, target_replicas=target)
     res = max((p.get("resolution_s") or 0 for p in st["phases"]), default=None)
     n = len(st["phases"])
     m["time_to_scale_s"] = metric(
@@ -39,7 +39,7 @@ def build(rec: Recording, figures: Figures) -> None:
         st["max_ready_replicas"],
         "pods",
         "maximum Ready pods after the load started",
-        timing.LOCAL_RESOLUTION_S,
+        phases.LOCAL_RESOLUTION_S,
         len(st["replicas"]),
         "no pod events after the load started",
     )
@@ -47,7 +47,7 @@ def build(rec: Recording, figures: Figures) -> None:
         st["flaps"], "reversals", "direction changes of HPA desiredReplicas", None, len(st["decisions"])
     )
     c = rec.cadence
-    st["cadence"] = timing.scale_cadence(  # type: ignore[typeddict-unknown-key]
+    st["cadence"] = scaletimeline.scale_cadence(  # type: ignore[typeddict-unknown-key]
         rec.events, st, c["hpa_sync_period_s"], c["metrics_resolution_s"], c["sources"]
     )
     for key, text in CADENCE_FIGURES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scaleproof import timing
+from scaleproof import phases, podtimeline
 from scaleproof.builders.common import Builder, Recording, metric
 from scaleproof.contract import Figures
 
@@ -35,8 +35,8 @@ def build(rec: Recording, figures: Figures) -> None:
     """MTTR per kill from the recorded events (paired through owner references) and the load."""
     events, load = rec.events, rec.load
     mttr_to = str(rec.declared.get("mttr_to") or "endpoints_ready")
-    tls = timing.kill_timelines(events, load or None, mttr_to=mttr_to)  # type: ignore[arg-type]
-    s = timing.mttr_summary(tls)
+    tls = podtimeline.kill_timelines(events, load or None, mttr_to=mttr_to)  # type: ignore[arg-type]
+    s = podtimeline.mttr_summary(tls)
     _mttr_figures(s, figures, mttr_to)
     per_kill = [t.get("failed_requests") for t in tls]
     known = [int(x) for x in per_kill if x is not None]
@@ -44,18 +44,18 @@ def build(rec: Recording, figures: Figures) -> None:
         max(known) if known and len(known) == len(tls) else None,
         "requests",
         "max over kills of Locust failures in [delete accepted, next kill)",
-        timing.LOAD_RESOLUTION_S,
+        phases.LOAD_RESOLUTION_S,
         len(known),
         "no kill recorded" if not tls else "no per-second load stats for some kill window",
     )
-    series = timing.ready_series(events)
+    series = podtimeline.ready_series(events)
     t_first = min((float(e["t"]) for e in events if e.get("kind") == "Kill"), default=None)
     window = [p["ready"] for p in series if t_first is not None and p["t"] >= t_first]
     figures["metrics"]["min_ready_replicas"] = metric(
         min(window) if window else None,
         "pods",
         "minimum Ready pods (condition, no deletionTimestamp) after the first kill",
-        timing.LOCAL_RESOLUTION_S,
+        phases.LOCAL_RESOLUTION_S,
         len(window),
         "no pod events after a kill",
     )

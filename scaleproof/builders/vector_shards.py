@@ -6,27 +6,32 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scaleproof import timing
+from scaleproof import shards
 from scaleproof.builders.common import Builder, Recording, metric
 from scaleproof.contract import Figures
 
-__all__ = ["BUILDER", "build", "query_deltas"]
+__all__ = ["BUILDER", "build", "attach_query_deltas"]
 
 FIGURE_NAMES = ("shards_min", "nodes_with_shards", "documents_total", "shards_queried")
 
 
-def query_deltas(rows: Sequence[Mapping[str, Any]], before: Any, after: Any) -> list[dict[str, Any]]:
+def attach_query_deltas(rows: Sequence[Mapping[str, Any]], before: Any, after: Any) -> list[dict[str, Any]]:
     """Rows with `queries` = counter delta per shard between two counter snapshots (attached to one
-    replica row per shard: counters are per shard). Rows unchanged when either snapshot is missing.
-    (The same rule as `probes.vectorstore.attach_query_deltas`, which the probe layer may import
-    from here.)"""
+    replica row per shard: counters are per shard); a shard whose counter went down gets `queries`
+    None and `counter_reset` `{"before", "after"}` instead (`scaleproof.shards.query_deltas`). Rows
+    unchanged when either snapshot is missing. (`probes.vectorstore.attach_query_deltas` is this.)"""
     out = [dict(r) for r in rows]
     if not isinstance(before, Mapping) or not isinstance(after, Mapping):
         return out
     seen: set[str] = set()
+    wanted = {str(r.get("shard")): float(after.get(str(r.get("shard")), 0.0)) for r in out}
+    deltas, resets = shards.query_deltas(before, wanted)
+    reset_of = {r["shard"]: r for r in resets}
     for r in out:
         sh = str(r.get("shard"))
-        r["queries"] = None if sh in seen else float(after.get(sh, 0.0)) - float(before.get(sh, 0.0))
+        r["queries"] = None if sh in seen else deltas.get(sh)
+        if sh in reset_of and sh not in seen:
+            r["counter_reset"] = {"before": reset_of[sh]["before"], "after": reset_of[sh]["after"]}
         seen.add(sh)
     return out
 
@@ -35,7 +40,7 @@ def _spread_figures(
     snaps: list[dict[str, Any]], after: Mapping[str, Any], last: Mapping[str, Any], figures: Figures
 ) -> None:
     m = figures["metrics"]
-    spreads = [timing.shard_spread(s.get("per_shard") or []) for s in snaps]
+    spreads = [shards.shard_spread(s.get("per_shard") or []) for s in snaps]
     store = str(after.get("store") or "weaviate")
     data_src = after.get("per_shard_source") or "/v1/nodes verbose"
     m["shards_min"] = metric(
@@ -78,12 +83,12 @@ def build(rec: Recording, figures: Figures) -> None:
     # each snapshot names its store and sources (journals older than that were Weaviate's)
     store = str(after.get("store") or "weaviate")
     counter_src = after.get("counters_source") or "Weaviate :2112 metrics"
-    rows = query_deltas(
+    rows = attach_query_deltas(
         after.get("per_shard") or [],
         before.get("counters") if before is not after else None,
         after.get("counters"),
     )
-    last = timing.shard_spread(rows)
+    last = shards.shard_spread(rows)
     _spread_figures(snaps, after, last, figures)
     why = after.get("counters_error") or before.get("counters_error") or "no before/after query counters"
     figures["metrics"]["shards_queried"] = metric(

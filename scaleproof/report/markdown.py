@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaleproof.journal import declared_criteria
+from scaleproof.phases import percentile
 from scaleproof.report.kinds import floor_section
 from scaleproof.report.numbers import FIG_RE, Aggregate, FigureBook, aggregate, collect_figures, fig
 from scaleproof.report.runs import RunDoc, make_runs
 from scaleproof.report.sections import run_section
 from scaleproof.report.text import esc, format_number, iso, table
-from scaleproof.timing import percentile
 from scaleproof.verdict import chaos_exit_code
 
 __all__ = [

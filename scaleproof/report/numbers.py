@@ -11,10 +11,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from scaleproof.phases import percentile
 from scaleproof.report.promview import crosscheck
 from scaleproof.report.runs import RunDoc, kills_of, newest_pod_kill
 from scaleproof.report.text import format_number
-from scaleproof.timing import percentile
 
 __all__ = [
     "FIG_RE",
