@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import click
+
+from scaleproof.waiting import wait_until
 
 __all__ = ["FLOOR_ENV", "FLOOR_MANIFEST", "FLOOR_NAMESPACE", "run_floor"]
 
@@ -85,6 +86,15 @@ def _wait_namespace_gone(kubeconfig: Path, say: Any, timeout_s: float = 180) -> 
         )
 
 
+def _answers(url: str) -> bool:
+    """The floor's Service answers 200 through its NodePort on loopback."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback NodePort)
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
 def _deploy_floor(kubeconfig: Path, say: Any, replicas: int = 3) -> None:
     _wait_namespace_gone(kubeconfig, say)
     for argv in (
@@ -96,17 +106,9 @@ def _deploy_floor(kubeconfig: Path, say: Any, replicas: int = 3) -> None:
         if proc.returncode != 0:
             raise click.ClickException(f"kubectl {' '.join(argv)}: {proc.stderr.strip()[-800:]}")
     url = FLOOR_ENV["SCALEPROOF_APP_URL"] + FLOOR_ENV["SCALEPROOF_READY_PATH"]
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback NodePort)
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise click.ClickException(f"{url} did not answer 200 within 60 s after the rollout")
-        time.sleep(1)
+    waited = wait_until(lambda: _answers(url), 60, 1)
+    if not waited.done:
+        raise click.ClickException(f"{url} did not answer 200 within 60 s after the rollout")
     say(f"floor deployed: {FLOOR_NAMESPACE}/floor, {replicas} Ready, {url} answers")
 
 

@@ -108,3 +108,22 @@ def test_floor_passes_restricted_in_a_namespace_that_enforces_it():
     assert pss.violations(docs["Deployment"]["spec"]["template"]["spec"]) == []
     labels = docs["Namespace"]["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_floor_is_deployed_once_its_url_answers(monkeypatch, tmp_path):
+    """After the rollout the NodePort may refuse a moment: polled (waiting.wait_until) until a 200."""
+    answers = iter([OSError("refused"), _Ok()])
+
+    def urlopen(url, timeout):
+        a = next(answers)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    said: list[str] = []
+    monkeypatch.setattr(
+        floorrun, "_kubectl", lambda kc, *argv, timeout=180: subprocess.CompletedProcess(argv, 0)
+    )
+    monkeypatch.setattr(floorrun.urllib.request, "urlopen", urlopen)
+    floorrun._deploy_floor(tmp_path / "kubeconfig", said.append, replicas=2)
+    assert said[-1].startswith("floor deployed: scaleproof-floor/floor, 2 Ready")
