@@ -55,13 +55,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import click
 
 from scaleproof import criteria as criteria_module
 from scaleproof.command import Usage4Command
-from scaleproof.contract import Interrupt
+from scaleproof.contract import Interrupt, Outcome
 from scaleproof.criteria import CriterionResult
 from scaleproof.journal import (
     EVIDENCE_VERSION,
@@ -93,7 +93,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["pass", "fail", "inconclusive"]
+# the outcomes are the evidence contract's (`contract.Outcome`): one list, written and read
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
