@@ -9,7 +9,7 @@ import pytest
 
 from scaleproof import builders, criteria, evidence, rundir
 from scaleproof.builders import BUILDERS, Recording
-from tests.unit import test_timing as tt
+from tests.unit import eventlog as tt
 from tests.unit.test_evidence import POD_KILL_CRITERIA, journal, pod_kill_run_dir
 
 pytestmark = pytest.mark.unit
