@@ -46,6 +46,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypedDict
 
+from scaleproof import failcount
+
 __all__ = [
     "LOCAL_RESOLUTION_S",
     "SERVER_RESOLUTION_S",
@@ -359,11 +361,6 @@ def _set_at(series: Sequence[tuple[float, frozenset[str]]], t: float) -> frozens
 
 
 # ------------------------------------------------------------------------------------------------ load
-def _load_window(load: Sequence[Mapping[str, Any]], start: float, end: float) -> list[Mapping[str, Any]]:
-    """1 s buckets overlapping [start, end)."""
-    return [b for b in load if float(b["t"]) + 1.0 > start and float(b["t"]) < end]
-
-
 def error_rate(load: Sequence[Mapping[str, Any]] | None) -> tuple[float | None, int, int]:
     """(failures / requests, requests, failures) over per-second stats; rate None without requests."""
     if not load:
@@ -484,7 +481,7 @@ def _user_traffic(
     tl: KillTimeline, load: Sequence[Mapping[str, Any]], t0: float, next_t0: float, notes: list[str]
 ) -> float | None:
     """Fill the kill window's request figures; return when users were served again (1 s buckets)."""
-    window = _load_window(load, t0, next_t0)
+    window = failcount.kill_window(load, t0, next_t0)  # each bucket in one window only
     tl["failed_requests"] = sum(int(b.get("failures") or 0) for b in window)
     tl["requests"] = sum(int(b.get("requests") or 0) for b in window)
     failing = [b for b in window if int(b.get("failures") or 0) > 0]
@@ -493,7 +490,13 @@ def _user_traffic(
         return t0  # nothing failed: the phase is empty (clamped to the previous boundary)
     last_fail_end = float(failing[-1]["t"]) + 1.0
     tl["outage_s"] = round(last_fail_end - float(failing[0]["t"]), 3)
-    clean_after = [b for b in window if float(b["t"]) >= last_fail_end and int(b.get("requests") or 0) > 0]
+    # served again: any later second with a successful request, in this window or after it (the
+    # window can end one bucket after its last failure: the next kill's window holds the next second)
+    clean_after = [
+        b
+        for b in load
+        if float(b["t"]) >= last_fail_end and int(b.get("requests") or 0) > int(b.get("failures") or 0)
+    ]
     if not clean_after:
         notes.append("no successful traffic observed after the last failure in the kill window")
         return None
@@ -564,8 +567,9 @@ def kill_timelines(
     MTTR (`mttr_s`, seconds) = delete accepted → end of phase `mttr_to` (default: the Service's ready
     EndpointSlice endpoints back to full with the replacement in and the victim out). A kill whose
     replacement never became Ready (or whose endpoints never came back) has `recovered: False`,
-    `mttr_s: None` and a `reason`. `failed_requests` counts Locust failures in the kill's window
-    [delete accepted, next kill) at 1 s resolution."""
+    `mttr_s: None` and a `reason`. `failed_requests` counts Locust failures in the kill's window at
+    1 s resolution, each second in one window only (`scaleproof.failcount`: a second that straddles
+    the next kill belongs to the next kill)."""
     evs = _sorted(events)
     kills = [e for e in evs if e.get("kind") == "Kill"]
     pods = _pod_histories(evs)

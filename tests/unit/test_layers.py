@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof",  # the package: only __version__
             "scaleproof.errors",
             "scaleproof.timing",
+            "scaleproof.failcount",
             "scaleproof.criteria",
             "scaleproof.cadence",
             "scaleproof.floor",
