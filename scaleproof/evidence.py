@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from probes.prometheus import POD_COUNT_QUERY, PROM_QUERY_PREFIX, prometheus_queries
-from scaleproof import __version__, credentials, criteria, rundir, timing, undo, usage
+from scaleproof import __version__, credentials, criteria, refusal, rundir, stops, timing, undo, usage
 from scaleproof import verdict as verdict_module
 from scaleproof.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
 
@@ -188,6 +188,8 @@ def before_experiment_control(
     if _run_dir(configuration) is None:
         configure_control(configuration, experiment or (context if isinstance(context, Mapping) else None))
     cfg = configuration or {}
+    # issue 22: ranges and cross-field rules, before the first Kubernetes call (raises to stop the run)
+    refusal.refuse_invalid_configuration(experiment, cfg, _run_dir(cfg))
     if not snapshot_specs or not cfg.get("namespace") or not cfg.get("deployment"):
         return
     try:
@@ -261,6 +263,8 @@ def before_activity_control(context: Any = None, **kwargs: Any) -> None:
         return
     stage = str(_STAGE["stage"]).split(" (", 1)[0]
     undo.set_phase(f"{stage} ({context.get('type') or 'activity'} '{context.get('name')}')")
+    # a step that recorded a stop (scaleproof.stops) ends the method here: no next step, no load
+    refusal.stop_before_next_activity(_run_dir(kwargs.get("configuration")), stage == "the method")
 
 
 def after_activity_control(
@@ -316,7 +320,9 @@ def after_experiment_control(
         # the chaos process' own cost, read now (the run's end) into the run dir: the figures are then
         # a function of the journal and the run dir, as everything else in the block
         rundir.write_json_atomic(run_dir / COST_FILE, usage.process_usage("self"))
-        block = build_evidence(state, run_dir, configuration, prometheus=prometheus)
+        stop = stops.read_stop(run_dir)  # a refused run measured nothing: no Prometheus query either
+        block = build_evidence(state, run_dir, configuration, prometheus=prometheus and not stop)
+        block.update(stop)
     except Exception as exc:
         logger.exception("evidence computation failed")
         block = {

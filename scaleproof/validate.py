@@ -38,6 +38,7 @@ __all__ = [
     "check_configuration",
     "check_reachability",
     "check_targets",
+    "configuration_refusal",
     "chaos_validate_command",
     "install_chaoslib_guard",
     "validate_experiment",
@@ -52,6 +53,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "replicas": (1, 100),
     "min_ready": (0, 100),
     "kills": (1, 1000),
+    "kill_count": (1, 100),
     "kill_interval_s": (0, 3600),
     "max_error_rate": (0.0, 1.0),
     "load_run_time_s": (10, 86400),
@@ -207,6 +209,11 @@ def _cross_checks(
 
     if (mr := num("min_ready")) is not None and (r := num("replicas")) is not None and mr > r:
         problems.append(f"{_where('min_ready', info['min_ready'], env)}: must be ≤ replicas ({r:g})")
+    if (kc := num("kill_count")) is not None and (r := num("replicas")) is not None and kc > r:
+        problems.append(
+            f"{_where('kill_count', info['kill_count'], env)}: must be ≤ replicas ({r:g}): "
+            "no more pods can be killed at once than the workload runs"
+        )
     md, lr = num("method_deadline_s"), num("load_run_time_s")
     if md is not None and lr is not None and md >= lr:
         problems.append(
@@ -266,6 +273,21 @@ def _string_checks(
             f"{_where('collection', info['collection'], env)}: a collection (Weaviate class) name starts "
             f"with an upper-case letter and has only letters, digits and _, got {coll!r}"
         )
+
+
+def configuration_refusal(
+    config_info: Mapping[str, Any], configuration: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> list[str]:
+    """What `scaleproof validate --offline` says about the configuration `chaos run` loaded, with the
+    same lines. An entry `chaos run --var` overrode (its loaded value differs from what the variable
+    or the default gives) is judged by its loaded value."""
+    env = os.environ if env is None else env
+    _, values = check_configuration(config_info, env)
+    info = {
+        k: (configuration[k] if k in configuration and k in values and values[k] != configuration[k] else e)
+        for k, e in config_info.items()
+    }
+    return check_configuration(info, env)[0]
 
 
 # ------------------------------------------------------------------------------------------ targets

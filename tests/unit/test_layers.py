@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "1 run plumbing",
         (
             "scaleproof.rundir",
+            "scaleproof.stops",
             "scaleproof.credentials",
             "scaleproof.procgroup",
             "scaleproof.usage",
@@ -66,6 +67,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.chaosrun",
             "scaleproof.pipeline",
             "scaleproof.validate",
+            "scaleproof.refusal",
             "scaleproof.init_target",
             "scaleproof.bench",
             "scaleproof.cluster.*",
