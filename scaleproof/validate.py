@@ -67,6 +67,7 @@ RANGES: dict[str, tuple[float, float]] = {
 NAMES = ("deployment", "hpa", "service")
 STORES = ("weaviate", "qdrant")
 URLS = ("app_url", "prometheus_url", "weaviate_url", "qdrant_url")
+OPTIONAL_URLS = ("prometheus_url",)  # evidence, not the verdict: empty runs without it
 READY_PATHS = {
     "app_url": "/readyz",
     "prometheus_url": "/-/ready",
@@ -249,6 +250,8 @@ def _string_checks(
         if why:
             problems.append(f"{_where('selector', info['selector'], env)}: {why}")
     for key in URLS:
+        if key in OPTIONAL_URLS and not values.get(key):
+            continue  # empty: run without it (the README's `SCALEPROOF_PROMETHEUS_URL=`)
         if key in values and (why := _url_problem(str(values[key] or ""))):
             problems.append(f"{_where(key, info[key], env)}: {why}")
     for u in str(values.get("weaviate_metrics_urls") or "").split(","):

@@ -417,14 +417,15 @@ def _stop_verdict(
     block: Mapping[str, Any] | None, others: list[str], evaluated: Sequence[CriterionResult]
 ) -> Verdict | None:
     """A run stopped before its measurement (`scaleproof.stops`): refused (its configuration or target
-    is invalid) or inconclusive (the system was not ready for the measurement). What else went wrong
-    followed from the stop; it stays listed after the stop's own lines."""
+    is invalid) or inconclusive (the system was not ready for the measurement). What else the journal
+    shows (an interrupted status, no figures) followed from the stop and is not repeated; a failed
+    rollback is (the cluster may not be back)."""
     for kind, outcome in (("refused", "refused"), ("precondition", "inconclusive")):
         record = (block or {}).get(kind)
         if isinstance(record, Mapping):
             problems = [str(p) for p in record.get("problems") or []] or ["no reason recorded"]
             head = f"{kind} at {record.get('stage') or 'an unknown stage'}: " + "; ".join(problems)
-            rest = [r for r in others if not r.startswith("evidence control recorded verdict")]
+            rest = [r for r in others if r.startswith("rollback ")]
             return Verdict(outcome, (head, *rest), tuple(evaluated))  # type: ignore[arg-type]
     return None
 
