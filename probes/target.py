@@ -7,8 +7,8 @@ of another workload (the selector is evaluated by the API server, so set-based s
 HPA that scales something else, a Service that is missing, a readiness path that does not answer
 200, a load that cannot run. A configuration that names something absent or foreign (NotFound,
 UnsafeTarget, LoadError) also records a refusal (`scaleproof.stops`: verdict `refused`); a readiness
-path that does not answer stays a failed gate (verdict `fail`). Once it has passed in a run it answers from the run directory, so the
-continuous samples do not repeat it.
+path that does not answer stays a failed gate (verdict `fail`). Once it has passed in a run it
+answers from the run directory, so the continuous samples do not repeat it.
 """
 
 from __future__ import annotations

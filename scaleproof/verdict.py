@@ -1,12 +1,13 @@
-"""The honest verdict of one run: pass, fail, inconclusive or refused, with the reasons. The ONE verdict: the
-evidence control (`scaleproof.evidence`, the block it writes), `scaleproof verdict` and the report
-all call `verdict()`.
+"""The honest verdict of one run: pass, fail, inconclusive or refused, with the reasons. The ONE
+verdict: the evidence control (`scaleproof.evidence`, the block it writes), `scaleproof verdict` and
+the report all call `verdict()`.
 
 `chaos run` (chaostoolkit 1.19.0, measured) exits 1 when the journal status is not `completed` or the
 run deviated: a gate probe that RAISED (status `failed`, e.g. the target check), an interrupted run.
 It exits 0 when a gate probe was only out of tolerance (status `completed`: e.g. the readiness path
 answered 503, the fault was never injected) and when a method action raised `ActivityFailed`; it
-ignores breaches during the method (`steady_states.during`). See /work/shared/reference/chaos-tools-notes.md §1.7–1.9. This module looks at
+ignores breaches during the method (`steady_states.during`). See
+/work/shared/reference/chaos-tools-notes.md §1.7–1.9. This module looks at
 everything instead. The rules are the union of the two verdicts that existed before issue 11 (the
 control's and this module's); where they differed, the stricter or more honest one was kept:
 

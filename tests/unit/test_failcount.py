@@ -80,8 +80,9 @@ def test_sum_of_kill_windows_never_exceeds_the_run_total(fails):
     assert per_kill + counts["before_first_kill"] == total
     # the windows cover the run when no bucket ends at or before the first kill: then equal
     covered = [b for b in load if b["t"] + 1 > T0 + 0.5]
-    assert sum(failcount.count_failures(covered, [T0 + 0.5, T0 + 10.5, T0 + 20.5])["per_kill"]) == (
-        timing.error_rate(covered)[2]
+    assert (
+        sum(failcount.count_failures(covered, [T0 + 0.5, T0 + 10.5, T0 + 20.5])["per_kill"])
+        == (timing.error_rate(covered)[2])
     )
 
 
