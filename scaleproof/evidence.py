@@ -40,7 +40,19 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from probes.prometheus import POD_COUNT_QUERY, PROM_QUERY_PREFIX, prometheus_queries
-from scaleproof import __version__, credentials, criteria, refusal, rundir, stops, timing, undo, usage
+from scaleproof import (
+    __version__,
+    credentials,
+    criteria,
+    progress,
+    refusal,
+    rundir,
+    stops,
+    summary,
+    timing,
+    undo,
+    usage,
+)
 from scaleproof import verdict as verdict_module
 from scaleproof.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
 
@@ -169,6 +181,7 @@ def configure_control(
     rundir.set_phase(run_dir, "before")
     undo.install_exit_hook(run_dir, configuration)
     undo.install_signal_guard()
+    progress.install_console_filter()  # the continuous hypothesis' repeated samples off the console
     logger.info("scaleproof run %s → %s", run_id, run_dir)
 
 
@@ -347,6 +360,8 @@ def after_experiment_control(
     _judged(state, block)
     exts.append(block)
     state["extensions"] = exts
+    for line in summary.summary_lines(block, state):  # the figures and the verdict, no 2nd command
+        progress.step(line)
     if run_dir is not None:
         try:
             rundir.write_json_atomic(run_dir / "evidence.json", block)

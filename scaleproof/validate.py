@@ -91,6 +91,9 @@ INTERNAL_VARS = frozenset(
         "SCALEPROOF_REQUEST_TIMEOUT_S",
         "SCALEPROOF_QUERY_SEED",
         "SCALEPROOF_QUERY_COUNT",
+        # test switches (the e2e fixture refresh, the console fixture), read by tests, not experiments
+        "SCALEPROOF_RECORD_EVENTS",
+        "SCALEPROOF_REGEN_CONSOLE",
     }
 )
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -34,6 +34,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.errors",
             "scaleproof.timing",
             "scaleproof.failcount",
+            "scaleproof.hpabehavior",
+            "scaleproof.summary",
             "scaleproof.criteria",
             "scaleproof.cadence",
             "scaleproof.floor",
@@ -47,6 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "scaleproof.rundir",
             "scaleproof.stops",
+            "scaleproof.progress",
             "scaleproof.credentials",
             "scaleproof.procgroup",
             "scaleproof.usage",

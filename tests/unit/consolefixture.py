@@ -1,0 +1,42 @@
+"""Providers for the console-output test (test_console.py): a pod-kill-shaped run with no cluster.
+
+The method calls the real progress code (`actions.killprogress.KillProgress`) for 10 kill rounds with
+stand-in victims, while Locust's live CSV (written here, one row per second) holds a failure in two of
+the kill windows. The continuous hypothesis samples four probes every 0.05 s, like pod-kill's four.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from actions.killprogress import KillProgress
+from scaleproof import rundir
+
+HEADER = "Timestamp,User Count,Type,Name,Total Request Count,Total Failure Count\n"
+
+
+def answer(value: Any = True) -> Any:
+    return value
+
+
+def ten_kills(kills: int = 10, gap_s: float = 1.0, configuration: Any = None) -> dict[str, Any]:
+    """Kill rounds `gap_s` apart with stand-in victims, each back after `gap_s / 2`; Locust's live CSV
+    gets one row per round (20 requests, a failure in rounds 4 and 8)."""
+    run_dir = rundir.resolve(None, configuration)
+    csv = Path(run_dir) / "load_stats_history.csv"
+    reqs = fails = 0
+    csv.write_text(HEADER + f"{int(time.time()) - 1},10,,Aggregated,0,0\n")
+    reporter = KillProgress(kills, run_dir, ready=3)
+    for i in range(kills):
+        t_accepted = time.time()
+        reporter.killed([{"name": f"orders-7d9f-{i:05d}", "t_accepted": t_accepted}])
+        reqs, fails = reqs + 20, fails + (1 if i in (3, 7) else 0)
+        with csv.open("a") as fh:
+            fh.write(f"{int(t_accepted) + 1},10,,Aggregated,{reqs},{fails}\n")
+        time.sleep(gap_s / 2)
+        reporter.recovered()
+        time.sleep(gap_s / 2)
+    reporter.flush()
+    return {"kills": kills}
