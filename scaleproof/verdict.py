@@ -22,7 +22,8 @@ control's and this module's); where they differed, the stricter or more honest o
 | status interrupted without a recorded signal, failed, aborted| fail          |
 | no final status (None) in a finished journal                 | fail          |
 | deviated (after-hypothesis out of tolerance)                 | fail          |
-| steady_states.before.steady_state_met false (chaos exit 0!)  | fail          |
+| steady_states.before.steady_state_met false (chaos exit 0    | fail          |
+| when out of tolerance, 1 when a gate probe raised)           |               |
 | any steady_states.during sample not met (probes named)       | fail          |
 | steady_states.after not met (probes named)                   | fail          |
 | a method activity with status failed (chaos exit 0!)         | fail          |
