@@ -106,7 +106,8 @@ def reset_to_hpa_minimum(
         namespace, selector, deployment=target, hpa=name, run_dir=run_dir, configuration=configuration
     )
     window = _stabilisation_off(name, namespace, spec, plan, run_dir, configuration)
-    before = int((plan.get("deployment") or {}).get("replicas") or 0)
+    dep: Mapping[str, Any] = plan.get("deployment") or {}
+    before = int(dep.get("replicas") or 0)
     t0 = time.monotonic()
     if before > minimum:
         kube.call(

@@ -222,10 +222,11 @@ def capture_plan(
         plan["deployment_selector"] = spec.get("selector") or {}
     if hpa:
         b = kube.hpa_bounds(hpa, namespace, configuration)
-        plan["hpa"] = {"name": hpa, "minReplicas": b["minReplicas"], "maxReplicas": b["maxReplicas"]}
-        prev = existing.get("hpa") or {}
+        hpa_undo: HpaUndo = {"name": hpa, "minReplicas": b["minReplicas"], "maxReplicas": b["maxReplicas"]}
+        prev: Mapping[str, Any] = existing.get("hpa") or {}
         if prev.get("name") == hpa and prev.get("scaleDown") is not None:
-            plan["hpa"]["scaleDown"] = prev["scaleDown"]  # the window before the run, not our 0
+            hpa_undo["scaleDown"] = prev["scaleDown"]  # the window before the run, not our 0
+        plan["hpa"] = hpa_undo
     write_plan(plan, run_dir, configuration)
     return plan
 
