@@ -65,6 +65,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "queries": (1, 100_000),
 }
 NAMES = ("deployment", "hpa", "service")
+OPTIONAL_NAMES = ("hpa",)
 STORES = ("weaviate", "qdrant")
 URLS = ("app_url", "prometheus_url", "weaviate_url", "qdrant_url")
 OPTIONAL_URLS = ("prometheus_url",)  # evidence, not the verdict: empty runs without it
@@ -246,6 +247,8 @@ def _string_checks(
             problems.append(f"{_where('namespace', info['namespace'], env)}: system namespace refused")
     for key in NAMES:
         v = values.get(key)
+        if key in OPTIONAL_NAMES and not v:
+            continue  # `hpa: ""`: a fixed-size Deployment (README), nothing to pin or reset
         if key in values and (not isinstance(v, str) or not _DNS_LABEL.match(v) or len(v) > 63):
             problems.append(f"{_where(key, info[key], env)}: not a valid Kubernetes object name, got {v!r}")
     if "selector" in values:

@@ -132,3 +132,14 @@ def test_an_empty_prometheus_url_is_not_refused():
         REPO / "experiments" / "pod-kill.yaml", {"SCALEPROOF_PROMETHEUS_URL": ""}, offline=True
     )
     assert not [x for x in lines if x.startswith("prometheus_url")], lines
+
+
+def test_the_floor_benchmark_settings_are_not_refused():
+    """`scaleproof bench floor` runs pod-kill with `SCALEPROOF_HPA=` (a fixed-size Deployment)."""
+    from scaleproof import bench
+    from scaleproof.validate import validate_experiment
+
+    env = {k: v for k, v in vars(bench).items() if k.isupper() and isinstance(v, dict)}
+    floor = next(v for v in env.values() if v.get("SCALEPROOF_DEPLOYMENT") == "floor")
+    assert floor["SCALEPROOF_HPA"] == ""
+    assert validate_experiment(REPO / "experiments" / "pod-kill.yaml", floor, offline=True) == []
