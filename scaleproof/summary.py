@@ -57,6 +57,19 @@ def _continuous(during: Sequence[Mapping[str, Any]] | None) -> str | None:
     )
 
 
+def _stabilisation(journal: Mapping[str, Any] | None) -> str | None:
+    """hpa-scale's reset: the HPA's scale-down window before the run, 0 during it, and who restores it."""
+    for rec in (journal or {}).get("run") or []:
+        out = rec.get("output")
+        w = out.get("scale_down_stabilization") if isinstance(out, Mapping) else None
+        if isinstance(w, Mapping) and w.get("changed"):
+            return (
+                f"HPA scale-down stabilisation: {w.get('before_s')} s before the run, 0 s during it "
+                f"(scale-up untouched); restored by {w.get('restored_by')}"
+            )
+    return None
+
+
 def summary_lines(block: Mapping[str, Any], journal: Mapping[str, Any] | None = None) -> list[str]:
     """A few lines: the figures, the continuous samples, the criteria, the verdict with its reasons."""
     kind = str((block.get("experiment") or {}).get("kind") or block.get("kind") or "")
@@ -68,6 +81,8 @@ def summary_lines(block: Mapping[str, Any], journal: Mapping[str, Any] | None = 
         lines.append("  " + "; ".join(figures))
     if kind == "pod-kill" and (per_kill := _per_kill(block)):
         lines.append("  " + per_kill)
+    if kind == "hpa-scale" and (stab := _stabilisation(journal)):
+        lines.append("  " + stab)
     if cont := _continuous(((journal or {}).get("steady_states") or {}).get("during")):
         lines.append("  " + cont)
     for c in block.get("criteria") or []:

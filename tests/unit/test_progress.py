@@ -151,3 +151,15 @@ def test_existing_journals_still_read_and_none_is_refused():
     outcomes = {p.name: verdict.verdict(json.loads(p.read_text())).outcome for p in JOURNALS.glob("*.json")}
     assert "refused" not in outcomes.values()
     assert outcomes["pod-kill-pass-1.json"] == "pass" and outcomes["pod-kill-gate-failed.json"] == "fail"
+
+
+def test_summary_of_hpa_scale_says_the_stabilisation_window_was_changed_and_restored():
+    block, journal = _block("hpa-scale-pass.json")
+    journal["run"].append(
+        {"activity": {"name": "reset-to-hpa-minimum"},
+         "output": {"from": 3, "to": 1, "scale_down_stabilization": {
+             "before_s": 300, "during_run_s": 0, "changed": True, "restored_by": "the rollbacks"}}}
+    )  # fmt: skip
+    text = "\n".join(summary.summary_lines(block, journal))
+    assert "time_to_scale_s = 41.0 s" in text
+    assert "HPA scale-down stabilisation: 300 s before the run, 0 s during it" in text
