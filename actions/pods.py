@@ -225,19 +225,10 @@ def kill_pods(
         return _dry_run(chosen, info, namespace, selector, repetitions, respect_pdb, run_dir, configuration)
     path = _plan_before_fault(namespace, selector, run_dir, configuration)
     ready = sum(1 for p in pods if pod_ready(p))
+    # the _Kills fields in order: budgets and waits, Ready before the first kill, deadline, sleeper
+    waits = (grace_period_s, pdb_wait_s, wait_recovered_s, ready, end, sleep or _interruptible_sleep)
     run = _Kills(
-        namespace,
-        selector,
-        path,
-        respect_pdb,
-        grace_period_s,
-        pdb_wait_s,
-        wait_recovered_s,
-        ready,
-        end,
-        sleep or _interruptible_sleep,
-        configuration,
-        KillProgress(repetitions, path, ready),
+        namespace, selector, path, respect_pdb, *waits, configuration, KillProgress(repetitions, path, ready)
     )
     victims: list[Victim] = []
     pdb_names: set[str] = set()
