@@ -40,3 +40,19 @@ def ten_kills(kills: int = 10, gap_s: float = 1.0, configuration: Any = None) ->
         time.sleep(gap_s / 2)
     reporter.flush()
     return {"kills": kills}
+
+
+def not_at_rest(configuration: Any = None) -> None:
+    """Stand-in for `actions.scaling.check_at_rest` finding 3 Ready pods where the HPA minimum is 1."""
+    from scaleproof import stops
+    from scaleproof.errors import ScaleproofError
+
+    why = "not at rest when the load was about to start: 3 Ready of 3 pods, the HPA minimum is 1"
+    stops.write_stop("precondition", "just before the load", [why], rundir.resolve(None, configuration))
+    raise ScaleproofError(why)
+
+
+def start_load(marker: str) -> bool:
+    """Stand-in for the load: leaves a file, which must never exist after a failed precondition."""
+    Path(marker).write_text("load started")
+    return True

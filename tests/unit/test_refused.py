@@ -143,3 +143,30 @@ def test_the_floor_benchmark_settings_are_not_refused():
     floor = next(v for v in env.values() if v.get("SCALEPROOF_DEPLOYMENT") == "floor")
     assert floor["SCALEPROOF_HPA"] == ""
     assert validate_experiment(REPO / "experiments" / "pod-kill.yaml", floor, offline=True) == []
+
+
+def test_not_at_rest_stops_the_method_before_the_load_and_is_inconclusive(tmp_path):
+    marker = tmp_path / "load-started"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCALEPROOF_")}
+    env.update({"PYTHONPATH": str(REPO), "SCALEPROOF_TEST_MARKER": str(marker)})
+    proc = subprocess.run(
+        [CHAOS, "--no-version-check", "--no-log-file", "run", "--journal-path", str(tmp_path / "j.json"),
+         str(REPO / "tests" / "fixtures" / "console" / "precondition.yaml")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    journal = json.loads((tmp_path / "j.json").read_text())
+    assert not marker.exists(), "the load started after a failed precondition"
+    assert proc.returncode == 1 and journal["status"] == "interrupted"
+    assert [r["activity"]["name"] for r in journal["run"]] == ["replicas-at-rest-before-the-load"]
+    v = verdict.verdict(journal)
+    assert v.outcome == "inconclusive" and v.reasons[0].startswith(
+        "precondition at just before the load: not at rest"
+    )
+
+
+def test_a_var_override_is_judged_by_its_loaded_value():
+    from scaleproof.validate import configuration_refusal
+
+    info = {"kills": {"type": "env", "key": "SCALEPROOF_KILLS", "default": 10, "env_var_type": "int"}}
+    assert configuration_refusal(info, {"kills": 10}, env={}) == []
+    assert configuration_refusal(info, {"kills": 0}, env={}) == ["kills: must be between 1 and 1000, got 0"]
