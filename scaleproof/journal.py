@@ -128,8 +128,10 @@ class Evidence(TypedDict, total=False):
     load: dict[str, Any]
     prometheus: dict[str, Any]
     criteria: list[Criterion]
-    verdict: Literal["pass", "fail", "inconclusive"]
+    verdict: Literal["pass", "fail", "inconclusive", "refused"]
     verdict_reasons: list[str]
+    refused: dict[str, Any]  # scaleproof.stops: the configuration or target is invalid (issue 22)
+    precondition: dict[str, Any]  # scaleproof.stops: not at rest before the load (issue 22)
 
 
 class JournalError(Exception):
