@@ -455,16 +455,20 @@ def verdict_command(journals: tuple[str, ...], as_json: bool, quiet: bool) -> in
     """Judge each JOURNAL (file, or directory of journals) honestly, whatever `chaos run` exited with.
 
     Prints one line per journal: OUTCOME, path, experiment kind, reasons.
-    
+
+    \b
     Outcomes and exit codes:
       0 pass          every claim held, with positive evidence;
-      1 fail          the system broke a claim (or its gate: the app was down at the start);
-      2 inconclusive  nothing proven (interrupted, not at rest before the load, a figure missing);
+      1 fail          the system broke a claim (or its gate: the app was down at the
+                      start);
+      2 inconclusive  nothing proven (interrupted, not at rest before the load, a
+                      figure missing);
       3 unreadable    a journal could not be read (wins over the others);
       4               usage error;
-      5 refused       the run's configuration or target is invalid (a value `scaleproof validate`
-                      refuses, a Deployment/HPA/Service that is not there or not the workload):
-                      fix the configuration, not the app. Wins over fail and inconclusive.
+      5 refused       the run's configuration or target is invalid (a value that
+                      `scaleproof validate` refuses, a Deployment/HPA/Service that is not
+                      there or not the workload): fix the configuration, not the app.
+                      Wins over fail and inconclusive.
     """
     outcomes: list[str] = []
     for path in expand_journal_paths(journals) or [Path(j) for j in journals]:
