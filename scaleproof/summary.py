@@ -18,17 +18,22 @@ HEADLINES: dict[str, tuple[str, ...]] = {
     "hpa-scale": ("time_to_scale_s", "max_ready_replicas", "hpa_flaps", "failed_requests", "error_rate"),
     "vector-shards": (),  # every metric: the shard figures are the headline
 }
+WIDTH = 200  # a reason longer than this is cut on the console (`scaleproof verdict` prints it whole)
 EXIT_CODES = "exit codes of `scaleproof verdict`: 0 pass, 1 fail, 2 inconclusive, 3 unreadable, 5 refused"
 
 
 def _value(m: Mapping[str, Any]) -> str:
     v = m.get("value")
     if v is None:
-        return f"n/a ({m.get('reason') or 'not computed'})"
+        return "n/a"  # why: in the verdict's reasons below
     unit = m.get("unit") or ""
     if isinstance(v, float):
         v = round(v, 3)
     return f"{v} {unit}".strip() if unit not in ("ratio",) else f"{v}"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= WIDTH else text[: WIDTH - 1] + "…"
 
 
 def _per_kill(block: Mapping[str, Any]) -> str | None:
@@ -89,7 +94,7 @@ def summary_lines(block: Mapping[str, Any], journal: Mapping[str, Any] | None = 
         mark = {True: "met", False: "NOT met", None: "not evaluable"}[c.get("passed")]
         lines.append(f"  criterion {c.get('expr')}: {mark} (value {c.get('value')})")
     outcome = str(block.get("verdict") or "unknown").upper()
-    reasons = [str(r) for r in block.get("verdict_reasons") or []]
+    reasons = [_cut(str(r)) for r in block.get("verdict_reasons") or []]
     lines.append(f"VERDICT: {outcome}" + (f": {reasons[0]}" if reasons else ""))
     lines += [f"  also: {r}" for r in reasons[1:4]]
     if len(reasons) > 4:

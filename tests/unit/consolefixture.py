@@ -1,8 +1,10 @@
 """Providers for the console-output test (test_console.py): a pod-kill-shaped run with no cluster.
 
 The method calls the real progress code (`actions.killprogress.KillProgress`) for 10 kill rounds with
-stand-in victims, while Locust's live CSV (written here, one row per second) holds a failure in two of
-the kill windows. The continuous hypothesis samples four probes every 0.05 s, like pod-kill's four.
+stand-in victims (their Kill lines written as `actions.pods` writes them, but no pod watch: the
+evidence sees 10 kills and no replacement, so the verdict is a fail), while Locust's live CSV (written
+here, one row per second) holds a failure in two of the kill windows. The continuous hypothesis
+samples four probes every 0.05 s, like pod-kill's four.
 """
 
 from __future__ import annotations
@@ -31,7 +33,18 @@ def ten_kills(kills: int = 10, gap_s: float = 1.0, configuration: Any = None) ->
     reporter = KillProgress(kills, run_dir, ready=3)
     for i in range(kills):
         t_accepted = time.time()
-        reporter.killed([{"name": f"orders-7d9f-{i:05d}", "t_accepted": t_accepted}])
+        victim = {
+            "name": f"orders-7d9f-{i:05d}",
+            "uid": f"uid-{i}",
+            "owner_uid": "rs-1",
+            "t_accepted": t_accepted,
+        }
+        rundir.append_event(  # the Kill line `actions.pods` writes (no watch: no replacement is seen)
+            run_dir,
+            {"t": t_accepted, "t_request": t_accepted - 0.01, "source": "action", "kind": "Kill",
+             "type": "EVICTION_ACCEPTED", "kill_id": f"kill-{i + 1}", "victim": victim},
+        )  # fmt: skip
+        reporter.killed([victim])
         reqs, fails = reqs + 20, fails + (1 if i in (3, 7) else 0)
         with csv.open("a") as fh:
             fh.write(f"{int(t_accepted) + 1},10,,Aggregated,{reqs},{fails}\n")
