@@ -151,7 +151,9 @@ def _stabilisation_off(
         "scale_up": "untouched",
         "restored_by": "the rollbacks (undo-plan replay; `scaleproof recover` after a crash)",
     }
+    path = rundir.resolve(run_dir, configuration) / "hpa-behavior.json"  # listed in the evidence's artifacts
     if before == 0:
+        rundir.write_json_atomic(path, {**out, "hpa": name, "spec_behavior_before": spec.get("behavior")})
         return out
     hpa_rec = dict(plan.get("hpa") or {"name": name, "minReplicas": None, "maxReplicas": None})
     if hpa_rec.get("scaleDown") is None:
@@ -164,6 +166,7 @@ def _stabilisation_off(
         body={"spec": hpabehavior.zero_patch()},
         what=f"patch hpa {namespace}/{name} scale-down stabilisation",
     )
+    rundir.write_json_atomic(path, {**out, "hpa": name, "spec_behavior_before": spec.get("behavior")})
     progress.step(
         f"HPA {name}: scale-down stabilisation {before} s -> 0 s for this run (restored by the rollbacks)"
     )

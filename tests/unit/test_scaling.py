@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from actions import scaling
@@ -86,6 +88,8 @@ def test_reset_turns_scale_down_stabilisation_off_after_recording_it(fake, tmp_p
     assert patches == [{"spec": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}}}}]  # no scaleUp
     assert ("patch_hpa", True) in order  # the plan was on disk before the patch
     assert res["scale_down_stabilization"]["before_s"] == 300 and res["scale_down_stabilization"]["changed"]
+    recorded = json.loads((tmp_path / "hpa-behavior.json").read_text())  # in the evidence's artifacts
+    assert recorded["before_s"] == 300 and recorded["spec_behavior_before"] is None
     plan = undo.load_plan(str(tmp_path))
     assert plan["hpa"]["scaleDown"] == {
         "behavior": False,
