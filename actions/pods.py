@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from actions.killprogress import KillProgress
 from scaleproof import kube, rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
 from scaleproof.kobjects import controller_ref, pod_ready
@@ -181,6 +182,7 @@ class _Kills:
     end: float  # time.monotonic() deadline of the whole action
     pause: Callable[[float], None]
     configuration: Mapping[str, Any] | None
+    progress: KillProgress | None = None  # one console line per kill round (issue 22)
 
 
 def kill_pods(
@@ -222,18 +224,12 @@ def kill_pods(
     if dry_run:
         chosen, info = select_victims(pods, count, max_count, max_percent, rng)
         return _dry_run(chosen, info, namespace, selector, repetitions, respect_pdb, run_dir, configuration)
+    path = _plan_before_fault(namespace, selector, run_dir, configuration)
+    ready = sum(1 for p in pods if pod_ready(p))
+    # the _Kills fields in order: budgets and waits, Ready before the first kill, deadline, sleeper
+    waits = (grace_period_s, pdb_wait_s, wait_recovered_s, ready, end, sleep or _interruptible_sleep)
     run = _Kills(
-        namespace,
-        selector,
-        _plan_before_fault(namespace, selector, run_dir, configuration),
-        respect_pdb,
-        grace_period_s,
-        pdb_wait_s,
-        wait_recovered_s,
-        sum(1 for p in pods if pod_ready(p)),
-        end,
-        sleep or _interruptible_sleep,
-        configuration,
+        namespace, selector, path, respect_pdb, *waits, configuration, KillProgress(repetitions, path, ready)
     )
     victims: list[Victim] = []
     pdb_names: set[str] = set()
@@ -245,6 +241,8 @@ def kill_pods(
         if respect_pdb:
             pdb_names.update(_pdb_names(namespace, chosen, configuration))
         killed, refused = _kill_round(run, chosen, info, first=len(victims) + 1, round_no=rep + 1)
+        if run.progress is not None:
+            run.progress.killed(killed)
         victims += killed
         if refused is not None:
             break
@@ -253,6 +251,8 @@ def kill_pods(
     remaining = end - time.monotonic()
     if remaining > 0:
         _wait_recovered(run, remaining)
+    if run.progress is not None:
+        run.progress.flush()
     method = "eviction" if respect_pdb else "delete"
     return {
         "victims": victims,
@@ -332,6 +332,8 @@ def _wait_recovered(run: _Kills, remaining: float) -> None:
         configuration=run.configuration,
         check=undo.check_abort,
     )
+    if run.progress is not None:
+        run.progress.recovered()
 
 
 def _next_round(run: _Kills, rep: int, deadline_s: float, interval_s: float) -> list[kube.PodBody]:

@@ -5,8 +5,10 @@ the method, with exit code 1 and the message in its log) on the first problem, n
 configuration field and what it found: a workload that does not exist, a selector that matches pods
 of another workload (the selector is evaluated by the API server, so set-based selectors work), an
 HPA that scales something else, a Service that is missing, a readiness path that does not answer
-200, a load that cannot run. Once it has passed in a run it answers from the run directory, so the
-continuous samples do not repeat it.
+200, a load that cannot run. A configuration that names something absent or foreign (NotFound,
+UnsafeTarget, LoadError) also records a refusal (`scaleproof.stops`: verdict `refused`); a readiness
+path that does not answer stays a failed gate (verdict `fail`). Once it has passed in a run it
+answers from the run directory, so the continuous samples do not repeat it.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from typing import Any
 import requests
 
 from loadgen.spec import check_load
-from scaleproof import kube, rundir
-from scaleproof.errors import NotFound, ScaleproofError, UnsafeTarget
+from scaleproof import kube, rundir, stops
+from scaleproof.errors import LoadError, NotFound, ScaleproofError, UnsafeTarget
 
 __all__ = ["check_ready_path", "target_ok"]
 
 logger = logging.getLogger(__name__)
 
 MARKER = "target-ok.json"
+#: what the target check refuses the run for: the configuration is wrong, not the application
+REFUSED = (NotFound, UnsafeTarget, LoadError)
 
 
 def check_ready_path(app_url: str, ready_path: str, timeout_s: float = 5.0) -> int:
@@ -93,13 +97,20 @@ def target_ok(
     run_dir = cfg.get(rundir.CONFIG_KEY)
     if run_dir and (Path(run_dir) / MARKER).exists():
         return True
-    namespace, selector = kube.check_target(namespace, selector)
-    _check_objects(cfg, namespace, deployment)
-    pods = kube.check_owned(namespace, selector, deployment, cfg)
+    try:
+        namespace, selector = kube.check_target(namespace, selector)
+        _check_objects(cfg, namespace, deployment)
+        pods = kube.check_owned(namespace, selector, deployment, cfg)
+        if not str(ready_path).startswith("/"):
+            raise UnsafeTarget(f"configuration `ready_path` must start with '/', got {ready_path!r}")
+        spec = check_load(configuration=cfg) if load else None
+    except REFUSED as exc:
+        # the configuration names something that is not there, or not the workload: refused, not a
+        # failure of the app (scaleproof.stops); an unreachable API server is not refused
+        stops.write_stop("refused", "the gate's target check", [str(exc)], run_dir)
+        raise
+    # the app not answering its readiness path stays a failed gate (verdict fail), not a refusal
     check_ready_path(app_url, ready_path)
-    spec = None
-    if load:
-        spec = check_load(configuration=cfg)
     if run_dir:
         rundir.write_json_atomic(
             Path(run_dir) / MARKER,

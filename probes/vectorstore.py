@@ -24,7 +24,7 @@ import requests
 
 from probes import stores
 from probes.claims import record_check, run_dir_of
-from scaleproof import rundir, shards, undo
+from scaleproof import progress, rundir, shards, undo
 from scaleproof.builders.vector_shards import attach_query_deltas
 from scaleproof.errors import VectorStoreError
 from scaleproof.waiting import wait_until
@@ -122,7 +122,25 @@ def record_shards(
     for w in snap.get("warnings") or []:
         logger.warning("%s", w)
     rundir.append_event(path, snap, name="shards.jsonl")
+    progress.step(shards_line(snap))
     return snap
+
+
+def shards_line(snap: Mapping[str, Any]) -> str:
+    """One progress line for a shard snapshot: shards, nodes, objects and query counters per shard."""
+    rows = snap.get("per_shard") or []
+    shards = sorted({str(r.get("shard")) for r in rows})
+    nodes = sorted({str(r.get("node") or r.get("peer")) for r in rows})
+    counters = snap.get("counters")
+    queried = (
+        f"; query counters {dict(sorted(counters.items()))}"
+        if isinstance(counters, Mapping)
+        else (f"; counters unavailable ({snap.get('counters_error')})" if snap.get("counters_error") else "")
+    )
+    return (
+        f"shards queried ({snap.get('label')}, {snap.get('store')}): {len(shards)} shard(s) on "
+        f"{len(nodes)} node(s){queried}"
+    )
 
 
 def wait_store_documents(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from probes.narrate import Narrator, run_kind
 from scaleproof import kobjects, kube, rundir
 from scaleproof.errors import DeadlineExceeded, ScaleproofError
 
@@ -42,6 +43,7 @@ class _Recorder:
     initial_failures: dict[str, Exception] = field(default_factory=dict)
     started: float = 0.0
     deadline: float = 0.0
+    narrator: Narrator | None = None  # progress lines from the events (issue 22)
 
 
 _RECORDERS: dict[str, _Recorder] = {}
@@ -285,6 +287,8 @@ def _record(rec: _Recorder, kind: str, etype: str, obj: Mapping[str, Any], t: fl
         {"t": round(t, 6), "source": "watch", "kind": kind, "type": etype, "object": trim(kind, obj)},
     )
     rec.counts[kind] = rec.counts.get(kind, 0) + 1
+    if rec.narrator is not None:
+        rec.narrator.see(kind, etype, obj)
 
 
 # -------------------------------------------------------------------------------------------- actions
@@ -326,6 +330,7 @@ def start_recording(
         if old and any(t.is_alive() for t in old.threads):
             raise ScaleproofError(f"a recorder is already running for {path}; stop it first")
         rec = _Recorder(run_dir=path, started=time.time(), deadline=time.time() + float(max_duration_s))
+        rec.narrator = Narrator(announce_ready=run_kind(path) == "hpa-scale")
         _RECORDERS[str(path)] = rec
     rundir.append_event(
         path,

@@ -33,6 +33,7 @@ __all__ = [
     "Load",
     "Metric",
     "Outcome",
+    "StopRecord",
     "PrometheusView",
     "ProcessCost",
     "ShardsTimeline",
@@ -43,7 +44,8 @@ __all__ = [
 EVIDENCE_NAME = "scaleproof"
 EVIDENCE_VERSION = 1
 
-Outcome = Literal["pass", "fail", "inconclusive"]
+# refused: the run's configuration or target is invalid (issue 22: scaleproof.stops), not the app
+Outcome = Literal["pass", "fail", "inconclusive", "refused"]
 
 
 class Metric(TypedDict, total=False):
@@ -160,6 +162,14 @@ class Figures(TypedDict):
     timelines: Timelines
 
 
+class StopRecord(TypedDict, total=False):
+    """Why a run stopped before its measurement (`scaleproof.stops`)."""
+
+    stage: str  # where it was found (the control's first hook, the gate's target check, …)
+    problems: list[str]  # one line each, as `scaleproof validate` prints them
+    t: float
+
+
 class Evidence(TypedDict, total=False):
     """The `scaleproof` extension block, version 1 (docs/evidence-schema.md)."""
 
@@ -184,5 +194,7 @@ class Evidence(TypedDict, total=False):
     artifacts: list[str]
     interrupt: Interrupt
     error: str  # the evidence computation failed: the block is inconclusive
+    refused: StopRecord  # the configuration or target is invalid: verdict refused
+    precondition: StopRecord  # not at rest before the load: verdict inconclusive, no load
     verdict: Outcome
     verdict_reasons: list[str]

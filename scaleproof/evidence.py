@@ -39,7 +39,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scaleproof import builders, credentials, prometheus_view, provenance, rundir, undo, usage
+from scaleproof import (
+    builders,
+    credentials,
+    progress,
+    prometheus_view,
+    provenance,
+    refusal,
+    rundir,
+    stops,
+    summary,
+    undo,
+    usage,
+)
 from scaleproof import verdict as verdict_module
 from scaleproof.builders import claims_summary
 from scaleproof.contract import EVIDENCE_NAME, EVIDENCE_VERSION, Evidence, PrometheusView
@@ -119,6 +131,7 @@ def configure_control(
     rundir.set_phase(run_dir, "before")
     undo.install_exit_hook(run_dir, configuration)
     undo.install_signal_guard()
+    progress.install_console_filter()  # the continuous hypothesis' repeated samples off the console
     logger.info("scaleproof run %s → %s", run_id, run_dir)
 
 
@@ -138,6 +151,8 @@ def before_experiment_control(
     if _run_dir(configuration) is None:
         configure_control(configuration, experiment or (context if isinstance(context, Mapping) else None))
     cfg = configuration or {}
+    # issue 22: ranges and cross-field rules, before the first Kubernetes call (raises to stop the run)
+    refusal.refuse_invalid_configuration(experiment, cfg, _run_dir(cfg))
     if not snapshot_specs or not cfg.get("namespace") or not cfg.get("deployment"):
         return
     try:
@@ -211,6 +226,8 @@ def before_activity_control(context: Any = None, **kwargs: Any) -> None:
         return
     stage = str(_STAGE["stage"]).split(" (", 1)[0]
     undo.set_phase(f"{stage} ({context.get('type') or 'activity'} '{context.get('name')}')")
+    # a step that recorded a stop (scaleproof.stops) ends the method here: no next step, no load
+    refusal.stop_before_next_activity(_run_dir(kwargs.get("configuration")), stage == "the method")
 
 
 def after_activity_control(
@@ -266,7 +283,9 @@ def after_experiment_control(
         # the chaos process' own cost, read now (the run's end) into the run dir: the figures are then
         # a function of the journal and the run dir, as everything else in the block
         rundir.write_json_atomic(run_dir / COST_FILE, usage.process_usage("self"))
-        block = build_evidence(state, run_dir, configuration, prometheus=prometheus, judge=False)
+        stop = stops.read_stop(run_dir)  # a refused run measured nothing: no Prometheus query either
+        block = build_evidence(state, run_dir, configuration, prometheus=prometheus and not stop, judge=False)
+        block.update(stop)  # type: ignore[typeddict-item]
     except Exception as exc:
         logger.exception("evidence computation failed")
         block = {
@@ -291,6 +310,8 @@ def after_experiment_control(
     _judged(state, block)  # once, with the interrupt and the final status
     exts.append(block)
     state["extensions"] = exts
+    for line in summary.summary_lines(block, state):  # the figures and the verdict, no 2nd command
+        progress.step(line)
     if run_dir is not None:
         try:
             rundir.write_json_atomic(run_dir / "evidence.json", block)

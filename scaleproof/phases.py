@@ -49,7 +49,6 @@ __all__ = [
     "Phase",
     "chain",
     "error_rate",
-    "load_window",
     "of_kind",
     "percentile",
     "rounded",
@@ -123,11 +122,6 @@ def chain(start: float, observations: Sequence[Observation]) -> tuple[list[Phase
         )
         prev = end
     return phases, None
-
-
-def load_window(load: Sequence[Mapping[str, Any]], start: float, end: float) -> list[Mapping[str, Any]]:
-    """1 s buckets overlapping [start, end)."""
-    return [b for b in load if float(b["t"]) + 1.0 > start and float(b["t"]) < end]
 
 
 def error_rate(load: Sequence[Mapping[str, Any]] | None) -> tuple[float | None, int, int]:

@@ -1,8 +1,10 @@
 """`scaleproof run`: the main job, end to end, with progress.
 
 cluster up (or the user's cluster) → images → deploy k8s/ → the three experiments with `chaos run` →
-honest verdicts → ADR evidence (Markdown + plots). Exits non-zero when any verdict is not a pass,
-because `chaos run` itself exits 0 on a failed steady state.
+honest verdicts → ADR evidence (Markdown + plots). Exits non-zero when any verdict is not a pass
+(`scaleproof verdict`'s code: `chaos run` itself exits 0 when a gate probe is only out of tolerance or
+an action failed), and 5 (refused, as `scaleproof verdict`) when `scaleproof validate` refuses the
+configuration before any run.
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ def _validate(kinds: tuple[str, ...], env: dict[str, str], offline: bool) -> Non
     for line in problems:
         click.echo(line, err=True)
     if problems:
-        raise click.ClickException(f"{len(problems)} problem(s) before any run; nothing was changed")
+        raise Refused(f"refused: {len(problems)} problem(s) before any run; nothing was changed")
+
+
+class Refused(click.ClickException):
+    """The configuration is invalid: the same exit code as a refused journal (`scaleproof verdict`)."""
+
+    exit_code = 5
 
 
 def _restart_if_image_changed(kubeconfig: Path, digests: dict[str, str]) -> None:

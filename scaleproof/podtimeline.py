@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
-from scaleproof import kobjects
+from scaleproof import failcount, kobjects
 from scaleproof.kobjects import server_time
 from scaleproof.phases import (
     LOAD_RESOLUTION_S,
@@ -25,7 +25,6 @@ from scaleproof.phases import (
     Observation,
     Phase,
     chain,
-    load_window,
     of_kind,
     percentile,
     rounded,
@@ -297,7 +296,7 @@ def _user_traffic(
     tl: KillTimeline, load: Sequence[Mapping[str, Any]], t0: float, next_t0: float, notes: list[str]
 ) -> float | None:
     """Fill the kill window's request figures; return when users were served again (1 s buckets)."""
-    window = load_window(load, t0, next_t0)
+    window = failcount.kill_window(load, t0, next_t0)  # each bucket in one window only
     tl["failed_requests"] = sum(int(b.get("failures") or 0) for b in window)
     tl["requests"] = sum(int(b.get("requests") or 0) for b in window)
     failing = [b for b in window if int(b.get("failures") or 0) > 0]
@@ -306,7 +305,13 @@ def _user_traffic(
         return t0  # nothing failed: the phase is empty (clamped to the previous boundary)
     last_fail_end = float(failing[-1]["t"]) + 1.0
     tl["outage_s"] = round(last_fail_end - float(failing[0]["t"]), 3)
-    clean_after = [b for b in window if float(b["t"]) >= last_fail_end and int(b.get("requests") or 0) > 0]
+    # served again: any later second with a successful request, in this window or after it (the
+    # window can end one bucket after its last failure: the next kill's window holds the next second)
+    clean_after = [
+        b
+        for b in load
+        if float(b["t"]) >= last_fail_end and int(b.get("requests") or 0) > int(b.get("failures") or 0)
+    ]
     if not clean_after:
         notes.append("no successful traffic observed after the last failure in the kill window")
         return None
@@ -373,8 +378,9 @@ def kill_timelines(
     MTTR (`mttr_s`, seconds) = delete accepted → end of phase `mttr_to` (default: the Service's ready
     EndpointSlice endpoints back to full with the replacement in and the victim out). A kill whose
     replacement never became Ready (or whose endpoints never came back) has `recovered: False`,
-    `mttr_s: None` and a `reason`. `failed_requests` counts Locust failures in the kill's window
-    [delete accepted, next kill) at 1 s resolution."""
+    `mttr_s: None` and a `reason`. `failed_requests` counts Locust failures in the kill's window at
+    1 s resolution, each second in one window only (`scaleproof.failcount`: a second that straddles
+    the next kill belongs to the next kill)."""
     evs = sorted_events(events)
     kills = [e for e in evs if e.get("kind") == "Kill"]
     pods = _pod_histories(evs)

@@ -1,8 +1,10 @@
 """The undo plan: what to restore after a run, written to `<run_dir>/undo.json` BEFORE any fault.
 
-The plan holds the Deployment's replica count, the HPA's min/max replicas and the Locust pid of the
-run, inside one namespace + label selector. `replay(plan)` restores them (idempotent; never touches
-anything outside the namespace, nor a Deployment whose selector does not match the plan's selector).
+The plan holds the Deployment's replica count, the HPA's min/max replicas (and, when hpa-scale's
+reset turned it off, the HPA's scale-down stabilisation window: `scaleproof.hpabehavior`) and the
+Locust pid of the run, inside one namespace + label selector. `replay(plan)` restores them
+(idempotent; never touches anything outside the namespace, nor a Deployment whose selector does not
+match the plan's selector).
 It reads and writes through the Kubernetes access layer (`scaleproof.kube`) and stops the load through
 `scaleproof.procgroup`: no provider is imported, so the exit hook and `scaleproof recover` need none.
 
@@ -32,11 +34,11 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import click
 
-from scaleproof import kube, procgroup, rundir
+from scaleproof import hpabehavior, kube, procgroup, rundir
 from scaleproof.errors import NotFound, ScaleproofError, UnsafeTarget
 
 __all__ = [
@@ -130,6 +132,8 @@ class HpaUndo(TypedDict):
     name: str
     minReplicas: int | None
     maxReplicas: int | None
+    # set only by a run that changes the scale-down stabilisation window (hpa-scale's reset)
+    scaleDown: NotRequired[hpabehavior.ScaleDownRecord]
 
 
 class LoadUndo(TypedDict, total=False):
@@ -218,7 +222,11 @@ def capture_plan(
         plan["deployment_selector"] = spec.get("selector") or {}
     if hpa:
         b = kube.hpa_bounds(hpa, namespace, configuration)
-        plan["hpa"] = {"name": hpa, "minReplicas": b["minReplicas"], "maxReplicas": b["maxReplicas"]}
+        hpa_undo: HpaUndo = {"name": hpa, "minReplicas": b["minReplicas"], "maxReplicas": b["maxReplicas"]}
+        prev: Mapping[str, Any] = existing.get("hpa") or {}
+        if prev.get("name") == hpa and prev.get("scaleDown") is not None:
+            hpa_undo["scaleDown"] = prev["scaleDown"]  # the window before the run, not our 0
+        plan["hpa"] = hpa_undo
     write_plan(plan, run_dir, configuration)
     return plan
 
@@ -300,9 +308,20 @@ def replay(
 
 
 def _restore_hpa(ns: str, target: HpaUndo, configuration: Mapping[str, Any] | None, dry_run: bool) -> str:
-    cur = kube.hpa_bounds(target["name"], ns, configuration)
-    want = {k: target[k] for k in ("minReplicas", "maxReplicas") if target.get(k) is not None}  # type: ignore[literal-required]
-    if all(cur.get(k) == v for k, v in want.items()):
+    spec = kube.hpa(target["name"], ns, configuration).get("spec") or {}
+    cur = {"minReplicas": spec.get("minReplicas", 1), "maxReplicas": spec.get("maxReplicas")}
+    want: dict[str, Any] = {
+        k: target[k]  # type: ignore[literal-required]
+        for k in ("minReplicas", "maxReplicas")
+        if target.get(k) is not None
+    }
+    body = {k: v for k, v in want.items() if cur.get(k) != v}
+    sd = target.get("scaleDown")
+    if sd is not None and not hpabehavior.restored(spec, sd):
+        body.update(hpabehavior.restore_patch(sd))
+        want["scaleDown.stabilizationWindowSeconds"] = sd.get("stabilizationWindowSeconds")
+        cur["scaleDown.stabilizationWindowSeconds"] = hpabehavior.record(spec)["stabilizationWindowSeconds"]
+    if not body:
         return f"hpa {target['name']} already at {want}"
     if dry_run:
         return f"would patch hpa {target['name']} {cur} -> {want}"
@@ -310,7 +329,7 @@ def _restore_hpa(ns: str, target: HpaUndo, configuration: Mapping[str, Any] | No
         kube.apis(configuration).autoscaling.patch_namespaced_horizontal_pod_autoscaler,
         target["name"],
         ns,
-        body={"spec": want},
+        body={"spec": body},
         what=f"patch hpa {ns}/{target['name']}",
     )
     return f"patched hpa {target['name']} {cur} -> {want}"

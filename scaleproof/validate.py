@@ -38,6 +38,7 @@ __all__ = [
     "check_configuration",
     "check_reachability",
     "check_targets",
+    "configuration_refusal",
     "chaos_validate_command",
     "install_chaoslib_guard",
     "validate_experiment",
@@ -52,6 +53,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "replicas": (1, 100),
     "min_ready": (0, 100),
     "kills": (1, 1000),
+    "kill_count": (1, 100),
     "kill_interval_s": (0, 3600),
     "max_error_rate": (0.0, 1.0),
     "load_run_time_s": (10, 86400),
@@ -63,8 +65,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "queries": (1, 100_000),
 }
 NAMES = ("deployment", "hpa", "service")
+OPTIONAL_NAMES = ("hpa",)
 STORES = ("weaviate", "qdrant")
 URLS = ("app_url", "prometheus_url", "weaviate_url", "qdrant_url")
+OPTIONAL_URLS = ("prometheus_url",)  # evidence, not the verdict: empty runs without it
 READY_PATHS = {
     "app_url": "/readyz",
     "prometheus_url": "/-/ready",
@@ -88,6 +92,9 @@ INTERNAL_VARS = frozenset(
         "SCALEPROOF_REQUEST_TIMEOUT_S",
         "SCALEPROOF_QUERY_SEED",
         "SCALEPROOF_QUERY_COUNT",
+        # test switches (the e2e fixture refresh, the console fixture), read by tests, not experiments
+        "SCALEPROOF_RECORD_EVENTS",
+        "SCALEPROOF_REGEN_CONSOLE",
     }
 )
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -207,6 +214,11 @@ def _cross_checks(
 
     if (mr := num("min_ready")) is not None and (r := num("replicas")) is not None and mr > r:
         problems.append(f"{_where('min_ready', info['min_ready'], env)}: must be ≤ replicas ({r:g})")
+    if (kc := num("kill_count")) is not None and (r := num("replicas")) is not None and kc > r:
+        problems.append(
+            f"{_where('kill_count', info['kill_count'], env)}: must be ≤ replicas ({r:g}): "
+            "no more pods can be killed at once than the workload runs"
+        )
     md, lr = num("method_deadline_s"), num("load_run_time_s")
     if md is not None and lr is not None and md >= lr:
         problems.append(
@@ -235,6 +247,8 @@ def _string_checks(
             problems.append(f"{_where('namespace', info['namespace'], env)}: system namespace refused")
     for key in NAMES:
         v = values.get(key)
+        if key in OPTIONAL_NAMES and not v:
+            continue  # `hpa: ""`: a fixed-size Deployment (README), nothing to pin or reset
         if key in values and (not isinstance(v, str) or not _DNS_LABEL.match(v) or len(v) > 63):
             problems.append(f"{_where(key, info[key], env)}: not a valid Kubernetes object name, got {v!r}")
     if "selector" in values:
@@ -242,6 +256,8 @@ def _string_checks(
         if why:
             problems.append(f"{_where('selector', info['selector'], env)}: {why}")
     for key in URLS:
+        if key in OPTIONAL_URLS and not values.get(key):
+            continue  # empty: run without it (the README's `SCALEPROOF_PROMETHEUS_URL=`)
         if key in values and (why := _url_problem(str(values[key] or ""))):
             problems.append(f"{_where(key, info[key], env)}: {why}")
     for u in str(values.get("weaviate_metrics_urls") or "").split(","):
@@ -266,6 +282,21 @@ def _string_checks(
             f"{_where('collection', info['collection'], env)}: a collection (Weaviate class) name starts "
             f"with an upper-case letter and has only letters, digits and _, got {coll!r}"
         )
+
+
+def configuration_refusal(
+    config_info: Mapping[str, Any], configuration: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> list[str]:
+    """What `scaleproof validate --offline` says about the configuration `chaos run` loaded, with the
+    same lines. An entry `chaos run --var` overrode (its loaded value differs from what the variable
+    or the default gives) is judged by its loaded value."""
+    env = os.environ if env is None else env
+    _, values = check_configuration(config_info, env)
+    info = {
+        k: (configuration[k] if k in configuration and k in values and values[k] != configuration[k] else e)
+        for k, e in config_info.items()
+    }
+    return check_configuration(info, env)[0]
 
 
 # ------------------------------------------------------------------------------------------ targets

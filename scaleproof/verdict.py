@@ -1,21 +1,29 @@
-"""The honest verdict of one run: pass, fail or inconclusive, with the reasons. The ONE verdict: the
-evidence control (`scaleproof.evidence`, the block it writes), `scaleproof verdict` and the report
-all call `verdict()`.
+"""The honest verdict of one run: pass, fail, inconclusive or refused, with the reasons. The ONE
+verdict: the evidence control (`scaleproof.evidence`, the block it writes), `scaleproof verdict` and
+the report all call `verdict()`.
 
-`chaos run` exits 0 when the steady-state gate failed before the method (the fault was never injected)
-and when a method action raised `ActivityFailed`; it ignores breaches during the method
-(`steady_states.during`). See /work/shared/reference/chaos-tools-notes.md §1.7–1.9. This module looks at
+`chaos run` (chaostoolkit 1.19.0, measured) exits 1 when the journal status is not `completed` or the
+run deviated: a gate probe that RAISED (status `failed`, e.g. the target check), an interrupted run.
+It exits 0 when a gate probe was only out of tolerance (status `completed`: e.g. the readiness path
+answered 503, the fault was never injected) and when a method action raised `ActivityFailed`; it
+ignores breaches during the method (`steady_states.during`). See
+/work/shared/reference/chaos-tools-notes.md §1.7–1.9. This module looks at
 everything instead. The rules are the union of the two verdicts that existed before issue 11 (the
 control's and this module's); where they differed, the stricter or more honest one was kept:
 
 | journal                                                      | verdict       |
 | ------------------------------------------------------------ | ------------- |
+| block `refused`: the configuration or the target is invalid  | refused       |
+| (refused before any change, or by the gate's target check)   | (the lines)   |
+| block `precondition`: the system was not in the state the    | inconclusive  |
+| measurement needs (hpa-scale: replicas not at rest; no load) | (the reason)  |
 | a SIGINT/SIGTERM recorded in the evidence block's `interrupt` | inconclusive  |
 | (whatever the status: chaoslib says `completed` on SIGTERM)  | (signal+phase)|
 | status interrupted without a recorded signal, failed, aborted| fail          |
 | no final status (None) in a finished journal                 | fail          |
 | deviated (after-hypothesis out of tolerance)                 | fail          |
-| steady_states.before.steady_state_met false (chaos exit 0!)  | fail          |
+| steady_states.before.steady_state_met false (chaos exit 0    | fail          |
+| when out of tolerance, 1 when a gate probe raised)           |               |
 | any steady_states.during sample not met (probes named)       | fail          |
 | steady_states.after not met (probes named)                   | fail          |
 | a method activity with status failed (chaos exit 0!)         | fail          |
@@ -31,6 +39,12 @@ control's and this module's); where they differed, the stricter or more honest o
 | criterion disagreeing with its re-evaluation                 |               |
 | none of the above                                            | pass          |
 
+`refused` is told apart from "the app was down at the gate" by what the gate found: the target check
+(`probes.target`) records a refusal only for a configuration that names something absent or foreign
+(NotFound, UnsafeTarget, LoadError: no such Deployment/HPA/Service, a selector matching another
+workload, a load that cannot run) and for values `scaleproof validate` refuses; an app that does not
+answer its readiness path (unreachable, or not 200) is a failed gate: `fail`, as before.
+
 Fail wins over inconclusive, except after an interrupt: the operator stopped the run, so what did not
 finish is not the system's failure; the other findings stay listed as reasons. Pass needs positive
 evidence.
@@ -45,7 +59,10 @@ not apply (it is the record), and a journal without a status yet (judged before 
 inconclusive ("not finished when judged"), not a fail.
 
 `scaleproof verdict JOURNAL...` exit codes: 0 all pass, 1 any fail, 2 any inconclusive and none fail,
-3 any journal unreadable (wins over the others: the set is incomplete), 4 usage error.
+3 any journal unreadable (wins over the others: the set is incomplete), 4 usage error, 5 any run
+refused (its configuration or target is invalid: fix the configuration, not the app; wins over fail
+and inconclusive, not over unreadable). Journals written before issue 22 have no `refused` and read
+as before.
 """
 
 from __future__ import annotations
@@ -78,6 +95,7 @@ __all__ = [
     "EXIT_FAIL",
     "EXIT_INCONCLUSIVE",
     "EXIT_PASS",
+    "EXIT_REFUSED",
     "EXIT_UNREADABLE",
     "EXIT_USAGE",
     "Outcome",
@@ -100,6 +118,7 @@ EXIT_FAIL = 1
 EXIT_INCONCLUSIVE = 2
 EXIT_UNREADABLE = 3
 EXIT_USAGE = 4
+EXIT_REFUSED = 5
 
 
 @dataclass(frozen=True)
@@ -244,8 +263,8 @@ def _hypothesis_findings(journal: Mapping[str, Any]) -> tuple[list[str], bool]:
     gate_failed = before is not None and before.get("steady_state_met") is False
     if before is not None and gate_failed:
         fails.append(
-            "steady state not met BEFORE the method, so no fault was injected (chaos run exits 0 "
-            f"here): {_describe(_hypothesis_breaches(before))}"
+            "steady state not met BEFORE the method, so no fault was injected (chaos run exited "
+            f"{chaos_exit_code(journal)} here): {_describe(_hypothesis_breaches(before))}"
         )
     during = steady.get("during") or []
     breached = [s for s in during if s and s.get("steady_state_met") is False]
@@ -269,7 +288,7 @@ def _activity_findings(journal: Mapping[str, Any], gate_failed: bool) -> Finding
     for rec in runs:
         if rec.get("status") == "failed":
             fails.append(
-                f"method activity '{_activity_name(rec)}' failed (chaos run still exits 0): "
+                f"method activity '{_activity_name(rec)}' failed (chaos run does not fail on it): "
                 f"{_last_exception_line(rec)}"
             )
     declared = [a for a in (journal.get("experiment") or {}).get("method") or [] if isinstance(a, dict)]
@@ -350,7 +369,7 @@ def _recorded_findings(evidence: Mapping[str, Any], evaluated: Sequence[Criterio
     elif recorded_verdict == "inconclusive":
         detail = ": " + "; ".join(own) if own else ""
         unsure.append("evidence control recorded verdict inconclusive" + detail)
-    elif recorded_verdict != "pass":
+    elif recorded_verdict not in ("pass", "refused"):  # refused: judged by _stop_verdict
         unsure.append(f"evidence block has no valid verdict ({recorded_verdict!r})")
     return fails, unsure
 
@@ -397,6 +416,9 @@ def verdict(journal: Mapping[str, Any], *, evidence: Mapping[str, Any] | None = 
     evidence_fails, evidence_unsure, evaluated = _evidence_findings(journal, block, in_progress)
     fails = status_fails + hypothesis_fails + activity_fails + evidence_fails
     unsure = activity_unsure + evidence_unsure + status_unsure
+    stopped = _stop_verdict(block, fails + unsure, evaluated)
+    if stopped is not None:
+        return stopped
     if interrupted is not None:
         return Verdict("inconclusive", (interrupted, *fails, *unsure), tuple(evaluated))
     if fails:
@@ -420,11 +442,31 @@ def recorded_verdict(journal: Mapping[str, Any]) -> Verdict | None:
     return Verdict(block["verdict"], reasons, tuple(block.get("criteria") or []))
 
 
+def _stop_verdict(
+    block: Mapping[str, Any] | None, others: list[str], evaluated: Sequence[CriterionResult]
+) -> Verdict | None:
+    """A run stopped before its measurement (`scaleproof.stops`): refused (its configuration or target
+    is invalid) or inconclusive (the system was not ready for the measurement). What else the journal
+    shows (an interrupted status, no figures) followed from the stop and is not repeated; a failed
+    rollback is (the cluster may not be back)."""
+    for kind, outcome in (("refused", "refused"), ("precondition", "inconclusive")):
+        record = (block or {}).get(kind)
+        if isinstance(record, Mapping):
+            problems = [str(p) for p in record.get("problems") or []] or ["no reason recorded"]
+            head = f"{kind} at {record.get('stage') or 'an unknown stage'}: " + "; ".join(problems)
+            rest = [r for r in others if r.startswith("rollback ")]
+            return Verdict(outcome, (head, *rest), tuple(evaluated))  # type: ignore[arg-type]
+    return None
+
+
 # ---------------------------------------------------------------------------------------------- command
 def overall_exit_code(outcomes: Sequence[str]) -> int:
-    """3 if any unreadable, else 1 if any fail, else 2 if any inconclusive, else 0 (also for none)."""
+    """3 if any unreadable, else 5 if any refused, else 1 if any fail, else 2 if any inconclusive,
+    else 0 (also for none)."""
     if "unreadable" in outcomes:
         return EXIT_UNREADABLE
+    if "refused" in outcomes:
+        return EXIT_REFUSED
     if "fail" in outcomes:
         return EXIT_FAIL
     if "inconclusive" in outcomes:
@@ -440,8 +482,20 @@ def verdict_command(journals: tuple[str, ...], as_json: bool, quiet: bool) -> in
     """Judge each JOURNAL (file, or directory of journals) honestly, whatever `chaos run` exited with.
 
     Prints one line per journal: OUTCOME, path, experiment kind, reasons.
-    Exit codes: 0 all pass; 1 any fail; 2 any inconclusive and none fail; 3 any journal unreadable
-    (wins over the others); 4 usage error.
+
+    \b
+    Outcomes and exit codes:
+      0 pass          every claim held, with positive evidence;
+      1 fail          the system broke a claim (or its gate: the app was down at the
+                      start);
+      2 inconclusive  nothing proven (interrupted, not at rest before the load, a
+                      figure missing);
+      3 unreadable    a journal could not be read (wins over the others);
+      4               usage error;
+      5 refused       the run's configuration or target is invalid (a value that
+                      `scaleproof validate` refuses, a Deployment/HPA/Service that is not
+                      there or not the workload): fix the configuration, not the app.
+                      Wins over fail and inconclusive.
     """
     outcomes: list[str] = []
     for path in expand_journal_paths(journals) or [Path(j) for j in journals]:

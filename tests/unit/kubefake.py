@@ -187,6 +187,17 @@ class Apps(_Api):
         }
 
 
+def _merge(into: dict[str, Any], patch: dict[str, Any]) -> None:
+    """Merge-patch semantics (what the API server does for these fields): None deletes, maps merge."""
+    for k, v in patch.items():
+        if v is None:
+            into.pop(k, None)
+        elif isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = copy.deepcopy(v)
+
+
 class Autoscaling(_Api):
     def read_namespaced_horizontal_pod_autoscaler(
         self, name: str, namespace: str, **kw: Any
@@ -201,7 +212,7 @@ class Autoscaling(_Api):
     ):
         self.fake.calls.append(("patch_hpa", namespace, name, body))
         self.fake.maybe_fail("patch_hpa")
-        self.fake.hpas[(namespace, name)]["spec"].update(body["spec"])
+        _merge(self.fake.hpas[(namespace, name)]["spec"], body["spec"])
         return {}
 
     def list_namespaced_horizontal_pod_autoscaler(self, namespace: str, **kw: Any) -> dict[str, Any]:

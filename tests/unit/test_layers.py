@@ -37,6 +37,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.podtimeline",  # kills, MTTR, the Ready series
             "scaleproof.scaletimeline",  # time-to-scale
             "scaleproof.shards",  # shard spread
+            "scaleproof.failcount",  # failed requests counted once
+            "scaleproof.hpabehavior",  # the HPA's scale-down window for a run
+            "scaleproof.summary",  # the end-of-run console summary
             "scaleproof.criteria",
             "scaleproof.cadence",
             "scaleproof.floor",
@@ -50,6 +53,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "1 run plumbing",
         (
             "scaleproof.rundir",
+            "scaleproof.stops",
+            "scaleproof.progress",
             "scaleproof.credentials",
             "scaleproof.waiting",  # the one poll-until-deadline loop
             "scaleproof.procgroup",
@@ -74,6 +79,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.chaosrun",
             "scaleproof.pipeline",
             "scaleproof.validate",
+            "scaleproof.refusal",
             "scaleproof.init_target",
             "scaleproof.bench",
             "scaleproof.benchfigures",  # bench's figures, read from journals

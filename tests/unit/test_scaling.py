@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from actions import scaling
@@ -43,7 +45,7 @@ def test_already_at_minimum_changes_nothing(fake, tmp_path):
     res = scaling.reset_to_hpa_minimum(
         "searchapp", "scaleproof", SEL, run_dir=str(tmp_path), sleep=lambda s: None
     )
-    assert res == {"from": 1, "to": 1, "waited_s": res["waited_s"]}
+    assert (res["from"], res["to"]) == (1, 1)
     assert not [c for c in fake.calls if c[0] == "scale_deployment"]
 
 
@@ -67,3 +69,85 @@ def test_pinning_above_the_hpa_maximum_is_refused_and_no_hpa_is_a_no_op(fake, tm
     assert fake.hpas[("scaleproof", "searchapp")]["spec"]["minReplicas"] == 1
     res = sc.set_hpa_bounds("", "scaleproof", SEL, min_replicas=3, max_replicas=3, run_dir=str(tmp_path))
     assert "no HPA configured" in res["skipped"] and not [c for c in fake.calls if c[0] == "patch_hpa"]
+
+
+# --------------------------------------------------- issue 22: the reset survives HPA stabilisation
+def _hpa(fake):
+    return fake.hpas[("scaleproof", "searchapp")]
+
+
+def test_reset_turns_scale_down_stabilisation_off_after_recording_it(fake, tmp_path):
+    order = []
+    fake.maybe_fail = lambda what: order.append((what, (tmp_path / "undo.json").exists()))
+
+    def sleep(_s: float) -> None:
+        fake.pods = fake.pods[:1]
+
+    res = scaling.reset_to_hpa_minimum("searchapp", "scaleproof", SEL, run_dir=str(tmp_path), sleep=sleep)
+    patches = [c[3] for c in fake.calls if c[0] == "patch_hpa"]
+    assert patches == [{"spec": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}}}}]  # no scaleUp
+    assert ("patch_hpa", True) in order  # the plan was on disk before the patch
+    assert res["scale_down_stabilization"]["before_s"] == 300 and res["scale_down_stabilization"]["changed"]
+    recorded = json.loads((tmp_path / "hpa-behavior.json").read_text())  # in the evidence's artifacts
+    assert recorded["before_s"] == 300 and recorded["spec_behavior_before"] is None
+    plan = undo.load_plan(str(tmp_path))
+    assert plan["hpa"]["scaleDown"] == {
+        "behavior": False,
+        "scaleDown": False,
+        "stabilizationWindowSeconds": None,
+    }
+    # the rollback (and `scaleproof recover`) puts back exactly what was there: no behavior at all
+    fake.hpas[("scaleproof", "searchapp")]["spec"]["behavior"]["scaleUp"] = {"stabilizationWindowSeconds": 0}
+    assert undo.rollback(str(tmp_path))["ok"]
+    assert "behavior" not in _hpa(fake)["spec"]
+    assert "already" in undo.rollback(str(tmp_path))["steps"][0]["detail"]  # idempotent
+
+
+def test_a_team_window_is_restored_to_its_value_and_a_second_capture_keeps_it(fake, tmp_path):
+    _hpa(fake)["spec"]["behavior"] = {"scaleDown": {"stabilizationWindowSeconds": 120}}
+    fake.pods = [pod("a")]
+    fake.deployments[("scaleproof", "searchapp")]["spec"]["replicas"] = 1
+    scaling.reset_to_hpa_minimum("searchapp", "scaleproof", SEL, run_dir=str(tmp_path), sleep=lambda s: None)
+    assert _hpa(fake)["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 0
+    undo.capture_plan("scaleproof", SEL, deployment="searchapp", hpa="searchapp", run_dir=str(tmp_path))
+    assert undo.load_plan(str(tmp_path))["hpa"]["scaleDown"]["stabilizationWindowSeconds"] == 120
+    undo.rollback(str(tmp_path))
+    assert _hpa(fake)["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 120}}
+
+
+def test_replicas_held_up_by_the_hpa_stop_the_run_as_a_precondition_with_the_hpa_reason(fake, tmp_path):
+    from scaleproof import stops, verdict
+
+    _hpa(fake)["status"] = {
+        "desiredReplicas": 3,
+        "conditions": [
+            {
+                "type": "AbleToScale",
+                "status": "True",
+                "reason": "ScaleDownStabilized",
+                "message": "recent recommendations were higher than current one",
+            }
+        ],
+    }
+    with pytest.raises(DeadlineExceeded, match="ScaleDownStabilized"):  # the HPA keeps 3 pods
+        scaling.reset_to_hpa_minimum(
+            "searchapp", "scaleproof", SEL, timeout_s=0, run_dir=str(tmp_path), sleep=lambda s: None
+        )
+    stop = stops.read_stop(tmp_path)["precondition"]
+    assert "recent recommendations were higher" in stop["problems"][0]
+    block = {"version": 1, "metrics": {}, "criteria": [], "precondition": stop}
+    v = verdict.verdict({"status": "interrupted"}, evidence=block)
+    assert v.outcome == "inconclusive" and v.reasons[0].startswith("precondition at the reset")
+
+
+def test_check_at_rest_passes_at_the_minimum_and_stops_the_run_otherwise(fake, tmp_path):
+    from scaleproof import stops
+    from scaleproof.errors import ScaleproofError
+
+    fake.pods = [pod("a")]
+    assert scaling.check_at_rest("searchapp", "scaleproof", SEL, run_dir=str(tmp_path))["ready"] == 1
+    assert stops.read_stop(tmp_path) == {}
+    fake.pods = [pod("a"), pod("b"), pod("c")]
+    with pytest.raises(ScaleproofError, match="3 Ready of 3 pods, the HPA minimum is 1.*no load was started"):
+        scaling.check_at_rest("searchapp", "scaleproof", SEL, run_dir=str(tmp_path))
+    assert "not at rest" in stops.read_stop(tmp_path)["precondition"]["problems"][0]

@@ -96,3 +96,25 @@ def test_a_bad_load_stops_the_gate(fake, app_url, tmp_path):
     with pytest.raises(ScaleproofError, match="SCALEPROOF_REQUESTS.*entry 1"):
         ok(app_url, tmp_path, cfg={"requests": "GIT /"})
     assert not (tmp_path / target.MARKER).exists()
+
+
+# --------------------------------------------------------------------------- issue 22: refused runs
+def test_a_missing_deployment_is_recorded_as_a_refusal(fake, app_url, tmp_path):
+    from scaleproof import stops, verdict
+
+    with pytest.raises(NotFound):
+        ok(app_url, tmp_path, deployment="orders")
+    stop = stops.read_stop(tmp_path)
+    assert stop["refused"]["stage"] == "the gate's target check"
+    assert "SCALEPROOF_DEPLOYMENT" in stop["refused"]["problems"][0]
+    journal = {"status": "failed", "steady_states": {"before": {"steady_state_met": False, "probes": []}}}
+    block = {"version": 1, "metrics": {}, "criteria": [], **stop}
+    assert verdict.verdict(journal, evidence=block).outcome == "refused"
+
+
+def test_an_app_down_at_the_gate_is_a_failed_gate_not_a_refusal(fake, app_url, tmp_path):
+    from scaleproof import stops
+
+    with pytest.raises(ScaleproofError, match="answered 404"):
+        ok(app_url, tmp_path, ready_path="/readyz")  # the app answers 404 there: down, not misnamed
+    assert stops.read_stop(tmp_path) == {}

@@ -247,6 +247,6 @@ def test_scaleproof_run_validates_before_touching_anything(monkeypatch):
     monkeypatch.setattr(local, "up", lambda *a, **k: pytest.fail("cluster up ran despite a bad input"))
     monkeypatch.setenv("SCALEPROOF_USERS", "ten")
     r = CliRunner().invoke(pipeline.run_command, ["--experiment", "pod-kill"])
-    assert r.exit_code == 1
+    assert r.exit_code == 5  # refused (issue 22): the same code as `scaleproof verdict` on a refused run
     assert "experiments/pod-kill.yaml: users (SCALEPROOF_USERS='ten'): must be an integer" in r.output
     assert "nothing was changed" in r.output
