@@ -44,6 +44,37 @@ class Component:
     health: Callable[[], bool]
     timeout_s: float = 60.0
     env: dict[str, str] | None = None
+    #: run inside this network namespace (a bind-mounted nsfs file such as /run/netns/NAME)
+    netns: Path | None = None
+    #: cgroup directories (v1, one per hierarchy) the process joins before it runs: its children
+    #: (containerd's shims) are born there too
+    cgroups: tuple[Path, ...] = ()
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _enter(netns: Path | None, cgroups: tuple[Path, ...]) -> Callable[[], None] | None:
+    """A preexec function: join the cgroups, then the network namespace (in the child, before exec)."""
+    if netns is None and not cgroups:
+        return None
+
+    def enter() -> None:
+        import ctypes
+
+        for cg in cgroups:
+            (cg / "cgroup.procs").write_text(f"{os.getpid()}\n")
+        if netns is not None:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(netns, os.O_RDONLY)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns {netns}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+
+    return enter
 
 
 def pid_of(pid_dir: Path, name: str) -> int | None:
@@ -103,6 +134,7 @@ def start(comp: Component, pid_dir: Path, log_dir: Path) -> int:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             env={**os.environ, **(comp.env or {})},
+            preexec_fn=_enter(comp.netns, comp.cgroups),  # before exec, in the child
         )
     (pid_dir / f"{comp.name}.pid").write_text(f"{proc.pid}\n")
     (pid_dir / f"{comp.name}.exe").write_text(comp.argv[0] + "\n")

@@ -217,7 +217,7 @@ def test_ctr_failure_is_an_archive_error(
     cfg.containerd_socket.parent.mkdir(parents=True)
     cfg.containerd_socket.touch()
     monkeypatch.setattr(
-        images, "_ctr", lambda c, *a: ["sh", "-c", "echo 'ctr: content digest mismatch' >&2; exit 1"]
+        images, "_ctr", lambda c, *a, sock=None: ["sh", "-c", "echo 'ctr: content digest mismatch' >&2; exit 1"]
     )
     with pytest.raises(
         ImageArchiveError, match=r"importing .*shop\.oci\.tar failed .*content digest mismatch"

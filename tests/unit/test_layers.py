@@ -52,7 +52,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("2 Kubernetes access", ("scaleproof.kube",)),
-    ("2 undo plan", ("scaleproof.undo",)),
+    (
+        # the local cluster's layout and its nodes' host plumbing (processes, network, cgroups,
+        # freezer): no Kubernetes client, so the undo plan can thaw or start a node
+        "2 local cluster nodes",
+        ("scaleproof.cluster.config", "scaleproof.cluster.processes", "scaleproof.cluster.nodes"),
+    ),
+    ("2 undo plan", ("scaleproof.undo", "scaleproof.cluster.faults")),
     ("3 load generator", ("loadgen.*",)),
     ("3 probes", ("probes.*",)),
     ("3 actions", ("actions.*",)),
