@@ -147,7 +147,10 @@ def ensure_node_pki(cfg: ClusterConfig, node: NodeSpec) -> None:
     sans = [f"DNS:{node.name}", f"IP:{node.ip}"]
     _leaf(pki, f"{node.pki_stem}-serving", f"/CN={node.name}", "ca", sans=sans, server=True)
     _leaf(pki, node.pki_stem, f"/CN=system:node:{node.name}/O=system:nodes", "ca")
-    write_kubeconfig(cfg, node.etc_dir / "kubelet.kubeconfig", node.pki_stem)
+    # its loopback is its own network namespace's: it reaches the API server on the node bridge
+    server = f"https://{cfg.node_ip}:{cfg.apiserver_port}"
+    write_kubeconfig(cfg, node.etc_dir / "kubelet.kubeconfig", node.pki_stem, server=server)
+    write_kubeconfig(cfg, node.etc_dir / "kube-proxy.kubeconfig", "kube-proxy", server=server)
 
 
 def _b64(path: Path) -> str:

@@ -149,7 +149,7 @@ def kube_proxy_config(cfg: ClusterConfig, node: NodeSpec | None = None) -> str:
     doc = {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
-        "clientConnection": {"kubeconfig": str(cfg.etc_dir / "kube-proxy.kubeconfig")},
+        "clientConnection": {"kubeconfig": str(node.etc_dir / "kube-proxy.kubeconfig")},
         "hostnameOverride": node.name,
         "mode": "iptables",
         # the pods of every node: traffic from them to a Service is the cluster's own
