@@ -1,18 +1,19 @@
 """Put the corpus into the app, and send a bounded query burst.
 
 Ingest goes through the app (`loadgen.ingest.ingest`, the corpus helper's API) so the app embeds the
-documents; ids are stable, so re-ingesting is idempotent and needs no undo. With Qdrant
-(configuration `store: qdrant`) the ingest first waits until the entry peer's `GET /cluster` lists
-`qdrant_expected_peers` peers: a collection created earlier would keep every shard on the peers
-present (Qdrant does not rebalance). The ingest's end (ok or failed) is recorded as an `Ingest`
-event in the run directory: the vector-shards hypothesis asserts the spread from then on.
+documents; ids are stable, so re-ingesting is idempotent and needs no undo. The ingest first waits
+until the store can spread a new collection over every node (the store adapter's `wait_formed`:
+Qdrant waits until the entry peer's `GET /cluster` lists `qdrant_expected_peers` peers, since a
+collection created earlier would keep every shard on the peers present). The ingest's end (ok or
+failed) is recorded as an `Ingest` event in the run directory: the vector-shards hypothesis
+asserts the spread from then on.
 
 `query_burst` sends a bounded number of queries, through the app (`via="app"`, unfiltered `POST
-/search`) or straight to Weaviate (`via="weaviate"`, filtered `nearObject` searches over its gRPC
-API with weaviate-client: only filtered searches move Weaviate's per-shard query counters, see
-`probes.vectorstore`); `via="store"` picks the one the configured store counts (Weaviate:
-`weaviate`; Qdrant counts every search on each local shard, so `app`). Hosts must be on
-127.0.0.0/8 or explicitly allowed (same rule as the load).
+/search`) or straight to a store with its adapter's own searches (`via="weaviate"`: filtered
+`nearObject` searches over gRPC, the only ones that move Weaviate's per-shard query counters);
+`via="store"` takes the configured store adapter's `burst_via` (Weaviate: `weaviate`; Qdrant
+counts every search on each local shard, so `app`). Hosts must be on 127.0.0.0/8 or explicitly
+allowed (same rule as the load).
 """
 
 from __future__ import annotations
@@ -25,15 +26,13 @@ from typing import Any
 import requests
 
 from loadgen.runner import allowed_hosts, check_host, load_queries
-from probes import weaviate
-from scaleproof import credentials, rundir, undo
+from probes import stores
+from scaleproof import rundir, undo
 from scaleproof.errors import DeadlineExceeded, LoadError, RunDirError, ScaleproofError, VectorStoreError
 
 __all__ = ["ingest_corpus", "query_burst"]
 
 logger = logging.getLogger(__name__)
-
-NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 def _record_ingest(configuration: Mapping[str, Any] | None, status: str, **fields: Any) -> None:
@@ -44,18 +43,6 @@ def _record_ingest(configuration: Mapping[str, Any] | None, status: str, **field
         return
     rundir.append_event(
         path, {"t": time.time(), "source": "action", "kind": "Ingest", "type": status, **fields}
-    )
-
-
-def _wait_qdrant_formed(
-    configuration: Mapping[str, Any], secrets: Mapping[str, Any] | None, deadline_s: float
-) -> int:
-    from probes import qdrant
-
-    expected = int(configuration.get("qdrant_expected_peers") or 1)
-    key = str((secrets or {}).get("qdrant_api_key") or "") or credentials.get("vectorstore", "api_key")
-    return qdrant.wait_formed(
-        expected_peers=expected, deadline_s=deadline_s, api_key=key, configuration=configuration
     )
 
 
@@ -116,9 +103,8 @@ def _ingest(
     configuration: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     cfg = configuration or {}
-    peers = None
-    if str(store or cfg.get("store") or "weaviate").lower() == "qdrant":
-        peers = _wait_qdrant_formed(cfg, secrets, float(timeout_s))
+    with stores.opened(store, cfg, secrets, 5.0) as adapter:
+        peers = adapter.wait_formed(float(timeout_s))  # Qdrant: until every peer joined; else None
     url = str(app_url or cfg.get("app_url") or "")
     if not url:
         raise ScaleproofError("configuration `app_url` (SCALEPROOF_APP_URL) is required for the ingest")
@@ -167,22 +153,33 @@ def query_burst(
     cfg = configuration or {}
     end = time.monotonic() + float(deadline_s)
     if via == "store":
-        via = "app" if str(cfg.get("store") or "weaviate").lower() == "qdrant" else "weaviate"
-    if via == "weaviate":
-        return _weaviate_burst(int(queries), collection, top_k, end, deadline_s, request_timeout_s, cfg)
-    if via != "app":
-        raise ScaleproofError(f"via must be 'store', 'app' or 'weaviate', got {via!r}")
+        with stores.opened(None, cfg) as adapter:
+            via = adapter.burst_via
+    if via == "app":
+        return _app_burst(int(queries), top_k, end, deadline_s, request_timeout_s, cfg)
+    if via not in stores.names():
+        raise ScaleproofError(
+            f"via must be 'store', 'app' or one of {', '.join(stores.names())}, got {via!r}"
+        )
+    with stores.opened(via, cfg, None, request_timeout_s) as adapter:
+        check_host(adapter.url, allowed_hosts(cfg))
+        with adapter.searches(collection, top_k) as (one, errors):
+            return _send(int(queries), one, end, deadline_s, via, errors)
+
+
+def _app_burst(
+    queries: int, top_k: int, end: float, deadline_s: float, timeout_s: float, cfg: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Unfiltered `POST /search` through the app (Qdrant counts these on every local shard)."""
     url = str(cfg.get("app_url") or "http://127.0.0.1:30080").rstrip("/")
     check_host(url, allowed_hosts(cfg))
-    qs = load_queries(int(queries), 11)
+    qs = load_queries(queries, 11)
 
     def one(i: int) -> bool:
-        r = requests.post(
-            url + "/search", json={"query": qs[i % len(qs)], "top_k": top_k}, timeout=request_timeout_s
-        )
+        r = requests.post(url + "/search", json={"query": qs[i % len(qs)], "top_k": top_k}, timeout=timeout_s)
         return r.status_code == 200
 
-    return _send(int(queries), one, end, deadline_s, via, (requests.RequestException,))
+    return _send(queries, one, end, deadline_s, "app", (requests.RequestException,))
 
 
 def _send(
@@ -215,40 +212,3 @@ def _send(
         "seconds": round(time.monotonic() - t0, 3),
         "via": via,
     }
-
-
-def _weaviate_burst(
-    queries: int,
-    collection: str,
-    top_k: int,
-    end: float,
-    deadline_s: float,
-    timeout_s: float,
-    cfg: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Filtered `nearObject` searches over Weaviate's gRPC API (weaviate-client), each near one of
-    the collection's first 20 objects; the filter (id != nil) is what makes Weaviate count the search
-    per shard (`queries_filtered_vector_durations_ms`)."""
-    from weaviate.classes.query import Filter
-    from weaviate.exceptions import WeaviateBaseError
-
-    url = weaviate.weaviate_url(cfg)
-    check_host(url, allowed_hosts(cfg))
-    with weaviate.client(cfg, timeout_s) as c:
-        docs = c.collections.use(collection)
-        try:
-            ids = [o.uuid for o in docs.query.fetch_objects(limit=20).objects]
-        except WeaviateBaseError as exc:
-            raise VectorStoreError(
-                f"cannot list {collection} objects at {url} (gRPC port {weaviate.grpc_port(cfg)}, "
-                f"SCALEPROOF_WEAVIATE_GRPC_PORT): {exc}"
-            ) from exc
-        if not ids:
-            raise VectorStoreError(f"collection {collection} has no objects at {url}: ingest first")
-        not_nil = Filter.by_id().not_equal(NIL_UUID)
-
-        def one(i: int) -> bool:
-            docs.query.near_object(near_object=ids[i % len(ids)], limit=top_k, filters=not_nil)
-            return True
-
-        return _send(queries, one, end, deadline_s, "weaviate", (WeaviateBaseError,))

@@ -15,7 +15,8 @@ from typing import Any
 from loadgen import runner
 from loadgen.spec import check_load
 from scaleproof import procgroup, rundir, undo, usage
-from scaleproof.errors import DeadlineExceeded, LoadError
+from scaleproof.errors import LoadError
+from scaleproof.waiting import wait_until
 
 __all__ = ["collect_stats", "start_load", "stop_load", "wait_for_users"]
 
@@ -122,21 +123,28 @@ def wait_for_users(
     timeout_s: float = 60.0,
     run_dir: str | None = None,
     configuration: Mapping[str, Any] | None = None,
-    sleep=time.sleep,
+    sleep=None,
     clock=time.monotonic,
 ) -> dict[str, Any]:
     """Block until Locust reports `users` running users (CSV history), at most `timeout_s` seconds.
     Returns `{"users", "waited_s"}`; raises DeadlineExceeded."""
     path = rundir.resolve(run_dir, configuration)
-    start = clock()
-    while True:
+
+    def running() -> int:
         hist = runner.read_history(str(path / PREFIX))
-        n = int(float(hist[-1].get("User Count") or 0)) if hist else 0
-        if n >= users:
-            return {"users": n, "waited_s": round(clock() - start, 3)}
-        undo.check_abort("waiting for Locust users")
-        if clock() - start >= timeout_s:
-            raise DeadlineExceeded(
-                f"Locust reached {n} of {users} users within {timeout_s} s (see {path}/load_locust.log)"
-            )
-        sleep(0.5)
+        return int(float(hist[-1].get("User Count") or 0)) if hist else 0
+
+    waited = wait_until(
+        running,
+        timeout_s,
+        0.5,
+        done=lambda n: n >= users,
+        abort=lambda: undo.check_abort("waiting for Locust users"),
+        wake=undo.ABORT,
+        on_timeout=lambda n: (
+            f"Locust reached {n} of {users} users within {timeout_s} s (see {path}/load_locust.log)"
+        ),
+        clock=clock,
+        sleep=sleep,
+    )
+    return {"users": waited.value, "waited_s": waited.waited_s}

@@ -18,7 +18,7 @@ Safety rules (each refused with `UnsafeTarget` before anything is deleted):
 Each eviction or delete carries the victim's uid as precondition (never a same-named successor) and is
 recorded, with the time the request was sent and the time the API accepted it, as a `Kill` line
 (`EVICTION_ACCEPTED` or `DELETE_ACCEPTED`) in `<run_dir>/events.jsonl` (read by
-`scaleproof.timing.kill_timelines`: MTTR starts at the acceptance) and in `touched.jsonl`. The undo
+`scaleproof.podtimeline.kill_timelines`: MTTR starts at the acceptance) and in `touched.jsonl`. The undo
 plan exists before the first fault. `dry_run=True` prints the victims, the budgets covering them and
 the undo plan, and touches nothing.
 """
@@ -37,7 +37,8 @@ from typing import Any, TypedDict
 
 from scaleproof import kube, rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
-from scaleproof.timing import controller_ref, pod_ready
+from scaleproof.kobjects import controller_ref, pod_ready
+from scaleproof.waiting import wait_until
 
 __all__ = ["Victim", "kill_pods", "select_victims"]
 
@@ -371,26 +372,33 @@ def _disrupt_until(v: Victim, run: _Kills) -> dict[str, Any] | None:
     """Disrupt `v`, retrying a budget's refusal every 2 s for `pdb_wait_s` s (never past the
     action's deadline). Sets `t_request`/`t_accepted` on success; returns the last refusal otherwise."""
     give_up = min(time.monotonic() + float(run.pdb_wait_s), run.end)
-    attempts = 0
-    while True:
-        attempts += 1
+    attempts = [0]
+
+    def attempt() -> str | None:
+        if attempts[0]:
+            logger.info("eviction of %s/%s refused; retrying", run.namespace, v["name"])
+        attempts[0] += 1
         v["t_request"] = time.time()
-        message = _disrupt(v, run.namespace, run.grace_period_s, run.evict, run.configuration)
-        if message is None:
-            v["t_accepted"] = time.time()
-            return None
-        left = give_up - time.monotonic()
-        if left <= 0:
-            return {
-                "victim": v["name"],
-                "uid": v["uid"],
-                "message": message,
-                "attempts": attempts,
-                "t": time.time(),
-            }
-        logger.info("eviction of %s/%s refused (%s); retrying", run.namespace, v["name"], message)
-        run.pause(min(2.0, left))
-        undo.check_abort("retrying a refused eviction")
+        return _disrupt(v, run.namespace, run.grace_period_s, run.evict, run.configuration)
+
+    tried = wait_until(
+        attempt,
+        max(0.0, give_up - time.monotonic()),
+        2.0,
+        done=lambda message: message is None,
+        abort=lambda: undo.check_abort("retrying a refused eviction"),
+        sleep=run.pause,
+    )
+    if tried.done:
+        v["t_accepted"] = time.time()
+        return None
+    return {
+        "victim": v["name"],
+        "uid": v["uid"],
+        "message": tried.value,
+        "attempts": attempts[0],
+        "t": time.time(),
+    }
 
 
 def _record_kill(path: Any, v: Victim, info: Mapping[str, Any]) -> None:

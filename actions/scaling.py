@@ -13,7 +13,7 @@ from typing import Any
 
 from scaleproof import kube, undo
 from scaleproof.errors import DeadlineExceeded, UnsafeTarget
-from scaleproof.timing import pod_ready
+from scaleproof.kobjects import pod_ready
 
 __all__ = ["reset_to_hpa_minimum", "restore", "set_hpa_bounds"]
 

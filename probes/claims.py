@@ -28,10 +28,23 @@ __all__ = ["at_least_in_phase", "phase"]
 logger = logging.getLogger(__name__)
 
 
+def run_dir_of(configuration: Mapping[str, Any] | None) -> Path | None:
+    """The run directory of the provider's configuration (None outside a run): resolved once per
+    provider call, then handed down."""
+    try:
+        return rundir.resolve(None, configuration, create=False)
+    except Exception:
+        return None
+
+
 def phase(configuration: Mapping[str, Any] | None = None) -> str:
     """The run's current phase (`before` when no run directory is known)."""
+    return phase_of(run_dir_of(configuration))
+
+
+def phase_of(run: Path | None) -> str:
     try:
-        return str(rundir.read_phase(rundir.resolve(None, configuration, create=False)))
+        return str(rundir.read_phase(run)) if run is not None else "before"
     except Exception:
         return "before"
 
@@ -46,17 +59,16 @@ def _threshold(thresholds: Mapping[str, Any], current: str) -> float | None:
     return None
 
 
-def _record(configuration: Mapping[str, Any] | None, rec: dict[str, Any]) -> None:
+def _record(run: Path | None, rec: dict[str, Any]) -> None:
     try:
-        run_dir = rundir.resolve(None, configuration, create=False)
-        if Path(run_dir).is_dir():
-            rundir.append_event(Path(run_dir), rec, name="claims.jsonl")
+        if run is not None and run.is_dir():
+            rundir.append_event(run, rec, name="claims.jsonl")
     except Exception as exc:  # a claim is still judged when it cannot be recorded
         logger.debug("claim not recorded: %s", exc)
 
 
 def record_check(
-    configuration: Mapping[str, Any] | None,
+    run: Path | None,
     claim: str,
     value: Any,
     threshold: Any,
@@ -64,14 +76,15 @@ def record_check(
     op: str = ">=",
     in_phase: str | None = None,
 ) -> None:
-    """Append one check of `claim` to `claims.jsonl`, in `in_phase` (default: the run's current phase;
-    probes that judge their claim themselves, e.g. the shard spread, leave it to this)."""
+    """Append one check of `claim` to `<run>/claims.jsonl` (`run`: `run_dir_of(configuration)`), in
+    `in_phase` (default: the run's current phase; probes that judge their claim themselves, e.g. the
+    shard spread, leave it to this)."""
     _record(
-        configuration,
+        run,
         {
             "t": round(time.time(), 6),
             "claim": claim,
-            "phase": in_phase if in_phase is not None else _sample_phase(configuration),
+            "phase": in_phase if in_phase is not None else _sample_phase(run),
             "value": value,
             "op": op,
             "threshold": threshold,
@@ -80,20 +93,21 @@ def record_check(
     )
 
 
-def _sample_phase(configuration: Any) -> str:
+def _sample_phase(run: Path | None) -> str:
     """The phase whose threshold judges this check. Chaos Toolkit runs the continuous samples in a
     pool thread and the gate and the after-hypothesis in the main thread; a sample still in flight
     when the method ends would read `after` although its value was read during the method (seen:
     hpa-scale's "≥ 3 Ready" judged on a count of 2 read just before the third replica was Ready).
     Off the main thread, `after` is therefore judged as the method's last phase, `faults`."""
-    current = phase(configuration)
+    current = phase_of(run)
     if current == "after" and threading.current_thread() is not threading.main_thread():
         return "faults"
     return current
 
 
 def _check(claim: str, value: Any, op: str, thresholds: Mapping[str, Any], configuration: Any) -> bool:
-    current = _sample_phase(configuration)
+    run = run_dir_of(configuration)
+    current = _sample_phase(run)
     limit = _threshold(thresholds, current)
     try:
         number = float(value) if value is not None else None
@@ -105,7 +119,7 @@ def _check(claim: str, value: Any, op: str, thresholds: Mapping[str, Any], confi
         met = False
     else:
         met = number >= limit if op == ">=" else number <= limit
-    record_check(configuration, claim, value, limit, met, op, in_phase=current)
+    record_check(run, claim, value, limit, met, op, in_phase=current)
     return met
 
 

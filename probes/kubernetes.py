@@ -18,7 +18,7 @@ from typing import Any
 
 from scaleproof import kube, rundir, undo
 from scaleproof.errors import ScaleproofError
-from scaleproof.timing import pod_ready
+from scaleproof.kobjects import pod_ready
 
 __all__ = [
     "deployment_replicas",

@@ -13,7 +13,7 @@ from typing import Any
 
 from loadgen import runner
 from scaleproof import rundir
-from scaleproof.timing import error_rate as _error_rate
+from scaleproof.phases import error_rate as _error_rate
 
 __all__ = ["error_rate", "error_rate_at_most", "load_summary", "rps"]
 

@@ -29,6 +29,7 @@ import yaml
 
 from scaleproof import credentials
 from scaleproof.errors import PrometheusUnavailable
+from scaleproof.waiting import wait_until
 
 __all__ = [
     "DEFAULT_PROM_QUERIES",
@@ -413,7 +414,7 @@ def wait_for_resting_pod_count(
     interval_s: float = 2.0,
     hold_s: float = 12.0,
     configuration: Mapping[str, Any] | None = None,
-    sleep: Any = time.sleep,
+    sleep: Any = None,
     clock: Any = time.monotonic,
 ) -> dict[str, Any]:
     """Wait until Prometheus' own pod count (the configured `pods_running` query) equals the pods the
@@ -428,21 +429,26 @@ def wait_for_resting_pod_count(
         return {"expected": None, "seen": None, "waited_s": 0.0, "settled": False, "error": OFF}
     expected = len(kube.list_pods(namespace, selector, configuration))
     promql, err = prometheus_queries(configuration).get(POD_COUNT_QUERY, ("", "no pods_running query"))
-    t0, seen, held_since = clock(), None, None
-    while err is None:
+    held_since: list[float | None] = [None]  # since when the count has been at rest
+
+    def count() -> float | None:
+        seen = query_scalar(promql, configuration=configuration)
+        at_rest = seen is not None and round(seen) == expected
+        held_since[0] = (held_since[0] if held_since[0] is not None else clock()) if at_rest else None
+        return seen
+
+    def held(_: float | None) -> bool:
+        return held_since[0] is not None and clock() - held_since[0] >= float(hold_s)
+
+    t0, seen = clock(), None
+    if err is None:
         try:
-            seen = query_scalar(promql, configuration=configuration)
+            w = wait_until(count, timeout_s, interval_s, done=held, clock=clock, sleep=sleep)
+            seen = w.value
+            if not w.done:
+                err = f"Prometheus still counts {seen} pods after {timeout_s:g} s, the API server {expected}"
         except PrometheusUnavailable as exc:
             err = str(exc)
-            break
-        at_rest = seen is not None and round(seen) == expected
-        held_since = (held_since if held_since is not None else clock()) if at_rest else None
-        if held_since is not None and clock() - held_since >= float(hold_s):
-            break
-        if clock() - t0 > float(timeout_s):
-            err = f"Prometheus still counts {seen} pods after {timeout_s:g} s, the API server {expected}"
-            break
-        sleep(float(interval_s))
     if err:
         logger.warning("Prometheus pod count not at rest: %s", err)
     waited = round(clock() - t0, 3)

@@ -1,78 +1,46 @@
-"""Vector store probes: where the data lives (per shard, per node) and whether queries reach every
-shard, for the store the experiment names (`store`, configuration `store` = SCALEPROOF_STORE:
-`weaviate` or `qdrant`).
+"""Vector store probes: where the data lives (per shard, per node), whether queries reach every
+shard, and the state of every replica, for the store the experiment names (`store`, configuration
+`store` = SCALEPROOF_STORE). Written once against the store adapters of `probes.stores` (one module
+per store: `probes/stores/weaviate.py`, `probes/stores/qdrant.py`); nothing here knows a store.
 
-Weaviate (the reference deployment):
-
-* `weaviate_shards`: the nodes' shards of the collection with their object counts (weaviate-client's
-  `cluster.nodes(output="verbose")`, i.e. `GET /v1/nodes?output=verbose`; one row per shard replica).
-* `weaviate_query_counters`: per-shard query counters from Weaviate's Prometheus metrics (port 2112),
-  read directly from the pods' metrics URLs or through Prometheus. Weaviate labels only *filtered*
-  vector searches per shard (`queries_filtered_vector_durations_ms{class_name, shard_name, operation}`,
-  observed in `Shard.ObjectVectorSearch` when a filter is present), so the query burst
-  (`actions.data.query_burst(via="weaviate")`) sends filtered `nearObject` queries. The delta of these
-  counters over the burst says which shards served it. Prometheus scrapes every N s: wait one scrape
-  interval before the "after" snapshot when reading through Prometheus.
-* `app_collection`: the app's `GET /collection` (count + per-shard info), a cross-check.
-
-Qdrant (`probes.qdrant`): every peer is asked (explicit `qdrant_urls` or the headless Service's
-EndpointSlices), `collections/{c}/cluster` for the data, `/telemetry` for the searches per shard.
-qdrant-client local mode (`:memory:` or a path) has no shards at all and is refused.
-
-`record_shards` appends a labelled snapshot to `<run_dir>/shards.jsonl`; the evidence control turns
-the "before"/"after" pair into `scaleproof.timing.shard_spread`. `shard_spread_now` (the hypothesis
-probe) reads the same figures live, and `spread_claim_holds` (its tolerance) judges them by the
-phase of the run (see that function).
+`record_shards` appends a labelled snapshot (per-shard objects and cumulative query counters) to
+`<run_dir>/shards.jsonl`; the evidence control turns the "before"/"after" pair into
+`scaleproof.shards.shard_spread` (a counter that went down in between is a reset, reported with its
+shard: `attach_query_deltas`). `shard_spread_now` (the hypothesis probe) reads the same figures
+live, and `spread_claim_holds` (its tolerance) judges them by the phase of the run (see that
+function). `replica_states` reads every replica's state as each node that answers sees it.
+`app_collection` is the app's own view, a cross-check.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import requests
 
-from probes import qdrant, weaviate
-from scaleproof import credentials, rundir, timing
-from scaleproof.errors import ScaleproofError, VectorStoreError
+from probes import stores
+from probes.claims import record_check, run_dir_of
+from scaleproof import rundir, shards, undo
+from scaleproof.errors import VectorStoreError
+from scaleproof.waiting import wait_until
 
 __all__ = [
-    "DEFAULT_COUNTER",
-    "STORES",
-    "ShardRow",
     "app_collection",
-    "check_qdrant_url",
+    "attach_query_deltas",
     "healthy_nodes",
-    "parse_prometheus_text",
-    "qdrant_healthy_peers",
-    "qdrant_query_counters",
-    "qdrant_shards",
     "record_shards",
+    "replica_states",
     "run_phase",
     "shard_spread_now",
     "spread_claim_holds",
     "wait_store_documents",
-    "weaviate_healthy_nodes",
-    "weaviate_query_counters",
-    "weaviate_shards",
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_COUNTER = "queries_filtered_vector_durations_ms_count"
-STORES = ("weaviate", "qdrant")
-check_qdrant_url = qdrant.check_qdrant_url
-
-
-class ShardRow(TypedDict, total=False):
-    shard: str
-    node: str
-    objects: int | None
-    status: str | None
-    peer_uri: str | None
 
 
 def _get_json(url: str, timeout_s: float, what: str, **kw: Any) -> Any:
@@ -86,103 +54,6 @@ def _get_json(url: str, timeout_s: float, what: str, **kw: Any) -> Any:
         return r.json()
     except ValueError as exc:
         raise VectorStoreError(f"{what} at {url} did not answer JSON") from exc
-
-
-def weaviate_shards(
-    collection: str = "Documents",
-    weaviate_url: str | None = None,
-    timeout_s: float = 10.0,
-    configuration: Mapping[str, Any] | None = None,
-) -> list[ShardRow]:
-    """One row per shard replica of `collection`: `{"shard", "node", "objects" (count), "status"}`."""
-    rows: list[ShardRow] = [
-        {
-            "shard": sh.name,
-            "node": node.name,
-            "objects": sh.object_count,
-            "status": sh.vector_indexing_status,
-        }
-        for node in weaviate.nodes(configuration, timeout_s, weaviate_url)
-        for sh in node.shards or []
-        if sh.collection == collection
-    ]
-    if not rows:
-        raise VectorStoreError(
-            f"collection {collection!r} has no shard on any Weaviate node: was it created?"
-        )
-    return rows
-
-
-def weaviate_healthy_nodes(
-    weaviate_url: str | None = None, timeout_s: float = 5.0, configuration: Mapping[str, Any] | None = None
-) -> int:
-    """Number of Weaviate nodes reporting status HEALTHY."""
-    return sum(1 for n in weaviate.nodes(configuration, timeout_s, weaviate_url) if n.status == "HEALTHY")
-
-
-def parse_prometheus_text(text: str) -> list[tuple[str, dict[str, str], float]]:
-    """Parse the Prometheus text exposition format into (sample name, labels, value), with
-    prometheus_client's own parser (a summary's `_count`/`_sum` samples keep their names)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    try:
-        return [
-            (smp.name, dict(smp.labels), float(smp.value))
-            for fam in text_string_to_metric_families(text)
-            for smp in fam.samples
-        ]
-    except ValueError as exc:
-        raise VectorStoreError(f"unparseable Prometheus metrics text: {exc}") from exc
-
-
-def _by_shard(samples: Sequence[tuple[dict[str, str], float]], collection: str) -> dict[str, float]:
-    mine = [
-        (lb, v) for lb, v in samples if lb.get("class_name") in (collection, None) and lb.get("shard_name")
-    ]
-    if any(lb.get("operation") == "vector" for lb, _ in mine):
-        mine = [(lb, v) for lb, v in mine if lb.get("operation") == "vector"]
-    out: dict[str, float] = {}
-    for lb, v in mine:
-        if not math.isnan(v):
-            out[lb["shard_name"]] = out.get(lb["shard_name"], 0.0) + v
-    return out
-
-
-def weaviate_query_counters(
-    collection: str = "Documents",
-    metrics_urls: Sequence[str] | str | None = None,
-    prometheus_url: str | None = None,
-    metric: str = DEFAULT_COUNTER,
-    timeout_s: float = 10.0,
-    configuration: Mapping[str, Any] | None = None,
-) -> dict[str, float]:
-    """Per-shard query counter `{shard_name: count}` of `collection` (a cumulative counter: compare
-    two snapshots). Reads `metrics_urls` (each Weaviate pod's `:2112/metrics`, comma list allowed)
-    when given, else Prometheus (`sum by (shard_name)`)."""
-    cfg = configuration or {}
-    urls = metrics_urls if metrics_urls is not None else cfg.get("weaviate_metrics_urls")
-    if isinstance(urls, str):
-        urls = [u.strip() for u in urls.split(",") if u.strip()]
-    samples: list[tuple[dict[str, str], float]] = []
-    if urls:
-        for u in urls:
-            try:
-                r = requests.get(u, timeout=timeout_s)
-                r.raise_for_status()
-            except requests.RequestException as exc:
-                raise VectorStoreError(f"Weaviate metrics unreachable at {u}: {exc}") from exc
-            samples += [(lb, v) for name, lb, v in parse_prometheus_text(r.text) if name == metric]
-        return _by_shard(samples, collection)
-    from probes import prometheus
-
-    q = f'sum by (shard_name, operation) ({metric}{{class_name="{collection}"}})'
-    try:
-        res = prometheus.query(
-            q, prometheus_url=prometheus_url, timeout_s=timeout_s, configuration=configuration
-        )
-    except ScaleproofError as exc:
-        raise VectorStoreError(f"cannot read Weaviate query counters through Prometheus: {exc}") from exc
-    return _by_shard([(r["labels"], r["value"]) for r in res], collection)
 
 
 def app_collection(
@@ -203,206 +74,49 @@ def app_collection(
 
 
 # ---------------------------------------------------------------------------------------------- stores
-def _store(store: str | None, configuration: Mapping[str, Any] | None) -> str:
-    s = str(store or (configuration or {}).get("store") or "weaviate").strip().lower()
-    if s not in STORES:
-        raise VectorStoreError(
-            f"unknown store {s!r}: set SCALEPROOF_STORE (configuration `store`) to " + " or ".join(STORES)
-        )
-    return s
-
-
-def _qdrant_key(secrets: Mapping[str, Any] | None) -> str | None:
-    """The provider's `qdrant_api_key` secret, else the run's `vectorstore.api_key` (credentials)."""
-    return str((secrets or {}).get("qdrant_api_key") or "") or credentials.get("vectorstore", "api_key")
-
-
-def _expected_peers(configuration: Mapping[str, Any] | None) -> int | None:
-    raw = (configuration or {}).get("qdrant_expected_peers")
-    return int(raw) if raw not in (None, "", 0, "0") else None
-
-
-def qdrant_healthy_peers(
-    qdrant_urls: Sequence[str] | str | None = None,
-    expected_peers: int | None = None,
-    timeout_s: float = 5.0,
-    client_factory: qdrant.ClientFactory | None = None,
-    secrets: Mapping[str, Any] | None = None,
-    configuration: Mapping[str, Any] | None = None,
-) -> int:
-    """Peers of a formed Qdrant cluster (same peers and leader everywhere, nothing pending, every
-    peer asked); raises VectorStoreError naming what is wrong."""
-    return qdrant.healthy_peers(
-        qdrant_urls,
-        expected_peers if expected_peers is not None else _expected_peers(configuration),
-        _qdrant_key(secrets),
-        timeout_s,
-        client_factory,
-        configuration,
-    )
-
-
 def healthy_nodes(
     store: str | None = None,
     timeout_s: float = 5.0,
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> int:
-    """The configured store's healthy nodes: Weaviate nodes HEALTHY, or peers of a formed Qdrant cluster."""
-    if _store(store, configuration) == "qdrant":
-        return qdrant_healthy_peers(timeout_s=timeout_s, secrets=secrets, configuration=configuration)
-    return weaviate_healthy_nodes(timeout_s=timeout_s, configuration=configuration)
+    """The configured store's healthy nodes (Weaviate: nodes HEALTHY; Qdrant: peers of a formed
+    cluster, every peer answering: a peer that does not is named as down in the error)."""
+    with stores.opened(store, configuration, secrets, timeout_s) as s:
+        return s.healthy_nodes()
 
 
-class _Qdrant:
-    """Peer URLs + a client per URL, resolved once per probe call."""
-
-    def __init__(
-        self,
-        qdrant_urls: Sequence[str] | str | None,
-        timeout_s: float,
-        client_factory: qdrant.ClientFactory | None,
-        secrets: Mapping[str, Any] | None,
-        configuration: Mapping[str, Any] | None,
-    ) -> None:
-        self.urls = qdrant.peer_urls(qdrant_urls, configuration, timeout_s)
-        self._factory = client_factory or qdrant.new_client_factory(_qdrant_key(secrets), timeout_s)
-        self._clients: dict[str, Any] = {}
-
-    def make(self, url: str) -> Any:
-        """One client per peer for the whole probe call (several requests per peer)."""
-        if url not in self._clients:
-            self._clients[url] = self._factory(url)
-        return self._clients[url]
-
-    def close(self) -> None:
-        for c in self._clients.values():
-            close = getattr(c, "close", None)
-            if callable(close):
-                close()
-        self._clients.clear()
-
-
-def _qdrant_snapshot(q: _Qdrant, collection: str, with_counters: bool) -> dict[str, Any]:
-    views = qdrant.cluster_views(q.urls, q.make)
-    problems = qdrant.cluster_problems(views)
-    if problems:
-        raise VectorStoreError("Qdrant: refusing a partial or inconsistent answer: " + "; ".join(problems))
-    peers = len(views[0]["peers"])
-    snap: dict[str, Any] = {
-        "peers": peers,
-        "per_shard_source": f"Qdrant GET /collections/{collection}/cluster of each of the {peers} peers "
-        "(local_shards[].points_count)",
-    }
-    infos = qdrant.collection_cluster(collection, q.urls, q.make)
-    if infos is None:
-        snap.update(per_shard=[], missing=f"collection {collection!r} does not exist in Qdrant", warnings=[])
-        return snap
-    rows = qdrant.shard_rows(infos, views[0]["peers"])
-    snap["per_shard"] = rows
-    snap["warnings"] = qdrant.spread_warnings(rows, peers, collection)
-    if with_counters:
-        c = qdrant.search_counters(collection, q.urls, q.make)
-        snap.update(counters=c["counters"], counters_fanout=c["fanout"], counters_source=c["source"])
-    return snap
-
-
-def _weaviate_snapshot(
-    collection: str, with_counters: bool, configuration: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    snap: dict[str, Any] = {
-        "per_shard_source": "Weaviate GET /v1/nodes?output=verbose (objectCount per shard)"
-    }
-    try:
-        snap["per_shard"] = weaviate_shards(collection, configuration=configuration)
-    except VectorStoreError as exc:
-        if "has no shard" not in str(exc):
-            raise
-        snap.update(per_shard=[], missing=str(exc))
-    snap["warnings"] = []
-    if with_counters:
-        direct = bool((configuration or {}).get("weaviate_metrics_urls"))
-        snap["counters_source"] = (
-            f"Weaviate {DEFAULT_COUNTER} per shard "
-            f"({'pod :2112 metrics' if direct else 'through Prometheus'}): "
-            "filtered vector searches on the shard"
-        )
-        try:
-            snap["counters"] = weaviate_query_counters(collection, configuration=configuration)
-        except VectorStoreError as exc:
-            snap["counters"], snap["counters_error"] = None, str(exc)
-    return snap
-
-
-def _snapshot(
-    store: str,
-    collection: str,
-    with_counters: bool,
-    qdrant_urls: Sequence[str] | str | None,
-    secrets: Mapping[str, Any] | None,
-    configuration: Mapping[str, Any] | None,
-    client_factory: qdrant.ClientFactory | None = None,
-) -> dict[str, Any]:
-    if store == "qdrant":
-        q = _Qdrant(qdrant_urls, 10.0, client_factory, secrets, configuration)
-        try:
-            return _qdrant_snapshot(q, collection, with_counters)
-        finally:
-            q.close()
-    return _weaviate_snapshot(collection, with_counters, configuration)
-
-
-def qdrant_shards(
+def replica_states(
     collection: str = "Documents",
-    qdrant_urls: Sequence[str] | str | None = None,
-    timeout_s: float = 10.0,
-    client_factory: qdrant.ClientFactory | None = None,
-    secrets: Mapping[str, Any] | None = None,
-    configuration: Mapping[str, Any] | None = None,
-) -> list[ShardRow]:
-    """One row per local shard replica of every peer: `{"shard", "node" (peer id), "objects" (points),
-    "status", "peer_uri"}`. Every peer is asked; fewer peers asked than the cluster reports, or a
-    shard no asked peer holds, raises VectorStoreError instead of a partial answer."""
-    q = _Qdrant(qdrant_urls, timeout_s, client_factory, secrets, configuration)
-    try:
-        snap = _qdrant_snapshot(q, collection, with_counters=False)
-    finally:
-        q.close()
-    if snap.get("missing"):
-        raise VectorStoreError(f"{snap['missing']}: was it created?")
-    for w in snap["warnings"]:
-        logger.warning("%s", w)
-    return list(snap["per_shard"])
-
-
-def qdrant_query_counters(
-    collection: str = "Documents",
-    qdrant_urls: Sequence[str] | str | None = None,
-    timeout_s: float = 10.0,
-    client_factory: qdrant.ClientFactory | None = None,
+    store: str | None = None,
+    timeout_s: float = 5.0,
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Cumulative searches per shard of every peer (`probes.qdrant.search_counters`): `{"counters",
-    "fanout", "source"}`; compare two snapshots."""
-    q = _Qdrant(qdrant_urls, timeout_s, client_factory, secrets, configuration)
-    try:
-        return qdrant.search_counters(collection, q.urls, q.make)
-    finally:
-        q.close()
+    """Every replica of every shard of `collection` with its state as each node that answers sees it
+    (`replicas`: `{"shard", "node", "state", "seen_by"}`), the nodes that do not answer named as
+    down or unreachable (`unanswered`), and the store and source."""
+    with stores.opened(store, configuration, secrets, timeout_s) as s:
+        return {"store": s.name, "collection": collection, **s.replica_states(collection)}
 
 
-# --------------------------------------------------------------------------------------------- records
 def attach_query_deltas(rows: Sequence[Mapping[str, Any]], before: Any, after: Any) -> list[dict[str, Any]]:
     """Rows with `queries` = counter delta per shard between two counter snapshots (attached to one
-    replica row per shard: counters are per shard). Rows unchanged when either snapshot is missing."""
+    replica row per shard: counters are per shard); a shard whose counter went down gets `queries`
+    None and `counter_reset` `{"before", "after"}` instead (`scaleproof.shards.query_deltas`). Rows
+    unchanged when either snapshot is missing."""
     out = [dict(r) for r in rows]
     if not isinstance(before, Mapping) or not isinstance(after, Mapping):
         return out
     seen: set[str] = set()
+    wanted = {str(r.get("shard")): float(after.get(str(r.get("shard")), 0.0)) for r in out}
+    deltas, resets = shards.query_deltas(before, wanted)
+    reset_of = {r["shard"]: r for r in resets}
     for r in out:
         sh = str(r.get("shard"))
-        r["queries"] = None if sh in seen else float(after.get(sh, 0.0)) - float(before.get(sh, 0.0))
+        r["queries"] = None if sh in seen else deltas.get(sh)
+        if sh in reset_of and sh not in seen:
+            r["counter_reset"] = {"before": reset_of[sh]["before"], "after": reset_of[sh]["after"]}
         seen.add(sh)
     return out
 
@@ -412,18 +126,17 @@ def record_shards(
     collection: str = "Documents",
     store: str | None = None,
     with_counters: bool = True,
-    qdrant_urls: Sequence[str] | str | None = None,
     run_dir: str | None = None,
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Probe: snapshot per-shard objects (and query counters) of the configured store into
     `<run_dir>/shards.jsonl` under `label` (e.g. "before"/"after" a query burst). Returns the
-    snapshot. A Weaviate counter source that is unavailable is recorded as `counters_error`."""
+    snapshot. A counter source that is unavailable is recorded as `counters_error`."""
     path = rundir.resolve(run_dir, configuration)
-    s = _store(store, configuration)
-    snap: dict[str, Any] = {"t": time.time(), "label": label, "collection": collection, "store": s}
-    snap.update(_snapshot(s, collection, with_counters, qdrant_urls, secrets, configuration))
+    with stores.opened(store, configuration, secrets) as s:
+        snap: dict[str, Any] = {"t": time.time(), "label": label, "collection": collection, "store": s.name}
+        snap.update(s.snapshot(collection, with_counters))
     if snap.get("missing"):
         raise VectorStoreError(f"{snap['missing']}: was it created?")
     for w in snap.get("warnings") or []:
@@ -438,41 +151,51 @@ def wait_store_documents(
     store: str | None = None,
     deadline_s: float = 120.0,
     interval_s: float = 2.0,
-    qdrant_urls: Sequence[str] | str | None = None,
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
-    clock: Any = time.monotonic,
-    sleep: Any = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Block until the store's own per-shard view accounts for >= `documents` objects; returns
     `{"documents_total", "seconds"}`, raises DeadlineExceeded. Why: Weaviate's per-shard objectCount
     (`/v1/nodes`) is its "eventually consistent" async count (`Shard.ObjectCountAsync`: flushed LSM
     segments only), 0 on a fresh store until the memtables flush; Qdrant's points_count is exact."""
-    from scaleproof.errors import DeadlineExceeded
+    with stores.opened(store, configuration, secrets) as s:
 
-    s = _store(store, configuration)
-    t0 = clock()
-    total = 0
-    while True:
-        snap = _snapshot(s, collection, False, qdrant_urls, secrets, configuration)
-        total = int(timing.shard_spread(snap.get("per_shard") or [])["documents_total"])
-        if total >= int(documents):
-            return {"documents_total": total, "seconds": round(clock() - t0, 3)}
-        if clock() - t0 >= float(deadline_s):
-            raise DeadlineExceeded(
-                f"{s}'s per-shard view shows {total} of {documents} objects of {collection} after "
-                f"{deadline_s} s: the documents are not (yet) accounted for in its shards"
+        def total() -> int:
+            return int(
+                shards.shard_spread(s.snapshot(collection, False).get("per_shard") or [])["documents_total"]
             )
-        sleep(interval_s)
+
+        waited = wait_until(
+            total,
+            deadline_s,
+            interval_s,
+            done=lambda n: n >= int(documents),
+            abort=lambda: undo.check_abort("waiting for the store to count the documents"),
+            wake=undo.ABORT,
+            on_timeout=lambda n: (
+                f"{s.name}'s per-shard view shows {n} of {documents} objects of {collection} after "
+                f"{deadline_s} s: the documents are not (yet) accounted for in its shards"
+            ),
+            clock=clock,
+            sleep=sleep,
+        )
+    return {"documents_total": waited.value, "seconds": waited.waited_s}
 
 
 # -------------------------------------------------------------------------------- steady-state claim
-def _records(configuration: Mapping[str, Any] | None, name: str) -> list[dict[str, Any]]:
-    try:
-        path = rundir.resolve(None, configuration, create=False)
-    except ScaleproofError:
-        return []
-    return rundir.read_jsonl(path / name) if (path / name).exists() else []
+def _records(run: Path | None, name: str) -> list[dict[str, Any]]:
+    return rundir.read_jsonl(run / name) if run is not None and (run / name).exists() else []
+
+
+def _phase_of(run: Path | None, queried_label: str) -> dict[str, bool]:
+    events = _records(run, rundir.EVENTS_FILE)
+    ingested = any(
+        e.get("kind") == "Ingest" and e.get("type") in ("DONE", "FAILED", "SKIPPED") for e in events
+    )
+    queried = any(s.get("label") == queried_label for s in _records(run, "shards.jsonl"))
+    return {"ingested": ingested, "queried": queried}
 
 
 def run_phase(
@@ -481,12 +204,7 @@ def run_phase(
     """Where this run stands, from its own records: `ingested` (an ingest action ended, ok, failed or
     skipped: `actions.data.ingest_corpus` writes an `Ingest` event) and `queried` (a `record_shards`
     snapshot labelled `queried_label` exists, i.e. the burst is over and its counters settled)."""
-    events = _records(configuration, rundir.EVENTS_FILE)
-    ingested = any(
-        e.get("kind") == "Ingest" and e.get("type") in ("DONE", "FAILED", "SKIPPED") for e in events
-    )
-    queried = any(s.get("label") == queried_label for s in _records(configuration, "shards.jsonl"))
-    return {"ingested": ingested, "queried": queried}
+    return _phase_of(run_dir_of(configuration), queried_label)
 
 
 def _judge(
@@ -507,6 +225,31 @@ def _judge(
     return why + [str(w) for w in value.get("warnings") or []] if why else []
 
 
+def _reset_lines(resets: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [
+        f"shard {r['shard']} ({r.get('node')}): its query counter went down from {r['before']:g} to "
+        f"{r['after']:g} (its node restarted); searches on it since the baseline are unknown, at least "
+        f"{r['after']:g}"
+        for r in resets
+    ]
+
+
+def _spread(snap: Mapping[str, Any], base: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The live figures against the baseline snapshot's counters, in the probe's output order."""
+    rows = attach_query_deltas(
+        snap.get("per_shard") or [], (base or {}).get("counters"), snap.get("counters")
+    )
+    spread = shards.shard_spread(rows)
+    keys = ("shards", "shards_with_data", "nodes_with_shards", "documents_total", "shards_queried")
+    return {k: spread[k] for k in keys} | {
+        "baseline": base.get("label") if base else None,
+        "missing": snap.get("missing"),
+        "warnings": [*(snap.get("warnings") or []), *_reset_lines(spread.get("counter_resets") or [])],
+        "counters_error": snap.get("counters_error"),
+        "per_shard": spread["per_shard"],
+    }
+
+
 def shard_spread_now(
     collection: str = "Documents",
     store: str | None = None,
@@ -515,15 +258,14 @@ def shard_spread_now(
     min_shards_queried: int = 2,
     baseline_label: str = "before",
     queried_label: str = "after",
-    qdrant_urls: Sequence[str] | str | None = None,
-    client_factory: qdrant.ClientFactory | None = None,
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Hypothesis probe: the spread read live from the store (`shards_with_data`, `nodes_with_shards`,
     `documents_total`, `shards_queried` = shards whose search counter rose since this run's
-    `baseline_label` snapshot, None before it exists; `warnings` with remedies; `missing` when the
-    collection does not exist yet) and `claim`: the claim judged for the phase of THIS run.
+    `baseline_label` snapshot, None before it exists; `warnings` with remedies, counter resets
+    included; `missing` when the collection does not exist yet) and `claim`: the claim judged for
+    the phase of THIS run.
 
     Chaos Toolkit has one hypothesis for before, during and after the method, and before it the store
     is empty (or holds an earlier run's data, which proves nothing about this run), so the claim is
@@ -532,55 +274,33 @@ def shard_spread_now(
     hold data on >= `min_nodes` nodes; once the `queried_label` snapshot exists (the burst is over,
     its counters settled), >= `min_shards_queried` shards were queried too. Never writes to the store;
     each claimed figure's check goes to the run's `claims.jsonl` (where each claim was checked)."""
-    s = _store(store, configuration)
-    snap = _snapshot(s, collection, True, qdrant_urls, secrets, configuration, client_factory)
-    base = next(
-        (b for b in reversed(_records(configuration, "shards.jsonl")) if b.get("label") == baseline_label),
-        None,
-    )
-    rows = attach_query_deltas(
-        snap.get("per_shard") or [], (base or {}).get("counters"), snap.get("counters")
-    )
-    spread = timing.shard_spread(rows)
-    out: dict[str, Any] = {
-        "store": s,
-        "collection": collection,
-        "shards": spread["shards"],
-        "shards_with_data": spread["shards_with_data"],
-        "nodes_with_shards": spread["nodes_with_shards"],
-        "documents_total": spread["documents_total"],
-        "shards_queried": spread["shards_queried"],
-        "baseline": baseline_label if base else None,
-        "missing": snap.get("missing"),
-        "warnings": snap.get("warnings") or [],
-        "counters_error": snap.get("counters_error"),
-        "per_shard": spread["per_shard"],
-    }
-    phase = run_phase(queried_label, configuration)
+    run = run_dir_of(configuration)
+    with stores.opened(store, configuration, secrets) as s:
+        name, snap = s.name, s.snapshot(collection, True)
+    snaps = _records(run, "shards.jsonl")
+    base = next((b for b in reversed(snaps) if b.get("label") == baseline_label), None)
+    out: dict[str, Any] = {"store": name, "collection": collection, **_spread(snap, base)}
+    phase = _phase_of(run, queried_label)
     reasons = _judge(out, phase, min_shards, min_nodes, min_shards_queried)
-    name = "queried" if phase["queried"] else "ingested" if phase["ingested"] else "at rest"
+    label = "queried" if phase["queried"] else "ingested" if phase["ingested"] else "at rest"
     out["claim"] = {
-        "phase": name,
+        "phase": label,
         "claimed": {"shards_with_data": int(min_shards), "nodes_with_shards": int(min_nodes)}
         | ({"shards_queried": int(min_shards_queried)} if phase["queried"] else {}),
         "met": not reasons,
         "reasons": reasons,
     }
-    _record_claims(out, out["claim"]["claimed"], configuration)
+    _record_claims(out, out["claim"]["claimed"], run)
     return out
 
 
-def _record_claims(
-    value: Mapping[str, Any], claimed: Mapping[str, int], configuration: Mapping[str, Any] | None
-) -> None:
+def _record_claims(value: Mapping[str, Any], claimed: Mapping[str, int], run: Path | None) -> None:
     """One `claims.jsonl` line per figure claimed in this phase (none at rest)."""
-    from probes.claims import record_check
-
     if value["claim"]["phase"] == "at rest":
         return
     for key, threshold in claimed.items():
         got = value.get(key)
-        record_check(configuration, key, got, threshold, got is not None and int(got) >= int(threshold))
+        record_check(run, key, got, threshold, got is not None and int(got) >= int(threshold))
 
 
 def spread_claim_holds(value: Mapping[str, Any] | None = None) -> bool:

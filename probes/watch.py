@@ -8,7 +8,7 @@ the server's object (trimmed, server timestamps verbatim, 1 s resolution) and th
 (bounded lifetime, even when a rollback never runs).
 
 Both functions are plain Chaos Toolkit actions (they run in the `chaos` process; the recorder threads
-are daemons). `scaleproof.timing` reads the log.
+are daemons). The timelines (`scaleproof.podtimeline`, `scaleproof.scaletimeline`) read the log.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scaleproof import kube, rundir
+from scaleproof import kobjects, kube, rundir
 from scaleproof.errors import DeadlineExceeded, ScaleproofError
 
 __all__ = ["DEFAULT_KINDS", "recorder_status", "start_recording", "stop_recording", "trim"]
@@ -72,13 +72,14 @@ def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     if kind == "Pod":
-        out["spec"] = {
-            "nodeName": spec.get("nodeName"),
-            # CPU requests: the HPA's utilization is usage / request (scaleproof.timing, PodMetrics)
-            "requests": [
+        out["spec"] = {"nodeName": spec.get("nodeName")}
+        # CPU requests (the HPA's utilization is usage / request): kept under a key of our own, since
+        # the trimmed Pod drops spec.containers; scaleproof.kobjects.pod_cpu_requests reads it
+        out[kobjects.RECORDED] = {
+            "cpuRequests": [
                 {"name": c.get("name"), "cpu": ((c.get("resources") or {}).get("requests") or {}).get("cpu")}
                 for c in spec.get("containers") or []
-            ],
+            ]
         }
         out["status"] = {
             "phase": status.get("phase"),

@@ -7,7 +7,7 @@
 
 Sources: journals (with the scaleproof evidence block) and run directories
 (`journals/runs/<id>/evidence.json`); default: every run directory under `journals/runs`. Figures are
-recomputed with `scaleproof.timing` / `scaleproof.floor` (the functions the evidence uses). Each
+recomputed with `scaleproof.podtimeline` / `scaleproof.floor` (the functions the evidence uses). Each
 kind prints the `chaos run` wall time of its journals (the bulk of a warm `scaleproof run`: cluster
 up, images cached, nothing to deploy). `floor` runs experiments/pod-kill.yaml through `chaos run`
 against k8s/floor/floor.yaml (agnhost netexec), configured only by SCALEPROOF_* variables, stores
@@ -31,8 +31,9 @@ from typing import Any
 import click
 
 from scaleproof import floor as floor_figures
-from scaleproof import timing
+from scaleproof import podtimeline
 from scaleproof.command import ExitCodeCommand, call
+from scaleproof.phases import percentile
 
 __all__ = [
     "FLOOR_ENV",
@@ -133,7 +134,7 @@ def run_times(paths: Iterable[str | Path], kind: str) -> dict[str, Any]:
     vals = list(per_run.values())
     return {
         "per_run": per_run,
-        "median_s": timing.percentile(vals, 50),
+        "median_s": percentile(vals, 50),
         "max_s": max(vals) if vals else None,
     }
 
@@ -146,7 +147,7 @@ def _kills(evidence: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def pod_kill_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """MTTR summary over every kill of every run, per-phase medians, and failed requests per kill."""
     kills = _kills(evidence)
-    s = timing.mttr_summary(kills)
+    s = podtimeline.mttr_summary(kills)
     known = [int(f) for f in (k.get("failed_requests") for k in kills) if f is not None]
     return {
         "runs": len(evidence),
@@ -188,7 +189,7 @@ def scale_figures(evidence: Sequence[dict[str, Any]], journal_bytes: int | None 
         "recovered": sum(1 for k in kills if k.get("recovered")),
         "rounds": len(per_round),
         "victims_per_round": sorted(set(per_round.values())),
-        "mttr": timing.mttr_summary(kills),
+        "mttr": podtimeline.mttr_summary(kills),
         "recorder_cpu_s": max((float(c["cpu_s"]) for c in chaos if c.get("cpu_s") is not None), default=None),
         "recorder_rss_peak_mib": max(
             (float(c["rss_peak_mib"]) for c in chaos if c.get("rss_peak_mib") is not None), default=None
@@ -231,8 +232,8 @@ def hpa_scale_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "runs": runs,
         "count": len(vals),
-        "p50": timing.percentile(vals, 50),
-        "p95": timing.percentile(vals, 95),
+        "p50": percentile(vals, 50),
+        "p95": percentile(vals, 95),
         "max": max(vals) if vals else None,
     }
 

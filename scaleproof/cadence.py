@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scaleproof.timing import go_duration
+from scaleproof.kobjects import go_duration
 
 __all__ = ["DEFAULTS", "cadence", "flag_value"]
 

@@ -12,8 +12,9 @@ Declare it in every experiment:
   `$SCALEPROOF_RUN_DIR`, writes `run.json` and installs the exit-time undo hook.
 * `before_experiment_control` snapshots the Deployment/HPA/PDB specs (bounded, tolerant).
 * `after_experiment_control` (after rollbacks, with `state` = the journal) computes the figures with
-  `scaleproof.timing`, evaluates the declared criteria with `scaleproof.criteria`, and appends the
-  versioned block of docs/evidence-schema.md to `journal["extensions"]` (also `evidence.json`).
+  the timelines (`scaleproof.podtimeline`, `scaleproof.scaletimeline`, `scaleproof.shards`), evaluates
+  the declared criteria with `scaleproof.criteria`, and appends the versioned block of
+  docs/evidence-schema.md to `journal["extensions"]` (also `evidence.json`).
 
 * the hypothesis/method/rollback/activity hooks name the current phase (`undo.set_phase`), so that a
   SIGINT/SIGTERM is recorded with the phase it arrived in; `after_experiment_control` then writes the
@@ -40,7 +41,18 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from probes.prometheus import POD_COUNT_QUERY, PROM_QUERY_PREFIX, prometheus_queries
-from scaleproof import __version__, credentials, criteria, rundir, timing, undo, usage
+from scaleproof import (
+    __version__,
+    credentials,
+    criteria,
+    phases,
+    podtimeline,
+    rundir,
+    scaletimeline,
+    shards,
+    undo,
+    usage,
+)
 from scaleproof import verdict as verdict_module
 from scaleproof.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
 
@@ -350,12 +362,12 @@ def after_experiment_control(
 
 # -------------------------------------------------------------------------------------------- figures
 def _load_figures(load: list[dict[str, Any]], metrics: dict[str, MetricRecord]) -> None:
-    rate, req, fail = timing.error_rate(load)
+    rate, req, fail = phases.error_rate(load)
     metrics["error_rate"] = _metric(
         rate,
         "ratio",
         "Locust failures / requests over the run (1 s buckets)",
-        timing.LOAD_RESOLUTION_S,
+        phases.LOAD_RESOLUTION_S,
         len(load),
         "no request recorded by Locust" if rate is None else None,
     )
@@ -363,7 +375,7 @@ def _load_figures(load: list[dict[str, Any]], metrics: dict[str, MetricRecord]) 
         fail if load else None,
         "requests",
         "Locust failures over the run",
-        timing.LOAD_RESOLUTION_S,
+        phases.LOAD_RESOLUTION_S,
         len(load),
         "no load recorded",
     )
@@ -376,8 +388,8 @@ def _kill_figures(
     timelines: dict[str, Any],
     mttr_to: str,
 ) -> None:
-    tls = timing.kill_timelines(events, load or None, mttr_to=mttr_to)  # type: ignore[arg-type]
-    s = timing.mttr_summary(tls)
+    tls = podtimeline.kill_timelines(events, load or None, mttr_to=mttr_to)  # type: ignore[arg-type]
+    s = podtimeline.mttr_summary(tls)
     method = (
         f"{s.get('definition') or 'delete accepted → ' + mttr_to}; watch receive times; "
         "ownerReference pairing; p50/p95 linear interpolation"
@@ -401,18 +413,18 @@ def _kill_figures(
         max(known) if known and len(known) == len(tls) else None,
         "requests",
         "max over kills of Locust failures in [delete accepted, next kill)",
-        timing.LOAD_RESOLUTION_S,
+        phases.LOAD_RESOLUTION_S,
         len(known),
         "no kill recorded" if not tls else "no per-second load stats for some kill window",
     )
-    series = timing.ready_series(events)
+    series = podtimeline.ready_series(events)
     t_first = min((float(e["t"]) for e in events if e.get("kind") == "Kill"), default=None)
     window = [p["ready"] for p in series if t_first is not None and p["t"] >= t_first]
     metrics["min_ready_replicas"] = _metric(
         min(window) if window else None,
         "pods",
         "minimum Ready pods (condition, no deletionTimestamp) after the first kill",
-        timing.LOCAL_RESOLUTION_S,
+        phases.LOCAL_RESOLUTION_S,
         len(window),
         "no pod events after a kill",
     )
@@ -428,7 +440,7 @@ def _scale_figures(
     target: int,
     cfg: Mapping[str, Any] | None = None,
 ) -> None:
-    st = timing.time_to_scale(events, load or None, target_replicas=target)
+    st = scaletimeline.time_to_scale(events, load or None, target_replicas=target)
     res = max((p.get("resolution_s") or 0 for p in st["phases"]), default=None)
     metrics["time_to_scale_s"] = _metric(
         st["time_to_scale_s"],
@@ -442,7 +454,7 @@ def _scale_figures(
         st["max_ready_replicas"],
         "pods",
         "maximum Ready pods after the load started",
-        timing.LOCAL_RESOLUTION_S,
+        phases.LOCAL_RESOLUTION_S,
         len(st["replicas"]),
         "no pod events after the load started",
     )
@@ -452,7 +464,7 @@ def _scale_figures(
     from scaleproof.cadence import cadence
 
     c = cadence(cfg)
-    st["cadence"] = timing.scale_cadence(
+    st["cadence"] = scaletimeline.scale_cadence(
         events, st, c["hpa_sync_period_s"], c["metrics_resolution_s"], c["sources"]
     )
     for key, text in (
@@ -476,7 +488,7 @@ def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: d
                 None, "shards", "vector-store shard snapshots", None, 0, "no shard snapshot recorded"
             )
         return
-    spreads = [timing.shard_spread(s.get("per_shard") or []) for s in snaps]
+    spreads = [shards.shard_spread(s.get("per_shard") or []) for s in snaps]
     before = next((s for s in snaps if s.get("label") == "before"), snaps[0])
     after = next((s for s in reversed(snaps) if s.get("label") == "after"), snaps[-1])
     # each snapshot names its store and sources (journals older than that were Weaviate's)
@@ -488,7 +500,7 @@ def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: d
         before.get("counters") if before is not after else None,
         after.get("counters"),
     )
-    last = timing.shard_spread(rows)
+    last = shards.shard_spread(rows)
     n = len(snaps)
     metrics["shards_min"] = _metric(
         min(s["shards_with_data"] for s in spreads),

@@ -3,7 +3,7 @@
 The floor is the same pod-kill, on the same cluster, against a workload that is Ready as soon as it
 listens (Kubernetes' own agnhost netexec, `scaleproof bench floor`). Its recovery phases are what the
 control plane, kubelet and containerd cost; whatever the application's recovery takes beyond them is
-the application's. Pure figures over kill timelines (`scaleproof.timing.kill_timelines`): no I/O.
+the application's. Pure figures over kill timelines (`scaleproof.podtimeline.kill_timelines`): no I/O.
 
 Per phase the comparison uses medians over the recovered kills (robust to one slow kill); the
 app-attributable time is app MTTR mean − floor MTTR mean (the medians of the phases need not add up
@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scaleproof import timing
+from scaleproof import podtimeline
+from scaleproof.phases import percentile
 
 __all__ = ["ADVICE", "MTTR_PHASES", "compare", "phase_medians"]
 
 #: the phases that make up MTTR (user_recovered comes after it, at 1 s resolution)
-MTTR_PHASES = tuple(p for p in timing.KILL_PHASES if p != "user_recovered")
+MTTR_PHASES = tuple(p for p in podtimeline.KILL_PHASES if p != "user_recovered")
 
 #: one line of advice per dominant phase: where the excess over the floor usually comes from
 ADVICE: dict[str, str] = {
@@ -48,7 +49,7 @@ def phase_medians(kills: Sequence[Mapping[str, Any]]) -> dict[str, float | None]
             for p in k.get("phases") or []
             if p.get("name") == name and p.get("duration_s") is not None
         ]
-        med = timing.percentile(values, 50)
+        med = percentile(values, 50)
         out[name] = None if med is None else round(med, 3)
     return out
 
@@ -65,7 +66,7 @@ def compare(
     `app_attributable_s` = app MTTR mean − floor MTTR mean (None with `reason` when either has no
     mean, e.g. an unrecovered kill); `dominant_phase` is the phase with the largest positive excess
     (None when no phase exceeds the floor), `advice` its line from ADVICE."""
-    app, flo = timing.mttr_summary(app_kills), timing.mttr_summary(floor_kills)
+    app, flo = podtimeline.mttr_summary(app_kills), podtimeline.mttr_summary(floor_kills)
     am, fm = phase_medians(app_kills), phase_medians(floor_kills)
     phases: list[dict[str, Any]] = [
         {"name": n, "app_median_s": am[n], "floor_median_s": fm[n], "excess_s": _minus(am[n], fm[n])}

@@ -2,7 +2,7 @@
 checks, the reads every layer above shares, and the ONE list-then-watch loop.
 
 Probes (`probes/`), actions (`actions/`) and the undo plan (`scaleproof.undo`) sit on this module; it
-imports only the core (errors, credentials, the readiness rule of `scaleproof.timing`), never a
+imports only the core (errors, credentials, the object readings of `scaleproof.kobjects`), never a
 provider. The official `kubernetes` client is imported lazily, so `chaos validate` works without a
 kubeconfig. Objects are read raw (`_preload_content=False`): dicts exactly as the API server serves
 them (camelCase, RFC3339 timestamps), the shape the recorder stores. Waits take a `check` callable
@@ -25,7 +25,7 @@ from chaoslib.exceptions import ChaosException
 
 from scaleproof import credentials
 from scaleproof.errors import ClusterUnreachable, DeadlineExceeded, NotFound, ScaleproofError, UnsafeTarget
-from scaleproof.timing import pod_ready
+from scaleproof.kobjects import pod_ready
 
 __all__ = [
     "FORBIDDEN_NAMESPACES",

@@ -14,6 +14,8 @@ import subprocess
 import time
 from typing import Any
 
+from scaleproof.waiting import wait_until
+
 __all__ = ["CHILDREN", "alive", "stop"]
 
 #: pid -> Popen of every group leader this process started (reaped by `stop`)
@@ -22,29 +24,26 @@ CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 def alive(pid: int) -> bool:
     """The process runs (a zombie of another parent counts as gone)."""
+    import psutil
+
     proc = CHILDREN.get(pid)
     if proc is not None:
         return proc.poll() is None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
+    except psutil.AccessDenied:
         return True
 
 
 def _leads_group_running(pid: int, command: str) -> bool:
     """Guard against pid reuse: the process must lead its own group and run `command`."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        return command in cmdline and os.getpgid(pid) == pid
-    except (OSError, ProcessLookupError):
+        return command in " ".join(psutil.Process(pid).cmdline()) and os.getpgid(pid) == pid
+    except (psutil.Error, OSError):
         return False
 
 
@@ -74,19 +73,14 @@ def stop(
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return {"stopped": False, "signal": None, "exit_code": None, "reason": "vanished"}
-    deadline = clock() + float(grace_s)
-    while clock() < deadline and alive(pid):
-        sleep(0.1)
     sig = "SIGTERM"
-    if alive(pid):
+    if not wait_until(lambda: not alive(pid), grace_s, 0.1, clock=clock, sleep=sleep).done:
         sig = "SIGKILL"
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        end = clock() + 5.0
-        while clock() < end and alive(pid):
-            sleep(0.05)
+        wait_until(lambda: not alive(pid), 5.0, 0.05, clock=clock, sleep=sleep)
     proc = CHILDREN.pop(pid, None)
     code = proc.wait(timeout=5) if proc is not None else None
     return {"stopped": True, "signal": sig, "exit_code": code}

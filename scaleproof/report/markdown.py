@@ -26,8 +26,8 @@ from scaleproof.journal import (
     find_evidence,
     run_label,
 )
+from scaleproof.phases import percentile
 from scaleproof.report.promview import VIEWS, crosscheck, query_lines
-from scaleproof.timing import percentile
 from scaleproof.verdict import Verdict, chaos_exit_code, verdict
 
 __all__ = [

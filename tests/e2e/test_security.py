@@ -133,7 +133,7 @@ def three_replicas(stack: Kubectl) -> Iterator[None]:
 
 
 def _ready(stack: Kubectl) -> list[str]:
-    from scaleproof.timing import pod_ready
+    from scaleproof.kobjects import pod_ready
 
     return [
         p["metadata"]["uid"]

@@ -4,7 +4,9 @@
 EndpointSlice discovery all run for real; only the server is replaced by its recordings.
 
 `state` picks the collection layout ("spread", "race", "initial"), `phase` the telemetry snapshot
-("before", "after", "vsq-before", "vsq-after"). Nothing here is invented except the 404 of a
+("before", "after", "vsq-before", "vsq-after"); `folder` serves a folder of verbatim recordings
+instead (the live and replication recordings of 2026-12-07), and `stop_peer` takes one peer down.
+Nothing here is invented except the 404 of a
 collection that does not exist (status only; the probe reads only the status).
 """
 
@@ -34,13 +36,17 @@ class Peers:
         self.level4 = True  # False: level-4 requests get the level-3 recording (an older server)
         self.requests: list[tuple[int, str]] = []
         self.port = 0
+        self.folder: Path | None = None  # serve this folder's recordings instead (see _folder_file)
         self._servers: list[ThreadingHTTPServer] = []
+        self._stopped: set[int] = set()
 
     @property
     def urls(self) -> list[str]:
         return [f"http://{h}:{self.port}" for h in HOSTS]
 
     def file_for(self, peer: int, path: str, query: dict[str, list[str]]) -> Path | None:
+        if self.folder is not None:
+            return self._folder_file(peer, path, query)
         if path == "/cluster":
             return FIXTURES / f"cluster-peer{peer}.json"
         if path == f"/collections/{self.collection}/cluster":
@@ -56,6 +62,26 @@ class Peers:
                     return FIXTURES / f"telemetry-peer{peer}.level4.after.json"
             return FIXTURES / f"telemetry-peer{peer}.{self.phase}.json"
         return None
+
+    def _folder_file(self, peer: int, path: str, query: dict[str, list[str]]) -> Path | None:
+        """A folder of verbatim recordings (`cluster-peerN.json`, `collection-cluster-peerN.json`,
+        `telemetry-peerN.level4.json`), e.g. tests/fixtures/qdrant/live-2026-12-07/final."""
+        assert self.folder is not None
+        level = (query.get("details_level") or ["0"])[0]
+        name = {
+            "/cluster": f"cluster-peer{peer}.json",
+            f"/collections/{self.collection}/cluster": f"collection-cluster-peer{peer}.json",
+            "/telemetry": f"telemetry-peer{peer}.level4.json"
+            if level == "4"
+            else f"telemetry-peer{peer}.json",
+        }.get(path)
+        return self.folder / name if name and (self.folder / name).exists() else None
+
+    def stop_peer(self, peer: int) -> None:
+        """The peer goes down: its server closes, a request to it is refused (as a killed pod's)."""
+        self._servers[peer].shutdown()
+        self._servers[peer].server_close()
+        self._stopped.add(peer)
 
     def _handler(self, peer: int) -> type[BaseHTTPRequestHandler]:
         peers = self
@@ -99,9 +125,10 @@ class Peers:
         raise RuntimeError("no free port on 127.0.0.1-3")
 
     def stop(self) -> None:
-        for s in self._servers:
-            s.shutdown()
-            s.server_close()
+        for i, s in enumerate(self._servers):
+            if i not in self._stopped:
+                s.shutdown()
+                s.server_close()
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from actions import data
-from probes import weaviate
+from probes.stores import weaviate
 from scaleproof import undo
 from scaleproof.errors import DeadlineExceeded, LoadError, ScaleproofError
 
@@ -64,7 +64,7 @@ def test_query_burst_via_weaviate_sends_filtered_near_object(monkeypatch):
     used = []
 
     @contextlib.contextmanager
-    def client(cfg, timeout_s, url=None):
+    def client(base, grpc, timeout_s):
         def use(name):
             used.append(name)
             return SimpleNamespace(query=Query())
@@ -78,7 +78,7 @@ def test_query_burst_via_weaviate_sends_filtered_near_object(monkeypatch):
     assert res == {**res, "sent": 5, "ok": 5, "failed": 0, "via": "weaviate"} and used == ["Documents"]
     assert [n for n, _, _ in sent] == ["u1", "u2", "u1", "u2", "u1"] and {k for _, k, _ in sent} == {3}
     f = sent[0][2]
-    assert (f.target, f.operator.value, f.value) == ("_id", "NotEqual", data.NIL_UUID)
+    assert (f.target, f.operator.value, f.value) == ("_id", "NotEqual", weaviate.NIL_UUID)
     with pytest.raises(LoadError):
         data.query_burst(
             queries=1, via="weaviate", configuration={"weaviate_url": "http://198.51.100.7:8080"}

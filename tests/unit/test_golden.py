@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from scaleproof import evidence, timing
+from scaleproof import evidence, podtimeline
 from tests.fixtures import build_journals
 
 pytestmark = pytest.mark.unit
@@ -104,7 +104,7 @@ COMMITTED_POD_KILL = sorted(REPO.glob("journals/*/pod-kill-*.json"))
 @pytest.mark.parametrize("path", COMMITTED_POD_KILL, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_journal_mttr_figures_recompute_from_its_recorded_timelines(path: Path) -> None:
     ev = next(e for e in json.loads(path.read_text())["extensions"] if e.get("name") == "scaleproof")
-    s = timing.mttr_summary(ev["timelines"]["kills"])
+    s = podtimeline.mttr_summary(ev["timelines"]["kills"])
     recorded = {
         k: ev["metrics"][k]["value"] for k in ("mttr_mean_s", "mttr_p50_s", "mttr_p95_s", "mttr_max_s")
     }

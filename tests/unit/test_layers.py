@@ -32,7 +32,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "scaleproof",  # the package: only __version__
             "scaleproof.errors",
-            "scaleproof.timing",
+            "scaleproof.kobjects",  # readings of Kubernetes objects (ready, owner, timestamps)
+            "scaleproof.phases",  # clocks, the phase chain, load buckets
+            "scaleproof.podtimeline",  # kills, MTTR, the Ready series
+            "scaleproof.scaletimeline",  # time-to-scale
+            "scaleproof.shards",  # shard spread
             "scaleproof.criteria",
             "scaleproof.cadence",
             "scaleproof.floor",
@@ -46,6 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "scaleproof.rundir",
             "scaleproof.credentials",
+            "scaleproof.waiting",  # the one poll-until-deadline loop
             "scaleproof.procgroup",
             "scaleproof.usage",
             "scaleproof.targetfile",

@@ -4,6 +4,7 @@ state, partial answers, the telemetry counters at both levels, discovery, the hy
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from actions import data
-from probes import qdrant, vectorstore
+from probes import vectorstore
+from probes.stores import qdrant
 from scaleproof import evidence, rundir
 from scaleproof.errors import DeadlineExceeded, VectorStoreError
 from tests.unit import kubefake
@@ -35,6 +37,16 @@ def cfg(peers: Peers, run_dir: Path | None = None, **extra) -> dict:
     if run_dir is not None:
         c[rundir.CONFIG_KEY] = str(run_dir)
     return c
+
+
+def snapshot(collection: str = "Documents", urls=None, configuration: dict | None = None) -> dict:
+    """The Qdrant adapter's snapshot (no counters), opened as a provider opens it."""
+    with contextlib.closing(qdrant.open_store(configuration or {}, None, 10.0, urls=urls)) as store:
+        return dict(store.snapshot(collection, False))
+
+
+def shard_rows(collection: str = "Documents", urls=None, configuration: dict | None = None) -> list:
+    return list(snapshot(collection, urls, configuration)["per_shard"])
 
 
 def record_burst(peers: Peers, run_dir: Path, before: str = "before", after: str = "after") -> None:
@@ -99,13 +111,13 @@ def test_initial_race_state_is_already_flagged_before_any_data(peers):
 # ----------------------------------------------------------------------------------------- partial answers
 def test_one_url_is_a_partial_answer_and_fails_loudly(peers):
     with pytest.raises(VectorStoreError, match=r"asked 1 peer\(s\) but the cluster reports 3") as exc:
-        vectorstore.qdrant_shards("Documents", qdrant_urls=peers.urls[0])
+        shard_rows("Documents", urls=peers.urls[0])
     assert P1 in str(exc.value) and "qdrant-2.qdrant-headless" in str(exc.value)
 
 
 def test_the_same_peer_twice_is_refused(peers):
     with pytest.raises(VectorStoreError, match="same peer"):
-        vectorstore.qdrant_shards("Documents", qdrant_urls=[peers.urls[0], peers.urls[0], peers.urls[1]])
+        shard_rows("Documents", urls=[peers.urls[0], peers.urls[0], peers.urls[1]])
 
 
 def test_shard_rows_refuse_a_shard_no_asked_peer_holds():
@@ -118,7 +130,7 @@ def test_shard_rows_refuse_a_shard_no_asked_peer_holds():
 
 
 def test_every_peer_gives_the_recorded_rows(peers):
-    rows = vectorstore.qdrant_shards("Documents", qdrant_urls=peers.urls)
+    rows = shard_rows("Documents", urls=peers.urls)
     assert [(r["shard"], r["node"], r["objects"], r["status"], r["peer_uri"]) for r in rows] == [
         ("1", P0, 42, "Active", "http://qdrant-0.qdrant-headless:6335/"),
         ("0", P1, 32, "Active", "http://qdrant-1.qdrant-headless:6335/"),
@@ -205,7 +217,7 @@ def test_vsq_burst_moves_every_shard(peers, tmp_path):
 
 # --------------------------------------------------------------------------------------------- cluster
 def test_cluster_of_three_agreeing_peers_is_healthy(peers):
-    assert vectorstore.qdrant_healthy_peers(qdrant_urls=peers.urls, expected_peers=3) == 3
+    assert qdrant.open_store({}, urls=peers.urls, expected_peers=3).healthy_nodes() == 3
     assert vectorstore.healthy_nodes(configuration=cfg(peers)) == 3
 
 
@@ -251,7 +263,7 @@ def test_wait_formed_waits_for_the_expected_peers(peers):
 @pytest.mark.parametrize("url", [":memory:", None, "", "/var/lib/qdrant", "./local.db"])
 def test_local_mode_refused(url):
     with pytest.raises(VectorStoreError, match="local"):
-        vectorstore.check_qdrant_url(url)
+        qdrant.check_qdrant_url(url)
 
 
 # ------------------------------------------------------------------------------------------- discovery
@@ -260,7 +272,7 @@ def test_peers_discovered_through_the_headless_service(peers, monkeypatch):
     fake.slices = [endpoint_slice(peers)]
     c = {"store": "qdrant", "namespace": "scaleproof"}
     assert qdrant.peer_urls(configuration=c) == peers.urls  # not-ready qdrant-2 included
-    rows = vectorstore.qdrant_shards(configuration=c)
+    rows = shard_rows(configuration=c)
     assert sorted(r["node"] for r in rows) == sorted(PEER_IDS)
 
 
@@ -317,8 +329,7 @@ def test_claim_by_phase_of_the_run(peers, tmp_path, caplog):
 def test_missing_collection_is_zero_at_rest(peers):
     spread = vectorstore.shard_spread_now(collection="Missing", configuration=cfg(peers))
     assert spread["missing"] and spread["shards"] == 0
-    with pytest.raises(VectorStoreError, match="does not exist"):
-        vectorstore.qdrant_shards("Missing", qdrant_urls=peers.urls)
+    assert "does not exist" in snapshot("Missing", urls=peers.urls)["missing"]
 
 
 def test_ingest_waits_for_the_cluster_and_is_recorded(peers, tmp_path, monkeypatch):

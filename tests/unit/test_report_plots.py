@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scaleproof import timing
+from scaleproof import podtimeline
 from scaleproof.report import figures, plots
 
 pytestmark = pytest.mark.unit
@@ -89,7 +89,7 @@ def test_pod_kill_recovery_figure_one_bar_per_kill_segments_are_phases() -> None
     assert ax.get_xlabel() == "time since the victim was deleted (s)"
     assert ax.get_ylabel() == "killed pod"
     assert [t.get_text() for t in ax.texts] == [" MTTR 2.52 s", " MTTR 3.04 s", " MTTR 3.03 s"]
-    assert legend_texts(ax) == list(timing.KILL_PHASES)  # every phase of a kill with load, in order
+    assert legend_texts(ax) == list(podtimeline.KILL_PHASES)  # every phase of a kill with load, in order
     # segments of the first kill (top bar) tile [0, mttr] in phase order
     first = sorted(
         (p for p in ax.patches if p.get_y() + p.get_height() / 2 == len(kills) - 1), key=lambda p: p.get_x()

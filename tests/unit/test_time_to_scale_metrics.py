@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from probes import watch
-from scaleproof import cadence, rundir, timing
+from scaleproof import cadence, kobjects, phases, rundir, scaletimeline
 from tests.unit.kubefake import install
 from tests.unit.test_timing import T0, ev, hpa_ev, iso, scale_log
 
@@ -23,7 +23,10 @@ def requested_pod(t: float, name: str = "searchapp-a", cpu: str = "100m") -> dic
         t,
         "Pod",
         "SYNC",
-        {"metadata": {"name": name, "uid": name}, "spec": {"requests": [{"name": "app", "cpu": cpu}]}},
+        {
+            "metadata": {"name": name, "uid": name},
+            "x-scaleproof": {"cpuRequests": [{"name": "app", "cpu": cpu}]},
+        },
     )
 
 
@@ -58,7 +61,7 @@ def metrics_log() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def test_metric_phase_ends_at_the_sample_time_and_the_decision_is_the_hpa_reaction():
     log, load = metrics_log()
-    st = timing.time_to_scale(log, load, target_replicas=3)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=3)
     ends = {p["name"]: p["end"] for p in st["phases"]}
     durations = {p["name"]: p["duration_s"] for p in st["phases"]}
     # metrics-server's sample (taken at T0+23, received at T0+24) ends the metric phase
@@ -71,12 +74,12 @@ def test_metric_phase_ends_at_the_sample_time_and_the_decision_is_the_hpa_reacti
     assert first["utilization_pct"] == 90.0 and first["target"] == {"utilization_pct": 50.0}
     assert first["window_s"] == pytest.approx(10.15, abs=1e-3)
     resolution = {p["name"]: p["resolution_s"] for p in st["phases"]}
-    assert resolution["metric_above_target"] == timing.SERVER_RESOLUTION_S
+    assert resolution["metric_above_target"] == phases.SERVER_RESOLUTION_S
 
 
 def test_without_samples_the_hpa_status_still_ends_the_metric_phase():
     log, load = scale_log()
-    st = timing.time_to_scale(log, load, target_replicas=3)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=3)
     assert {p["name"]: p["end"] for p in st["phases"]}["metric_above_target"] == T0 + 20
     assert st["metric_source"].startswith("HPA status")
 
@@ -84,7 +87,7 @@ def test_without_samples_the_hpa_status_still_ends_the_metric_phase():
 def test_an_hpa_status_above_target_before_any_sample_keeps_the_status_time():
     log, load = scale_log()  # HPA status at T0+20 shows 180 %
     log += [requested_pod(T0 - 5), sample(T0 + 24, T0 + 23, "90m")]
-    st = timing.time_to_scale(log, load, target_replicas=3)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=3)
     assert {p["name"]: p["end"] for p in st["phases"]}["metric_above_target"] == T0 + 20
     assert st["metric_source"].startswith("HPA status")
     assert any("before the first recorded sample" in n for n in st["notes"])
@@ -98,7 +101,7 @@ def test_an_hpa_that_acted_before_any_cpu_sample_above_target_is_noted():
         for e in log
     ]
     log += [requested_pod(T0 - 5), sample(T0 + 40, T0 + 39, "90m")]
-    st = timing.time_to_scale(log, load, target_replicas=3)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=3)
     assert any("before any CPU sample above target" in n for n in st["notes"])
     phase = {p["name"]: p for p in st["phases"]}["hpa_decision"]
     assert phase["clamped"] is True and phase["duration_s"] == 0.0
@@ -111,15 +114,15 @@ def test_average_value_target_compares_cores_per_pod():
             m = e["object"]["spec"]["metrics"][0]["resource"]
             m["target"] = {"type": "AverageValue", "averageValue": "50m"}
     log += [sample(T0 + 12, T0 + 11, "40m"), sample(T0 + 27, T0 + 26, "60m")]  # no request needed
-    st = timing.time_to_scale(log, load, target_replicas=3)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=3)
     assert st["first_sample_above_target"]["timestamp"] == T0 + 26
     assert st["first_sample_above_target"]["utilization_pct"] is None
 
 
 def test_cadence_best_case_and_bound():
     log, load = metrics_log()
-    st = timing.time_to_scale(log, load, target_replicas=3)
-    c = timing.scale_cadence(log, st, hpa_sync_period_s=15.0, metrics_resolution_s=15.0)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=3)
+    c = scaletimeline.scale_cadence(log, st, hpa_sync_period_s=15.0, metrics_resolution_s=15.0)
     # sample times of the pod: T0-3, T0+8, T0+23 → gaps 11 s and 15 s → median 13 s
     assert c["metrics_resolution_measured_s"] == 13.0 and c["metrics_window_s"] == pytest.approx(
         10.15, abs=1e-3
@@ -137,24 +140,24 @@ def test_cadence_reads_a_scale_up_stabilisation_window_from_the_hpa_spec():
     for e in log:
         if e.get("kind") == "HorizontalPodAutoscaler":
             e["object"]["spec"]["behavior"] = {"scaleUp": {"stabilizationWindowSeconds": 30}}
-    st = timing.time_to_scale(log, load, target_replicas=3)
-    c = timing.scale_cadence(log, st, 15.0, 60.0)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=3)
+    c = scaletimeline.scale_cadence(log, st, 15.0, 60.0)
     assert c["scale_up_stabilization_s"] == 30.0 and c["best_case_s"] == pytest.approx(37.0)
     assert "scale_up_stabilization_s" not in c["sources"]
 
 
 def test_cadence_without_a_time_to_scale_has_no_best_case():
     log, load = metrics_log()
-    st = timing.time_to_scale(log, load, target_replicas=9)
-    c = timing.scale_cadence(log, st, 15.0, 15.0)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=9)
+    c = scaletimeline.scale_cadence(log, st, 15.0, 15.0)
     assert st["time_to_scale_s"] is None and c["best_case_s"] is None and c["cadence_bound_s"] is None
 
 
 def test_go_durations():
-    assert timing.go_duration("10.149687104s") == pytest.approx(10.149687104)
-    assert timing.go_duration("1m0.5s") == pytest.approx(60.5)
-    assert timing.go_duration("500ms") == pytest.approx(0.5)
-    assert timing.go_duration("") is None and timing.go_duration("soon") is None
+    assert kobjects.go_duration("10.149687104s") == pytest.approx(10.149687104)
+    assert kobjects.go_duration("1m0.5s") == pytest.approx(60.5)
+    assert kobjects.go_duration("500ms") == pytest.approx(0.5)
+    assert kobjects.go_duration("") is None and kobjects.go_duration("soon") is None
 
 
 # --------------------------------------------------------------------------------------------- cadence
@@ -266,10 +269,21 @@ def test_pod_trim_keeps_cpu_requests():
             "containers": [{"name": "a", "resources": {"requests": {"cpu": "250m"}}}, {"name": "b"}],
         },
     }
-    assert watch.trim("Pod", obj)["spec"]["requests"] == [
+    trimmed = watch.trim("Pod", obj)
+    assert trimmed["x-scaleproof"]["cpuRequests"] == [
         {"name": "a", "cpu": "250m"},
         {"name": "b", "cpu": None},
     ]
+    assert trimmed["spec"] == {"nodeName": "n"}  # nothing Kubernetes does not serve under spec
+
+
+def test_cpu_requests_are_read_from_our_key_and_from_older_recordings():
+    ours = {"x-scaleproof": {"cpuRequests": [{"name": "a", "cpu": "250m"}, {"name": "b", "cpu": "50m"}]}}
+    older = {"spec": {"requests": [{"name": "a", "cpu": "250m"}]}}
+    assert kobjects.pod_cpu_requests(ours) == pytest.approx(0.3)
+    assert kobjects.pod_cpu_requests(older) == pytest.approx(0.25)
+    assert kobjects.pod_cpu_requests({"x-scaleproof": {"cpuRequests": [{"name": "b", "cpu": None}]}}) is None
+    assert kobjects.pod_cpu_requests({"spec": {"nodeName": "n"}}) is None
 
 
 def test_a_bad_configured_period_is_ignored_and_said(tmp_path):

@@ -1,4 +1,4 @@
-"""scaleproof.timing: MTTR timelines, time-to-scale and shard spread from synthetic event logs."""
+"""The timelines (podtimeline, scaletimeline, shards, kobjects): MTTR, time-to-scale, shard spread."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scaleproof import timing
+from scaleproof import kobjects, phases, podtimeline, scaletimeline, shards
 
 pytestmark = pytest.mark.unit
 
@@ -128,7 +128,7 @@ def names(tl: dict[str, Any]) -> list[str]:
 
 
 def test_kill_timeline_phases_are_consecutive_and_mttr_is_delete_to_endpoints():
-    (tl,) = timing.kill_timelines(simple_kill_log())
+    (tl,) = podtimeline.kill_timelines(simple_kill_log())
     assert tl["replacement_uid"] == "d" and tl["recovered"] is True
     assert names(tl) == ["replacement_created", "scheduled", "containers_started", "ready", "endpoints_ready"]
     for prev, nxt in zip(tl["phases"], tl["phases"][1:], strict=False):
@@ -144,7 +144,7 @@ def test_kill_timeline_phases_are_consecutive_and_mttr_is_delete_to_endpoints():
 
 
 def test_mttr_to_ready_definition():
-    (tl,) = timing.kill_timelines(simple_kill_log(), mttr_to="ready")
+    (tl,) = podtimeline.kill_timelines(simple_kill_log(), mttr_to="ready")
     assert tl["mttr_s"] == pytest.approx(3.5)
 
 
@@ -152,7 +152,7 @@ def test_sibling_pod_existing_before_the_kill_is_never_the_replacement():
     log = simple_kill_log()
     # an unrelated pod of another ReplicaSet appears right after the kill (e.g. a rollout): not paired
     log += replacement("x", T0 + 0.1, sched=T0 + 0.11, started=T0 + 0.2, ready=T0 + 0.3, owner="other-rs")
-    (tl,) = timing.kill_timelines(log)
+    (tl,) = podtimeline.kill_timelines(log)
     assert tl["replacement_uid"] == "d"
 
 
@@ -164,7 +164,7 @@ def test_replacement_ready_before_the_old_endpoint_is_removed_waits_for_the_remo
         # the replacement's endpoint is ready while the victim's is still listed as ready
         + [slice_ev(T0 + 1.1, ["a", "b", "c", "d"]), slice_ev(T0 + 4.0, ["b", "c", "d"], ["a"])]
     )
-    (tl,) = timing.kill_timelines(log)
+    (tl,) = podtimeline.kill_timelines(log)
     assert tl["recovered"] is True
     assert tl["mttr_s"] == pytest.approx(4.0)  # not 1.1: the victim was still a ready endpoint
 
@@ -176,7 +176,7 @@ def test_endpoint_removal_never_observed_is_unrecovered_with_reason():
         + replacement("d", T0 + 0.2, sched=T0 + 0.3, started=T0 + 0.5, ready=T0 + 1.0)
         + [slice_ev(T0 + 1.1, ["a", "b", "c", "d"])]
     )
-    (tl,) = timing.kill_timelines(log)
+    (tl,) = podtimeline.kill_timelines(log)
     assert tl["recovered"] is False and tl["mttr_s"] is None
     assert "endpoints_ready" in tl["reason"] and "never observed" in tl["reason"]
     assert tl["ready_s"] == pytest.approx(1.0)
@@ -184,10 +184,10 @@ def test_endpoint_removal_never_observed_is_unrecovered_with_reason():
 
 def test_kill_without_replacement_is_unrecovered():
     log = baseline() + [kill(T0, "a"), slice_ev(T0 + 0.1, ["b", "c"])]
-    (tl,) = timing.kill_timelines(log)
+    (tl,) = podtimeline.kill_timelines(log)
     assert tl["recovered"] is False and tl["mttr_s"] is None and tl["replacement"] is None
     assert "no replacement" in tl["reason"]
-    s = timing.mttr_summary([tl])
+    s = podtimeline.mttr_summary([tl])
     assert s["p95"] is None and s["unrecovered"] == 1 and "did not recover" in s["reason"]
 
 
@@ -199,7 +199,7 @@ def test_two_overlapping_kills_get_distinct_replacements_in_order():
         + replacement("e", T0 + 0.7, sched=T0 + 0.8, started=T0 + 1.5, ready=T0 + 2.5)
         + [slice_ev(T0 + 2.1, ["c", "d"]), slice_ev(T0 + 2.6, ["c", "d", "e"])]
     )
-    t1, t2 = timing.kill_timelines(log)
+    t1, t2 = podtimeline.kill_timelines(log)
     assert (t1["replacement_uid"], t2["replacement_uid"]) == ("d", "e")
     assert t1["overlaps_with"] == ["kill-2"]
     # endpoints are back to the pre-kill count (3) only when both replacements are in
@@ -212,7 +212,7 @@ def test_observation_received_before_previous_boundary_is_clamped_not_negative()
     # the EndpointSlice stream delivers the new endpoint before the pod stream delivers Ready
     log = [e for e in log if not (e["kind"] == "EndpointSlice" and e["t"] == T0 + 3.6)]
     log.append(slice_ev(T0 + 3.45, ["b", "c", "d"]))
-    (tl,) = timing.kill_timelines(log)
+    (tl,) = podtimeline.kill_timelines(log)
     ep = tl["phases"][-1]
     assert ep["name"] == "endpoints_ready" and ep["clamped"] is True and ep["duration_s"] == 0.0
     assert all(p["duration_s"] >= 0 for p in tl["phases"])
@@ -223,7 +223,7 @@ def test_user_traffic_phase_and_failed_requests_per_kill_window():
     load = [{"t": T0 - 2 + i, "users": 10, "requests": 30, "failures": 0} for i in range(12)]
     load[2]["failures"] = 2  # second [T0, T0+1)
     load[3]["failures"] = 1  # [T0+1, T0+2)
-    (tl,) = timing.kill_timelines(simple_kill_log(), load)
+    (tl,) = podtimeline.kill_timelines(simple_kill_log(), load)
     assert tl["failed_requests"] == 3
     assert tl["outage_s"] == pytest.approx(2.0)
     assert names(tl)[-1] == "user_recovered"
@@ -236,7 +236,7 @@ def test_user_failures_after_endpoints_extend_the_user_phase():
     load = [
         {"t": T0 + i, "users": 10, "requests": 30, "failures": 5 if i in (4, 5) else 0} for i in range(10)
     ]
-    (tl,) = timing.kill_timelines(simple_kill_log(), load)
+    (tl,) = podtimeline.kill_timelines(simple_kill_log(), load)
     assert tl["phases"][-1]["end"] == pytest.approx(T0 + 6)
     assert tl["failed_requests"] == 10
 
@@ -251,16 +251,16 @@ def test_mttr_summary_figures():
         }
         for v in [1, 2, 3, 4, 10]
     ]
-    s = timing.mttr_summary(tls)
+    s = podtimeline.mttr_summary(tls)
     assert s["count"] == 5 and s["mean"] == 4.0 and s["p50"] == 3.0 and s["max"] == 10.0
     assert s["p95"] == pytest.approx(8.8)  # linear interpolation between 4 and 10
     assert s["resolution_s"] == 0.001 and s["reason"] is None
-    assert timing.mttr_summary([])["reason"] == "no kill was recorded"
+    assert podtimeline.mttr_summary([])["reason"] == "no kill was recorded"
 
 
 def test_ready_series_counts_condition_not_phase():
     log = baseline() + [ev(T0, "Pod", "MODIFIED", pod_obj("a", deleting_at=T0))]  # still phase Running
-    series = timing.ready_series(log)
+    series = podtimeline.ready_series(log)
     assert series[-1]["ready"] == 2
 
 
@@ -317,8 +317,8 @@ def scale_log() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def test_time_to_scale_phases():
     log, load = scale_log()
-    st = timing.time_to_scale(log, load, target_replicas=3)
-    assert [p["name"] for p in st["phases"]] == list(timing.SCALE_PHASES)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=3)
+    assert [p["name"] for p in st["phases"]] == list(scaletimeline.SCALE_PHASES)
     ends = {p["name"]: p["end"] for p in st["phases"]}
     assert ends["load_reached"] == T0 + 1  # users reach 10 in the second bucket
     assert ends["metric_above_target"] == T0 + 20
@@ -343,7 +343,7 @@ def test_time_to_scale_uses_successful_rescale_event_when_earlier():
             },
         )
     )
-    st = timing.time_to_scale(log, load)
+    st = scaletimeline.time_to_scale(log, load)
     assert {p["name"]: p["end"] for p in st["phases"]}["hpa_decision"] == T0 + 30
 
 
@@ -355,7 +355,7 @@ def test_time_to_scale_ignores_a_stale_desired_count_from_before_a_reset():
     stale["object"]["status"]["currentReplicas"] = 1
     log.insert(3, stale)
     log.insert(5, hpa_ev(T0 + 7, 1, 10))
-    st = timing.time_to_scale(log, load, target_replicas=3)
+    st = scaletimeline.time_to_scale(log, load, target_replicas=3)
     assert {p["name"]: p["end"] for p in st["phases"]}["hpa_decision"] == T0 + 35
     assert st["time_to_scale_s"] == pytest.approx(41.0)
 
@@ -363,14 +363,14 @@ def test_time_to_scale_ignores_a_stale_desired_count_from_before_a_reset():
 def test_time_to_scale_already_at_target_is_not_a_figure():
     log, load = scale_log()
     log = [ev(T0 - 9, "Pod", "SYNC", pod_obj(u)) for u in ("x", "y", "z")] + log
-    st = timing.time_to_scale(log, load)
+    st = scaletimeline.time_to_scale(log, load)
     assert st["time_to_scale_s"] is None and "already" in st["reason"]
 
 
 def test_time_to_scale_hpa_flapping_counted():
     log, load = scale_log()
     log += [hpa_ev(T0 + 50, 2), hpa_ev(T0 + 65, 4)]
-    st = timing.time_to_scale(log, load)
+    st = scaletimeline.time_to_scale(log, load)
     assert [d["to"] for d in st["decisions"]] == [3, 2, 4]
     assert st["flaps"] == 2 and st["flapping"] is True
     assert st["time_to_scale_s"] == pytest.approx(41.0)  # first time the target was reached
@@ -379,9 +379,9 @@ def test_time_to_scale_hpa_flapping_counted():
 def test_time_to_scale_missing_phase_gives_reason():
     log, load = scale_log()
     log = [e for e in log if e["kind"] != "HorizontalPodAutoscaler"]
-    st = timing.time_to_scale(log, load)
+    st = scaletimeline.time_to_scale(log, load)
     assert st["time_to_scale_s"] is None and "metric_above_target" in st["reason"]
-    assert timing.time_to_scale([], None)["reason"].startswith("no load start")
+    assert scaletimeline.time_to_scale([], None)["reason"].startswith("no load start")
 
 
 # ------------------------------------------------------------------------------------------------ shards
@@ -393,14 +393,14 @@ def test_shard_spread_dedupes_replicas_and_counts_queries():
         {"shard": "s3", "node": "w2", "objects": 33, "queries": 7},
         {"shard": "s4", "node": "w2", "objects": 0, "queries": None},
     ]
-    s = timing.shard_spread(rows)
+    s = shards.shard_spread(rows)
     assert s["shards"] == 4 and s["shards_with_data"] == 3
     assert s["documents_total"] == 100 and s["nodes_with_shards"] == 3
     assert s["shards_queried"] == 2
 
 
 def test_shard_spread_without_query_figures():
-    s = timing.shard_spread([{"shard": "s1", "node": "w0", "objects": 100}])
+    s = shards.shard_spread([{"shard": "s1", "node": "w0", "objects": 100}])
     assert s["shards_queried"] is None and s["nodes_with_shards"] == 1
 
 
@@ -419,17 +419,17 @@ def relist_kill_log(created: float) -> list[dict[str, Any]]:
 
 
 def test_a_replacement_first_seen_by_a_relist_counts_when_created_after_the_delete():
-    (tl,) = timing.kill_timelines(relist_kill_log(created=T0 + 1))
+    (tl,) = podtimeline.kill_timelines(relist_kill_log(created=T0 + 1))
     assert tl["recovered"] is True and tl["replacement_uid"] == "d"
     created = tl["phases"][0]
     assert created["name"] == "replacement_created" and created["end"] == T0 + 1
-    assert created["resolution_s"] == timing.SERVER_RESOLUTION_S
+    assert created["resolution_s"] == phases.SERVER_RESOLUTION_S
     assert tl["mttr_s"] == pytest.approx(6.1)  # bounded by the relist: an upper bound, noted
     assert any("relist" in n for n in tl["notes"])
 
 
 def test_a_pod_first_listed_by_a_relist_but_created_before_the_delete_is_not_a_replacement():
-    (tl,) = timing.kill_timelines(relist_kill_log(created=T0 - 50))
+    (tl,) = podtimeline.kill_timelines(relist_kill_log(created=T0 - 50))
     assert tl["recovered"] is False and tl["replacement_uid"] is None
 
 
@@ -448,11 +448,11 @@ def test_a_pod_first_listed_by_a_relist_but_created_before_the_delete_is_not_a_r
     ],
 )
 def test_quantities_are_parsed_as_kubernetes_does(quantity, value):
-    assert timing._quantity(quantity) == pytest.approx(value)
+    assert kobjects.quantity(quantity) == pytest.approx(value)
 
 
 def test_malformed_quantity_is_none():
-    assert timing._quantity("ten") is None and timing._quantity("") is None
+    assert kobjects.quantity("ten") is None and kobjects.quantity("") is None
 
 
 def test_hpa_over_target_with_micro_units():
@@ -468,7 +468,7 @@ def test_hpa_over_target_with_micro_units():
             ]
         },
     }
-    assert timing._hpa_over_target(hpa) is True
+    assert kobjects.hpa_over_target(hpa) is True
 
 
 def _pods_metric_hpa(target: str, current: str) -> dict[str, Any]:
@@ -498,9 +498,9 @@ def _pods_metric_hpa(target: str, current: str) -> dict[str, Any]:
 )
 def test_hpa_targets_in_every_quantity_suffix_are_compared(target, above, below):
     # a target the parser cannot read would leave the metric phase "never observed"
-    assert timing._quantity(target) is not None
-    assert timing._hpa_over_target(_pods_metric_hpa(target, above)) is True
-    assert timing._hpa_over_target(_pods_metric_hpa(target, below)) is False
+    assert kobjects.quantity(target) is not None
+    assert kobjects.hpa_over_target(_pods_metric_hpa(target, above)) is True
+    assert kobjects.hpa_over_target(_pods_metric_hpa(target, below)) is False
 
 
 @pytest.mark.parametrize(
@@ -515,7 +515,7 @@ def test_cpu_average_value_target_in_any_suffix(quantity, cores):
         }
     }
     events = [{"t": T0, "kind": "HorizontalPodAutoscaler", "type": "ADDED", "object": hpa}]
-    assert timing._cpu_target(events) == {"average_cores": pytest.approx(cores)}
+    assert scaletimeline._cpu_target(events) == {"average_cores": pytest.approx(cores)}
 
 
 # ------------------------------------------------------------------- replay of a real recording
@@ -530,7 +530,7 @@ def inject_relist(events: list[dict[str, Any]], kill_index: int) -> tuple[list[d
     """The pod watch expires (410 Gone) right after it showed the victim terminating and relists
     only once the replacement is Ready: the Pod lines in between are lost, and the relist shows every
     live pod as a SYNC line. Returns (events, relist time)."""
-    (tl,) = [t for i, t in enumerate(timing.kill_timelines(events)) if i == kill_index]
+    (tl,) = [t for i, t in enumerate(podtimeline.kill_timelines(events)) if i == kill_index]
     kill_t = tl["t_delete_accepted"]
     victim_seen = min(
         e["t"]
@@ -564,17 +564,17 @@ def inject_relist(events: list[dict[str, Any]], kill_index: int) -> tuple[list[d
 @pytest.mark.skipif(not REAL_EVENTS.exists(), reason="record it: SCALEPROOF_RECORD_EVENTS=1 e2e pod-kill")
 def test_real_recording_with_a_relist_mid_recovery_still_pairs_the_replacement():
     events = _real_events()
-    original = timing.kill_timelines(events)
+    original = podtimeline.kill_timelines(events)
     assert len(original) >= 3 and all(t["recovered"] for t in original)
     k = 2
     relisted, relist_t = inject_relist(events, k)
-    after = timing.kill_timelines(relisted)
+    after = podtimeline.kill_timelines(relisted)
     assert after[k]["recovered"] is True
     assert after[k]["replacement_uid"] == original[k]["replacement_uid"]
     assert any("relist" in n for n in after[k]["notes"])
     # the relist bounds the later phases: MTTR can only grow, never below the relist
     assert after[k]["mttr_s"] >= original[k]["mttr_s"]
-    assert after[k]["phases"][0]["resolution_s"] == timing.SERVER_RESOLUTION_S
+    assert after[k]["phases"][0]["resolution_s"] == phases.SERVER_RESOLUTION_S
     for i, (a, b) in enumerate(zip(original, after, strict=True)):
         if i != k:
             assert (a["replacement_uid"], a["mttr_s"]) == (b["replacement_uid"], b["mttr_s"])
@@ -583,6 +583,6 @@ def test_real_recording_with_a_relist_mid_recovery_still_pairs_the_replacement()
 def test_controller_ref_prefers_the_controlling_owner():
     rs = {"uid": "rs-1", "kind": "ReplicaSet", "controller": True}
     other = {"uid": "x", "kind": "ConfigMap"}
-    assert timing.controller_ref({"metadata": {"ownerReferences": [other, rs]}}) == rs
-    assert timing.controller_ref({"metadata": {"ownerReferences": [other]}}) == other
-    assert timing.controller_ref({"metadata": {}}) == {} and timing.controller_ref({}) == {}
+    assert kobjects.controller_ref({"metadata": {"ownerReferences": [other, rs]}}) == rs
+    assert kobjects.controller_ref({"metadata": {"ownerReferences": [other]}}) == other
+    assert kobjects.controller_ref({"metadata": {}}) == {} and kobjects.controller_ref({}) == {}

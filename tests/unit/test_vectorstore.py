@@ -1,4 +1,5 @@
-"""probes.vectorstore and probes.prometheus with faked HTTP: shards, counters, qdrant guards, errors."""
+"""The Weaviate adapter (probes/stores/weaviate.py) on the recorded Weaviate, the vector-store probes
+written against it (probes.vectorstore), and probes.prometheus with faked HTTP."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import requests
 
 from probes import prometheus, vectorstore
+from probes.stores import weaviate as wv
 from scaleproof import credentials, rundir
 from scaleproof.errors import DeadlineExceeded, PrometheusUnavailable, VectorStoreError
 from tests.unit.qdrant_recorded import FIXTURES
@@ -56,6 +58,11 @@ def http(monkeypatch):
     return routes
 
 
+def adapter(url: str | None = None, **configuration: str) -> wv.Weaviate:
+    """The Weaviate adapter as a provider opens it, from these configuration keys."""
+    return wv.open_store({**configuration, **({"weaviate_url": url} if url else {})}, None, 10.0)
+
+
 @pytest.fixture
 def weaviate():
     with recorded_weaviate() as store:
@@ -72,58 +79,58 @@ RECORDED = [  # tests/fixtures/weaviate/nodes-verbose.json: (shard, node, object
 def test_weaviate_shards_and_health(weaviate):
     """The recorded 3-node cluster through the real weaviate-client: one row per shard, its node and
     object count; a node reporting UNHEALTHY is not counted."""
-    rows = vectorstore.weaviate_shards("Documents", weaviate.url)
+    rows = adapter(weaviate.url).shard_rows("Documents")
     assert [(r["shard"], r["node"], r["objects"]) for r in rows] == RECORDED
     assert {r["status"] for r in rows} == {"READY"}
-    assert vectorstore.weaviate_healthy_nodes(weaviate.url) == 3
+    assert adapter(weaviate.url).healthy_nodes() == 3
     weaviate.nodes["nodes"][2]["status"] = "UNHEALTHY"
-    assert vectorstore.weaviate_healthy_nodes(weaviate.url) == 2
+    assert adapter(weaviate.url).healthy_nodes() == 2
     with pytest.raises(VectorStoreError, match="no shard"):
-        vectorstore.weaviate_shards("Missing", weaviate.url)
+        adapter(weaviate.url).shard_rows("Missing")
     asked = {(path, query) for path, query, _ in weaviate.seen}
     assert asked == {("/v1/meta", ""), ("/v1/nodes", "output=verbose")}
 
 
 def test_weaviate_api_key_is_sent_from_the_credentials(weaviate, monkeypatch):
-    vectorstore.weaviate_shards("Documents", weaviate.url)
+    adapter(weaviate.url).shard_rows("Documents")
     assert weaviate.seen[-1][2] is None, "no key configured: no Authorization header"
     monkeypatch.setenv(credentials.ENV_FALLBACK[("vectorstore", "api_key")], "k-123")
-    vectorstore.weaviate_shards("Documents", weaviate.url)
+    adapter(weaviate.url).shard_rows("Documents")
     assert weaviate.seen[-1][2] == "Bearer k-123"
 
 
 def test_weaviate_unreachable_is_a_clear_error(weaviate):
     with pytest.raises(VectorStoreError, match="Weaviate at http://127.0.0.1:9"):
-        vectorstore.weaviate_shards(weaviate_url="http://127.0.0.1:9")
+        adapter("http://127.0.0.1:9").shard_rows("Documents")
     weaviate.status = 503
     with pytest.raises(VectorStoreError, match=f"Weaviate at {weaviate.url}.*503"):
-        vectorstore.weaviate_shards(weaviate_url=weaviate.url)
+        adapter(weaviate.url).shard_rows("Documents")
 
 
 def test_query_counters_from_pod_metrics_prefer_vector_operation(http):
     http["10.0.0.1:2112"] = Resp(text=METRICS)
-    c = vectorstore.weaviate_query_counters("Documents", metrics_urls="http://10.0.0.1:2112/metrics")
+    c = adapter(weaviate_metrics_urls="http://10.0.0.1:2112/metrics").query_counters("Documents")
     assert c == {"s1": 12.0, "s2": 7.0}
 
 
 def test_label_values_with_braces_and_commas_are_parsed(http):
     odd = 'class_name="Documents",operation="vector",shard_name="s}1,x=\\"y\\""'
     text = METRICS + f"queries_filtered_vector_durations_ms_count{{{odd}}} 5\n"
-    samples = vectorstore.parse_prometheus_text(text)
+    samples = wv.parse_prometheus_text(text)
     assert (
         "queries_filtered_vector_durations_ms_count",
         {"class_name": "Documents", "operation": "vector", "shard_name": 's}1,x="y"'},
         5.0,
     ) in samples
     http["10.0.0.1:2112"] = Resp(text=text)
-    c = vectorstore.weaviate_query_counters("Documents", metrics_urls="http://10.0.0.1:2112/metrics")
+    c = adapter(weaviate_metrics_urls="http://10.0.0.1:2112/metrics").query_counters("Documents")
     assert c == {"s1": 12.0, "s2": 7.0, 's}1,x="y"': 5.0}
 
 
 def test_recorded_metrics_with_braces_in_label_values():
     # Qdrant's real /metrics: endpoint="/collections/{collection_name}/points/query"
     text = (FIXTURES / "metrics-peer0.txt").read_text()
-    samples = vectorstore.parse_prometheus_text(text)
+    samples = wv.parse_prometheus_text(text)
     by_key = {(name, tuple(sorted(lb.items()))): v for name, lb, v in samples}
     query = (
         ("endpoint", "/collections/{collection_name}/points/query"),
@@ -138,7 +145,7 @@ def test_recorded_metrics_with_braces_in_label_values():
 
 def test_unparseable_metrics_text_is_a_vector_store_error():
     with pytest.raises(VectorStoreError, match="unparseable Prometheus metrics text"):
-        vectorstore.parse_prometheus_text('queries_count{shard_name="s1} 3\n')
+        wv.parse_prometheus_text('queries_count{shard_name="s1} 3\n')
 
 
 def test_query_counters_through_prometheus(http):
@@ -154,9 +161,10 @@ def test_query_counters_through_prometheus(http):
             },
         }
     )
-    assert vectorstore.weaviate_query_counters(
-        configuration={"prometheus_url": "http://127.0.0.1:30090"}
-    ) == {"s1": 4.0, "s3": 2.0}
+    assert adapter(prometheus_url="http://127.0.0.1:30090").query_counters("Documents") == {
+        "s1": 4.0,
+        "s3": 2.0,
+    }
 
 
 def test_record_shards_keeps_snapshot_when_counters_are_unavailable(http, weaviate, tmp_path):
