@@ -55,6 +55,9 @@ __all__ = [
     "load_plan",
     "record_load",
     "record_node_fault",
+    "record_cordon",
+    "record_node_command",
+    "record_tolerations",
     "recover_command",
     "replay",
     "rollback",
@@ -148,6 +151,23 @@ class NodeFaultUndo(TypedDict):
     cluster: dict[str, str]  # the local cluster's state_dir, cache_dir and run_dir
 
 
+class CordonUndo(TypedDict):
+    node: str
+    was_unschedulable: bool  # a node cordoned before the run stays cordoned
+
+
+class NodeCommandUndo(TypedDict):
+    node: str
+    restore: str  # the user's restore command (run through the shell, like the fault command)
+    timeout_s: float
+    t: float
+
+
+class TolerationsUndo(TypedDict):
+    deployment: str
+    tolerations: list[Any]  # the pod template's tolerations before the run
+
+
 class UndoPlan(TypedDict, total=False):
     version: int
     run_dir: str
@@ -159,6 +179,9 @@ class UndoPlan(TypedDict, total=False):
     hpa: HpaUndo | None
     load: LoadUndo | None
     node_faults: list[NodeFaultUndo]
+    cordons: list[CordonUndo]
+    node_commands: list[NodeCommandUndo]
+    tolerations: TolerationsUndo | None
     rolled_back: bool
     replays: list[dict[str, Any]]
 
@@ -281,6 +304,136 @@ def record_node_fault(
     return write_plan(plan, run_dir, configuration)
 
 
+def _plan_or_new(run_dir: str | os.PathLike[str] | None, configuration: Mapping[str, Any] | None) -> UndoPlan:
+    return load_plan(run_dir, configuration) or {
+        "version": PLAN_VERSION,
+        "created": time.time(),
+        "rolled_back": False,
+        "replays": [],
+    }
+
+
+def record_cordon(
+    node: str,
+    was_unschedulable: bool,
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> Path:
+    """Add `node` to the nodes to uncordon, BEFORE it is cordoned (a node that was already cordoned
+    is recorded as such and left cordoned). Returns the plan's path."""
+    plan = _plan_or_new(run_dir, configuration)
+    cordons = [c for c in plan.get("cordons") or [] if c["node"] != node]
+    cordons.append({"node": node, "was_unschedulable": bool(was_unschedulable)})
+    plan["cordons"] = cordons
+    plan["rolled_back"] = False
+    return write_plan(plan, run_dir, configuration)
+
+
+def record_node_command(
+    node: str,
+    restore: str,
+    timeout_s: float,
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> Path:
+    """Add the user's restore command of a node fault, BEFORE the fault command runs."""
+    plan = _plan_or_new(run_dir, configuration)
+    entry: NodeCommandUndo = {
+        "node": node,
+        "restore": restore,
+        "timeout_s": float(timeout_s),
+        "t": time.time(),
+    }
+    plan.setdefault("node_commands", []).append(entry)
+    plan["rolled_back"] = False
+    return write_plan(plan, run_dir, configuration)
+
+
+def record_tolerations(
+    deployment: str,
+    tolerations: list[Any],
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> Path:
+    """Keep the Deployment's pod-template tolerations, BEFORE the run patches them (the first
+    recording wins: a second patch in the same run keeps the original)."""
+    plan = _plan_or_new(run_dir, configuration)
+    if not plan.get("tolerations"):
+        plan["tolerations"] = {"deployment": deployment, "tolerations": list(tolerations)}
+    plan["rolled_back"] = False
+    return write_plan(plan, run_dir, configuration)
+
+
+def _uncordon(entry: CordonUndo, configuration: Mapping[str, Any] | None, dry_run: bool) -> str:
+    from scaleproof import kubenodes
+
+    if entry.get("was_unschedulable"):
+        return f"node {entry['node']} was cordoned before the run: left cordoned"
+    spec = kubenodes.node(entry["node"], configuration).get("spec") or {}
+    if not spec.get("unschedulable"):
+        return f"node {entry['node']} already schedulable"
+    if dry_run:
+        return f"would uncordon node {entry['node']}"
+    kubenodes.set_unschedulable(entry["node"], False, configuration)
+    return f"uncordoned node {entry['node']}"
+
+
+def _restore_command(entry: NodeCommandUndo, dry_run: bool) -> str:
+    import subprocess
+
+    if dry_run:
+        return f"would run the restore command of {entry['node']}: {entry['restore']}"
+    done = subprocess.run(
+        entry["restore"], shell=True, capture_output=True, text=True, timeout=float(entry["timeout_s"])
+    )
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip()[-300:]
+        raise ScaleproofError(f"restore command of {entry['node']} exited {done.returncode}: {tail}")
+    return f"restored node {entry['node']} ({entry['restore']})"
+
+
+def _restore_tolerations(
+    ns: str, entry: TolerationsUndo, configuration: Mapping[str, Any] | None, dry_run: bool
+) -> str:
+    from scaleproof import kubenodes
+
+    cur = kubenodes.deployment_tolerations(entry["deployment"], ns, configuration)
+    if cur == entry["tolerations"]:
+        return f"deployment {entry['deployment']} tolerations already as before the run"
+    if dry_run:
+        return f"would restore the tolerations of deployment {entry['deployment']}"
+    kubenodes.set_deployment_tolerations(entry["deployment"], ns, entry["tolerations"], configuration)
+    return f"restored the tolerations of deployment {entry['deployment']} (its pods roll)"
+
+
+def _replay_nodes(
+    plan: UndoPlan, configuration: Mapping[str, Any] | None, dry_run: bool
+) -> list[dict[str, Any]]:
+    """Restore the user's node faults, uncordon, restore the Deployment's tolerations (each
+    independent and idempotent)."""
+    steps: list[dict[str, Any]] = []
+    todo: list[tuple[str, Any]] = [
+        *(
+            ("restore-node", lambda e=e: _restore_command(e, dry_run))
+            for e in reversed(plan.get("node_commands") or [])
+        ),
+        *(
+            ("uncordon-node", lambda e=e: _uncordon(e, configuration, dry_run))
+            for e in plan.get("cordons") or []
+        ),
+    ]
+    tol = plan.get("tolerations")
+    ns = plan.get("namespace")
+    if tol and ns:
+        todo.append(("restore-tolerations", lambda: _restore_tolerations(ns, tol, configuration, dry_run)))
+    for step, fn in todo:
+        try:
+            steps.append({"step": step, "ok": True, "detail": fn()})
+        except Exception as exc:  # one failing step does not skip the others
+            steps.append({"step": step, "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+    return steps
+
+
 def _undo_node_fault(entry: NodeFaultUndo, dry_run: bool) -> str:
     """Thaw a frozen node / start a stopped one (idempotent: a running, thawed node is left alone)."""
     from scaleproof.cluster import nodes
@@ -330,6 +483,7 @@ def replay(
             steps.append({"step": step, "ok": True, "detail": _undo_node_fault(entry, dry_run)})
         except Exception as exc:  # each step independent: one node failing does not skip the others
             steps.append({"step": step, "ok": False, "detail": f"{entry.get('node')}: {exc}"})
+    steps += _replay_nodes(plan, configuration, dry_run)
     for key in ("hpa", "deployment"):
         target = plan.get(key)
         if not target:
@@ -447,7 +601,18 @@ def install_exit_hook(
             if (
                 plan
                 and not plan.get("rolled_back")
-                and (plan.get("load") or plan.get("hpa") or plan.get("deployment") or plan.get("node_faults"))
+                and any(
+                    plan.get(k)
+                    for k in (
+                        "load",
+                        "hpa",
+                        "deployment",
+                        "node_faults",
+                        "cordons",
+                        "node_commands",
+                        "tolerations",
+                    )
+                )
             ):
                 logger.warning("run %s ended without a completed rollback: replaying its undo plan", key)
                 replay(plan, configuration)

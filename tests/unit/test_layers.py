@@ -33,6 +33,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof",  # the package: only __version__
             "scaleproof.errors",
             "scaleproof.kobjects",  # readings of Kubernetes objects (ready, owner, timestamps)
+            "scaleproof.nodeplan",  # a node fault's plan and safety refusals
+            "scaleproof.nodetimeline",  # drain and node-loss timelines
             "scaleproof.phases",  # clocks, the phase chain, load buckets
             "scaleproof.podtimeline",  # kills, MTTR, the Ready series
             "scaleproof.scaletimeline",  # time-to-scale
@@ -56,7 +58,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.targetfile",
         ),
     ),
-    ("2 Kubernetes access", ("scaleproof.kube",)),
+    ("2 Kubernetes access", ("scaleproof.kube", "scaleproof.kubenodes")),
     (
         # the local cluster's layout and its nodes' host plumbing (processes, network, cgroups,
         # freezer): no Kubernetes client, so the undo plan can thaw or start a node
