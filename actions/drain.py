@@ -144,7 +144,7 @@ def _evict_one(
     pod = run.pods[move["uid"]]
     v = podkill._victim(pod, move["namespace"])
     v["t_request"] = time.time()
-    refused = podkill._disrupt(v, move["namespace"], run.grace_period_s, True, configuration)
+    refused = kubenodes.evict_pod(v["name"], move["namespace"], v["uid"], run.grace_period_s, configuration)
     if refused is not None:
         run.refusals += 1
         rundir.append_event(

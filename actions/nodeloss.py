@@ -277,10 +277,10 @@ def set_unreachable_toleration(
     if seconds < 0:
         raise UnsafeTarget(f"toleration_seconds must be ≥ 0, got {seconds}")
     kube.check_owned(namespace, selector, deployment, configuration)
-    before = kubenodes.deployment_tolerations(deployment, namespace, configuration)
+    before = kube.deployment_tolerations(deployment, namespace, configuration)
     after = nodeplan.with_unreachable_toleration(before, seconds)
     undo.record_tolerations(deployment, before, run_dir, configuration)  # the original, first
-    kubenodes.set_deployment_tolerations(deployment, namespace, after, configuration)
+    kube.set_deployment_tolerations(deployment, namespace, after, configuration)
     _wait_rollout(namespace, deployment, wait_s, configuration)
     return {"toleration_seconds": seconds, "before": before, "after": after, "patched": True}
 

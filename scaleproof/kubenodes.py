@@ -1,33 +1,37 @@
-"""Nodes through the Kubernetes access layer: read, list, cordon/uncordon, the pods of a node, the
-watchable node list, the Deployment's tolerations.
+"""Nodes through the Kubernetes access layer: read, list, cordon/uncordon, the pods of a node and
+their budgets in any namespace, their eviction, the watchable node list.
 
 Layer 2, beside `scaleproof.kube` (it goes through `kube.apis` and `kube.call`). Nodes are
 cluster-scoped, and a drain moves every pod of its node whatever its namespace; these calls are what
-the chaos-runner ClusterRole grants (k8s/base/rbac.yaml, tests/unit/test_rbac.py):
+the chaos-runner-nodes ClusterRole grants (k8s/base/rbac.yaml; tests/unit/test_rbac.py derives it from
+the client calls of this module, cluster-scoped or not):
 
 * nodes get/list/watch: the safety checks, the plan, the node timeline;
 * nodes patch: cordon and uncordon (`spec.unschedulable`), nothing else of the node;
 * pods list (all namespaces, field selector `spec.nodeName`): what the drain would move;
-* pods/eviction create (any namespace): the drain's evictions, budgets checked by the API server.
+* pods/eviction create (any namespace): the drain's evictions, budgets checked by the API server;
+* poddisruptionbudgets list (any namespace): the budgets that would block, for the plan.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from scaleproof import kube
+from scaleproof.errors import ScaleproofError
 
 __all__ = [
-    "deployment_tolerations",
+    "eviction_refusal",
+    "evict_pod",
     "list_nodes",
     "node",
-    "node_list_fn",
+    "cluster_scoped",
     "pdbs_in",
     "pods_on_node",
     "set_unschedulable",
-    "set_deployment_tolerations",
 ]
 
 
@@ -64,40 +68,18 @@ def set_unschedulable(name: str, unschedulable: bool, configuration: Mapping[str
     return before
 
 
-def node_list_fn(configuration: Mapping[str, Any] | None = None) -> Callable[..., Any]:
-    """`list_node` shaped like a namespaced list (`fn(namespace, **kw)`) for `kube.list_then_watch`;
-    the namespace is ignored (nodes are cluster-scoped). Keeps the client method's signature and
-    docstring, from which the watch reads the object type."""
-    list_node = kube.apis(configuration).core.list_node
+def cluster_scoped(list_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A cluster-scoped list method (`core.list_node`) shaped like a namespaced one (`fn(namespace,
+    **kw)`) for `kube.list_then_watch`: the namespace is dropped. Keeps the client method's docstring
+    and signature (`functools.wraps`), from which the watch reads the object type, and `__self__`."""
 
-    @functools.wraps(list_node)
+    @functools.wraps(list_fn)
     def fn(*args: Any, **kw: Any) -> Any:
         kw.pop("namespace", None)
-        return list_node(**kw)
+        return list_fn(**kw)
 
+    fn.__self__ = getattr(list_fn, "__self__", None)  # type: ignore[attr-defined]
     return fn
-
-
-def deployment_tolerations(
-    name: str, namespace: str, configuration: Mapping[str, Any] | None = None
-) -> list[Any]:
-    """The pod template's tolerations of Deployment `namespace/name` ([] when it has none)."""
-    d = kube.deployment(name, namespace, configuration)
-    return list((((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("tolerations") or [])
-
-
-def set_deployment_tolerations(
-    name: str, namespace: str, tolerations: list[Any], configuration: Mapping[str, Any] | None = None
-) -> None:
-    """Replace the pod template's tolerations (a JSON merge patch replaces the list whole; an empty
-    list removes them). The Deployment rolls its pods: the caller waits for the rollout."""
-    kube.call(
-        kube.apis(configuration).apps.patch_namespaced_deployment,
-        name,
-        namespace,
-        {"spec": {"template": {"spec": {"tolerations": tolerations or None}}}},
-        what=f"patch tolerations of deployment {namespace}/{name}",
-    )
 
 
 def pdbs_in(namespace: str, configuration: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -108,3 +90,55 @@ def pdbs_in(namespace: str, configuration: Mapping[str, Any] | None = None) -> l
         what=f"poddisruptionbudgets in {namespace}",
     )
     return list(body.get("items") or [])
+
+
+def eviction_refusal(exc: BaseException) -> str | None:
+    """The API's explanation when `exc` (raised by `kube.call`) is an eviction refused by a budget
+    (429: `Cannot evict pod as it would violate the pod's disruption budget.` plus its causes, which
+    name the budget), else None."""
+    cause = exc.__cause__
+    if getattr(cause, "status", None) != 429:
+        return None
+    try:
+        body = json.loads(getattr(cause, "body", None) or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    causes = [
+        str(c.get("message")) for c in (body.get("details") or {}).get("causes") or [] if c.get("message")
+    ]
+    msg = str(body.get("message") or getattr(cause, "reason", "") or "eviction refused (429)")
+    return "; ".join([msg, *causes])
+
+
+def evict_pod(
+    name: str,
+    namespace: str,
+    uid: str,
+    grace_period_s: int | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Evict pod `namespace/name` through policy/v1 with its uid as precondition (never a same-named
+    successor). None when accepted, the refusal text when a PodDisruptionBudget refused (429)."""
+    options: dict[str, Any] = {"preconditions": {"uid": uid}}
+    if grace_period_s is not None:
+        options["gracePeriodSeconds"] = int(grace_period_s)
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": name, "namespace": namespace},
+        "deleteOptions": options,
+    }
+    try:
+        kube.call(
+            kube.apis(configuration).core.create_namespaced_pod_eviction,
+            name,
+            namespace,
+            body=body,
+            what=f"evict pod {namespace}/{name}",
+        )
+    except ScaleproofError as exc:
+        refused = eviction_refusal(exc)
+        if refused is None:
+            raise
+        return refused
+    return None

@@ -395,14 +395,12 @@ def _restore_command(entry: NodeCommandUndo, dry_run: bool) -> str:
 def _restore_tolerations(
     ns: str, entry: TolerationsUndo, configuration: Mapping[str, Any] | None, dry_run: bool
 ) -> str:
-    from scaleproof import kubenodes
-
-    cur = kubenodes.deployment_tolerations(entry["deployment"], ns, configuration)
+    cur = kube.deployment_tolerations(entry["deployment"], ns, configuration)
     if cur == entry["tolerations"]:
         return f"deployment {entry['deployment']} tolerations already as before the run"
     if dry_run:
         return f"would restore the tolerations of deployment {entry['deployment']}"
-    kubenodes.set_deployment_tolerations(entry["deployment"], ns, entry["tolerations"], configuration)
+    kube.set_deployment_tolerations(entry["deployment"], ns, entry["tolerations"], configuration)
     return f"restored the tolerations of deployment {entry['deployment']} (its pods roll)"
 
 
