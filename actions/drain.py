@@ -33,7 +33,7 @@ from typing import Any
 
 from actions import pods as podkill
 from actions.nodesafety import NodeTarget, node_target, planned_moves
-from scaleproof import kube, kubenodes, rundir, undo
+from scaleproof import kobjects, kube, kubenodes, nodeplan, rundir, undo
 from scaleproof.nodeplan import DrainPlan, PodMove
 
 __all__ = ["drain_node", "uncordon_node"]
@@ -96,7 +96,14 @@ def drain_node(
     run = _Drain(target, path, grace_period_s, retry_interval_s)
     run.pending = {m["uid"]: m for m in plan["pods"] if m["decision"] == "evict"}
     run.pods = {str(p["metadata"]["uid"]): p for p in target.node_pods}
-    _event(path, "PLANNED", target.node, plan=plan)
+    _event(
+        path,
+        "PLANNED",
+        target.node,
+        plan=plan,
+        ready_before=target.ready_before,
+        guarantee=_guarantee(target, configuration),
+    )
     undo.record_cordon(target.node, target.was_unschedulable, path)  # the undo exists before the cordon
     kubenodes.set_unschedulable(target.node, True, configuration)
     t_start = time.time()
@@ -182,6 +189,21 @@ def _evict_one(
                 "victim": dict(v),
             },
         )
+
+
+def _guarantee(target: NodeTarget, configuration: Mapping[str, Any] | None = None) -> int:
+    """Ready target pods the target's budgets guarantee (of those Ready before the drain)."""
+    labels = next(
+        (
+            kobjects.meta(p).get("labels") or {}
+            for p in target.target_pods
+            if kobjects.uid(p) in target.target_uids
+        ),
+        {},
+    )
+    return nodeplan.budget_guarantee(
+        kube.pdbs_for(target.namespace, labels, configuration), target.ready_before
+    )
 
 
 def _event(path: Path, etype: str, node: str, **extra: Any) -> None:

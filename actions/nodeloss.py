@@ -145,7 +145,20 @@ def lose_node(
         print(json.dumps(plan, indent=2, default=str))
         return plan
     path = rundir.resolve(run_dir, configuration)
-    _event(path, "PLANNED", target.node, mode=mode, dead_pods=dead, ready_before=target.ready_before)
+    tolerations = {
+        nodeplan.unreachable_toleration_seconds(p)
+        for p in target.target_pods
+        if kobjects.uid(p) in target.target_uids
+    }
+    _event(
+        path,
+        "PLANNED",
+        target.node,
+        mode=mode,
+        dead_pods=dead,
+        ready_before=target.ready_before,
+        toleration_seconds=tolerations.pop() if len(tolerations) == 1 else None,
+    )
     t_request = time.time()
     if mode == "local":
         from scaleproof.cluster import faults

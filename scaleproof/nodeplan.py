@@ -38,6 +38,7 @@ __all__ = [
     "is_control_plane",
     "node_ready",
     "node_taints",
+    "unreachable_toleration_seconds",
     "with_unreachable_toleration",
 ]
 
@@ -270,3 +271,15 @@ def with_unreachable_toleration(
         "tolerationSeconds": int(seconds),
     }
     return [*others, mine]
+
+
+def unreachable_toleration_seconds(pod: Mapping[str, Any]) -> int | None:
+    """How long `pod` stays bound to an unreachable node before it is evicted: its
+    `node.kubernetes.io/unreachable` NoExecute toleration's `tolerationSeconds` (the
+    DefaultTolerationSeconds admission plugin adds 300 s); None when it tolerates it forever or has
+    no such toleration."""
+    for t in (pod.get("spec") or {}).get("tolerations") or []:
+        if t.get("key") == UNREACHABLE_TAINT and t.get("effect") in (None, "", "NoExecute"):
+            secs = t.get("tolerationSeconds")
+            return None if secs is None else int(secs)
+    return None
