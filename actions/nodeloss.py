@@ -292,7 +292,7 @@ def set_unreachable_toleration(
     kube.check_owned(namespace, selector, deployment, configuration)
     before = kube.deployment_tolerations(deployment, namespace, configuration)
     after = nodeplan.with_unreachable_toleration(before, seconds)
-    undo.record_tolerations(deployment, before, run_dir, configuration)  # the original, first
+    undo.record_tolerations(namespace, deployment, before, run_dir, configuration)  # the original, first
     kube.set_deployment_tolerations(deployment, namespace, after, configuration)
     _wait_rollout(namespace, deployment, wait_s, configuration)
     return {"toleration_seconds": seconds, "before": before, "after": after, "patched": True}

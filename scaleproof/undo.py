@@ -164,6 +164,7 @@ class NodeCommandUndo(TypedDict):
 
 
 class TolerationsUndo(TypedDict):
+    namespace: str
     deployment: str
     tolerations: list[Any]  # the pod template's tolerations before the run
 
@@ -244,6 +245,9 @@ def capture_plan(
         "rolled_back": False,
         "replays": list(existing.get("replays") or []),
     }
+    for key in ("node_faults", "cordons", "node_commands", "tolerations"):  # a node fault already on record
+        if existing.get(key):
+            plan[key] = existing[key]  # type: ignore[literal-required]
     if deployment:
         d = kube.deployment(deployment, namespace, configuration)
         kube.check_owned(namespace, selector, deployment, configuration)  # evaluated by the API server
@@ -350,6 +354,7 @@ def record_node_command(
 
 
 def record_tolerations(
+    namespace: str,
     deployment: str,
     tolerations: list[Any],
     run_dir: str | os.PathLike[str] | None = None,
@@ -359,7 +364,11 @@ def record_tolerations(
     recording wins: a second patch in the same run keeps the original)."""
     plan = _plan_or_new(run_dir, configuration)
     if not plan.get("tolerations"):
-        plan["tolerations"] = {"deployment": deployment, "tolerations": list(tolerations)}
+        plan["tolerations"] = {
+            "namespace": namespace,
+            "deployment": deployment,
+            "tolerations": list(tolerations),
+        }
     plan["rolled_back"] = False
     return write_plan(plan, run_dir, configuration)
 
@@ -384,7 +393,12 @@ def _restore_command(entry: NodeCommandUndo, dry_run: bool) -> str:
     if dry_run:
         return f"would run the restore command of {entry['node']}: {entry['restore']}"
     done = subprocess.run(
-        entry["restore"], shell=True, capture_output=True, text=True, timeout=float(entry["timeout_s"])
+        entry["restore"],
+        shell=True,
+        env={**os.environ, "SCALEPROOF_NODE": entry["node"]},  # as the fault command had it
+        capture_output=True,
+        text=True,
+        timeout=float(entry["timeout_s"]),
     )
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip()[-300:]
@@ -393,8 +407,11 @@ def _restore_command(entry: NodeCommandUndo, dry_run: bool) -> str:
 
 
 def _restore_tolerations(
-    ns: str, entry: TolerationsUndo, configuration: Mapping[str, Any] | None, dry_run: bool
+    entry: TolerationsUndo, configuration: Mapping[str, Any] | None, dry_run: bool
 ) -> str:
+    ns = entry["namespace"]
+    if ns in kube.FORBIDDEN_NAMESPACES:
+        raise UnsafeTarget(f"plan namespace {ns!r} is a system namespace: not touching it")
     cur = kube.deployment_tolerations(entry["deployment"], ns, configuration)
     if cur == entry["tolerations"]:
         return f"deployment {entry['deployment']} tolerations already as before the run"
@@ -421,9 +438,8 @@ def _replay_nodes(
         ),
     ]
     tol = plan.get("tolerations")
-    ns = plan.get("namespace")
-    if tol and ns:
-        todo.append(("restore-tolerations", lambda: _restore_tolerations(ns, tol, configuration, dry_run)))
+    if tol:
+        todo.append(("restore-tolerations", lambda: _restore_tolerations(tol, configuration, dry_run)))
     for step, fn in todo:
         try:
             steps.append({"step": step, "ok": True, "detail": fn()})
