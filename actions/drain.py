@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from actions import pods as podkill
-from actions.nodesafety import NodeTarget, node_target, planned_moves
-from scaleproof import kobjects, kube, kubenodes, nodeplan, rundir, undo
+from actions.nodesafety import NodeTarget, flag, node_target, planned_moves
+from scaleproof import kobjects, kube, kubenodes, nodeplan, nodeundo, rundir, undo
 from scaleproof.nodeplan import DrainPlan, PodMove
 
 __all__ = ["drain_node", "uncordon_node"]
@@ -88,22 +88,27 @@ def drain_node(
     Ready as before the drain."""
     undo.check_abort("draining a node")
     target = node_target(namespace, selector, node, node_selector, runner_node, configuration)
-    plan = planned_moves(target, scope, delete_emptydir_data, force, configuration)
-    if dry_run:
+    plan = planned_moves(target, scope, flag(delete_emptydir_data), flag(force), configuration)
+    if flag(dry_run):
         print(json.dumps({"dry_run": True, "plan": plan}, indent=2, default=str))
         return {"dry_run": True, "node": target.node, "plan": plan}
-    path = rundir.resolve(run_dir, configuration)
-    run = _Drain(target, path, grace_period_s, retry_interval_s)
+    run = _Drain(target, rundir.resolve(run_dir, configuration), grace_period_s, retry_interval_s)
+    return _drain(run, plan, pdb_wait_s, wait_recovered_s, configuration)
+
+
+def _drain(
+    run: _Drain,
+    plan: DrainPlan,
+    pdb_wait_s: float,
+    wait_recovered_s: float,
+    configuration: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Record the plan, the cordon's undo, cordon, evict, then wait for the replacements."""
+    target, path = run.target, run.path
     run.pending = {m["uid"]: m for m in plan["pods"] if m["decision"] == "evict"}
     run.pods = {str(p["metadata"]["uid"]): p for p in target.node_pods}
-    _event(
-        path,
-        "PLANNED",
-        target.node,
-        plan=plan,
-        ready_before=target.ready_before,
-        guarantee=_guarantee(target, configuration),
-    )
+    guarantee = _guarantee(target, configuration)
+    _event(path, "PLANNED", target.node, plan=plan, ready_before=target.ready_before, guarantee=guarantee)
     undo.record_cordon(target.node, target.was_unschedulable, path)  # the undo exists before the cordon
     kubenodes.set_unschedulable(target.node, True, configuration)
     t_start = time.time()
@@ -244,7 +249,7 @@ def uncordon_node(
     plan = undo.load_plan(run_dir, configuration)
     if not plan or not plan.get("cordons"):
         return {"steps": [], "detail": "this run cordoned no node"}
-    steps = [s for s in undo._replay_nodes({"cordons": plan["cordons"]}, configuration, False)]
+    steps = [s for s in nodeundo.replay_nodes({"cordons": plan["cordons"]}, configuration, False)]
     bad = [s for s in steps if not s["ok"]]
     if bad:
         raise undo.ScaleproofError("uncordon failed: " + "; ".join(str(s["detail"]) for s in bad))

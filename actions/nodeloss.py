@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from actions.nodesafety import NodeTarget, node_target
+from actions.nodesafety import NodeTarget, flag, node_target
 from scaleproof import kobjects, kube, kubenodes, nodeplan, rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
 from scaleproof.waiting import wait_until
@@ -134,7 +134,7 @@ def lose_node(
     target = node_target(namespace, selector, node, node_selector, runner_node, configuration)
     mode = fault_mode(fault, target.node, fault_command, restore_command)
     dead = _dead_pods(target)
-    if dry_run:
+    if flag(dry_run):
         plan = {
             "dry_run": True,
             "node": target.node,
@@ -145,11 +145,6 @@ def lose_node(
         print(json.dumps(plan, indent=2, default=str))
         return plan
     path = rundir.resolve(run_dir, configuration)
-    tolerations = {
-        nodeplan.unreachable_toleration_seconds(p)
-        for p in target.target_pods
-        if kobjects.uid(p) in target.target_uids
-    }
     _event(
         path,
         "PLANNED",
@@ -157,18 +152,9 @@ def lose_node(
         mode=mode,
         dead_pods=dead,
         ready_before=target.ready_before,
-        toleration_seconds=tolerations.pop() if len(tolerations) == 1 else None,
+        toleration_seconds=_toleration_of(target),
     )
-    t_request = time.time()
-    if mode == "local":
-        from scaleproof.cluster import faults
-
-        faults.freeze(target.node, run_dir=path)  # records its thaw in the undo plan first
-    else:
-        undo.record_node_command(target.node, restore_command, command_timeout_s, path)
-        _run_command(fault_command, target.node, command_timeout_s, "the fault command")
-    t_fault = time.time()
-    _event(path, "APPLIED", target.node, t_request=round(t_request, 6), mode=mode)
+    t_fault = _apply(target.node, mode, fault_command, restore_command, command_timeout_s, path)
     recovered, waited = _wait_moved(target, wait_recovered_s, configuration)
     _event(path, "RECOVERED" if recovered else "NOT_RECOVERED", target.node, waited_s=waited)
     return {
@@ -180,6 +166,33 @@ def lose_node(
         "waited_s": waited,
         "dry_run": False,
     }
+
+
+def _toleration_of(target: NodeTarget) -> int | None:
+    """The dead pods' unreachable `tolerationSeconds` (None: none, or they differ)."""
+    found = {
+        nodeplan.unreachable_toleration_seconds(p)
+        for p in target.target_pods
+        if kobjects.uid(p) in target.target_uids
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def _apply(
+    node: str, mode: str, fault_command: str, restore_command: str, timeout_s: float, path: Path
+) -> float:
+    """Make the node go dark, its undo on record first; an APPLIED line; returns when it completed."""
+    t_request = time.time()
+    if mode == "local":
+        from scaleproof.cluster import faults
+
+        faults.freeze(node, run_dir=path)  # records its thaw in the undo plan first
+    else:
+        undo.record_node_command(node, restore_command, timeout_s, path)
+        _run_command(fault_command, node, timeout_s, "the fault command")
+    t_fault = time.time()
+    _event(path, "APPLIED", node, t_request=round(t_request, 6), mode=mode)
+    return t_fault
 
 
 def _moved(target: NodeTarget, configuration: Mapping[str, Any] | None) -> int:

@@ -17,7 +17,20 @@ from scaleproof import kobjects, kube, kubenodes, nodeplan
 from scaleproof.errors import UnsafeTarget
 from scaleproof.nodeplan import DrainPlan
 
-__all__ = ["NodeTarget", "node_target", "parse_node_selector", "planned_moves"]
+__all__ = ["NodeTarget", "flag", "node_target", "parse_node_selector", "planned_moves"]
+
+
+def flag(value: Any) -> bool:
+    """A yes/no configuration value: Chaos Toolkit hands env entries over as strings ("false" is not
+    False); true/yes/1/on are yes, false/no/0/off/"" no, anything else one clear line."""
+    if isinstance(value, bool):
+        return value
+    text = str(value if value is not None else "").strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off", ""):
+        return False
+    raise UnsafeTarget(f"expected true or false, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -115,15 +115,7 @@ def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
             for e in obj.get("endpoints") or []
         ]
     elif kind == "Node":
-        out["spec"] = {"unschedulable": bool(spec.get("unschedulable")), "taints": spec.get("taints") or []}
-        # the Ready condition without its heartbeat: a line per change of state, not per heartbeat
-        out["status"] = {
-            "conditions": [
-                {k: c.get(k) for k in ("type", "status", "reason", "lastTransitionTime")}
-                for c in status.get("conditions") or []
-                if c.get("type") == "Ready"
-            ]
-        }
+        out.update(_trim_node(spec, status))
     elif kind == "HorizontalPodAutoscaler":
         out["spec"] = {k: spec.get(k) for k in ("minReplicas", "maxReplicas", "metrics", "behavior")}
         out["status"] = status
@@ -144,6 +136,20 @@ def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
             if k in obj:
                 out[k] = obj[k]
     return out
+
+
+def _trim_node(spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    """A Node's cordon, taints and Ready condition without its heartbeat (a line per change of state,
+    not per heartbeat)."""
+    ready = [
+        {k: c.get(k) for k in ("type", "status", "reason", "lastTransitionTime")}
+        for c in status.get("conditions") or []
+        if c.get("type") == "Ready"
+    ]
+    return {
+        "spec": {"unschedulable": bool(spec.get("unschedulable")), "taints": spec.get("taints") or []},
+        "status": {"conditions": ready},
+    }
 
 
 # -------------------------------------------------------------------------------------------- wiring
@@ -301,6 +307,19 @@ def kinds_given(kinds: list[str], default: Any) -> bool:
     return list(kinds) != list(default)
 
 
+def _kinds(kinds: list[str] | None, hpa: str | None, nodes: bool) -> list[str]:
+    """The kinds to watch: the default ones (no HPA when none is configured), Nodes on request."""
+    out = list(kinds or DEFAULT_KINDS)
+    if not hpa and not kinds_given(out, DEFAULT_KINDS):
+        out.remove("HorizontalPodAutoscaler")  # no HPA configured: record nothing that is not ours
+    if nodes and "Node" not in out:
+        out.append("Node")
+    unknown = set(out) - set(ALL_KINDS)
+    if unknown:
+        raise ScaleproofError(f"unknown kinds {sorted(unknown)}; choose from {list(ALL_KINDS)}")
+    return out
+
+
 def start_recording(
     namespace: str,
     selector: str,
@@ -325,14 +344,7 @@ def start_recording(
     Returns `{"run_dir", "kinds", "started": unix time, "stops_at": unix time}`."""
     namespace, selector = kube.check_target(namespace, selector)
     path = rundir.resolve(run_dir, configuration)
-    kinds = list(kinds or DEFAULT_KINDS)
-    if not hpa and not kinds_given(kinds, DEFAULT_KINDS):
-        kinds.remove("HorizontalPodAutoscaler")  # no HPA configured: record nothing that is not ours
-    if nodes and "Node" not in kinds:
-        kinds.append("Node")
-    unknown = set(kinds) - set(ALL_KINDS)
-    if unknown:
-        raise ScaleproofError(f"unknown kinds {sorted(unknown)}; choose from {list(ALL_KINDS)}")
+    kinds = _kinds(kinds, hpa, nodes)
     kube.apis(configuration)  # fail fast with a clear error when the cluster is unreachable
     with _LOCK:
         old = _RECORDERS.get(str(path))

@@ -38,8 +38,9 @@ from typing import Any, TypedDict
 
 import click
 
-from scaleproof import kube, procgroup, rundir
+from scaleproof import kube, nodeundo, procgroup, rundir
 from scaleproof.errors import NotFound, ScaleproofError, UnsafeTarget
+from scaleproof.nodeundo import CordonUndo, NodeCommandUndo, TolerationsUndo
 
 __all__ = [
     "ABORT",
@@ -149,24 +150,6 @@ class NodeFaultUndo(TypedDict):
     fault: str  # "freeze" (undo: thaw) or "stop" (undo: start)
     t: float
     cluster: dict[str, str]  # the local cluster's state_dir, cache_dir and run_dir
-
-
-class CordonUndo(TypedDict):
-    node: str
-    was_unschedulable: bool  # a node cordoned before the run stays cordoned
-
-
-class NodeCommandUndo(TypedDict):
-    node: str
-    restore: str  # the user's restore command (run through the shell, like the fault command)
-    timeout_s: float
-    t: float
-
-
-class TolerationsUndo(TypedDict):
-    namespace: str
-    deployment: str
-    tolerations: list[Any]  # the pod template's tolerations before the run
 
 
 class UndoPlan(TypedDict, total=False):
@@ -373,81 +356,6 @@ def record_tolerations(
     return write_plan(plan, run_dir, configuration)
 
 
-def _uncordon(entry: CordonUndo, configuration: Mapping[str, Any] | None, dry_run: bool) -> str:
-    from scaleproof import kubenodes
-
-    if entry.get("was_unschedulable"):
-        return f"node {entry['node']} was cordoned before the run: left cordoned"
-    spec = kubenodes.node(entry["node"], configuration).get("spec") or {}
-    if not spec.get("unschedulable"):
-        return f"node {entry['node']} already schedulable"
-    if dry_run:
-        return f"would uncordon node {entry['node']}"
-    kubenodes.set_unschedulable(entry["node"], False, configuration)
-    return f"uncordoned node {entry['node']}"
-
-
-def _restore_command(entry: NodeCommandUndo, dry_run: bool) -> str:
-    import subprocess
-
-    if dry_run:
-        return f"would run the restore command of {entry['node']}: {entry['restore']}"
-    done = subprocess.run(
-        entry["restore"],
-        shell=True,
-        env={**os.environ, "SCALEPROOF_NODE": entry["node"]},  # as the fault command had it
-        capture_output=True,
-        text=True,
-        timeout=float(entry["timeout_s"]),
-    )
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip()[-300:]
-        raise ScaleproofError(f"restore command of {entry['node']} exited {done.returncode}: {tail}")
-    return f"restored node {entry['node']} ({entry['restore']})"
-
-
-def _restore_tolerations(
-    entry: TolerationsUndo, configuration: Mapping[str, Any] | None, dry_run: bool
-) -> str:
-    ns = entry["namespace"]
-    if ns in kube.FORBIDDEN_NAMESPACES:
-        raise UnsafeTarget(f"plan namespace {ns!r} is a system namespace: not touching it")
-    cur = kube.deployment_tolerations(entry["deployment"], ns, configuration)
-    if cur == entry["tolerations"]:
-        return f"deployment {entry['deployment']} tolerations already as before the run"
-    if dry_run:
-        return f"would restore the tolerations of deployment {entry['deployment']}"
-    kube.set_deployment_tolerations(entry["deployment"], ns, entry["tolerations"], configuration)
-    return f"restored the tolerations of deployment {entry['deployment']} (its pods roll)"
-
-
-def _replay_nodes(
-    plan: UndoPlan, configuration: Mapping[str, Any] | None, dry_run: bool
-) -> list[dict[str, Any]]:
-    """Restore the user's node faults, uncordon, restore the Deployment's tolerations (each
-    independent and idempotent)."""
-    steps: list[dict[str, Any]] = []
-    todo: list[tuple[str, Any]] = [
-        *(
-            ("restore-node", lambda e=e: _restore_command(e, dry_run))
-            for e in reversed(plan.get("node_commands") or [])
-        ),
-        *(
-            ("uncordon-node", lambda e=e: _uncordon(e, configuration, dry_run))
-            for e in plan.get("cordons") or []
-        ),
-    ]
-    tol = plan.get("tolerations")
-    if tol:
-        todo.append(("restore-tolerations", lambda: _restore_tolerations(tol, configuration, dry_run)))
-    for step, fn in todo:
-        try:
-            steps.append({"step": step, "ok": True, "detail": fn()})
-        except Exception as exc:  # one failing step does not skip the others
-            steps.append({"step": step, "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
-    return steps
-
-
 def _undo_node_fault(entry: NodeFaultUndo, dry_run: bool) -> str:
     """Thaw a frozen node / start a stopped one (idempotent: a running, thawed node is left alone)."""
     from scaleproof.cluster import nodes
@@ -465,6 +373,18 @@ def _undo_node_fault(entry: NodeFaultUndo, dry_run: bool) -> str:
     if action == "start":
         nodes.start_node(cfg, node, progress=lambda m: logger.info("%s", m))
     return f"{action}: node {node.name} (freezer {nodes.freezer_state(node)})"
+
+
+def _replay_node_faults(plan: UndoPlan, dry_run: bool) -> list[dict[str, Any]]:
+    """Thaw/start the local cluster's faulted nodes, latest first (each step independent)."""
+    steps: list[dict[str, Any]] = []
+    for entry in reversed(plan.get("node_faults") or []):
+        step = f"{NODE_FAULTS.get(entry.get('fault', ''), 'undo')}-node"
+        try:
+            steps.append({"step": step, "ok": True, "detail": _undo_node_fault(entry, dry_run)})
+        except Exception as exc:  # each step independent: one node failing does not skip the others
+            steps.append({"step": step, "ok": False, "detail": f"{entry.get('node')}: {exc}"})
+    return steps
 
 
 def replay(
@@ -491,13 +411,7 @@ def replay(
                 steps.append({"step": "stop-load", "ok": True, "detail": res})
             except Exception as exc:
                 steps.append({"step": "stop-load", "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
-    for entry in reversed(plan.get("node_faults") or []):
-        step = f"{NODE_FAULTS.get(entry.get('fault', ''), 'undo')}-node"
-        try:
-            steps.append({"step": step, "ok": True, "detail": _undo_node_fault(entry, dry_run)})
-        except Exception as exc:  # each step independent: one node failing does not skip the others
-            steps.append({"step": step, "ok": False, "detail": f"{entry.get('node')}: {exc}"})
-    steps += _replay_nodes(plan, configuration, dry_run)
+    steps += _replay_node_faults(plan, dry_run) + nodeundo.replay_nodes(plan, configuration, dry_run)
     for key in ("hpa", "deployment"):
         target = plan.get(key)
         if not target:

@@ -65,7 +65,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "2 local cluster nodes",
         ("scaleproof.cluster.config", "scaleproof.cluster.processes", "scaleproof.cluster.nodes"),
     ),
-    ("2 undo plan", ("scaleproof.undo", "scaleproof.cluster.faults")),
+    ("2 undo plan", ("scaleproof.undo", "scaleproof.nodeundo", "scaleproof.cluster.faults")),
     ("3 load generator", ("loadgen.*",)),
     ("3 probes", ("probes.*",)),
     ("3 actions", ("actions.*",)),
