@@ -3,6 +3,8 @@
     scaleproof bench pod-kill [JOURNAL_OR_RUN_DIR ...] [--floor journals/floor] [--json]
     scaleproof bench hpa-scale [JOURNAL_OR_RUN_DIR ...] [--json]
     scaleproof bench vector-shards [JOURNAL_OR_RUN_DIR ...] [--json]
+    scaleproof bench node-loss [JOURNAL_OR_RUN_DIR ...] [--json]
+    scaleproof bench node-drain [JOURNAL_OR_RUN_DIR ...] [--json]
     scaleproof bench floor [--kills N] [--app journals/evidence] [--keep]
 
 Sources: journals (with the scaleproof evidence block) and run directories
@@ -30,8 +32,8 @@ from typing import Any
 
 import click
 
+from scaleproof import benchnodes, podtimeline
 from scaleproof import floor as floor_figures
-from scaleproof import podtimeline
 from scaleproof.command import ExitCodeCommand, call
 from scaleproof.phases import percentile
 
@@ -49,7 +51,7 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[1]
-KINDS = ("pod-kill", "hpa-scale", "vector-shards")
+KINDS = ("pod-kill", "hpa-scale", "vector-shards", "node-loss", "node-drain")
 FLOOR_MANIFEST = REPO / "k8s" / "floor" / "floor.yaml"
 FLOOR_NAMESPACE = "scaleproof-floor"
 #: the floor as any team's target: nothing but configuration (k8s/floor/floor.yaml's objects)
@@ -579,13 +581,17 @@ def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -
         "pod-kill": pod_kill_figures,
         "hpa-scale": hpa_scale_figures,
         "vector-shards": vector_shards_figures,
+        "node-loss": benchnodes.node_loss_figures,
+        "node-drain": benchnodes.node_drain_figures,
     }[kind](evidence)
     fig["run_time"] = run_times(paths, kind)
     cmp = floor_comparison(evidence, collect([floor], "pod-kill")) if floor else None
     if as_json:
         print(json.dumps(fig | ({"floor": cmp} if cmp else {}), indent=2, default=str))
         return 0
-    {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}[kind](fig)
+    printers = {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}
+    printers |= {"node-loss": benchnodes.print_node_loss, "node-drain": benchnodes.print_node_drain}
+    printers[kind](fig)
     _print_run_times(kind, fig["run_time"])
     if cmp is not None:
         _print_floor(cmp)

@@ -80,6 +80,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.validate",
             "scaleproof.init_target",
             "scaleproof.bench",
+            "scaleproof.benchnodes",
             "scaleproof.cluster.*",
         ),
     ),
