@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from actions import pods as podkill
-from actions.nodesafety import NodeTarget, flag, node_target, planned_moves
+from actions.nodesafety import NodeTarget, check_scope, flag, node_target, planned_moves
 from scaleproof import kobjects, kube, kubenodes, nodeplan, nodeundo, rundir, undo
 from scaleproof.nodeplan import DrainPlan, PodMove
 
@@ -84,9 +84,10 @@ def drain_node(
     """Cordon `node` (or the chosen one) and evict its pods; returns `{"node", "evicted": [uid],
     "target_evicted": n, "blocked": bool, "pending": [PodMove], "refusals": n, "drain_s": seconds,
     "plan": DrainPlan}`. `scope`: "node" evicts every pod of the node (as `kubectl drain`), "namespace"
-    only the pods of `namespace` on it. Waits (≤ `wait_recovered_s`) until as many target pods are
-    Ready as before the drain."""
+    only the pods of `namespace` on it, "workload" only the target's (what the target alone costs).
+    Waits (≤ `wait_recovered_s`) until as many target pods are Ready as before the drain."""
     undo.check_abort("draining a node")
+    check_scope(scope)
     target = node_target(namespace, selector, node, node_selector, runner_node, configuration)
     plan = planned_moves(target, scope, flag(delete_emptydir_data), flag(force), configuration)
     if flag(dry_run):

@@ -17,7 +17,15 @@ from scaleproof import kobjects, kube, kubenodes, nodeplan
 from scaleproof.errors import UnsafeTarget
 from scaleproof.nodeplan import DrainPlan
 
-__all__ = ["NodeTarget", "flag", "node_target", "parse_node_selector", "planned_moves"]
+__all__ = [
+    "SCOPES",
+    "NodeTarget",
+    "check_scope",
+    "flag",
+    "node_target",
+    "parse_node_selector",
+    "planned_moves",
+]
 
 
 def flag(value: Any) -> bool:
@@ -102,6 +110,21 @@ def node_target(
     )
 
 
+SCOPES = ("node", "namespace", "workload")
+
+
+def check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise UnsafeTarget(f"scope {scope!r}: choose {', '.join(SCOPES)} (node: every pod, as kubectl drain)")
+
+
+def _in_scope(pod: Mapping[str, Any], scope: str, target: NodeTarget) -> bool:
+    """node: every pod of the node; namespace: the target's namespace's; workload: the target's pods."""
+    if scope == "workload":
+        return str(kobjects.uid(pod)) in target.target_uids
+    return scope == "node" or kobjects.meta(pod).get("namespace") == target.namespace
+
+
 def planned_moves(
     target: NodeTarget,
     scope: str,
@@ -111,13 +134,8 @@ def planned_moves(
 ) -> DrainPlan:
     """The drain's plan; UnsafeTarget listing the pods a drain would refuse (emptyDir, unowned),
     before anything is touched, as `kubectl drain` does."""
-    if scope not in ("node", "namespace"):
-        raise UnsafeTarget(f"scope {scope!r}: choose 'node' (every pod, as kubectl drain) or 'namespace'")
-    pods = [
-        p
-        for p in target.node_pods
-        if scope == "node" or kobjects.meta(p).get("namespace") == target.namespace
-    ]
+    check_scope(scope)
+    pods = [p for p in target.node_pods if _in_scope(p, scope, target)]
     moves = nodeplan.classify_pods(pods, target.target_uids, delete_emptydir_data, force)
     refused = [m for m in moves if m["decision"] == "refuse"]
     if refused:

@@ -69,12 +69,14 @@ def test_drain_cordons_after_its_undo_evicts_with_uid_preconditions_and_skips_da
     assert "unschedulable" not in cluster.nodes[1]["spec"]
 
 
-def test_namespace_scope_leaves_other_namespaces_pods(cluster, tmp_path):
+@pytest.mark.parametrize(("scope", "evicted"), [("namespace", {"a", "b", "other"}), ("workload", {"a", "b"})])
+def test_narrower_scopes_leave_the_other_pods(cluster, tmp_path, scope, evicted):
     cluster.pdbs = []
-    drain.drain_node(
-        "scaleproof", SEL, node="w1", scope="namespace", run_dir=str(tmp_path), wait_recovered_s=0
-    )
-    assert {c[2] for c in cluster.calls if c[0] == "evict_pod"} == {"a", "b"}
+    cluster.pods.append(pod("other", uid="o", node="w1", labels={"app": "other"}))
+    drain.drain_node("scaleproof", SEL, node="w1", scope=scope, run_dir=str(tmp_path), wait_recovered_s=0)
+    assert {c[2] for c in cluster.calls if c[0] == "evict_pod"} == evicted
+    with pytest.raises(UnsafeTarget, match="choose node, namespace, workload"):
+        drain.drain_node("scaleproof", SEL, node="w1", scope="all", run_dir=str(tmp_path))
 
 
 def test_a_drain_a_budget_refuses_ends_blocked_naming_the_budget(cluster, tmp_path):
