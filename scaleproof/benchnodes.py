@@ -19,9 +19,10 @@ from typing import Any
 from scaleproof import nodetimeline, rundir
 from scaleproof.phases import percentile
 
-__all__ = ["node_drain_figures", "node_loss_figures", "print_node_drain", "print_node_loss"]
+__all__ = ["KINDS", "node_drain_figures", "node_loss_figures", "print_node_drain", "print_node_loss"]
 
 REPO = Path(__file__).resolve().parents[1]
+KINDS = ("node-loss", "node-drain")
 
 
 def _events(ev: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -168,7 +168,8 @@ def _kill_lines(tmp_path, victims: list[tuple[str, float]]) -> list[dict]:
     return [e for e in rundir.read_events(tmp_path) if e.get("kind") == "Kill"]
 
 
-def test_drain_figures_per_pod_per_budget(tmp_path):
+def drain_log(tmp_path) -> tuple[list[dict], list[dict]]:
+    """A drain of w1: `a` evicted at once, `b` refused twice by budget `searchapp`, then evicted."""
     a, b, c = pod("a", node="w1"), pod("b", node="w1"), pod("c", node="w2")
     a_gone, b_gone = gone(a, "1970-01-01T00:02:10Z"), gone(b, "1970-01-01T00:02:14Z")  # evicted at 100, 104
     refusal = {"name": "b", "namespace": "scaleproof", "uid": "uid-b", "owner_uid": "rs-1"}
@@ -224,7 +225,12 @@ def test_drain_figures_per_pod_per_budget(tmp_path):
         act(104.55, "Drain", "DONE", node="w1", pending=[], evicted=2),
     ]
     log += _kill_lines(tmp_path, [("a", 100.55), ("b", 104.5)])
-    f = nodetimeline.drain_figures(log, load(98, 110, {104}))
+    return log, load(98, 110, {104})
+
+
+def test_drain_figures_per_pod_per_budget(tmp_path):
+    log, lo = drain_log(tmp_path)
+    f = nodetimeline.drain_figures(log, lo)
     assert f["node"] == "w1" and f["blocked"] is False and f["drain_s"] == pytest.approx(4.55)
     assert [(p["victim"], p["replacement"], p["replacement_node"]) for p in f["pods"]] == [
         ("a", "a2", "w3"),
