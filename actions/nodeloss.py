@@ -299,9 +299,15 @@ def set_unreachable_toleration(
     namespace, selector = kube.check_target(namespace, selector)
     if toleration_seconds in (None, "", "default"):
         return {"toleration_seconds": None, "patched": False}
-    seconds = int(toleration_seconds)
+    try:
+        seconds = int(str(toleration_seconds))
+    except ValueError:
+        seconds = -1
     if seconds < 0:
-        raise UnsafeTarget(f"toleration_seconds must be ≥ 0, got {seconds}")
+        raise UnsafeTarget(
+            "toleration_seconds (SCALEPROOF_TOLERATION_SECONDS) must be whole seconds ≥ 0 or empty, "
+            f"got {toleration_seconds!r}"
+        )
     kube.check_owned(namespace, selector, deployment, configuration)
     before = kube.deployment_tolerations(deployment, namespace, configuration)
     after = nodeplan.with_unreachable_toleration(before, seconds)

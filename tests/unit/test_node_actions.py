@@ -229,3 +229,10 @@ def test_scaleproof_recover_uncordons_after_a_crash_and_capture_keeps_the_node_u
     out = CliRunner().invoke(undo.recover_command, [str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert "uncordoned node w1" in out.output and "unschedulable" not in cluster.nodes[1]["spec"]
+
+
+@pytest.mark.parametrize("bad", ["abc", "-5", "1.5"])
+def test_a_bad_toleration_is_one_clear_line_and_patches_nothing(cluster, tmp_path, bad):
+    with pytest.raises(UnsafeTarget, match="SCALEPROOF_TOLERATION_SECONDS") as exc:
+        nodeloss.set_unreachable_toleration("scaleproof", "searchapp", SEL, bad, run_dir=str(tmp_path))
+    assert "\n" not in str(exc.value) and not [c for c in cluster.calls if c[0] == "patch_deployment"]
