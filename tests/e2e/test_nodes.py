@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -239,3 +240,27 @@ def test_stop_turns_the_node_unknown_and_start_brings_it_back(
         faults.start(node)
     back = _wait_ready(kubectl, node, "True", 120)
     print(f"{node}: Ready again {back:.1f} s after the start")
+
+
+def test_recover_thaws_a_node_frozen_by_a_process_that_died(multinode: list[str], tmp_path: Path) -> None:
+    """The fault's undo plan outlives the process that froze the node: `scaleproof recover` thaws it."""
+    node = _victim(multinode)
+    bin_dir = Path(sys.executable).parent
+    run = tmp_path / "run"
+    froze = subprocess.run(
+        [str(bin_dir / "scaleproof"), "cluster", "node", "freeze", node, "--run-dir", str(run)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    spec = nodes.find(ClusterConfig(), node, fault=True)
+    try:
+        assert froze.returncode == 0, froze.stderr
+        assert nodes.freezer_state(spec) == "FROZEN"
+        rec = subprocess.run(
+            [str(bin_dir / "scaleproof"), "recover", str(run)], capture_output=True, text=True, timeout=120
+        )
+        assert rec.returncode == 0, rec.stdout + rec.stderr
+        assert nodes.freezer_state(spec) == "THAWED"
+        assert json.loads(rec.stdout)["steps"][0]["step"] == "thaw-node"
+    finally:
+        if nodes.freezer_state(spec) != "THAWED":
+            faults.thaw(node)
