@@ -9,6 +9,7 @@ Needs a cluster of 3 nodes or more (`scaleproof cluster up`, the default); with 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from probes import placement
 from scaleproof.cluster import faults, nodes
 from scaleproof.cluster.config import ClusterConfig
 from scaleproof.cluster.images import IMAGE_TAGS
@@ -188,6 +190,10 @@ def test_store_peers_run_on_distinct_nodes(deployed: Kubectl, multinode: list[st
     pods = deployed.json("-n", "scaleproof", "get", "pods", "-l", "app.kubernetes.io/name=weaviate")["items"]
     where = {p["metadata"]["name"]: p["spec"].get("nodeName") for p in pods}
     assert len(where) == 3 and len(set(where.values())) == 3, where
+    # the per-shard mapping: Weaviate names its nodes after their pods
+    os.environ.setdefault("KUBECONFIG", str(deployed.kubeconfig))
+    mapping = placement.kubernetes_nodes(where, "scaleproof", "app.kubernetes.io/name=weaviate")
+    assert mapping == where
 
 
 def _wait_ready(kubectl: Kubectl, node: str, want: str, timeout_s: float) -> float:

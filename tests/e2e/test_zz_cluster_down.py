@@ -27,15 +27,16 @@ def _run(*argv: str) -> str:
 def leftovers(cfg: ClusterConfig) -> list[str]:
     """Everything of the cluster still on the machine (empty: clean)."""
     found: list[str] = []
-    ours = (str(cfg.bin_dir), "containerd-shim", "/usr/bin/containerd")
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if any(o in cmd for o in ours) and (
-            str(cfg.run_dir) in cmd or str(cfg.state_dir) in cmd or str(cfg.bin_dir) in cmd
-        ):
+        cmd = " ".join(argv)
+        ours = argv[0].startswith(str(cfg.bin_dir)) or (
+            "containerd" in argv[0] and (str(cfg.run_dir) in cmd or str(cfg.state_dir) in cmd)
+        )
+        if ours:
             found.append(f"process {proc.name}: {cmd[:120]}")
     for h in nodes.HIERARCHIES:
         found += [f"cgroup {d}" for d in (CGROUP_V1 / h).glob("scaleproof-node-*")]
