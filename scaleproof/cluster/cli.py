@@ -116,6 +116,29 @@ def status(as_json: bool) -> None:
     sys.exit(0 if healthy else 1)
 
 
+@cluster.command()
+@click.option("--seconds", default=30.0, show_default=True, help="How long to measure.")
+def cost(seconds: float) -> None:
+    """What each extra node costs while it runs: CPU (% of the machine) and memory (RSS of every process
+    of the node: daemons, shims, containers). Printed, not judged."""
+    from .nodes import idle_cost, registered
+
+    extra = registered(ClusterConfig())[1:]
+    if not extra:
+        click.echo("the cluster has no extra node (`scaleproof cluster up --nodes 3`)")
+        return
+    click.echo(
+        f"measuring {len(extra)} node(s) for {seconds:.0f} s "
+        f"(`scaleproof cluster cost --seconds {seconds:g}`)"
+    )
+    for row in idle_cost(extra, seconds):
+        click.echo(
+            f"{row['node']:<20} cpu {row['cpu_percent_of_machine']:>5} % of the machine "
+            f"({row['cpu_seconds']} CPU-s)  memory {row['rss_mib']:>6} MiB RSS "
+            f"in {row['processes']} processes"
+        )
+
+
 @cluster.group()
 def node() -> None:
     """Node faults on the local cluster: stop/start (orderly), freeze/thaw (the node goes dark).

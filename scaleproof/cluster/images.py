@@ -33,6 +33,7 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -572,17 +573,19 @@ def build_images(
         if not import_:
             progress(f"[images {i}/{len(wanted)}] {spec.tag}: archive written ({digest[:19]}), not imported")
             continue
-        for sock in sockets:
-            where = "" if len(sockets) == 1 else f" [{_node_of(sock)}]"
-            if present[sock].get(spec.tag) == digest:
-                progress(f"[images {i}/{len(wanted)}] {spec.tag}: already imported ({digest[:19]}){where}")
-                continue
-            progress(f"[images {i}/{len(wanted)}] {spec.tag}: importing into containerd (k8s.io){where}")
-            # import unpacks into overlayfs, the snapshotter the CRI plugin uses
-            _run(
-                _ctr(cfg, "images", "import", "--snapshotter", "overlayfs", str(archive), sock=sock),
-                f"importing {spec.tag}",
-            )
+        todo = [sock for sock in sockets if present[sock].get(spec.tag) != digest]
+        if not todo:
+            progress(f"[images {i}/{len(wanted)}] {spec.tag}: already imported ({digest[:19]})")
+            continue
+        where = "" if len(sockets) == 1 else f" on {', '.join(_node_of(s) for s in todo)}"
+        progress(f"[images {i}/{len(wanted)}] {spec.tag}: importing into containerd (k8s.io){where}")
+        # import unpacks into overlayfs, the snapshotter the CRI plugin uses; the nodes' imports run
+        # side by side (each its own containerd, mostly disk-bound)
+        argv = [
+            _ctr(cfg, "images", "import", "--snapshotter", "overlayfs", str(archive), sock=s) for s in todo
+        ]
+        with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+            list(pool.map(_run, argv, [f"importing {spec.tag}"] * len(argv)))
     return result
 
 

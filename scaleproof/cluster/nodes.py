@@ -55,6 +55,8 @@ __all__ = [
     "link_up",
     "remove_cgroups",
     "node_status",
+    "node_pids",
+    "idle_cost",
 ]
 
 log = logging.getLogger(__name__)
@@ -488,3 +490,63 @@ def node_status(cfg: ClusterConfig, node: NodeSpec) -> dict[str, object]:
         "link": link,
         "processes": procs,
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# what a node costs
+
+
+def node_pids(node: NodeSpec) -> list[int]:
+    """Every process of an extra node: daemons, shims and containers (its freezer subtree)."""
+    top = node.freezer_cgroup
+    if top is None or not top.is_dir():
+        return []
+    pids: set[int] = set()
+    for procs in top.rglob("cgroup.procs"):
+        try:
+            pids |= {int(x) for x in procs.read_text().split()}
+        except (OSError, ValueError):
+            continue
+    return sorted(pids)
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _cpu_ns(node: NodeSpec) -> int:
+    try:
+        return int((CGROUP_V1 / "cpuacct" / node.cgroup_root.strip("/") / "cpuacct.usage").read_text())
+    except (OSError, ValueError):
+        return 0
+
+
+def idle_cost(specs: list[NodeSpec], seconds: float) -> list[dict[str, object]]:
+    """CPU (% of the whole machine, from the node's cpuacct subtree over `seconds`) and memory (RSS of
+    every process of the node, MiB) of each extra node."""
+    before = {n.name: _cpu_ns(n) for n in specs}
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    wall = time.monotonic() - t0
+    cpus = os.cpu_count() or 1
+    out: list[dict[str, object]] = []
+    for n in specs:
+        pids = node_pids(n)
+        used = (_cpu_ns(n) - before[n.name]) / 1e9
+        out.append(
+            {
+                "node": n.name,
+                "cpu_percent_of_machine": round(100 * used / (wall * cpus), 2),
+                "cpu_seconds": round(used, 2),
+                "rss_mib": round(sum(_rss_kib(p) for p in pids) / 1024, 1),
+                "processes": len(pids),
+                "seconds": round(wall, 1),
+            }
+        )
+    return out

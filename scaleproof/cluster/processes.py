@@ -103,6 +103,13 @@ def pid_of(pid_dir: Path, name: str) -> int | None:
     return pid
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
 def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.25) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -118,7 +125,8 @@ def start(comp: Component, pid_dir: Path, log_dir: Path) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{comp.name}.log"
     running = pid_of(pid_dir, comp.name)
-    if running is not None and comp.health():
+    # a process started with other flags (an older layout, another node count) is restarted
+    if running is not None and _cmdline(running) == comp.argv and comp.health():
         return running
     if running is not None:
         stop(comp.name, pid_dir)

@@ -9,13 +9,16 @@ Needs a cluster of 3 nodes or more (`scaleproof cluster up`, the default); with 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from probes import placement
 from scaleproof.cluster import faults, nodes
 from scaleproof.cluster.config import ClusterConfig
 from scaleproof.cluster.images import IMAGE_TAGS
@@ -187,6 +190,10 @@ def test_store_peers_run_on_distinct_nodes(deployed: Kubectl, multinode: list[st
     pods = deployed.json("-n", "scaleproof", "get", "pods", "-l", "app.kubernetes.io/name=weaviate")["items"]
     where = {p["metadata"]["name"]: p["spec"].get("nodeName") for p in pods}
     assert len(where) == 3 and len(set(where.values())) == 3, where
+    # the per-shard mapping: Weaviate names its nodes after their pods
+    os.environ.setdefault("KUBECONFIG", str(deployed.kubeconfig))
+    mapping = placement.kubernetes_nodes(where, "scaleproof", "app.kubernetes.io/name=weaviate")
+    assert mapping == where
 
 
 def _wait_ready(kubectl: Kubectl, node: str, want: str, timeout_s: float) -> float:
@@ -239,3 +246,27 @@ def test_stop_turns_the_node_unknown_and_start_brings_it_back(
         faults.start(node)
     back = _wait_ready(kubectl, node, "True", 120)
     print(f"{node}: Ready again {back:.1f} s after the start")
+
+
+def test_recover_thaws_a_node_frozen_by_a_process_that_died(multinode: list[str], tmp_path: Path) -> None:
+    """The fault's undo plan outlives the process that froze the node: `scaleproof recover` thaws it."""
+    node = _victim(multinode)
+    bin_dir = Path(sys.executable).parent
+    run = tmp_path / "run"
+    froze = subprocess.run(
+        [str(bin_dir / "scaleproof"), "cluster", "node", "freeze", node, "--run-dir", str(run)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    spec = nodes.find(ClusterConfig(), node, fault=True)
+    try:
+        assert froze.returncode == 0, froze.stderr
+        assert nodes.freezer_state(spec) == "FROZEN"
+        rec = subprocess.run(
+            [str(bin_dir / "scaleproof"), "recover", str(run)], capture_output=True, text=True, timeout=120
+        )
+        assert rec.returncode == 0, rec.stdout + rec.stderr
+        assert nodes.freezer_state(spec) == "THAWED"
+        assert json.loads(rec.stdout)["steps"][0]["step"] == "thaw-node"
+    finally:
+        if nodes.freezer_state(spec) != "THAWED":
+            faults.thaw(node)
