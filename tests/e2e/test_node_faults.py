@@ -94,6 +94,7 @@ def test_node_drain_passes_for_the_reference_app(
     assert_every_node_ready_and_schedulable(multi_node)
 
 
+@pytest.mark.timeout(1200)  # grace period + tolerationSeconds + the rollout of the toleration, twice
 def test_node_loss_with_a_lowered_toleration_passes_and_its_phases_add_up(
     multi_node: Kubectl, runner_kubeconfig: Path, tmp_path: Path
 ):
