@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from actions.killprogress import KillProgress
-from scaleproof import kube, rundir, undo
+from scaleproof import kube, kubenodes, rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
 from scaleproof.kobjects import controller_ref, pod_ready
 from scaleproof.waiting import wait_until
@@ -109,18 +109,7 @@ def _pdb_names(
 
 def _refusal(exc: BaseException) -> str | None:
     """The API's explanation when `exc` is an eviction refused by a budget (429), else None."""
-    cause = exc.__cause__
-    if getattr(cause, "status", None) != 429:
-        return None
-    try:
-        body = json.loads(getattr(cause, "body", None) or "{}")
-    except (TypeError, ValueError):
-        body = {}
-    causes = [
-        str(c.get("message")) for c in (body.get("details") or {}).get("causes") or [] if c.get("message")
-    ]
-    msg = str(body.get("message") or getattr(cause, "reason", "") or "eviction refused (429)")
-    return "; ".join([msg, *causes])
+    return kubenodes.eviction_refusal(exc)
 
 
 def _disrupt(

@@ -23,7 +23,7 @@ from typing import Any
 
 from scaleproof import rundir
 
-__all__ = ["at_least_in_phase", "phase"]
+__all__ = ["at_least_in_phase", "at_most_in_phase", "phase"]
 
 logger = logging.getLogger(__name__)
 
@@ -148,3 +148,17 @@ def at_least_in_phase(
         faults = float(faults) - float(fault_allowance or 0)
     limits = {"before": before, "method": method, "faults": faults, "after": after}
     return _check(claim, value, ">=", limits, configuration)
+
+
+def at_most_in_phase(
+    value: Any = None,
+    claim: str = "value",
+    before: Any = None,
+    method: Any = None,
+    faults: Any = None,
+    after: Any = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> bool:
+    """Tolerance: `value <= threshold` of the run's phase (an empty threshold claims nothing there)."""
+    limits = {"before": before, "method": method, "faults": faults, "after": after}
+    return _check(claim, value, "<=", limits, configuration)

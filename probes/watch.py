@@ -1,11 +1,12 @@
 """Background event recorder: Kubernetes watches on the experiment's namespace → `<run_dir>/events.jsonl`.
 
 `start_recording` opens one watch per kind (pods and ReplicaSets by label selector, EndpointSlices of
-the Service, the Deployment and its HPA by name, core Events of the namespace) and returns only once
-every watch has listed its initial state, so the recorder is open BEFORE the fault. Every line keeps
-the server's object (trimmed, server timestamps verbatim, 1 s resolution) and the local receive time
-`t` (sub-second). The recorder stops on `stop_recording`, or by itself after `max_duration_s`
-(bounded lifetime, even when a rollback never runs).
+the Service, the Deployment and its HPA by name, core Events of the namespace; with `nodes=True`, the
+cluster's Nodes too: their Ready condition, `unschedulable` and taints, for the node faults) and
+returns only once every watch has listed its initial state, so the recorder is open BEFORE the fault.
+Every line keeps the server's object (trimmed, server timestamps verbatim, 1 s resolution) and the
+local receive time `t` (sub-second). The recorder stops on `stop_recording`, or by itself after
+`max_duration_s` (bounded lifetime, even when a rollback never runs).
 
 Both functions are plain Chaos Toolkit actions (they run in the `chaos` process; the recorder threads
 are daemons). The timelines (`scaleproof.podtimeline`, `scaleproof.scaletimeline`) read the log.
@@ -22,14 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from probes.narrate import Narrator, run_kind
-from scaleproof import kobjects, kube, rundir
+from scaleproof import kobjects, kube, kubenodes, rundir
 from scaleproof.errors import DeadlineExceeded, ScaleproofError
 
-__all__ = ["DEFAULT_KINDS", "recorder_status", "start_recording", "stop_recording", "trim"]
+__all__ = ["ALL_KINDS", "DEFAULT_KINDS", "recorder_status", "start_recording", "stop_recording", "trim"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KINDS = ("Pod", "ReplicaSet", "EndpointSlice", "Deployment", "HorizontalPodAutoscaler", "Event")
+# Nodes are cluster-scoped (the chaos-runner ClusterRole): only the node-fault experiments watch them
+ALL_KINDS = (*DEFAULT_KINDS, "Node")
 
 
 @dataclass
@@ -44,6 +47,7 @@ class _Recorder:
     started: float = 0.0
     deadline: float = 0.0
     narrator: Narrator | None = None  # progress lines from the events (issue 22)
+    last_node: dict[str, Any] = field(default_factory=dict)  # name -> last trimmed Node recorded
 
 
 _RECORDERS: dict[str, _Recorder] = {}
@@ -130,6 +134,21 @@ def _event(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {k: obj[k] for k in _EVENT_KEYS if k in obj}
 
 
+def _node(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A Node's cordon, taints and Ready condition without its heartbeat (a line per change of state,
+    not per heartbeat)."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ready = [
+        {k: c.get(k) for k in ("type", "status", "reason", "lastTransitionTime")}
+        for c in status.get("conditions") or []
+        if c.get("type") == "Ready"
+    ]
+    return {
+        "spec": {"unschedulable": bool(spec.get("unschedulable")), "taints": spec.get("taints") or []},
+        "status": {"conditions": ready},
+    }
+
+
 _TRIM = {
     "Pod": _pod,
     "ReplicaSet": _workload,
@@ -137,6 +156,7 @@ _TRIM = {
     "EndpointSlice": _endpoint_slice,
     "HorizontalPodAutoscaler": _hpa,
     "Event": _event,
+    "Node": _node,
 }
 
 
@@ -150,6 +170,8 @@ def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------------- wiring
 def _list_fn(kind: str, k: kube.KubeApis) -> Callable[..., Any]:
+    if kind == "Node":  # cluster-scoped
+        return kubenodes.cluster_scoped(k.core.list_node)
     return {
         "Pod": k.core.list_namespaced_pod,
         "ReplicaSet": k.apps.list_namespaced_replica_set,
@@ -282,9 +304,16 @@ def _poll_pod_metrics(
 
 
 def _record(rec: _Recorder, kind: str, etype: str, obj: Mapping[str, Any], t: float) -> None:
+    trimmed = trim(kind, obj)
+    if kind == "Node":  # heartbeats and image lists change a Node often: keep its changes of state only
+        name = str(trimmed["metadata"].get("name"))
+        state = {k: v for k, v in trimmed.items() if k != "metadata"}
+        if etype not in ("SYNC", "DELETED") and rec.last_node.get(name) == state:
+            return
+        rec.last_node[name] = state
     rundir.append_event(
         rec.run_dir,
-        {"t": round(t, 6), "source": "watch", "kind": kind, "type": etype, "object": trim(kind, obj)},
+        {"t": round(t, 6), "source": "watch", "kind": kind, "type": etype, "object": trimmed},
     )
     rec.counts[kind] = rec.counts.get(kind, 0) + 1
     if rec.narrator is not None:
@@ -294,6 +323,19 @@ def _record(rec: _Recorder, kind: str, etype: str, obj: Mapping[str, Any], t: fl
 # -------------------------------------------------------------------------------------------- actions
 def kinds_given(kinds: list[str], default: Any) -> bool:
     return list(kinds) != list(default)
+
+
+def _kinds(kinds: list[str] | None, hpa: str | None, nodes: bool) -> list[str]:
+    """The kinds to watch: the default ones (no HPA when none is configured), Nodes on request."""
+    out = list(kinds or DEFAULT_KINDS)
+    if not hpa and not kinds_given(out, DEFAULT_KINDS):
+        out.remove("HorizontalPodAutoscaler")  # no HPA configured: record nothing that is not ours
+    if nodes and "Node" not in out:
+        out.append("Node")
+    unknown = set(out) - set(ALL_KINDS)
+    if unknown:
+        raise ScaleproofError(f"unknown kinds {sorted(unknown)}; choose from {list(ALL_KINDS)}")
+    return out
 
 
 def start_recording(
@@ -307,23 +349,20 @@ def start_recording(
     ready_timeout_s: float = 30.0,
     run_dir: str | None = None,
     pod_metrics_interval_s: float = 0.0,
+    nodes: bool = False,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Start recording watch events into `<run_dir>/events.jsonl`; returns once every watch listed
     its initial state (or raises DeadlineExceeded after `ready_timeout_s` seconds).
 
     `pod_metrics_interval_s` > 0 also polls metrics.k8s.io PodMetrics of the selected pods that often
-    (≥ 1 s; metrics-server's own sample times, for time-to-scale's phases); 0 does not.
+    (≥ 1 s; metrics-server's own sample times, for time-to-scale's phases); 0 does not. `nodes`
+    also watches the cluster's Nodes (a line per change of Ready, `unschedulable` or taints).
 
     Returns `{"run_dir", "kinds", "started": unix time, "stops_at": unix time}`."""
     namespace, selector = kube.check_target(namespace, selector)
     path = rundir.resolve(run_dir, configuration)
-    kinds = list(kinds or DEFAULT_KINDS)
-    if not hpa and not kinds_given(kinds, DEFAULT_KINDS):
-        kinds.remove("HorizontalPodAutoscaler")  # no HPA configured: record nothing that is not ours
-    unknown = set(kinds) - set(DEFAULT_KINDS)
-    if unknown:
-        raise ScaleproofError(f"unknown kinds {sorted(unknown)}; choose from {list(DEFAULT_KINDS)}")
+    kinds = _kinds(kinds, hpa, nodes)
     kube.apis(configuration)  # fail fast with a clear error when the cluster is unreachable
     with _LOCK:
         old = _RECORDERS.get(str(path))

@@ -3,6 +3,8 @@
     scaleproof bench pod-kill [JOURNAL_OR_RUN_DIR ...] [--floor journals/floor] [--json]
     scaleproof bench hpa-scale [JOURNAL_OR_RUN_DIR ...] [--json]
     scaleproof bench vector-shards [JOURNAL_OR_RUN_DIR ...] [--json]
+    scaleproof bench node-loss [JOURNAL_OR_RUN_DIR ...] [--json]
+    scaleproof bench node-drain [JOURNAL_OR_RUN_DIR ...] [--json]
     scaleproof bench floor [--kills N] [--app journals/evidence] [--keep]
 
 Sources: journals (with the scaleproof evidence block) and run directories
@@ -25,6 +27,7 @@ from typing import Any
 
 import click
 
+from scaleproof import benchnodes
 from scaleproof.benchfigures import (
     KINDS,
     collect,
@@ -264,13 +267,17 @@ def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -
         "pod-kill": pod_kill_figures,
         "hpa-scale": hpa_scale_figures,
         "vector-shards": vector_shards_figures,
+        "node-loss": benchnodes.node_loss_figures,
+        "node-drain": benchnodes.node_drain_figures,
     }[kind](evidence)
     fig["run_time"] = run_times(paths, kind)
     cmp = floor_comparison(evidence, collect([floor], "pod-kill")) if floor else None
     if as_json:
         print(json.dumps(fig | ({"floor": cmp} if cmp else {}), indent=2, default=str))
         return 0
-    {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}[kind](fig)
+    printers = {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}
+    printers |= {"node-loss": benchnodes.print_node_loss, "node-drain": benchnodes.print_node_drain}
+    printers[kind](fig)
     _print_run_times(kind, fig["run_time"])
     if cmp is not None:
         _print_floor(cmp)
@@ -283,7 +290,7 @@ def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -
     return 0
 
 
-BENCH_KINDS = (*KINDS, "floor", "scale")
+BENCH_KINDS = (*KINDS, *benchnodes.KINDS, "floor", "scale")
 
 
 class BenchGroup(click.Group):
@@ -340,6 +347,8 @@ for _kind, _summary in (
     ("pod-kill", "MTTR over every kill, phase medians, failed requests per kill (and the app vs the floor)."),
     ("hpa-scale", "Time-to-scale phases per run beside the controllers' cadence."),
     ("vector-shards", "Shards, nodes holding data, documents and shards queried per run."),
+    ("node-loss", "Node-loss phases per run and per tolerationSeconds, side by side; MTTR, failed requests."),
+    ("node-drain", "Drains per run: duration, per-pod recovery, the budgets that held them."),
 ):
     bench_command.add_command(_figures_command(_kind, _summary))
 

@@ -92,6 +92,8 @@ class Timelines(TypedDict, total=False):
     mttr: dict[str, Any]  # podtimeline.mttr_summary
     scale: dict[str, Any]  # scaletimeline.ScaleTimeline, with `cadence` (scale_cadence)
     shards: ShardsTimeline
+    drain: dict[str, Any]  # nodetimeline.DrainFigures (node-drain)
+    node_loss: dict[str, Any]  # nodetimeline.NodeLossFigures (node-loss)
 
 
 class Load(TypedDict):

@@ -38,12 +38,14 @@ __all__ = [
     "check_owned",
     "check_target",
     "deployment",
+    "deployment_tolerations",
     "hpa",
     "hpa_bounds",
     "list_pods",
     "list_then_watch",
     "pdbs_for",
     "selector_matches",
+    "set_deployment_tolerations",
     "wait_for_ready_replicas",
     "watch_stream",
 ]
@@ -499,4 +501,27 @@ def wait_for_ready_replicas(
     raise DeadlineExceeded(
         f"only {sum(state.values())} of {min_ready} pods ({selector} in {namespace}) Ready "
         f"after {timeout_s:.0f} s"
+    )
+
+
+# ------------------------------------------------------------------------- the pods' tolerations
+def deployment_tolerations(
+    name: str, namespace: str, configuration: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """The pod template's tolerations of Deployment `namespace/name` ([] when it has none)."""
+    d = deployment(name, namespace, configuration)
+    return list((((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("tolerations") or [])
+
+
+def set_deployment_tolerations(
+    name: str, namespace: str, tolerations: list[Any], configuration: Mapping[str, Any] | None = None
+) -> None:
+    """Replace the pod template's tolerations (a JSON merge patch replaces the list whole; an empty
+    list removes them). The Deployment rolls its pods: the caller waits for the rollout."""
+    call(
+        apis(configuration).apps.patch_namespaced_deployment,
+        name,
+        namespace,
+        {"spec": {"template": {"spec": {"tolerations": tolerations or None}}}},
+        what=f"patch tolerations of deployment {namespace}/{name}",
     )

@@ -1,10 +1,12 @@
 """The undo plan: what to restore after a run, written to `<run_dir>/undo.json` BEFORE any fault.
 
 The plan holds the Deployment's replica count, the HPA's min/max replicas (and, when hpa-scale's
-reset turned it off, the HPA's scale-down stabilisation window: `scaleproof.hpabehavior`) and the
-Locust pid of the run, inside one namespace + label selector. `replay(plan)` restores them
-(idempotent; never touches anything outside the namespace, nor a Deployment whose selector does not
-match the plan's selector).
+reset turned it off, the HPA's scale-down stabilisation window: `scaleproof.hpabehavior`), the Locust
+pid of the run, inside one namespace + label selector, and the node faults applied to the local
+cluster (a frozen node is thawed, a stopped node started again: `scaleproof.cluster.nodes`, host
+plumbing only; a cordoned node uncordoned; a Deployment's tolerations restored). `replay(plan)`
+restores them (idempotent; never touches anything outside the namespace, nor a Deployment whose
+selector does not match the plan's selector).
 It reads and writes through the Kubernetes access layer (`scaleproof.kube`) and stops the load through
 `scaleproof.procgroup`: no provider is imported, so the exit hook and `scaleproof recover` need none.
 
@@ -38,8 +40,9 @@ from typing import Any, NotRequired, TypedDict
 
 import click
 
-from scaleproof import hpabehavior, kube, procgroup, rundir
+from scaleproof import hpabehavior, kube, nodeundo, procgroup, rundir
 from scaleproof.errors import NotFound, ScaleproofError, UnsafeTarget
+from scaleproof.nodeundo import CordonUndo, NodeCommandUndo, TolerationsUndo
 
 __all__ = [
     "ABORT",
@@ -54,6 +57,10 @@ __all__ = [
     "install_exit_hook",
     "load_plan",
     "record_load",
+    "record_node_fault",
+    "record_cordon",
+    "record_node_command",
+    "record_tolerations",
     "recover_command",
     "replay",
     "rollback",
@@ -142,6 +149,13 @@ class LoadUndo(TypedDict, total=False):
     csv_prefix: str
 
 
+class NodeFaultUndo(TypedDict):
+    node: str
+    fault: str  # "freeze" (undo: thaw) or "stop" (undo: start)
+    t: float
+    cluster: dict[str, str]  # the local cluster's state_dir, cache_dir and run_dir
+
+
 class UndoPlan(TypedDict, total=False):
     version: int
     run_dir: str
@@ -152,6 +166,10 @@ class UndoPlan(TypedDict, total=False):
     deployment_selector: dict[str, Any]  # the Deployment's own spec.selector at capture time
     hpa: HpaUndo | None
     load: LoadUndo | None
+    node_faults: list[NodeFaultUndo]
+    cordons: list[CordonUndo]
+    node_commands: list[NodeCommandUndo]
+    tolerations: TolerationsUndo | None
     rolled_back: bool
     replays: list[dict[str, Any]]
 
@@ -214,6 +232,9 @@ def capture_plan(
         "rolled_back": False,
         "replays": list(existing.get("replays") or []),
     }
+    for key in ("node_faults", "cordons", "node_commands", "tolerations"):  # a node fault already on record
+        if existing.get(key):
+            plan[key] = existing[key]  # type: ignore[literal-required]
     if deployment:
         d = kube.deployment(deployment, namespace, configuration)
         kube.check_owned(namespace, selector, deployment, configuration)  # evaluated by the API server
@@ -252,13 +273,136 @@ def record_load(
     write_plan(plan, run_dir, configuration)
 
 
+NODE_FAULTS = {"freeze": "thaw", "stop": "start"}
+
+
+def record_node_fault(
+    node: str,
+    fault: str,
+    cluster: Mapping[str, str],
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> Path:
+    """Add a node fault to the run's plan BEFORE it is applied (creating a minimal plan if none
+    exists); its replay thaws/starts the node. Returns the plan's path."""
+    if fault not in NODE_FAULTS:
+        raise ScaleproofError(f"unknown node fault {fault!r}; known: {sorted(NODE_FAULTS)}")
+    plan: UndoPlan = load_plan(run_dir, configuration) or {
+        "version": PLAN_VERSION,
+        "created": time.time(),
+        "rolled_back": False,
+        "replays": [],
+    }
+    entry: NodeFaultUndo = {"node": node, "fault": fault, "t": time.time(), "cluster": dict(cluster)}
+    plan.setdefault("node_faults", []).append(entry)
+    plan["rolled_back"] = False
+    return write_plan(plan, run_dir, configuration)
+
+
+def _plan_or_new(run_dir: str | os.PathLike[str] | None, configuration: Mapping[str, Any] | None) -> UndoPlan:
+    return load_plan(run_dir, configuration) or {
+        "version": PLAN_VERSION,
+        "created": time.time(),
+        "rolled_back": False,
+        "replays": [],
+    }
+
+
+def record_cordon(
+    node: str,
+    was_unschedulable: bool,
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> Path:
+    """Add `node` to the nodes to uncordon, BEFORE it is cordoned (a node that was already cordoned
+    is recorded as such and left cordoned). Returns the plan's path."""
+    plan = _plan_or_new(run_dir, configuration)
+    cordons = [c for c in plan.get("cordons") or [] if c["node"] != node]
+    cordons.append({"node": node, "was_unschedulable": bool(was_unschedulable)})
+    plan["cordons"] = cordons
+    plan["rolled_back"] = False
+    return write_plan(plan, run_dir, configuration)
+
+
+def record_node_command(
+    node: str,
+    restore: str,
+    timeout_s: float,
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> Path:
+    """Add the user's restore command of a node fault, BEFORE the fault command runs."""
+    plan = _plan_or_new(run_dir, configuration)
+    entry: NodeCommandUndo = {
+        "node": node,
+        "restore": restore,
+        "timeout_s": float(timeout_s),
+        "t": time.time(),
+    }
+    plan.setdefault("node_commands", []).append(entry)
+    plan["rolled_back"] = False
+    return write_plan(plan, run_dir, configuration)
+
+
+def record_tolerations(
+    namespace: str,
+    deployment: str,
+    tolerations: list[Any],
+    run_dir: str | os.PathLike[str] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> Path:
+    """Keep the Deployment's pod-template tolerations, BEFORE the run patches them (the first
+    recording wins: a second patch in the same run keeps the original)."""
+    plan = _plan_or_new(run_dir, configuration)
+    if not plan.get("tolerations"):
+        plan["tolerations"] = {
+            "namespace": namespace,
+            "deployment": deployment,
+            "tolerations": list(tolerations),
+        }
+    plan["rolled_back"] = False
+    return write_plan(plan, run_dir, configuration)
+
+
+def _undo_node_fault(entry: NodeFaultUndo, dry_run: bool) -> str:
+    """Thaw a frozen node / start a stopped one (idempotent: a running, thawed node is left alone)."""
+    from scaleproof.cluster import nodes
+    from scaleproof.cluster.config import ClusterConfig
+
+    dirs = {
+        k: Path(v) for k, v in entry.get("cluster", {}).items() if k in ("state_dir", "cache_dir", "run_dir")
+    }
+    cfg = ClusterConfig(**dirs)  # type: ignore[arg-type]
+    node = nodes.find(cfg, entry["node"], fault=True)
+    action = NODE_FAULTS[entry["fault"]]
+    if dry_run:
+        return f"would {action} node {node.name} (freezer {nodes.freezer_state(node)})"
+    nodes.thaw(cfg, node)  # both: a stopped node may also have been frozen; a frozen one cannot start
+    if action == "start":
+        nodes.start_node(cfg, node, progress=lambda m: logger.info("%s", m))
+    return f"{action}: node {node.name} (freezer {nodes.freezer_state(node)})"
+
+
+def _replay_node_faults(plan: UndoPlan, dry_run: bool) -> list[dict[str, Any]]:
+    """Thaw/start the local cluster's faulted nodes, latest first (each step independent)."""
+    steps: list[dict[str, Any]] = []
+    for entry in reversed(plan.get("node_faults") or []):
+        step = f"{NODE_FAULTS.get(entry.get('fault', ''), 'undo')}-node"
+        try:
+            steps.append({"step": step, "ok": True, "detail": _undo_node_fault(entry, dry_run)})
+        except Exception as exc:  # each step independent: one node failing does not skip the others
+            steps.append({"step": step, "ok": False, "detail": f"{entry.get('node')}: {exc}"})
+    return steps
+
+
 def replay(
     plan: UndoPlan,
     configuration: Mapping[str, Any] | None = None,
     dry_run: bool = False,
     stop_grace_s: float = 15.0,
 ) -> dict[str, Any]:
-    """Restore what the plan recorded: stop the load, restore HPA min/max, restore Deployment replicas.
+    """Restore what the plan recorded: stop the load, thaw/start faulted nodes (latest first), restore
+    HPA min/max, restore Deployment replicas.
 
     Each step is independent (one failing does not skip the others) and idempotent. Returns
     `{"ok": bool, "steps": [{"step", "ok", "detail"}], "dry_run": bool}`; writes the outcome into the
@@ -275,6 +419,7 @@ def replay(
                 steps.append({"step": "stop-load", "ok": True, "detail": res})
             except Exception as exc:
                 steps.append({"step": "stop-load", "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+    steps += _replay_node_faults(plan, dry_run) + nodeundo.replay_nodes(plan, configuration, dry_run)
     for key in ("hpa", "deployment"):
         target = plan.get(key)
         if not target:
@@ -403,7 +548,18 @@ def install_exit_hook(
             if (
                 plan
                 and not plan.get("rolled_back")
-                and (plan.get("load") or plan.get("hpa") or plan.get("deployment"))
+                and any(
+                    plan.get(k)
+                    for k in (
+                        "load",
+                        "hpa",
+                        "deployment",
+                        "node_faults",
+                        "cordons",
+                        "node_commands",
+                        "tolerations",
+                    )
+                )
             ):
                 logger.warning("run %s ended without a completed rollback: replaying its undo plan", key)
                 replay(plan, configuration)

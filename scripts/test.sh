@@ -36,7 +36,9 @@ if [ "$own_cluster" = 1 ]; then
   phase "waiting for the background build"
   wait "$build"
   wait "$app_layers"
-  phase "cluster up"
+  # several real nodes (default 3; SCALEPROOF_NODES picks another count): the e2e tests check
+  # cross-node traffic, spread, and node faults on them
+  phase "cluster up (${SCALEPROOF_NODES:-3} nodes)"
   scaleproof cluster up
 else
   echo "[test] using the cluster of SCALEPROOF_KUBECONFIG"

@@ -27,12 +27,24 @@ def cluster() -> None:
 
 @cluster.command()
 @click.option("--no-images", is_flag=True, help="Do not build/import the pause image.")
-def up(no_images: bool) -> None:
-    """Build (first time only) and start the local cluster; ends with a Ready node."""
-    from .local import ClusterError
+@click.option(
+    "--nodes",
+    "nodes_wanted",
+    metavar="N",
+    envvar="SCALEPROOF_NODES",
+    help="How many nodes (default 3: one holds the control plane, each is a real kubelet with its own "
+    "containerd and network namespace). A running cluster grows or shrinks to N. [env: SCALEPROOF_NODES]",
+)
+def up(no_images: bool, nodes_wanted: str | None) -> None:
+    """Build (first time only) and start the local cluster; ends with every node Ready."""
+    from .local import ClusterError, node_count
     from .local import up as do_up
     from .processes import ComponentFailed
 
+    try:
+        count = node_count(nodes_wanted)  # bad input: one line, before anything is touched
+    except ClusterError as exc:
+        _fail(exc)
     if os.environ.get("SCALEPROOF_KUBECONFIG"):
         click.echo(
             f"using the cluster of SCALEPROOF_KUBECONFIG={os.environ['SCALEPROOF_KUBECONFIG']}; "
@@ -40,7 +52,12 @@ def up(no_images: bool) -> None:
         )
         return
     try:
-        do_up(ClusterConfig(), progress=lambda m: click.echo(m, err=True), with_images=not no_images)
+        do_up(
+            ClusterConfig(),
+            progress=lambda m: click.echo(m, err=True),
+            with_images=not no_images,
+            nodes_wanted=count,
+        )
     except (ClusterError, ComponentFailed) as exc:
         _fail(exc)
 
@@ -71,17 +88,119 @@ def down(purge: bool) -> None:
 @cluster.command()
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
-    """What runs and what does not (exit 1 unless every component is healthy)."""
+    """What runs and what does not, on every node (exit 1 unless everything is healthy)."""
+    from .local import nodes_status
     from .local import status as do_status
 
-    st = do_status(ClusterConfig())
+    cfg = ClusterConfig()
+    st, nodes = do_status(cfg), nodes_status(cfg)
+    extra = [n for n in nodes if not n["control_plane"]]
+    healthy = all(s["healthy"] for s in st.values()) and all(
+        p["healthy"]
+        for n in extra
+        for p in n["processes"].values()  # type: ignore[attr-defined]
+    )
     if as_json:
-        click.echo(json.dumps(st, indent=2))
-    else:
-        for name, s in st.items():
+        click.echo(json.dumps({**st, "nodes": nodes}, indent=2))
+        sys.exit(0 if healthy else 1)
+    for n in nodes:
+        where = (
+            "control plane, host network" if n["control_plane"] else f"netns {n['netns']}, link {n['link']}"
+        )
+        frozen = "" if n["freezer"] == "THAWED" else f", {str(n['freezer']).lower()}"
+        click.echo(f"node {n['name']}  {n['ip']}  pods {n['pod_cidr']}  {n['zone']}  ({where}{frozen})")
+        procs = st if n["control_plane"] else n["processes"]
+        for name, s in procs.items():  # type: ignore[attr-defined]
             state = "healthy" if s["healthy"] else ("running, unhealthy" if s["running"] else "stopped")
-            click.echo(f"{name:<24} {state:<20} pid={s['pid'] or '-':<8} log={s['log']}")
-    sys.exit(0 if all(s["healthy"] for s in st.values()) else 1)
+            click.echo(f"  {name:<24} {state:<20} pid={s['pid'] or '-':<8} log={s['log']}")
+    sys.exit(0 if healthy else 1)
+
+
+@cluster.command()
+@click.option("--seconds", default=30.0, show_default=True, help="How long to measure.")
+def cost(seconds: float) -> None:
+    """What each extra node costs while it runs: CPU (% of the machine) and memory (RSS of every process
+    of the node: daemons, shims, containers). Printed, not judged."""
+    from .nodes import idle_cost, registered
+
+    extra = registered(ClusterConfig())[1:]
+    if not extra:
+        click.echo("the cluster has no extra node (`scaleproof cluster up --nodes 3`)")
+        return
+    click.echo(
+        f"measuring {len(extra)} node(s) for {seconds:.0f} s "
+        f"(`scaleproof cluster cost --seconds {seconds:g}`)"
+    )
+    for row in idle_cost(extra, seconds):
+        click.echo(
+            f"{row['node']:<20} cpu {row['cpu_percent_of_machine']:>5} % of the machine "
+            f"({row['cpu_seconds']} CPU-s)  memory {row['rss_mib']:>6} MiB RSS "
+            f"in {row['processes']} processes"
+        )
+
+
+@cluster.group()
+def node() -> None:
+    """Node faults on the local cluster: stop/start (orderly), freeze/thaw (the node goes dark).
+
+    A fault writes its undo plan first (to --run-dir, $SCALEPROOF_RUN_DIR, or a new directory under
+    journals/runs): `scaleproof recover` thaws/starts the node after a crash. Never on the node that
+    holds the control plane."""
+
+
+def _node_action(action: str, name: str, run_dir: Path | None) -> None:
+    from . import faults
+    from .config import ClusterError
+
+    try:
+        if action in ("freeze", "stop"):
+            res = getattr(faults, action)(name, run_dir=run_dir)
+        elif action == "start":
+            res = faults.start(name, progress=lambda m: click.echo(m, err=True))
+        else:
+            res = faults.thaw(name)
+    except ClusterError as exc:
+        _fail(exc)
+    plan = f"; undo plan {res['undo_plan']}" if res["undo_plan"] else ""
+    click.echo(f"{action} {name}: done in {res['seconds']:.2f} s{plan}")
+
+
+_RUN_DIR = click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SCALEPROOF_RUN_DIR",
+    help="Where the undo plan goes (default: a new directory under journals/runs).",
+)
+
+
+@node.command("freeze")
+@click.argument("name")
+@_RUN_DIR
+def node_freeze(name: str, run_dir: Path | None) -> None:
+    """Freeze every process of node NAME (containers included) and take its link down."""
+    _node_action("freeze", name, run_dir)
+
+
+@node.command("thaw")
+@click.argument("name")
+def node_thaw(name: str) -> None:
+    """Thaw a frozen node NAME."""
+    _node_action("thaw", name, None)
+
+
+@node.command("stop")
+@click.argument("name")
+@_RUN_DIR
+def node_stop(name: str, run_dir: Path | None) -> None:
+    """Stop node NAME in order: kubelet, containers, kube-proxy, containerd."""
+    _node_action("stop", name, run_dir)
+
+
+@node.command("start")
+@click.argument("name")
+def node_start(name: str) -> None:
+    """Start a stopped node NAME again."""
+    _node_action("start", name, None)
 
 
 @cluster.command()

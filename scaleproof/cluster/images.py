@@ -33,10 +33,11 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import ClusterConfig
+from .config import ClusterConfig, NodeSpec
 from .templates import PAUSE_IMAGE
 
 __all__ = [
@@ -518,13 +519,23 @@ def image_specs(cfg: ClusterConfig) -> dict[str, ImageSpec]:
     }
 
 
-def _ctr(cfg: ClusterConfig, *args: str) -> list[str]:
-    return ["ctr", "--address", str(cfg.containerd_socket), "--namespace", "k8s.io", *args]
+def _ctr(cfg: ClusterConfig, *args: str, sock: Path | None = None) -> list[str]:
+    return ["ctr", "--address", str(sock or cfg.containerd_socket), "--namespace", "k8s.io", *args]
 
 
-def imported_digests(cfg: ClusterConfig) -> dict[str, str]:
+def _sockets(cfg: ClusterConfig, nodes: Iterable[NodeSpec] | None) -> list[Path]:
+    """The containerd sockets to import into: the nodes given, else every node of the cluster whose
+    containerd runs (node 0's socket alone when no extra node runs)."""
+    if nodes is None:
+        from .nodes import registered
+
+        nodes = [n for n in registered(cfg) if n.control_plane or n.containerd_socket.exists()]
+    return [n.containerd_socket for n in nodes]
+
+
+def imported_digests(cfg: ClusterConfig, sock: Path | None = None) -> dict[str, str]:
     """tag -> manifest/index digest of the images containerd's k8s.io namespace holds."""
-    proc = _run(_ctr(cfg, "images", "ls"), "listing containerd images")
+    proc = _run(_ctr(cfg, "images", "ls", sock=sock), "listing containerd images")
     out: dict[str, str] = {}
     for line in proc.stdout.splitlines()[1:]:
         parts = line.split()
@@ -538,16 +549,19 @@ def build_images(
     names: Iterable[str] | None = None,
     progress: Callable[[str], None] = print,
     import_: bool = True,
+    nodes: Iterable[NodeSpec] | None = None,
 ) -> dict[str, str]:
-    """Build (cached) and import the named images; returns tag -> manifest digest. Without
-    `import_` only the archives are written (containerd need not run)."""
+    """Build (cached) and import the named images into every node's containerd (or the `nodes`
+    given); returns tag -> manifest digest. Without `import_` only the archives are written
+    (containerd need not run)."""
     specs = image_specs(cfg)
     wanted = list(names) if names is not None else list(specs)
     unknown = [n for n in wanted if n not in specs]
     if unknown:
         raise ImageBuildError(f"unknown image(s) {unknown}; known: {sorted(specs)}")
     cfg.images_dir.mkdir(parents=True, exist_ok=True)
-    present = imported_digests(cfg) if import_ else {}
+    sockets = _sockets(cfg, nodes) if import_ else []
+    present = {sock: imported_digests(cfg, sock) for sock in sockets}
     result: dict[str, str] = {}
     for i, name in enumerate(wanted, 1):
         spec = specs[name]
@@ -559,15 +573,26 @@ def build_images(
         if not import_:
             progress(f"[images {i}/{len(wanted)}] {spec.tag}: archive written ({digest[:19]}), not imported")
             continue
-        if present.get(spec.tag) == digest:
+        todo = [sock for sock in sockets if present[sock].get(spec.tag) != digest]
+        if not todo:
             progress(f"[images {i}/{len(wanted)}] {spec.tag}: already imported ({digest[:19]})")
             continue
-        progress(f"[images {i}/{len(wanted)}] {spec.tag}: importing into containerd (k8s.io)")
-        # import unpacks into overlayfs, the snapshotter the CRI plugin uses
-        _run(
-            _ctr(cfg, "images", "import", "--snapshotter", "overlayfs", str(archive)), f"importing {spec.tag}"
-        )
+        where = "" if len(sockets) == 1 else f" on {', '.join(_node_of(s) for s in todo)}"
+        progress(f"[images {i}/{len(wanted)}] {spec.tag}: importing into containerd (k8s.io){where}")
+        # import unpacks into overlayfs, the snapshotter the CRI plugin uses; the nodes' imports run
+        # side by side (each its own containerd, mostly disk-bound)
+        argv = [
+            _ctr(cfg, "images", "import", "--snapshotter", "overlayfs", str(archive), sock=s) for s in todo
+        ]
+        with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+            list(pool.map(_run, argv, [f"importing {spec.tag}"] * len(argv)))
     return result
+
+
+def _node_of(sock: Path) -> str:
+    """The node a containerd socket belongs to, for progress lines (…/nodes/<name>/containerd/…)."""
+    parts = sock.parts
+    return parts[parts.index("nodes") + 1] if "nodes" in parts else "scaleproof-node"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -748,9 +773,10 @@ def import_archive(cfg: ClusterConfig, path: Path, base_name: str | None = None)
         )
     plain = _decompressed(path, cfg.images_dir / "tmp")
     try:
-        argv = _ctr(cfg, "images", "import", "--snapshotter", "overlayfs")
-        argv += ["--base-name", base_name] if base_name else []
-        proc = _run([*argv, str(plain or path)], f"importing {path}")
+        for sock in _sockets(cfg, None):  # every node: a pod may land on any of them
+            argv = _ctr(cfg, "images", "import", "--snapshotter", "overlayfs", sock=sock)
+            argv += ["--base-name", base_name] if base_name else []
+            proc = _run([*argv, str(plain or path)], f"importing {path}")
     except ImageBuildError as exc:
         raise ImageArchiveError(str(exc)) from exc
     finally:

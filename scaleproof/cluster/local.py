@@ -19,12 +19,33 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import images, pki, processes, templates
+from . import images, nodes, pki, processes, templates
 from .build import run_build_script, stale_components
-from .config import ClusterConfig, ClusterError
+from .config import (
+    DEFAULT_NODES,
+    OWN_RANGE,
+    ClusterConfig,
+    ClusterError,
+    NodeSpec,
+    node_spec,
+    node_specs,
+    parse_node_count,
+)
+from .nodes import FILTER_CHAIN
 from .processes import Component, ComponentFailed, http_ok
 
-__all__ = ["up", "down", "status", "ClusterError", "kubectl", "build_binaries", "ORDER"]
+__all__ = [
+    "up",
+    "down",
+    "status",
+    "nodes_status",
+    "ClusterError",
+    "kubectl",
+    "build_binaries",
+    "ORDER",
+    "node_count",
+    "check_memory",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +60,6 @@ ORDER = [
     "coredns",
     "metrics-server",
 ]
-
-FILTER_CHAIN = "SCALEPROOF-FORWARD"
-
 
 Progress = Callable[[str], None]
 
@@ -150,13 +168,21 @@ def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
 
 
 def setup_network(cfg: ClusterConfig) -> None:
-    """The node bridge with the node address, and a FORWARD filter that keeps pod traffic on the machine."""
+    """The node bridge with the node address, and a FORWARD filter that keeps pod traffic on the machine.
+
+    The bridge carries the node network 198.18.0.0/24: the host (node 0) is 198.18.0.1, each extra
+    node's veth sits on it. /run/netns becomes a mount point of its own before any containerd runs
+    (see `nodes.ensure_netns_dir`)."""
     if _run(["ip", "link", "show", cfg.node_bridge], check=False).returncode != 0:
         _run(["ip", "link", "add", cfg.node_bridge, "type", "bridge"])
     addrs = _run(["ip", "-4", "-o", "addr", "show", "dev", cfg.node_bridge]).stdout
-    if f" {cfg.node_ip}/" not in addrs:
-        _run(["ip", "addr", "add", f"{cfg.node_ip}/32", "dev", cfg.node_bridge])
+    if f" {cfg.node_ip}/32" in addrs:  # the single-node layout of earlier versions
+        _run(["ip", "addr", "del", f"{cfg.node_ip}/32", "dev", cfg.node_bridge])
+        addrs = ""
+    if f" {cfg.node_ip}/24" not in addrs:
+        _run(["ip", "addr", "add", f"{cfg.node_ip}/24", "dev", cfg.node_bridge])
     _run(["ip", "link", "set", cfg.node_bridge, "up"])
+    nodes.ensure_netns_dir(cfg.run_dir)
     for key, value in (("net.ipv4.ip_forward", "1"), ("net.bridge.bridge-nf-call-iptables", "1")):
         _run(["sysctl", "-q", "-w", f"{key}={value}"], check=False)
     if _iptables("-L", FILTER_CHAIN, "-n", check=False).returncode != 0:
@@ -165,8 +191,8 @@ def setup_network(cfg: ClusterConfig) -> None:
     own = "198.18.0.0/15"
     # inside our range: allowed even where Docker left the FORWARD policy at DROP
     _iptables("-A", FILTER_CHAIN, "-s", own, "-d", own, "-j", "ACCEPT")
-    # anything from a pod to an address outside our range never leaves the machine
-    _iptables("-A", FILTER_CHAIN, "-s", cfg.pod_cidr, "-j", "REJECT")
+    # anything from a pod or a node of any node to an address outside our range never leaves the machine
+    _iptables("-A", FILTER_CHAIN, "-s", OWN_RANGE, "-j", "REJECT")
     if _iptables("-C", "FORWARD", "-j", FILTER_CHAIN, check=False).returncode != 0:
         _iptables("-I", "FORWARD", "1", "-j", FILTER_CHAIN)
 
@@ -198,6 +224,11 @@ def teardown_network(cfg: ClusterConfig) -> list[str]:
     for dev in (cfg.pod_bridge, cfg.node_bridge):
         if _run(["ip", "link", "del", dev], check=False).returncode == 0:
             done.append(f"link {dev}")
+    marker = cfg.run_dir / "netns-mount"
+    if marker.exists() and not any(nodes.NETNS_DIR.iterdir()):
+        if _run(["umount", str(nodes.NETNS_DIR)], check=False).returncode == 0:
+            done.append(f"mount {nodes.NETNS_DIR}")
+        marker.unlink(missing_ok=True)
     return done
 
 
@@ -231,17 +262,9 @@ def _three_kubeconfigs(path: Path) -> Flags:
     return {f"--{k}kubeconfig": str(path) for k in ("", "authentication-", "authorization-")}
 
 
-def _containerd(cfg: ClusterConfig) -> Component:
-    binary = shutil.which("containerd") or "/usr/bin/containerd"
-    sock = cfg.containerd_socket
-    return Component(
-        "containerd",
-        _argv(binary, {"--config": str(cfg.etc_dir / "containerd.toml")}),
-        lambda: (
-            sock.exists() and _run(["ctr", "--address", str(sock), "version"], check=False).returncode == 0
-        ),
-        30,
-    )
+def _node0(cfg: ClusterConfig, name: str) -> Component:
+    """containerd, kubelet, kube-proxy of the control-plane node: the same builder as every node's."""
+    return nodes.node_components(cfg, node_spec(cfg, 0))[name]
 
 
 def _etcd(cfg: ClusterConfig) -> Component:
@@ -332,23 +355,6 @@ def _scheduler(cfg: ClusterConfig) -> Component:
     return _control_plane(cfg, "kube-scheduler", flags, 10259)
 
 
-def _kubelet(cfg: ClusterConfig) -> Component:
-    flags: Flags = {
-        "--config": str(cfg.etc_dir / "kubelet.yaml"),
-        "--kubeconfig": str(cfg.etc_dir / "kubelet.kubeconfig"),
-        "--hostname-override": cfg.node_name,
-        "--node-ip": cfg.node_ip,
-        "--root-dir": str(cfg.kubelet_root),
-        "--v": "1",
-    }
-    return _component(cfg, "kubelet", flags, "http://127.0.0.1:10248/healthz", 90)
-
-
-def _kube_proxy(cfg: ClusterConfig) -> Component:
-    flags: Flags = {"--config": str(cfg.etc_dir / "kube-proxy.yaml"), "--v": "1"}
-    return _component(cfg, "kube-proxy", flags, "http://127.0.0.1:10256/healthz", 60)
-
-
 def _coredns(cfg: ClusterConfig) -> Component:
     return _component(
         cfg, "coredns", {"-conf": str(cfg.etc_dir / "Corefile")}, "http://127.0.0.1:18181/ready", 60
@@ -374,13 +380,13 @@ def _metrics_server(cfg: ClusterConfig) -> Component:
 
 # one builder per component, in start order (ORDER)
 _BUILDERS: dict[str, Callable[[ClusterConfig], Component]] = {
-    "containerd": _containerd,
+    "containerd": lambda cfg: _node0(cfg, "containerd"),
     "etcd": _etcd,
     "kube-apiserver": _apiserver,
     "kube-controller-manager": _controller_manager,
     "kube-scheduler": _scheduler,
-    "kubelet": _kubelet,
-    "kube-proxy": _kube_proxy,
+    "kubelet": lambda cfg: _node0(cfg, "kubelet"),
+    "kube-proxy": lambda cfg: _node0(cfg, "kube-proxy"),
     "coredns": _coredns,
     "metrics-server": _metrics_server,
 }
@@ -399,38 +405,111 @@ def _write_configs(cfg: ClusterConfig) -> None:
     (cfg.etc_dir / "static-pods").mkdir(parents=True, exist_ok=True)
 
 
-def _wait_node_ready(cfg: ClusterConfig, timeout_s: float) -> None:
+def _not_ready(cfg: ClusterConfig, names: list[str]) -> list[str]:
+    out = kubectl(
+        cfg,
+        "get",
+        "nodes",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}="
+        "{.status.conditions[?(@.type=='Ready')].status}{'\\n'}{end}",
+        check=False,
+    )
+    ready = {ln.split("=")[0] for ln in out.stdout.splitlines() if ln.endswith("=True")}
+    return [n for n in names if n not in ready]
+
+
+def _wait_nodes_ready(cfg: ClusterConfig, specs: list[NodeSpec], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
+    names = [n.name for n in specs]
     while time.monotonic() < deadline:
-        out = kubectl(
-            cfg,
-            "get",
-            "node",
-            cfg.node_name,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
-            check=False,
-        )
-        if out.returncode == 0 and out.stdout.strip() == "True":
+        if not _not_ready(cfg, names):
             return
         time.sleep(1)
-    raise ComponentFailed(
-        "kubelet", cfg.log_dir / "kubelet.log", f"node {cfg.node_name} not Ready after {timeout_s:.0f} s"
-    )
+    late = _not_ready(cfg, names)
+    if late:
+        node = next(n for n in specs if n.name == late[0])
+        raise ComponentFailed(
+            "kubelet",
+            node.log_dir / "kubelet.log",
+            f"node(s) {', '.join(late)} not Ready after {timeout_s:.0f} s",
+        )
 
 
-def up(cfg: ClusterConfig | None = None, progress: Progress = print, with_images: bool = True) -> float:
-    """Build what is missing, start every component, wait for a Ready node; returns seconds taken."""
-    cfg = cfg or ClusterConfig()
-    t0 = time.monotonic()
-    preflight(cfg)
-    build_binaries(cfg, progress)
-    for d in (cfg.state_dir, cfg.log_dir, cfg.pid_dir, cfg.etc_dir):
-        d.mkdir(parents=True, exist_ok=True)
-    _say(progress, "certificates and configuration")
-    pki.ensure_pki(cfg)
-    _write_configs(cfg)
-    setup_network(cfg)
+#: what each extra node takes, measured idle (containerd + kubelet + kube-proxy ~ 200 MiB), with room
+#: for its share of pods; and what the control plane and the workloads keep besides
+NODE_MEMORY_MIB = 512
+RESERVED_MEMORY_MIB = 3072
+
+
+def _mem_available_mib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def check_memory(wanted: int, running: int, available_mib: int | None = None) -> None:
+    """Refuse, in one line, more nodes than this machine's available memory holds (says how many fit)."""
+    available = _mem_available_mib() if available_mib is None else available_mib
+    new = max(wanted - max(running, 1), 0)
+    fit = max(running, 1) + max((available - RESERVED_MEMORY_MIB) // NODE_MEMORY_MIB, 0)
+    if new and wanted > fit:
+        raise ClusterError(
+            f"--nodes {wanted}: {available} MiB of memory available, each extra node needs about "
+            f"{NODE_MEMORY_MIB} MiB beside {RESERVED_MEMORY_MIB} MiB for the control plane and workloads: "
+            f"at most {fit} node(s) fit here"
+        )
+
+
+def node_count(value: object = None) -> int:
+    """--nodes as given, else SCALEPROOF_NODES, else DEFAULT_NODES; ClusterError for bad input."""
+    if value is None:
+        value = os.environ.get("SCALEPROOF_NODES") or DEFAULT_NODES
+    return parse_node_count(value)
+
+
+def _running_nodes(cfg: ClusterConfig) -> int:
+    return sum(1 for n in nodes.registered(cfg) if processes.pid_of(n.pid_dir, "kubelet") is not None)
+
+
+def _add_node(cfg: ClusterConfig, node: NodeSpec, progress: Progress, with_images: bool) -> None:
+    """Certificates, configuration, network, images and processes of one extra node."""
+    pki.ensure_node_pki(cfg, node)
+    for path, text in templates.render_node(cfg, node).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+    (node.etc_dir / "static-pods").mkdir(parents=True, exist_ok=True)
+    nodes.setup_node_network(cfg, node)
+    nodes.ensure_cgroups(node)
+    comps = nodes.node_components(cfg, node)
+    for name in nodes.NODE_DAEMONS:
+        _say(progress, f"{node.name}: starting {name}")
+        processes.start(comps[name], node.pid_dir, node.log_dir)
+        if name == "containerd" and with_images:
+            images.build_images(cfg, ["pause"], progress=progress, nodes=[node])
+
+
+def remove_node(cfg: ClusterConfig, node: NodeSpec, delete_object: bool) -> list[str]:
+    """Stop an extra node and remove what it left: containers, mounts, link, namespace, cgroups,
+    state; `delete_object` also deletes its Node object (when the cluster shrinks)."""
+    done = nodes.stop_node(cfg, node, remove_containers=True)
+    m = _unmount_under(node.kubelet_root, node.containerd_root, node.containerd_state, node.pid_dir.parent)
+    if m:
+        done.append(f"unmounted {m} mount(s) of {node.name}")
+    done += nodes.teardown_node_network(cfg, node)
+    if nodes.remove_cgroups(node):
+        done.append(f"cgroups of {node.name}")
+    shutil.rmtree(node.pid_dir.parent, ignore_errors=True)
+    if delete_object:
+        kubectl(cfg, "delete", "node", node.name, "--ignore-not-found", "--wait=false", check=False)
+        shutil.rmtree(node.etc_dir.parent, ignore_errors=True)
+        done.append(f"node {node.name} removed from the cluster")
+    return done
+
+
+def _start_control_plane(cfg: ClusterConfig, progress: Progress, with_images: bool) -> None:
     comps = components(cfg)
     for name in ORDER:
         _say(progress, f"starting {name}")
@@ -438,28 +517,48 @@ def up(cfg: ClusterConfig | None = None, progress: Progress = print, with_images
         if name == "kube-apiserver":
             kubectl(cfg, "apply", "-f", "-", input=templates.bootstrap_manifests(cfg))
         if name == "containerd" and with_images:
-            images.build_images(cfg, ["pause"], progress=progress)
-    _say(progress, "waiting for the node to be Ready")
-    _wait_node_ready(cfg, 120)
+            images.build_images(cfg, ["pause"], progress=progress, nodes=[node_spec(cfg, 0)])
+
+
+def up(
+    cfg: ClusterConfig | None = None,
+    progress: Progress = print,
+    with_images: bool = True,
+    nodes_wanted: int | None = None,
+) -> float:
+    """Build what is missing, start every component and node, wait until every node is Ready; returns
+    seconds taken. `nodes_wanted`: None is SCALEPROOF_NODES or DEFAULT_NODES; a running cluster with
+    more nodes shrinks to it (the extra nodes are stopped and removed)."""
+    cfg = cfg or ClusterConfig()
+    count = node_count(nodes_wanted)
+    t0 = time.monotonic()
+    preflight(cfg)
+    check_memory(count, _running_nodes(cfg))
+    build_binaries(cfg, progress)
+    for d in (cfg.state_dir, cfg.log_dir, cfg.pid_dir, cfg.etc_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    _say(progress, "certificates and configuration")
+    pki.ensure_pki(cfg)
+    _write_configs(cfg)
+    setup_network(cfg)
+    _start_control_plane(cfg, progress, with_images)
+    for gone in [n for n in nodes.leftover(cfg) if n.index >= count]:
+        _say(progress, f"{gone.name}: removing (the cluster now has {count} node(s))")
+        remove_node(cfg, gone, delete_object=True)
+    specs = node_specs(cfg, count)
+    nodes.save_count(cfg, count)
+    for node in specs[1:]:
+        _add_node(cfg, node, progress, with_images)
+    _say(progress, f"waiting for {count} node(s) to be Ready")
+    _wait_nodes_ready(cfg, specs, 120)
+    kubectl(cfg, "label", "node", cfg.node_name, "node-role.kubernetes.io/control-plane=", "--overwrite")
     elapsed = time.monotonic() - t0
-    _say(progress, f"node {cfg.node_name} Ready in {elapsed:.1f} s; kubeconfig: {cfg.kubeconfig}")
+    _say(
+        progress,
+        f"{count} node(s) Ready in {elapsed:.1f} s ({', '.join(n.name for n in specs)}); "
+        f"kubeconfig: {cfg.kubeconfig}",
+    )
     return elapsed
-
-
-def _kill_containers(cfg: ClusterConfig) -> int:
-    """Kill every container task of our containerd (CRI namespace) and remove the containers."""
-    if not cfg.containerd_socket.exists():
-        return 0
-    ctr = ["ctr", "--address", str(cfg.containerd_socket), "--namespace", "k8s.io"]
-    tasks = _run([*ctr, "tasks", "ls", "-q"], check=False).stdout.split()
-    for task in tasks:
-        _run([*ctr, "tasks", "kill", "-s", "SIGKILL", task], check=False)
-    time.sleep(0.5 if tasks else 0)
-    for task in tasks:
-        _run([*ctr, "tasks", "rm", "-f", task], check=False)
-    for c in _run([*ctr, "containers", "ls", "-q"], check=False).stdout.split():
-        _run([*ctr, "containers", "rm", c], check=False)
-    return len(tasks)
 
 
 def _unmount_under(*roots: Path) -> int:
@@ -472,10 +571,30 @@ def _unmount_under(*roots: Path) -> int:
     return count
 
 
+def _remove_kubepods_cgroups() -> int:
+    """Node 0's pod cgroups (`/kubepods` in each hierarchy, made by its kubelet), deepest first."""
+    removed = 0
+    for h in nodes.HIERARCHIES:
+        top = nodes.CGROUP_V1 / h / "kubepods"
+        if not top.is_dir():
+            continue
+        for d in sorted([*top.rglob("*"), top], key=lambda p: len(p.parts), reverse=True):
+            if d.is_dir():
+                try:
+                    d.rmdir()
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
+
+
 def down(cfg: ClusterConfig | None = None, purge: bool = False, progress: Progress = print) -> list[str]:
-    """Stop every process `up` started, remove its containers, mounts, network devices and rules."""
+    """Stop every process `up` started, on every node; remove its containers, mounts, network
+    namespaces, devices, routes, cgroups and iptables rules (a frozen node is thawed first)."""
     cfg = cfg or ClusterConfig()
     report: list[str] = []
+    for node in reversed(nodes.leftover(cfg)):
+        report += remove_node(cfg, node, delete_object=False)
     for name in [
         "metrics-server",
         "coredns",
@@ -486,25 +605,15 @@ def down(cfg: ClusterConfig | None = None, purge: bool = False, progress: Progre
     ]:
         if processes.stop(name, cfg.pid_dir):
             report.append(f"stopped {name}")
-    n = _kill_containers(cfg)
+    n = nodes.kill_containers(cfg.containerd_socket, remove=True, grace_s=0)
     if n:
         report.append(f"killed {n} container task(s)")
     for name in ["kube-apiserver", "etcd", "containerd"]:
         if processes.stop(name, cfg.pid_dir):
             report.append(f"stopped {name}")
     # shims of our containerd outlive it; they carry our socket path on their command line
-    for proc_dir in Path("/proc").glob("[0-9]*"):
-        try:
-            cmd = (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "containerd-shim" in cmd and str(cfg.containerd_socket) in cmd:
-            try:
-                os.kill(int(proc_dir.name), 9)
-                report.append(f"killed shim {proc_dir.name}")
-            except ProcessLookupError:
-                pass
-    netns_dir = Path("/var/run/netns")
+    report += [f"killed shim {pid}" for pid in nodes.kill_shims(cfg.containerd_socket)]
+    netns_dir = nodes.NETNS_DIR
     for ns in sorted(netns_dir.glob("cni-*")) if netns_dir.exists() else []:
         _run(["umount", str(ns)], check=False)
         ns.unlink(missing_ok=True)
@@ -512,6 +621,8 @@ def down(cfg: ClusterConfig | None = None, purge: bool = False, progress: Progre
     m = _unmount_under(cfg.kubelet_root, cfg.containerd_root, cfg.containerd_state, cfg.run_dir)
     if m:
         report.append(f"unmounted {m} mount(s)")
+    if _remove_kubepods_cgroups():
+        report.append("cgroups /kubepods")
     report += teardown_network(cfg)
     shutil.rmtree(Path("/var/lib/cni/networks/scaleproof"), ignore_errors=True)
     if purge:
@@ -523,7 +634,7 @@ def down(cfg: ClusterConfig | None = None, purge: bool = False, progress: Progre
 
 
 def status(cfg: ClusterConfig | None = None) -> dict[str, dict[str, object]]:
-    """name -> {running, pid, healthy, log} for every component."""
+    """name -> {running, pid, healthy, log} for every component of the control-plane node."""
     cfg = cfg or ClusterConfig()
     comps = components(cfg)
     out: dict[str, dict[str, object]] = {}
@@ -537,3 +648,9 @@ def status(cfg: ClusterConfig | None = None) -> dict[str, dict[str, object]]:
             "log": str(cfg.log_dir / f"{name}.log"),
         }
     return out
+
+
+def nodes_status(cfg: ClusterConfig | None = None) -> list[dict[str, object]]:
+    """Every node the cluster has: address, pod CIDR, zone, namespace, freezer, link and its processes."""
+    cfg = cfg or ClusterConfig()
+    return [nodes.node_status(cfg, n) for n in nodes.registered(cfg)]

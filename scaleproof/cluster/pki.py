@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from .config import ClusterConfig
+from .config import ClusterConfig, NodeSpec
 
-__all__ = ["ensure_pki", "ClientCert", "CLIENTS", "write_kubeconfig"]
+__all__ = ["ensure_pki", "ensure_node_pki", "ClientCert", "CLIENTS", "write_kubeconfig"]
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,20 @@ def ensure_pki(cfg: ClusterConfig) -> None:
     for client in CLIENTS:
         target = cfg.kubeconfig if client.stem == "admin" else cfg.etc_dir / f"{client.stem}.kubeconfig"
         write_kubeconfig(cfg, target, client.stem)
+
+
+def ensure_node_pki(cfg: ClusterConfig, node: NodeSpec) -> None:
+    """An extra node's kubelet identity (system:node:<name>, as the Node authorizer and NodeRestriction
+    want), its serving certificate for its own address, and its kubelet kubeconfig. Node 0's are made
+    by `ensure_pki` (stem `kubelet`)."""
+    pki = cfg.pki_dir
+    sans = [f"DNS:{node.name}", f"IP:{node.ip}"]
+    _leaf(pki, f"{node.pki_stem}-serving", f"/CN={node.name}", "ca", sans=sans, server=True)
+    _leaf(pki, node.pki_stem, f"/CN=system:node:{node.name}/O=system:nodes", "ca")
+    # its loopback is its own network namespace's: it reaches the API server on the node bridge
+    server = f"https://{cfg.node_ip}:{cfg.apiserver_port}"
+    write_kubeconfig(cfg, node.etc_dir / "kubelet.kubeconfig", node.pki_stem, server=server)
+    write_kubeconfig(cfg, node.etc_dir / "kube-proxy.kubeconfig", "kube-proxy", server=server)
 
 
 def _b64(path: Path) -> str:

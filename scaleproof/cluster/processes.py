@@ -44,6 +44,37 @@ class Component:
     health: Callable[[], bool]
     timeout_s: float = 60.0
     env: dict[str, str] | None = None
+    #: run inside this network namespace (a bind-mounted nsfs file such as /run/netns/NAME)
+    netns: Path | None = None
+    #: cgroup directories (v1, one per hierarchy) the process joins before it runs: its children
+    #: (containerd's shims) are born there too
+    cgroups: tuple[Path, ...] = ()
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _enter(netns: Path | None, cgroups: tuple[Path, ...]) -> Callable[[], None] | None:
+    """A preexec function: join the cgroups, then the network namespace (in the child, before exec)."""
+    if netns is None and not cgroups:
+        return None
+
+    def enter() -> None:
+        import ctypes
+
+        for cg in cgroups:
+            (cg / "cgroup.procs").write_text(f"{os.getpid()}\n")
+        if netns is not None:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(netns, os.O_RDONLY)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns {netns}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+
+    return enter
 
 
 def pid_of(pid_dir: Path, name: str) -> int | None:
@@ -72,6 +103,13 @@ def pid_of(pid_dir: Path, name: str) -> int | None:
     return pid
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
 def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.25) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -87,7 +125,8 @@ def start(comp: Component, pid_dir: Path, log_dir: Path) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{comp.name}.log"
     running = pid_of(pid_dir, comp.name)
-    if running is not None and comp.health():
+    # a process started with other flags (an older layout, another node count) is restarted
+    if running is not None and _cmdline(running) == comp.argv and comp.health():
         return running
     if running is not None:
         stop(comp.name, pid_dir)
@@ -103,6 +142,7 @@ def start(comp: Component, pid_dir: Path, log_dir: Path) -> int:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             env={**os.environ, **(comp.env or {})},
+            preexec_fn=_enter(comp.netns, comp.cgroups),  # before exec, in the child
         )
     (pid_dir / f"{comp.name}.pid").write_text(f"{proc.pid}\n")
     (pid_dir / f"{comp.name}.exe").write_text(comp.argv[0] + "\n")

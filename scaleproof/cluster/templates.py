@@ -12,22 +12,28 @@ from pathlib import Path
 
 import yaml
 
-from .config import ClusterConfig
+from .config import PODS_RANGE, ClusterConfig, NodeSpec, node_spec
 
-__all__ = ["render_all", "PAUSE_IMAGE", "bootstrap_manifests"]
+__all__ = ["render_all", "render_node", "PAUSE_IMAGE", "bootstrap_manifests"]
 
 PAUSE_IMAGE = "localhost/scaleproof/pause:3.10"
 
 
-def containerd_toml(cfg: ClusterConfig) -> str:
+def containerd_toml(cfg: ClusterConfig, node: NodeSpec | None = None) -> str:
     # version 2 is containerd 1.x's schema. Our own daemon, root and socket: docker's private
     # containerd (if any) runs with the CRI plugin disabled and must not be disturbed.
+    # Each node has its own root, state and socket. containerd 1.6 puts shim sockets under
+    # /run/containerd/s/ named by a hash of (its socket address, namespace, id), so distinct sockets
+    # give distinct shim sockets; runc's state gets a root per extra node (`Root` below) rather than
+    # the shared default /run/containerd/runc.
+    node = node or node_spec(cfg, 0)
+    runc_root = f'\n        Root = "{node.runc_root}"' if node.runc_root else ""
     return f"""version = 2
-root = "{cfg.containerd_root}"
-state = "{cfg.containerd_state}"
+root = "{node.containerd_root}"
+state = "{node.containerd_state}"
 
 [grpc]
-  address = "{cfg.containerd_socket}"
+  address = "{node.containerd_socket}"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{PAUSE_IMAGE}"
@@ -40,17 +46,24 @@ state = "{cfg.containerd_state}"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
+        SystemdCgroup = false{runc_root}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{cfg.cni_bin_dir}"
-    conf_dir = "{cfg.cni_conf_dir}"
+    conf_dir = "{node.cni_conf_dir}"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = ""
 """
 
 
-def cni_conflist(cfg: ClusterConfig) -> str:
-    gateway = cfg.pod_cidr.split("/")[0].rsplit(".", 1)[0] + ".1"
+def cni_conflist(cfg: ClusterConfig, node: NodeSpec | None = None) -> str:
+    node = node or node_spec(cfg, 0)
+    ipam: dict[str, object] = {
+        "type": "host-local",
+        "ranges": [[{"subnet": node.pod_cidr, "gateway": node.pod_gateway}]],
+        "routes": [{"dst": "0.0.0.0/0"}],
+    }
+    if node.ipam_dir:  # host-local's default /var/lib/cni/networks would be shared by every node
+        ipam["dataDir"] = str(node.ipam_dir)
     doc = {
         "cniVersion": "1.0.0",
         "name": "scaleproof",
@@ -62,11 +75,7 @@ def cni_conflist(cfg: ClusterConfig) -> str:
                 # no masquerade: pod traffic has nowhere to go but this machine
                 "ipMasq": False,
                 "hairpinMode": True,
-                "ipam": {
-                    "type": "host-local",
-                    "ranges": [[{"subnet": cfg.pod_cidr, "gateway": gateway}]],
-                    "routes": [{"dst": "0.0.0.0/0"}],
-                },
+                "ipam": ipam,
             },
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
@@ -74,23 +83,27 @@ def cni_conflist(cfg: ClusterConfig) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def kubelet_config(cfg: ClusterConfig) -> str:
+def kubelet_config(cfg: ClusterConfig, node: NodeSpec | None = None) -> str:
     pki = cfg.pki_dir
-    doc = {
+    node = node or node_spec(cfg, 0)
+    doc: dict[str, object] = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
         "failCgroupV1": False,  # the VM's init owns the cgroup v1 hierarchy; 1.35 refuses v1 by default
         "cgroupDriver": "cgroupfs",  # no systemd; containerd 1.6 has no RuntimeConfig RPC
-        "cgroupRoot": "/",
+        # extra nodes: their own cgroup root, so their pods (and their daemons, put there by `up`)
+        # sit under one subtree per node: that is what the node's freezer freezes
+        "cgroupRoot": node.cgroup_root,
         "cgroupsPerQOS": True,
-        "containerRuntimeEndpoint": f"unix://{cfg.containerd_socket}",
-        "address": cfg.node_ip,
+        "containerRuntimeEndpoint": f"unix://{node.containerd_socket}",
+        "address": node.ip,
         "port": cfg.kubelet_port,
         "readOnlyPort": 0,
-        "healthzBindAddress": "127.0.0.1",
+        # an extra node's loopback is its own network namespace's: the host checks it on the node IP
+        "healthzBindAddress": node.healthz_host,
         "healthzPort": 10248,
-        "tlsCertFile": str(pki / "kubelet-serving.crt"),
-        "tlsPrivateKeyFile": str(pki / "kubelet-serving.key"),
+        "tlsCertFile": str(pki / f"{node.pki_stem}-serving.crt"),
+        "tlsPrivateKeyFile": str(pki / f"{node.pki_stem}-serving.key"),
         "authentication": {
             "anonymous": {"enabled": False},
             "webhook": {"enabled": True},
@@ -120,26 +133,34 @@ def kubelet_config(cfg: ClusterConfig) -> str:
         "makeIPTablesUtilChains": False,
         "shutdownGracePeriod": "0s",
         "localStorageCapacityIsolation": True,
-        "staticPodPath": str(cfg.etc_dir / "static-pods"),
+        "staticPodPath": str(node.etc_dir / "static-pods"),
     }
+    if node.pod_logs_dir:  # the default /var/log/pods would be shared by every node's kubelet
+        doc["podLogsDir"] = str(node.pod_logs_dir)
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def kube_proxy_config(cfg: ClusterConfig) -> str:
+def kube_proxy_config(cfg: ClusterConfig, node: NodeSpec | None = None) -> str:
+    node = node or node_spec(cfg, 0)
+    host = node.healthz_host
+    # NodePorts on loopback and the node address for the control-plane node (the host's network
+    # namespace, where clients are); an extra node's loopback is its own namespace's: node address only
+    nodeports = ["127.0.0.0/8", f"{node.ip}/32"] if node.control_plane else [f"{node.ip}/32"]
     doc = {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
-        "clientConnection": {"kubeconfig": str(cfg.etc_dir / "kube-proxy.kubeconfig")},
-        "hostnameOverride": cfg.node_name,
+        "clientConnection": {"kubeconfig": str(node.etc_dir / "kube-proxy.kubeconfig")},
+        "hostnameOverride": node.name,
         "mode": "iptables",
-        "clusterCIDR": cfg.pod_cidr,
-        "bindAddress": "127.0.0.1",
-        "healthzBindAddress": "127.0.0.1:10256",
-        "metricsBindAddress": "127.0.0.1:10249",
-        # NodePorts only on loopback and the node's own bridge address: nothing listens on eth0
-        "nodePortAddresses": ["127.0.0.0/8", f"{cfg.node_ip}/32"],
+        # the pods of every node: traffic from them to a Service is the cluster's own
+        "clusterCIDR": PODS_RANGE,
+        "bindAddress": host,
+        "healthzBindAddress": f"{host}:10256",
+        "metricsBindAddress": f"{host}:10249",
+        # nothing listens on eth0 of the machine
+        "nodePortAddresses": nodeports,
         "iptables": {
-            "localhostNodePorts": True,
+            "localhostNodePorts": node.control_plane,
             "masqueradeAll": False,
             "syncPeriod": "10s",
             "minSyncPeriod": "0s",
@@ -341,14 +362,21 @@ def bootstrap_manifests(cfg: ClusterConfig) -> str:
 
 
 def render_all(cfg: ClusterConfig) -> dict[Path, str]:
-    """Every generated file, path -> content."""
+    """Every generated file of the control-plane node, path -> content."""
     etc = cfg.etc_dir
     return {
-        etc / "containerd.toml": containerd_toml(cfg),
-        cfg.cni_conf_dir / "10-scaleproof.conflist": cni_conflist(cfg),
-        etc / "kubelet.yaml": kubelet_config(cfg),
-        etc / "kube-proxy.yaml": kube_proxy_config(cfg),
+        **render_node(cfg, node_spec(cfg, 0)),
         etc / "scheduler.yaml": scheduler_config(cfg),
         etc / "Corefile": corefile(cfg),
         etc / "resolv.conf": resolv_conf(cfg),
+    }
+
+
+def render_node(cfg: ClusterConfig, node: NodeSpec) -> dict[Path, str]:
+    """The files of one node's containerd, CNI, kubelet and kube-proxy, path -> content."""
+    return {
+        node.etc_dir / "containerd.toml": containerd_toml(cfg, node),
+        node.cni_conf_dir / "10-scaleproof.conflist": cni_conflist(cfg, node),
+        node.etc_dir / "kubelet.yaml": kubelet_config(cfg, node),
+        node.etc_dir / "kube-proxy.yaml": kube_proxy_config(cfg, node),
     }

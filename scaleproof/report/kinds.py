@@ -177,6 +177,96 @@ def floor_section(runs: Sequence[RunDoc], floor: Sequence[RunDoc], figures: Figu
     return lines
 
 
+def _drain_section(r: RunDoc, drain: Any, figures: Figures) -> list[str]:
+    """The drain: its outcome, each evicted target pod's recovery phases and new node, the budgets."""
+    if not drain.get("node"):
+        return []
+    outcome = "**BLOCKED**" if drain.get("blocked") else "drained"
+    lines = [
+        f"### Drain of node `{esc(drain.get('node'))}`",
+        "",
+        f"{outcome} in {format_number(drain.get('drain_s'))} s (cordon → every pod evicted); "
+        f"{format_number(drain.get('evicted_target'))} target pod(s) and "
+        f"{format_number(drain.get('evicted_other'))} other pod(s) evicted; fewest Ready target pods "
+        f"{format_number(drain.get('min_ready_during'))} (the budgets guarantee "
+        f"{format_number(drain.get('guarantee'))}); failed requests "
+        f"{format_number(drain.get('failed_requests'))}.",
+        "",
+    ]
+    if drain.get("pending"):
+        lines += [f"Never evicted: {', '.join(f'`{esc(p)}`' for p in drain['pending'])}.", ""]
+    if drain.get("budgets"):
+        lines += table(
+            ["budget", "refusals", "held the drain (s)", "pods it held", "blocked"],
+            [
+                [
+                    f"`{esc(b['budget'])}`",
+                    str(b["refusals"]),
+                    format_number(b["held_s"]),
+                    ", ".join(f"`{esc(p)}`" for p in b["pods"]),
+                    "yes" if b["blocked"] else "no",
+                ]
+                for b in drain["budgets"]
+            ],
+        )
+    rows = [
+        [
+            f"`{esc(p.get('victim'))}`",
+            f"`{esc(p.get('replacement'))}`",
+            esc(p.get("replacement_node")),
+            esc(ph.get("name")),
+            format_number(ph.get("duration_s")),
+        ]
+        for p in drain.get("pods") or []
+        for ph in p.get("phases") or []
+    ]
+    rows += [
+        [
+            f"`{esc(p.get('victim'))}`",
+            "",
+            "",
+            "**eviction → endpoints full**",
+            f"**{format_number(p.get('mttr_s'))}**",
+        ]
+        for p in drain.get("pods") or []
+    ]
+    return lines + table(["evicted pod", "replacement", "on node", "phase", "duration (s)"], rows)
+
+
+def _node_loss_section(r: RunDoc, loss: Any, figures: Figures) -> list[str]:
+    """The lost node's phases, their sum = the MTTR, the waits beside the settings, the users' cost."""
+    if not loss.get("phases") and not loss.get("reason"):
+        return []
+    phases = loss.get("phases") or []
+    t0 = float(loss.get("t_fault") or (phases[0]["start"] if phases else 0.0))
+    dead = ", ".join(f"`{esc(p)}`" for p in loss.get("dead_pods") or [])
+    lines = [f"### Node `{esc(loss.get('node'))}` lost (dead pods: {dead})", ""]
+    lines += table(
+        ["phase", "start (UTC)", "offset (s)", "duration (s)"],
+        [
+            [
+                esc(p["name"]),
+                ts(p["start"]),
+                f"+{format_number(float(p['start']) - t0)}",
+                format_number(p["duration_s"]),
+            ]
+            for p in phases
+        ]
+        + [["**MTTR** (sum of the phases)", "", "", f"**{format_number(loss.get('mttr_s'))}**"]],
+    )
+    lines += [
+        f"- Grace period observed {format_number(loss.get('grace_observed_s'))} s (fault → Ready≠True); "
+        f"eviction observed {format_number(loss.get('eviction_observed_s'))} s after the taint, the pods' "
+        f"tolerationSeconds {format_number(loss.get('toleration_seconds'))}.",
+        f"- Dead endpoints served for {format_number(loss.get('dead_endpoint_s'))} s; "
+        f"{format_number(loss.get('failed_requests'))} failed request(s) over "
+        f"{format_number(loss.get('failure_window_s'))} s.",
+    ]
+    if loss.get("reason"):
+        lines.append(f"- Not recovered: {esc(loss['reason'])}.")
+    return [*lines, ""]
+
+
 Section = Callable[[RunDoc, Any, Figures], list[str]]
 
 #: timeline key in the evidence block -> its section, in reading order
@@ -184,6 +274,8 @@ TIMELINE_SECTIONS: dict[str, Section] = {
     "kills": _kills_section,  # pod-kill
     "scale": _scale_section,  # hpa-scale
     "shards": _shards_section,  # vector-shards
+    "drain": _drain_section,  # node-drain
+    "node_loss": _node_loss_section,  # node-loss
 }
 
 

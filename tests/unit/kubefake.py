@@ -153,6 +153,37 @@ class Core(_Api):
     def list_namespaced_event(self, namespace: str, **kw: Any) -> dict[str, Any]:
         return {"items": list(self.fake.events), "metadata": {"resourceVersion": self.fake.list_rv}}
 
+    # ---- nodes (cluster-scoped)
+    def list_node(self, **kw: Any) -> dict[str, Any]:
+        """:return: V1NodeList"""
+        self.fake.maybe_fail("list_nodes")
+        return {"items": copy.deepcopy(self.fake.nodes), "metadata": {"resourceVersion": self.fake.list_rv}}
+
+    def read_node(self, name: str, **kw: Any) -> dict[str, Any]:
+        for n in self.fake.nodes:
+            if n["metadata"]["name"] == name:
+                return copy.deepcopy(n)
+        raise FakeApiException(404, f'nodes "{name}" not found')
+
+    def patch_node(self, name: str, body: Any = None, **kw: Any) -> dict[str, Any]:
+        self.fake.calls.append(("patch_node", name, body))
+        self.fake.maybe_fail("patch_node")
+        for hook in self.fake.on_patch_node:
+            hook(name, body)
+        for n in self.fake.nodes:
+            if n["metadata"]["name"] == name:
+                n.setdefault("spec", {}).update(body.get("spec") or {})
+                if n["spec"].get("unschedulable") is None:
+                    n["spec"].pop("unschedulable", None)
+                return copy.deepcopy(n)
+        raise FakeApiException(404, f'nodes "{name}" not found')
+
+    def list_pod_for_all_namespaces(self, field_selector: str | None = None, **kw: Any) -> dict[str, Any]:
+        self.fake.calls.append(("list_all_pods", field_selector))
+        host = (field_selector or "").removeprefix("spec.nodeName=")
+        items = [copy.deepcopy(p) for p in self.fake.pods if not host or p["spec"].get("nodeName") == host]
+        return {"items": items, "metadata": {"resourceVersion": self.fake.list_rv}}
+
 
 class Apps(_Api):
     def read_namespaced_deployment(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
@@ -167,6 +198,20 @@ class Apps(_Api):
     ) -> dict:
         self.fake.calls.append(("scale_deployment", namespace, name, body))
         self.fake.deployments[(namespace, name)]["spec"]["replicas"] = body["spec"]["replicas"]
+        return {}
+
+    def patch_namespaced_deployment(self, name: str, namespace: str, body: Any = None, **kw: Any) -> dict:
+        """A merge of `spec.template.spec` (what the unreachable toleration patch sends); a None value
+        removes the key, as a merge patch does."""
+        self.fake.calls.append(("patch_deployment", namespace, name, body))
+        d = self.fake.deployments[(namespace, name)]
+        d["metadata"]["generation"] = int(d["metadata"].get("generation") or 1) + 1
+        tpl = d["spec"]["template"]["spec"]
+        for k, v in ((body.get("spec") or {}).get("template") or {}).get("spec", {}).items():
+            if v is None:
+                tpl.pop(k, None)
+            else:
+                tpl[k] = v
         return {}
 
     def read_namespaced_replica_set(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
@@ -251,6 +296,8 @@ class FakeKube:
         self.calls: list[tuple[Any, ...]] = []
         self.fail: dict[str, Exception] = {}
         self.on_delete: list[Callable[[str, str, Any], None]] = []
+        self.nodes: list[dict[str, Any]] = []
+        self.on_patch_node: list[Callable[[str, Any], None]] = []
         self.core, self.apps, self.autoscaling = Core(self), Apps(self), Autoscaling(self)
         self.policy, self.discovery, self.version = Policy(self), Discovery(self), Version(self)
         # per list function: one batch of events per watch call; an Exception in a batch is raised
@@ -340,3 +387,36 @@ def install(monkeypatch: Any, fake: FakeKube | None = None) -> FakeKube:
     monkeypatch.setattr(kube, "apis", lambda configuration=None: fake)
     monkeypatch.setattr(kube, "watch_stream", fake.stream)
     return fake
+
+
+def node(
+    name: str,
+    ready: str = "True",
+    control_plane: bool = False,
+    labels: dict[str, str] | None = None,
+    unschedulable: bool = False,
+    taints: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A Node as the API server serves it (the fields the node faults read)."""
+    lab = {"kubernetes.io/hostname": name, **(labels or {})}
+    if control_plane:
+        lab["node-role.kubernetes.io/control-plane"] = ""
+    spec: dict[str, Any] = {"taints": taints or []}
+    if unschedulable:
+        spec["unschedulable"] = True
+    return {
+        "metadata": {"name": name, "uid": f"node-uid-{name}", "labels": lab, "resourceVersion": "1"},
+        "spec": spec,
+        "status": {
+            "conditions": [
+                {"type": "MemoryPressure", "status": "False"},
+                {
+                    "type": "Ready",
+                    "status": ready,
+                    "reason": "KubeletReady",
+                    "lastHeartbeatTime": "2026-12-07T10:00:00Z",
+                    "lastTransitionTime": "2026-12-07T09:00:00Z",
+                },
+            ]
+        },
+    }

@@ -317,7 +317,7 @@ def no_containerd(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 def test_unknown_image_is_refused_before_anything_runs(
     cfg: ClusterConfig, monkeypatch: pytest.MonkeyPatch, no_containerd: list[list[str]]
 ) -> None:
-    monkeypatch.setattr(images, "imported_digests", lambda c: pytest.fail("containerd was asked"))
+    monkeypatch.setattr(images, "imported_digests", lambda c, sock=None: pytest.fail("containerd was asked"))
     with pytest.raises(ImageBuildError) as err:
         build_images(cfg, ["pause", "nosuchimage"], progress=lambda m: None)
     assert "nosuchimage" in str(err.value)
@@ -339,7 +339,7 @@ def test_build_images_imports_only_what_changed(
     fake_pause.write_bytes(b"\x7fELF pause")
     monkeypatch.setattr(images, "pause_binary", lambda c: fake_pause)
     present: dict[str, str] = {}
-    monkeypatch.setattr(images, "imported_digests", lambda c: dict(present))
+    monkeypatch.setattr(images, "imported_digests", lambda c, sock=None: dict(present))
     msgs: list[str] = []
 
     res = build_images(cfg, ["pause"], progress=msgs.append)

@@ -216,9 +216,8 @@ def test_ctr_failure_is_an_archive_error(
 ) -> None:
     cfg.containerd_socket.parent.mkdir(parents=True)
     cfg.containerd_socket.touch()
-    monkeypatch.setattr(
-        images, "_ctr", lambda c, *a: ["sh", "-c", "echo 'ctr: content digest mismatch' >&2; exit 1"]
-    )
+    fail = ["sh", "-c", "echo 'ctr: content digest mismatch' >&2; exit 1"]
+    monkeypatch.setattr(images, "_ctr", lambda c, *a, sock=None: fail)
     with pytest.raises(
         ImageArchiveError, match=r"importing .*shop\.oci\.tar failed .*content digest mismatch"
     ):

@@ -33,6 +33,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof",  # the package: only __version__
             "scaleproof.errors",
             "scaleproof.kobjects",  # readings of Kubernetes objects (ready, owner, timestamps)
+            "scaleproof.nodeplan",  # a node fault's plan and safety refusals
+            "scaleproof.nodetimeline",  # drain and node-loss timelines
             "scaleproof.phases",  # clocks, the phase chain, load buckets
             "scaleproof.podtimeline",  # kills, MTTR, the Ready series
             "scaleproof.scaletimeline",  # time-to-scale
@@ -64,8 +66,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.builders.*",  # pure builders per kind (they read rundir's phase names)
         ),
     ),
-    ("2 Kubernetes access", ("scaleproof.kube",)),
-    ("2 undo plan", ("scaleproof.undo",)),
+    ("2 Kubernetes access", ("scaleproof.kube", "scaleproof.kubenodes")),
+    (
+        # the local cluster's layout and its nodes' host plumbing (processes, network, cgroups,
+        # freezer): no Kubernetes client, so the undo plan can thaw or start a node
+        "2 local cluster nodes",
+        ("scaleproof.cluster.config", "scaleproof.cluster.processes", "scaleproof.cluster.nodes"),
+    ),
+    ("2 undo plan", ("scaleproof.undo", "scaleproof.nodeundo", "scaleproof.cluster.faults")),
     ("3 load generator", ("loadgen.*",)),
     ("3 probes", ("probes.*",)),
     ("3 actions", ("actions.*",)),
@@ -83,6 +91,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.init_target",
             "scaleproof.bench",
             "scaleproof.benchfigures",  # bench's figures, read from journals
+            "scaleproof.benchnodes",  # bench's node-fault figures
             "scaleproof.floorrun",  # the cluster's floor workload and its chaos run
             "scaleproof.cluster.*",
         ),

@@ -1,4 +1,5 @@
-"""RBAC of the rendered overlays: namespaced only, the chaos runner's exact grants."""
+"""RBAC of the rendered overlays: namespaced, but for the read-only Prometheus and the node faults'
+cluster-scoped needs; the chaos runner's exact grants."""
 
 from __future__ import annotations
 
@@ -13,12 +14,20 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize("ov", OVERLAYS)
 def test_no_cluster_wide_rbac_and_no_wildcards(ov: str) -> None:
     objs = overlay(ov)
-    # the one cluster-wide grant: Prometheus' read-only discovery (nodes are cluster-scoped)
-    assert [r["metadata"]["name"] for r in find(objs, "ClusterRole")] == ["scaleproof-prometheus"]
-    assert [b["roleRef"]["name"] for b in find(objs, "ClusterRoleBinding")] == ["scaleproof-prometheus"]
-    for role in find(objs, "ClusterRole"):
+    # two cluster-wide grants: Prometheus' read-only discovery, the node faults' (nodes are cluster-scoped;
+    # tests/unit/test_rbac.py derives chaos-runner-nodes from the client calls)
+    names = sorted(r["metadata"]["name"] for r in find(objs, "ClusterRole"))
+    assert names == ["chaos-runner-nodes", "scaleproof-prometheus"]
+    assert sorted(b["roleRef"]["name"] for b in find(objs, "ClusterRoleBinding")) == names
+    for rule in one(objs, "ClusterRole", "scaleproof-prometheus")["rules"]:
+        assert set(rule["verbs"]) <= {"get", "list", "watch"}, "Prometheus only reads"
+    for rule in one(objs, "ClusterRole", "chaos-runner-nodes")["rules"]:
+        assert set(rule["verbs"]) <= {"get", "list", "watch", "patch", "create"}
+        assert "patch" not in rule["verbs"] or rule["resources"] == ["nodes"], "cordon only"
+        assert "create" not in rule["verbs"] or rule["resources"] == ["pods/eviction"], "only evictions"
+    for role in find(objs, "ClusterRole") + find(objs, "Role"):
         for rule in role["rules"]:
-            assert set(rule["verbs"]) <= {"get", "list", "watch"}, "Prometheus only reads"
+            assert "*" not in [*rule["verbs"], *rule.get("resources", []), *rule.get("apiGroups", [])]
     for role in find(objs, "Role"):
         for rule in role["rules"]:
             for field in ("verbs", "resources", "apiGroups"):

@@ -23,7 +23,13 @@ EXPERIMENTS = sorted(p.name for p in (ROOT / "experiments").glob("*.yaml"))
 
 def _same_files(folder: Path) -> None:
     assert sorted(p.name for p in folder.glob("*.yaml")) == EXPERIMENTS
-    assert EXPERIMENTS == ["hpa-scale.yaml", "pod-kill.yaml", "vector-shards.yaml"]
+    assert EXPERIMENTS == [
+        "hpa-scale.yaml",
+        "node-drain.yaml",
+        "node-loss.yaml",
+        "pod-kill.yaml",
+        "vector-shards.yaml",
+    ]
     _, mismatch, errors = filecmp.cmpfiles(ROOT / "experiments", folder, EXPERIMENTS, shallow=False)
     assert not mismatch and not errors, (mismatch, errors)
 
