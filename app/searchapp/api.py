@@ -364,6 +364,8 @@ def _add_collection(app: FastAPI, svc: _Service) -> None:
             "count": count,
             "configured_shards": settings.shards,
             "replication_factor": settings.replication_factor,
+            "read_consistency": settings.read_consistency or None,
+            "write_consistency": settings.write_consistency or None,
             "embed_dim": settings.embed_dim,
         }
         try:

@@ -18,6 +18,11 @@ logger = logging.getLogger(__name__)
 
 _COLLECTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 BACKENDS = ("weaviate", "qdrant")
+# Consistency levels each store accepts. Weaviate: per request, for reads and writes alike
+# (ONE, QUORUM, ALL). Qdrant: reads per request (an integer, majority, quorum, all); writes through
+# the collection's write_consistency_factor (an integer, fixed at creation).
+WEAVIATE_CONSISTENCY = ("ONE", "QUORUM", "ALL")
+QDRANT_READ_CONSISTENCY = ("majority", "quorum", "all")
 
 
 class SettingsError(ValueError):
@@ -92,6 +97,9 @@ class Settings:
     max_batch: int = 256
     shards: int = 1
     replication_factor: int = 1
+    # "" = the store's own default (Weaviate QUORUM, Qdrant 1 / write_consistency_factor 1)
+    read_consistency: str = ""
+    write_consistency: str = ""
     weaviate_http_host: str = "weaviate"
     weaviate_http_port: int = 8080
     weaviate_grpc_host: str = "weaviate"
@@ -118,6 +126,7 @@ class Settings:
             raise SettingsError(
                 f"Weaviate collection names start with an upper-case letter, got {self.collection!r}"
             )
+        _check_consistency(self)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +143,8 @@ class Settings:
             max_batch=_int(env, "MAX_BATCH", cls.max_batch, 1, 10000),
             shards=_int(env, "SHARDS", cls.shards, 1, 1024),
             replication_factor=_int(env, "REPLICATION_FACTOR", cls.replication_factor, 1, 64),
+            read_consistency=_str(env, "READ_CONSISTENCY", cls.read_consistency),
+            write_consistency=_str(env, "WRITE_CONSISTENCY", cls.write_consistency),
             weaviate_http_host=http_host,
             weaviate_http_port=_int(env, "WEAVIATE_HTTP_PORT", cls.weaviate_http_port, 1, 65535),
             weaviate_grpc_host=_str(env, "WEAVIATE_GRPC_HOST", http_host),
@@ -145,4 +156,27 @@ class Settings:
             graceful_timeout_s=_float(env, "GRACEFUL_TIMEOUT_SECONDS", cls.graceful_timeout_s, 0, 600),
             ensure_retry_s=_float(env, "ENSURE_RETRY_SECONDS", cls.ensure_retry_s, 0.05, 600),
             log_level=_str(env, "LOG_LEVEL", cls.log_level).lower(),
+        )
+
+
+def _check_consistency(s: Settings) -> None:
+    """READ_CONSISTENCY / WRITE_CONSISTENCY are values the configured store accepts."""
+    for name, value in (("READ_CONSISTENCY", s.read_consistency), ("WRITE_CONSISTENCY", s.write_consistency)):
+        if not value:
+            continue
+        if s.vector_backend == "weaviate":
+            if value.upper() not in WEAVIATE_CONSISTENCY:
+                raise SettingsError(
+                    f"{name} for Weaviate must be one of {', '.join(WEAVIATE_CONSISTENCY)}, got {value!r}"
+                )
+            continue
+        if value.isdigit() and 1 <= int(value) <= s.replication_factor:
+            continue
+        if name == "READ_CONSISTENCY" and value.lower() in QDRANT_READ_CONSISTENCY:
+            continue
+        words = "" if name == "WRITE_CONSISTENCY" else " or " + ", ".join(QDRANT_READ_CONSISTENCY)
+        accepted = "an integer" + words
+        raise SettingsError(
+            f"{name} for Qdrant must be {accepted} (integers 1..REPLICATION_FACTOR={s.replication_factor}), "
+            f"got {value!r}"
         )

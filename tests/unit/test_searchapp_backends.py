@@ -62,11 +62,27 @@ def test_env_overrides_and_grpc_host_defaults_to_http_host() -> None:
         ({"COLLECTION": "bad-name"}, "COLLECTION"),
         ({"COLLECTION": "documents"}, "upper-case"),
         ({"DRAIN_SECONDS": "-1"}, "DRAIN_SECONDS"),
+        ({"READ_CONSISTENCY": "majority"}, "READ_CONSISTENCY for Weaviate must be one of ONE, QUORUM, ALL"),
+        ({"WRITE_CONSISTENCY": "2"}, "WRITE_CONSISTENCY for Weaviate"),
+        ({"VECTOR_BACKEND": "qdrant", "READ_CONSISTENCY": "ONE"}, "READ_CONSISTENCY for Qdrant"),
+        ({"VECTOR_BACKEND": "qdrant", "WRITE_CONSISTENCY": "majority"}, "WRITE_CONSISTENCY for Qdrant"),
+        ({"VECTOR_BACKEND": "qdrant", "REPLICATION_FACTOR": "2", "WRITE_CONSISTENCY": "3"}, "1..REPLICATION"),
     ],
 )
 def test_invalid_env_fails_loudly_naming_the_variable(env: dict[str, str], name: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env(env)
+
+
+def test_consistency_levels_each_store_accepts() -> None:
+    w = Settings.from_env({"READ_CONSISTENCY": "one", "WRITE_CONSISTENCY": "ALL"})
+    q = Settings.from_env(
+        {"VECTOR_BACKEND": "qdrant", "REPLICATION_FACTOR": "2", "READ_CONSISTENCY": "majority",
+         "WRITE_CONSISTENCY": "2"}
+    )  # fmt: skip
+    assert (w.read_consistency, w.write_consistency) == ("one", "ALL")
+    assert (q.read_consistency, q.write_consistency) == ("majority", "2")
+    assert Settings().read_consistency == "" and Settings().write_consistency == ""  # the store's default
 
 
 # -- qdrant -----------------------------------------------------------------------------------------
@@ -117,6 +133,7 @@ class FakeQdrantClient:
         self.upserted.append(kwargs)
 
     def query_points(self, **kwargs: Any) -> Any:
+        self.queried = kwargs
         raise _unexpected(404, b'{"status":{"error":"Not found: Collection `Documents` doesn\'t exist!"}}')
 
     def close(self) -> None:
@@ -135,6 +152,24 @@ def test_qdrant_creates_collection_with_shards_replication_and_cosine() -> None:
     assert fake.created["shard_number"] == 3 and fake.created["replication_factor"] == 2
     assert fake.created["vectors_config"].size == 384
     assert fake.created["vectors_config"].distance.value == "Cosine"
+    assert fake.created["write_consistency_factor"] == 1  # Qdrant's default unless WRITE_CONSISTENCY
+
+
+def test_qdrant_consistency_reaches_creation_and_every_search() -> None:
+    fake = FakeQdrantClient()
+    settings = Settings(
+        vector_backend="qdrant", qdrant_url="http://127.0.0.1:1", replication_factor=2,
+        read_consistency="majority", write_consistency="2",
+    )  # fmt: skip
+    b = backend_from_settings(settings)
+    assert isinstance(b, QdrantBackend)
+    b._client = fake
+    assert b.ensure_collection("Documents", 384, 3, 2) is True
+    assert fake.created["write_consistency_factor"] == 2
+    with pytest.raises(CollectionMissing):
+        b.search([0.1, 0.2], 3)
+    assert fake.queried["consistency"] == "majority"
+    assert _qdrant(FakeQdrantClient()).read_consistency is None  # Qdrant's default: one replica answers
 
 
 def test_qdrant_concurrent_create_is_tolerated_and_dim_mismatch_refused() -> None:
@@ -236,6 +271,40 @@ def test_weaviate_collection_has_self_provided_vector_shards_and_replication(wea
     assert kw["vector_config"].name == "default" and kw["vector_config"].vectorizer.vectorizer.value == "none"
     assert [p.name for p in kw["properties"]] == ["doc_id", "text", "metadata_json"]
     assert b.ensure_collection("Documents", 384, 3, 2) is False  # exists now: no second create
+
+
+class _LevelledCollection:
+    """A collection handle that records the consistency level each call was made with."""
+
+    def __init__(self, calls: list[tuple[str, str | None]], level: str | None = None) -> None:
+        self.calls, self.level = calls, level
+        self.query = SimpleNamespace(near_vector=self._near_vector)
+        self.data = SimpleNamespace(insert_many=self._insert_many)
+
+    def with_consistency_level(self, level: Any) -> _LevelledCollection:
+        return _LevelledCollection(self.calls, level.value)
+
+    def _near_vector(self, **kwargs: Any) -> Any:
+        self.calls.append(("search", self.level))
+        return SimpleNamespace(objects=[])
+
+    def _insert_many(self, objects: list[Any]) -> Any:
+        self.calls.append(("insert", self.level))
+        return SimpleNamespace(has_errors=False, errors={})
+
+
+@pytest.mark.parametrize(
+    ("read", "write", "expected"),
+    [("", "", [("search", None), ("insert", None)]), ("one", "ALL", [("search", "ONE"), ("insert", "ALL")])],
+)
+def test_weaviate_reads_and_writes_use_their_own_consistency_level(read, write, expected) -> None:
+    calls: list[tuple[str, str | None]] = []
+    b = backend_from_settings(Settings(read_consistency=read, write_consistency=write))
+    assert isinstance(b, WeaviateBackend)
+    b._client = SimpleNamespace(collections=SimpleNamespace(use=lambda name: _LevelledCollection(calls)))
+    assert b.search([0.1, 0.2], 3) == []
+    assert b.upsert([{"id": "d", "text": "t", "metadata": {}, "vector": [0.1, 0.2]}]) == 1
+    assert calls == expected
 
 
 def test_weaviate_concurrent_create_is_tolerated(weaviate_rest) -> None:

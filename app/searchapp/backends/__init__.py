@@ -53,6 +53,8 @@ def backend_from_settings(settings: Settings) -> VectorBackend:
             grpc_host=settings.weaviate_grpc_host,
             grpc_port=settings.weaviate_grpc_port,
             timeout_s=settings.backend_timeout_s,
+            read_consistency=settings.read_consistency,
+            write_consistency=settings.write_consistency,
         )
     if settings.vector_backend == "qdrant":
         from .qdrant_backend import QdrantBackend
@@ -62,5 +64,7 @@ def backend_from_settings(settings: Settings) -> VectorBackend:
             url=settings.qdrant_url,
             timeout_s=settings.backend_timeout_s,
             expected_peers=settings.qdrant_expected_peers,
+            read_consistency=settings.read_consistency,
+            write_consistency_factor=int(settings.write_consistency or 1),
         )
     raise ValueError(f"unknown VECTOR_BACKEND {settings.vector_backend!r}")

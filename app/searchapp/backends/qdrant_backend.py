@@ -78,11 +78,23 @@ class QdrantBackend:
     name = "qdrant"
 
     def __init__(
-        self, *, collection: str, url: str, timeout_s: float = 10.0, expected_peers: int = 1
+        self,
+        *,
+        collection: str,
+        url: str,
+        timeout_s: float = 10.0,
+        expected_peers: int = 1,
+        read_consistency: str = "",
+        write_consistency_factor: int = 1,
     ) -> None:
         from qdrant_client import QdrantClient
 
         self.collection = collection
+        # "" = Qdrant's default (1 replica answers); an integer, majority, quorum or all
+        self.read_consistency: int | str | None = (
+            int(read_consistency) if read_consistency.isdigit() else (read_consistency.lower() or None)
+        )
+        self.write_consistency_factor = int(write_consistency_factor)
         self.url = validate_qdrant_url(url)
         self.expected_peers = int(expected_peers)
         # check_compatibility=False: no network call at construction, the pod must start without Qdrant.
@@ -112,6 +124,7 @@ class QdrantBackend:
                 vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
                 shard_number=shards,
                 replication_factor=replication,
+                write_consistency_factor=self.write_consistency_factor,
             )
         except Exception as exc:  # noqa: BLE001
             err = classify_qdrant_error(exc, name)
@@ -123,7 +136,12 @@ class QdrantBackend:
                 return False
             raise err from exc
         logger.info(
-            "created Qdrant collection %s dim=%d shards=%d replication=%d", name, dim, shards, replication
+            "created Qdrant collection %s dim=%d shards=%d replication=%d write_consistency_factor=%d",
+            name,
+            dim,
+            shards,
+            replication,
+            self.write_consistency_factor,
         )
         return True
 
@@ -178,6 +196,7 @@ class QdrantBackend:
             query=vector,
             limit=top_k,
             with_payload=True,
+            consistency=self.read_consistency,
         )
         hits: list[SearchHit] = []
         for p in res.points:

@@ -110,8 +110,12 @@ class WeaviateBackend:
         grpc_host: str | None = None,
         grpc_port: int = 50051,
         timeout_s: float = 10.0,
+        read_consistency: str = "",
+        write_consistency: str = "",
     ) -> None:
         self.collection = collection
+        # "" = Weaviate's default (QUORUM); else ONE, QUORUM or ALL, per request
+        self._consistency = {"read": read_consistency.upper(), "write": write_consistency.upper()}
         self._http = (http_host, http_port)
         self._grpc = (grpc_host or http_host, grpc_port)
         self._timeout_s = timeout_s
@@ -152,8 +156,12 @@ class WeaviateBackend:
                 logger.info("connected to Weaviate http=%s:%s grpc=%s:%s", *self._http, *self._grpc)
         return self._client
 
-    def _coll(self) -> Any:
-        return self._connect().collections.use(self.collection)
+    def _coll(self, op: str = "read") -> Any:
+        coll = self._connect().collections.use(self.collection)
+        level = self._consistency.get(op, "")
+        if not level:
+            return coll
+        return coll.with_consistency_level(_import("weaviate.classes.config").ConsistencyLevel(level))
 
     def _rest_status(self, path: str) -> int:
         """HTTP status of a GET on Weaviate's REST API, with the standard library only."""
@@ -238,7 +246,7 @@ class WeaviateBackend:
             for d in docs
         ]
         try:
-            result = self._coll().data.insert_many(objects)
+            result = self._coll("write").data.insert_many(objects)
         except BackendError:
             raise
         except Exception as exc:  # noqa: BLE001
