@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.podtimeline",  # kills, MTTR, the Ready series
             "scaleproof.scaletimeline",  # time-to-scale
             "scaleproof.shards",  # shard spread
+            "scaleproof.peerloss",  # store peer loss: per-second query outcomes, documents lost
             "scaleproof.criteria",
             "scaleproof.cadence",
             "scaleproof.floor",
