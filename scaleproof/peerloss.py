@@ -37,6 +37,7 @@ __all__ = [
     "check_replication",
     "classify",
     "documents_lost",
+    "from_fault",
     "path_figures",
     "per_second",
     "recovery_s",
@@ -210,3 +211,14 @@ def check_replication(factor: int, peers: int, collection: str, store: str) -> N
             f"{peers} peer(s): a factor above the peer count cannot place its replicas; recreate the "
             f"collection with a factor <= {peers} or add peers (store_replicas)"
         )
+
+
+def from_fault(lines: Iterable[Mapping[str, object]], fault_ts: float) -> list[QueryOutcome]:
+    """The recorded query lines (wall-clock `ts`, seconds since the epoch) with `t` = seconds from the
+    fault (the kill's wall-clock time), sorted by `t`."""
+    out: list[QueryOutcome] = []
+    for line in lines:
+        o: QueryOutcome = {k: v for k, v in line.items() if k != "ts"}  # type: ignore[assignment]
+        o["t"] = round(float(str(line["ts"])) - float(fault_ts), 3)
+        out.append(o)
+    return sorted(out, key=lambda o: o["t"])
