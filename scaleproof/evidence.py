@@ -478,6 +478,31 @@ def _scale_figures(
     timelines["scale"] = st
 
 
+def _peer_loss_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: dict[str, Any]) -> None:
+    """Read a store-peer-loss run's files; the figures are `scaleproof.peerloss.peer_loss_evidence`'s."""
+    from scaleproof import peerloss
+
+    def js(name: str) -> Any:
+        return json.loads((run_dir / name).read_text()) if (run_dir / name).exists() else None
+
+    def jl(name: str) -> list[dict[str, Any]]:
+        return rundir.read_jsonl(run_dir / name) if (run_dir / name).exists() else []
+
+    figs, timeline = peerloss.peer_loss_evidence(
+        {
+            "queries": jl("peer-queries.jsonl"),
+            "kill": js("peer-kill.json") or {},
+            "replication": js("peer-replication.json"),
+            "documents": jl("peer-documents.jsonl"),
+            "healthy": js("peer-healthy.json"),
+            "replicas": jl("peer-replicas.jsonl"),
+        }
+    )
+    for name, f in figs.items():
+        metrics[name] = _metric(f["value"], f["unit"], f["method"], None, 1 if f["value"] is not None else 0)
+    timelines["store_peer_loss"] = timeline
+
+
 def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: dict[str, Any]) -> None:
     from probes.vectorstore import attach_query_deltas
 
@@ -680,7 +705,7 @@ def build_evidence(
     timelines: dict[str, Any] = {}
     # a declared kind decides which figures belong to the run (a pod-kill run also has load and HPA
     # events, but its time-to-scale is not a figure of that experiment); detection is the fallback
-    known = kind in ("pod-kill", "hpa-scale", "vector-shards")
+    known = kind in ("pod-kill", "hpa-scale", "vector-shards", "store-peer-loss")
     has_kills = not known and any(e.get("kind") == "Kill" for e in events)
     has_scale = (
         not known
@@ -702,6 +727,8 @@ def build_evidence(
         )
     if kind == "vector-shards" or (not known and (run_dir / "shards.jsonl").exists()):
         _shard_figures(run_dir, metrics, timelines)
+    if kind == "store-peer-loss":
+        _peer_loss_figures(run_dir, metrics, timelines)
     results = criteria.evaluate(ext.get("criteria") or [], metrics)
     start = _iso_to_ts(journal.get("start")) or meta.get("started") or time.time()
     end = _iso_to_ts(journal.get("end")) or time.time()
