@@ -23,7 +23,7 @@ EXPERIMENTS = sorted(p.name for p in (ROOT / "experiments").glob("*.yaml"))
 
 def _same_files(folder: Path) -> None:
     assert sorted(p.name for p in folder.glob("*.yaml")) == EXPERIMENTS
-    assert EXPERIMENTS == ["hpa-scale.yaml", "pod-kill.yaml", "vector-shards.yaml"]
+    assert EXPERIMENTS == ["hpa-scale.yaml", "pod-kill.yaml", "store-peer-loss.yaml", "vector-shards.yaml"]
     _, mismatch, errors = filecmp.cmpfiles(ROOT / "experiments", folder, EXPERIMENTS, shallow=False)
     assert not mismatch and not errors, (mismatch, errors)
 
@@ -99,5 +99,5 @@ def test_a_broken_installation_says_so(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.returncode == 1
-    assert "lacks hpa-scale.yaml, pod-kill.yaml, vector-shards.yaml" in proc.stderr
+    assert "lacks hpa-scale.yaml, pod-kill.yaml, store-peer-loss.yaml, vector-shards.yaml" in proc.stderr
     assert "reinstall" in proc.stderr and "Traceback" not in proc.stderr
