@@ -13,7 +13,7 @@ from tests.unit.test_manifests import overlay
 
 pytestmark = pytest.mark.unit
 
-KEYS = ("COLLECTION", "REPLICATION_FACTOR")
+KEYS = ("COLLECTION", "REPLICATION_FACTOR", "READ_CONSISTENCY")
 
 
 def _is_app_config(o: dict) -> bool:
@@ -51,3 +51,9 @@ def test_rf2_overlay_is_the_rf1_stack_with_its_own_collection(rf2: str, rf1: str
     }
     assert _config(two)["metadata"]["name"] != _config(one)["metadata"]["name"]  # the pods roll
     assert _rest(two) == _rest(one)
+
+
+def test_weaviate_rf2_reads_one_replica() -> None:
+    """QUORUM (Weaviate's default) of 2 replicas is both: one peer down would fail every read."""
+    assert _config(overlay("local-rf2"))["data"]["READ_CONSISTENCY"] == "ONE"
+    assert "READ_CONSISTENCY" not in _config(overlay("qdrant-local-rf2"))["data"]  # Qdrant's default is 1
