@@ -210,7 +210,12 @@ def ingest(
         attempts += tries
         if progress is not None:
             progress(start + len(batch), total)
-    duration = clock() - t0
+    return _result(total, ingested, batches, attempts, clock() - t0, batch_times)
+
+
+def _result(
+    total: int, ingested: int, batches: int, attempts: int, duration: float, batch_times: Sequence[float]
+) -> IngestResult:
     return {
         "documents": total,
         "ingested": ingested,

@@ -38,21 +38,21 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlparse
 
 from probes.stores import ReplicaStates, Replication, Search, Snapshot, VectorQueries
+from probes.stores import _qdrant_peerloss as _peerloss
 from probes.stores._qdrant_readings import (
     REMEDY,
     ClusterView,
     Peers,
     cluster_problems,
     down_peers,
-    error_line,
     fanout_search_counters,
     local_search_counters,
     replica_rows,
-    replication_of,
     shard_rows,
     spread_warnings,
 )
@@ -454,113 +454,17 @@ class Qdrant:
         app's client goes), else the first peer."""
         return self._query_url or self.url
 
-    @contextlib.contextmanager
-    def vector_queries(self, collection: str, n: int, top_k: int) -> Iterator[VectorQueries]:
-        """The vectors of the collection's first `n` points (scroll, by id) and `query_points`
-        returning the result ids, at the read consistency `read_consistency` (an integer,
-        majority, quorum, all; empty: Qdrant's default 1)."""
-        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
-
-        c = self._factory(self.query_url)  # its own client: the load runs in a thread of its own
-        try:
-            vectors = _scroll_vectors(c, collection, int(n), self.query_url)
-            consistency = _consistency(self.read_consistency)
-
-            def one(vec: Sequence[float]) -> list[str]:
-                res = c.query_points(collection, query=list(vec), limit=int(top_k), consistency=consistency)
-                return [str(p.id) for p in res.points]
-
-            yield vectors, one, (UnexpectedResponse, ResponseHandlingException), _query_error
-        finally:
-            getattr(c, "close", lambda: None)()
+    def vector_queries(self, collection: str, n: int, top_k: int) -> AbstractContextManager[VectorQueries]:
+        """See `probes.stores._qdrant_peerloss.vector_queries` (its own client: the load's thread)."""
+        return _peerloss.vector_queries(
+            self._factory(self.query_url), self.query_url, collection, n, top_k, self.read_consistency
+        )
 
     def document_ids(self, collection: str, limit: int) -> list[str]:
-        """Every point id (scroll by pages of 256 at consistency `all`, no payload, no vector)."""
-        from qdrant_client.http.models import ReadConsistencyType
-
-        c = self.make(self.query_url)
-        ids: list[str] = []
-        offset: Any = None
-        while True:
-            try:
-                points, offset = c.scroll(
-                    collection,
-                    limit=256,
-                    offset=offset,
-                    with_payload=False,
-                    with_vectors=False,
-                    consistency=ReadConsistencyType.ALL,
-                )
-            except Exception as exc:
-                if _is_missing(exc):
-                    raise VectorStoreError(f"unknown collection {collection!r} in Qdrant") from exc
-                raise VectorStoreError(f"Qdrant scroll of {collection}: {_query_error(exc)}") from exc
-            ids += [str(p.id) for p in points]
-            if len(ids) > limit:
-                raise VectorStoreError(f"{collection} holds more than {limit} points: raise max_documents")
-            if offset is None:
-                return ids
+        return _peerloss.document_ids(self.make(self.query_url), collection, limit)
 
     def replication(self, collection: str) -> Replication:
-        """`replication_factor`, `write_consistency_factor` and `shard_number` from `GET /collections/{c}`."""
-        try:
-            info = self.make(self.url).get_collection(collection)
-        except Exception as exc:
-            if _is_missing(exc):
-                raise VectorStoreError(f"unknown collection {collection!r} in Qdrant at {self.url}") from exc
-            raise _fail(self.url, f"GET /collections/{collection}", exc) from exc
-        body = {"config": {"params": info.config.params.model_dump()}}
-        got = replication_of(body, collection)
-        return {
-            "factor": got["factor"],
-            "write_consistency_factor": got["write_consistency_factor"],
-            "shards": got["shards"],
-            "source": got["source"],
-        }
-
-
-def _consistency(raw: str) -> Any:
-    """Qdrant's read consistency: an integer, majority, quorum or all; None = the server's default."""
-    from qdrant_client.http.models import ReadConsistencyType
-
-    raw = (raw or "").strip().lower()
-    if not raw:
-        return None
-    if raw.isdigit():
-        return int(raw)
-    try:
-        return ReadConsistencyType(raw)
-    except ValueError:
-        raise ScaleproofError(
-            f"Qdrant read consistency must be an integer, majority, quorum or all, got {raw!r}"
-        ) from None
-
-
-def _query_error(exc: BaseException) -> str:
-    """A failed query in Qdrant's own words (`status.error`, e.g. '1 of 1 read operations failed')."""
-    content = getattr(exc, "content", None)
-    if content is not None:
-        return error_line(content, getattr(exc, "status_code", None))
-    return _no_answer(exc)
-
-
-def _scroll_vectors(c: Any, collection: str, n: int, url: str) -> list[list[float]]:
-    try:
-        points, _ = c.scroll(collection, limit=n, with_payload=False, with_vectors=True)
-    except Exception as exc:
-        if _is_missing(exc):
-            raise VectorStoreError(f"unknown collection {collection!r} in Qdrant at {url}") from exc
-        raise _fail(url, f"scroll {collection}", exc) from exc
-    vectors = []
-    for p in points:
-        v = p.vector
-        if isinstance(v, Mapping):
-            v = next(iter(v.values()), None)
-        if v:
-            vectors.append([float(x) for x in v])
-    if not vectors:
-        raise VectorStoreError(f"collection {collection} has no points at {url}: ingest first")
-    return vectors
+        return _peerloss.replication(self.make(self.url), self.url, collection)
 
 
 def _api_key(secrets: Mapping[str, Any] | None) -> str | None:

@@ -209,5 +209,8 @@ def test_qdrant_query_ids_and_its_failure_in_qdrants_words(recorded) -> None:
     with pytest.raises(UnexpectedResponse) as exc:
         c.query_points("Docs_rf1", query=[0.1] * 64, limit=10)
     assert time.monotonic() - t0 < 5
-    assert qdrant._query_error(exc.value) == "HTTP 500: Service internal error: 1 of 1 read operations failed"
+    assert (
+        qdrant._peerloss.query_error(exc.value)
+        == "HTTP 500: Service internal error: 1 of 1 read operations failed"
+    )
     _Recorded.down = False
