@@ -98,11 +98,19 @@ def _sample_phase(run: Path | None) -> str:
     pool thread and the gate and the after-hypothesis in the main thread; a sample still in flight
     when the method ends would read `after` although its value was read during the method (seen:
     hpa-scale's "≥ 3 Ready" judged on a count of 2 read just before the third replica was Ready).
-    Off the main thread, `after` is therefore judged as the method's last phase, `faults`."""
+    Off the main thread, `after` is therefore judged as the method's last phase: `faults` when the
+    run entered it, else `method` (vector-shards injects no fault: its samples are not "faults")."""
     current = phase_of(run)
     if current == "after" and threading.current_thread() is not threading.main_thread():
-        return "faults"
+        return "faults" if "faults" in _reached(run) else "method"
     return current
+
+
+def _reached(run: Path | None) -> list[str]:
+    """The phases the run entered (`rundir.set_phase` keeps them); a run directory written before
+    that list existed counts as having had its faults, as it was judged then."""
+    rec = rundir.read_phase(run, full=True) if run is not None else {}
+    return list(rec.get("reached") or ["faults"])
 
 
 def _check(claim: str, value: Any, op: str, thresholds: Mapping[str, Any], configuration: Any) -> bool:

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_URL",
     "POD_COUNT_QUERY",
     "PROM_QUERY_PREFIX",
+    "STORE_PODS",
     "Series",
     "base_url",
     "enabled",
@@ -76,6 +77,12 @@ DEFAULT_PROM_QUERIES = {
     ),
     "targets_up": "sum by (job) (up)",
 }
+# The vector stores whose pods the project's manifests name `<store>-N` (StatefulSet `<store>`,
+# container `<store>`). A run with `store` set selects that store's pods by default, and a pod regex
+# that would also match another store's pods is refused: a Qdrant run counted Weaviate's 3 pods
+# (left running beside it) as its store when the regex stayed `weaviate-[0-9]+`.
+STORE_PODS = ("weaviate", "qdrant")
+STORE_DEFAULTS = {"prometheus_container": "${store}", "prometheus_pod_regex": "${store}-[0-9]+"}
 
 
 class Series(TypedDict):
@@ -381,6 +388,8 @@ def prometheus_queries(configuration: Mapping[str, Any] | None) -> dict[str, tup
     from chaoslib import substitute
 
     cfg = dict(configuration or {})
+    if cfg.get("store"):
+        cfg = {**STORE_DEFAULTS, **cfg}
     declared = {k[len(PROM_QUERY_PREFIX) :]: v for k, v in cfg.items() if k.startswith(PROM_QUERY_PREFIX)}
     legacy = cfg.get("prometheus_queries") or {}
     if isinstance(legacy, str):
@@ -403,8 +412,28 @@ def prometheus_queries(configuration: Mapping[str, Any] | None) -> dict[str, tup
                 f"query `{name}` uses ${{{missing[0]}}}, which the configuration does not define "
                 f"(add `{missing[0]}` to the experiment's configuration)"
             )
-        out[name] = (text, err)
+        out[name] = (text, err or _other_store(text, cfg.get("store")))
     return out
+
+
+def _other_store(promql: str, store: Any) -> str | None:
+    """Why `promql` would count another store's pods as `store`'s (its `pod=~"…"` regex matches
+    `<other>-0`), or None."""
+    if not store:
+        return None
+    for regex in re.findall(r'pod=~"([^"]*)"', promql):
+        try:
+            pattern = re.compile(regex)
+        except re.error:
+            continue
+        for other in STORE_PODS:
+            if other != str(store) and pattern.fullmatch(f"{other}-0"):
+                return (
+                    f"the pod regex {regex!r} selects {other}'s pods ({other}-0) in a run on store "
+                    f"{store!r}: set SCALEPROOF_PROMETHEUS_POD_REGEX to the store's pods (default "
+                    f"{store}-[0-9]+)"
+                )
+    return None
 
 
 def wait_for_resting_pod_count(

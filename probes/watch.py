@@ -49,87 +49,101 @@ _LOCK = threading.Lock()
 
 
 # ---------------------------------------------------------------------------------------- trimming
-def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep what the timing functions and a human reader need; drop managedFields and the like."""
-    meta = obj.get("metadata") or {}
-    m = {
-        k: meta[k]
-        for k in (
-            "name",
-            "namespace",
-            "uid",
-            "resourceVersion",
-            "generation",
-            "labels",
-            "ownerReferences",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-        )
-        if k in meta
-    }
-    out: dict[str, Any] = {"metadata": m}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    if kind == "Pod":
-        out["spec"] = {"nodeName": spec.get("nodeName")}
+_META_KEYS = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "labels",
+    "ownerReferences",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+_WORKLOAD_STATUS = ("replicas", "readyReplicas", "availableReplicas", "updatedReplicas", "observedGeneration")
+_EVENT_KEYS = (
+    "reason",
+    "message",
+    "note",
+    "type",
+    "involvedObject",
+    "regarding",
+    "firstTimestamp",
+    "lastTimestamp",
+    "eventTime",
+    "count",
+    "source",
+)
+
+
+def _pod(obj: Mapping[str, Any]) -> dict[str, Any]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return {
+        "spec": {"nodeName": spec.get("nodeName")},
         # CPU requests (the HPA's utilization is usage / request): kept under a key of our own, since
         # the trimmed Pod drops spec.containers; scaleproof.kobjects.pod_cpu_requests reads it
-        out[kobjects.RECORDED] = {
+        kobjects.RECORDED: {
             "cpuRequests": [
                 {"name": c.get("name"), "cpu": ((c.get("resources") or {}).get("requests") or {}).get("cpu")}
                 for c in spec.get("containers") or []
             ]
-        }
-        out["status"] = {
+        },
+        "status": {
             "phase": status.get("phase"),
             "conditions": status.get("conditions") or [],
             "containerStatuses": [
                 {k: c.get(k) for k in ("name", "ready", "started", "state", "restartCount")}
                 for c in status.get("containerStatuses") or []
             ],
-        }
-    elif kind in ("ReplicaSet", "Deployment"):
-        out["spec"] = {"replicas": spec.get("replicas")}
-        out["status"] = {
-            k: status.get(k)
-            for k in (
-                "replicas",
-                "readyReplicas",
-                "availableReplicas",
-                "updatedReplicas",
-                "observedGeneration",
-            )
-        }
-    elif kind == "EndpointSlice":
-        out["endpoints"] = [
-            {
-                "conditions": e.get("conditions") or {},
-                "targetRef": e.get("targetRef") or {},
-                "nodeName": e.get("nodeName"),
-            }
+        },
+    }
+
+
+def _workload(obj: Mapping[str, Any]) -> dict[str, Any]:
+    status = obj.get("status") or {}
+    return {
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas")},
+        "status": {k: status.get(k) for k in _WORKLOAD_STATUS},
+    }
+
+
+def _endpoint_slice(obj: Mapping[str, Any]) -> dict[str, Any]:
+    keep = ("conditions", "targetRef")
+    return {
+        "endpoints": [
+            {**{k: e.get(k) or {} for k in keep}, "nodeName": e.get("nodeName")}
             for e in obj.get("endpoints") or []
         ]
-    elif kind == "HorizontalPodAutoscaler":
-        out["spec"] = {k: spec.get(k) for k in ("minReplicas", "maxReplicas", "metrics", "behavior")}
-        out["status"] = status
-    elif kind == "Event":
-        for k in (
-            "reason",
-            "message",
-            "note",
-            "type",
-            "involvedObject",
-            "regarding",
-            "firstTimestamp",
-            "lastTimestamp",
-            "eventTime",
-            "count",
-            "source",
-        ):
-            if k in obj:
-                out[k] = obj[k]
-    return out
+    }
+
+
+def _hpa(obj: Mapping[str, Any]) -> dict[str, Any]:
+    spec = obj.get("spec") or {}
+    keys = ("minReplicas", "maxReplicas", "metrics", "behavior")
+    return {"spec": {k: spec.get(k) for k in keys}, "status": obj.get("status") or {}}
+
+
+def _event(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: obj[k] for k in _EVENT_KEYS if k in obj}
+
+
+_TRIM = {
+    "Pod": _pod,
+    "ReplicaSet": _workload,
+    "Deployment": _workload,
+    "EndpointSlice": _endpoint_slice,
+    "HorizontalPodAutoscaler": _hpa,
+    "Event": _event,
+}
+
+
+def trim(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep what the timelines and a human reader need; drop managedFields and the like."""
+    meta = obj.get("metadata") or {}
+    out: dict[str, Any] = {"metadata": {k: meta[k] for k in _META_KEYS if k in meta}}
+    part = _TRIM.get(kind)
+    return out | part(obj) if part is not None else out
 
 
 # -------------------------------------------------------------------------------------------- wiring

@@ -24,29 +24,26 @@ CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 def alive(pid: int) -> bool:
     """The process runs (a zombie of another parent counts as gone)."""
+    import psutil
+
     proc = CHILDREN.get(pid)
     if proc is not None:
         return proc.poll() is None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
+    except psutil.AccessDenied:
         return True
 
 
 def _leads_group_running(pid: int, command: str) -> bool:
     """Guard against pid reuse: the process must lead its own group and run `command`."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        return command in cmdline and os.getpgid(pid) == pid
-    except (OSError, ProcessLookupError):
+        return command in " ".join(psutil.Process(pid).cmdline()) and os.getpgid(pid) == pid
+    except (psutil.Error, OSError):
         return False
 
 

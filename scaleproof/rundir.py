@@ -152,7 +152,12 @@ def set_phase(run_dir: Path, phase: str, **extra: Any) -> None:
     if phase not in PHASES:
         raise ValueError(f"unknown phase {phase!r}")
     current = read_phase(run_dir, full=True)
-    write_json_atomic(Path(run_dir) / PHASE_FILE, {**current, "phase": phase, "t": time.time(), **extra})
+    reached = list(current.get("reached") or [])  # every phase the run entered, in order
+    reached += [] if phase in reached else [phase]
+    write_json_atomic(
+        Path(run_dir) / PHASE_FILE,
+        {**current, "phase": phase, "t": time.time(), "reached": reached, **extra},
+    )
 
 
 def read_phase(run_dir: Path | None, full: bool = False) -> Any:

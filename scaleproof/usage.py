@@ -1,4 +1,5 @@
-"""What a process cost the machine, read from /proc: CPU seconds, resident memory, wall time.
+"""What a process cost the machine: CPU seconds, resident memory, wall time (psutil; the resident
+high-water mark from /proc, which psutil does not read).
 
 Why: a measurement that takes a large share of a 2-core machine changes what it measures. The
 evidence records the chaos process' own cost (the recorder's watches run in it as threads) and the
@@ -33,18 +34,9 @@ def machine_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _boot_time() -> float | None:
-    try:
-        with open("/proc/stat") as fh:
-            for line in fh:
-                if line.startswith("btime "):
-                    return float(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _status_kib(pid: int | str, field: str) -> float | None:
+def _status_kib(pid: int, field: str) -> float | None:
+    """A `/proc/<pid>/status` field in KiB. Kept for VmHWM, the resident high-water mark: psutil has
+    no reading of it (its `memory_full_info` gives uss/pss/swap, not the peak)."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
@@ -56,26 +48,26 @@ def _status_kib(pid: int | str, field: str) -> float | None:
 
 
 def process_usage(pid: int | str = "self") -> ProcessUsage | None:
-    """CPU seconds, wall seconds and memory of `pid` (default: this process); None when /proc has no
-    such process. Fields of /proc/<pid>/stat after the command name: utime 14, stime 15, cutime 16,
-    cstime 17, starttime 22 (clock ticks), numbered as in proc(5)."""
+    """CPU seconds, wall seconds and memory of `pid` (default: this process), read with psutil
+    (`cpu_times`, `create_time`, `memory_info`), the peak from /proc; None when there is no such
+    process. A zombie has CPU times but no memory (None)."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            raw = fh.read()
-    except OSError:
+        proc = psutil.Process(None if pid == "self" else int(pid))
+        with proc.oneshot():
+            cpu, created = proc.cpu_times(), proc.create_time()
+            zombie = proc.status() == psutil.STATUS_ZOMBIE
+            rss = None if zombie else proc.memory_info().rss / 1024
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
-    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
-    tick = float(os.sysconf("SC_CLK_TCK"))
-    utime, stime, cutime, cstime = (int(fields[i - 3]) for i in (14, 15, 16, 17))
-    started = int(fields[22 - 3]) / tick
-    boot = _boot_time()
-    rss, peak = _status_kib(pid, "VmRSS"), _status_kib(pid, "VmHWM")
+    peak = None if zombie else _status_kib(proc.pid, "VmHWM")
     return ProcessUsage(
-        pid=os.getpid() if pid == "self" else int(pid),
+        pid=proc.pid,
         cores=machine_cores(),
-        cpu_s=round((utime + stime) / tick, 2),
-        children_cpu_s=round((cutime + cstime) / tick, 2),
-        wall_s=round(time.time() - (boot + started), 2) if boot is not None else 0.0,
+        cpu_s=round(cpu.user + cpu.system, 2),
+        children_cpu_s=round(cpu.children_user + cpu.children_system, 2),
+        wall_s=round(time.time() - created, 2),
         rss_mib=round(rss / 1024, 1) if rss is not None else None,
         rss_peak_mib=round(peak / 1024, 1) if peak is not None else None,
     )

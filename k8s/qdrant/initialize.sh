@@ -27,6 +27,20 @@ wait_for_dns() {
   done
 }
 
+# Storage must be writable before Qdrant starts, or every peer crash-loops on "Permission denied
+# (os error 13) at path /qdrant/./storage/.atomicwrite...". Said once, with the remedy: on a hostPath
+# PersistentVolume the kubelet applies no fsGroup, and Pod Security `restricted` forbids a root chown.
+STORAGE_DIR=${QDRANT__STORAGE__STORAGE_PATH:-./storage}
+if [ -d "$STORAGE_DIR" ] && [ ! -w "$STORAGE_DIR" ]; then
+  owner=$(stat -c '%u:%g' "$STORAGE_DIR" 2>/dev/null || echo unknown)
+  echo "storage $STORAGE_DIR (owner $owner) is not writable by uid $(id -u), groups $(id -G):" \
+    "a hostPath volume gets no fsGroup, so its host directory must be given to this user beforehand." \
+    "On the scaleproof cluster run: scaleproof deploy --overlay k8s/overlays/qdrant-local (it prepares" \
+    "the directories); or, as root on the node: install -d -o 1000 -g 3000 -m 0750" \
+    "/var/lib/scaleproof/qdrant-$SET_INDEX" >&2
+  exit 1
+fi
+
 if [ "$SET_INDEX" = "0" ]; then
   exec ./entrypoint.sh --uri 'http://qdrant-0.qdrant-headless:6335'
 else

@@ -171,14 +171,30 @@ def import_(archive: Path, base_name: str | None) -> None:
 @click.command()
 @click.option("--overlay", default="k8s/overlays/local", show_default=True)
 @click.option("--timeout", "timeout_s", default=300, show_default=True, type=int)
-def deploy(overlay: str, timeout_s: int) -> None:
-    """kubectl apply -k OVERLAY and wait until every workload in the namespace is Ready."""
+@click.option(
+    "--keep-other-store",
+    is_flag=True,
+    help="Refuse, instead of removing it, when another scaleproof overlay's vector store (e.g. Weaviate's "
+    "StatefulSet, when deploying the Qdrant overlay) runs in the namespace.",
+)
+def deploy(overlay: str, timeout_s: int, keep_other_store: bool) -> None:
+    """kubectl apply -k OVERLAY and wait until every workload in the namespace is rolled out.
+
+    First the hostPath directories of the overlay's annotated PVs are given to their pods' user, and
+    the vector store another of scaleproof's overlays left in the namespace is removed (its data
+    stays on its PersistentVolumeClaims)."""
     from .deploy import DeployError
     from .deploy import deploy as do_deploy
 
     t0 = time.monotonic()
     try:
-        do_deploy(kubeconfig_path(), Path(overlay), timeout_s, progress=lambda m: click.echo(m, err=True))
+        do_deploy(
+            kubeconfig_path(),
+            Path(overlay),
+            timeout_s,
+            progress=lambda m: click.echo(m, err=True),
+            replace_store=not keep_other_store,
+        )
     except DeployError as exc:
         _fail(exc)
     click.echo(f"deployed {overlay} in {time.monotonic() - t0:.1f} s", err=True)

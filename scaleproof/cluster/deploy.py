@@ -1,17 +1,48 @@
-"""Deploy a kustomize overlay with kubectl and wait until its workloads are Ready."""
+"""Deploy a kustomize overlay and wait until every workload in its namespace is rolled out.
+
+kubectl is run for what only it does: render the overlay (`kubectl kustomize`) and apply it
+(`kubectl apply -k`). Everything else goes through the access layer (`scaleproof.kube`): removing
+the vector store another of scaleproof's overlays left in the namespace, and the rollout check.
+"""
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import subprocess
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+from scaleproof import kube
+from scaleproof.errors import NotFound, ScaleproofError
+from scaleproof.timing import pod_ready
 
 from .config import ClusterConfig
 
-__all__ = ["deploy", "prepare_host_paths", "wait_ready", "DeployError", "kubectl_binary"]
+__all__ = [
+    "DeployError",
+    "HOST_PATH_OWNER",
+    "OWN_STORES",
+    "deploy",
+    "kubectl_binary",
+    "other_stores",
+    "prepare_host_paths",
+    "remove_other_stores",
+    "render",
+    "rollout_pending",
+    "run_kubectl",
+    "wait_ready",
+]
+
+HOST_PATH_OWNER = "scaleproof.io/host-path-owner"
+#: the vector stores scaleproof's own overlays deploy (k8s/base/weaviate.yaml, k8s/qdrant/): each a
+#: StatefulSet `<store>` with Services `<store>` and `<store>-headless`, all labelled STORE_LABELS
+OWN_STORES = ("weaviate", "qdrant")
+STORE_LABELS = {"app.kubernetes.io/part-of": "scaleproof", "app.kubernetes.io/component": "vector-store"}
+STORE_SELECTOR = ",".join(f"{k}={v}" for k, v in STORE_LABELS.items())
+
+Progress = Callable[[str], None]
 
 
 class DeployError(RuntimeError):
@@ -42,22 +73,8 @@ def run_kubectl(kubeconfig: Path, *args: str, timeout: float = 120) -> subproces
 _kubectl = run_kubectl
 
 
-def _not_ready(kubeconfig: Path, namespace: str) -> list[str]:
-    proc = _kubectl(kubeconfig, "-n", namespace, "get", "deployments,statefulsets", "-o", "json")
-    if proc.returncode != 0:
-        raise DeployError(f"cannot list workloads in {namespace}: {proc.stderr.strip()}")
-    pending = []
-    for item in json.loads(proc.stdout)["items"]:
-        want = item["spec"].get("replicas", 1)
-        status = item.get("status", {})
-        ready = status.get("readyReplicas", 0) or 0
-        # a rolling update is not done while old-revision pods remain (they are Ready meanwhile)
-        updated = status.get("updatedReplicas", want)
-        if ready < want:
-            pending.append(f"{item['kind']}/{item['metadata']['name']} {ready}/{want} ready")
-        elif updated is not None and updated < want:
-            pending.append(f"{item['kind']}/{item['metadata']['name']} {updated}/{want} updated")
-    return pending
+def _apis(kubeconfig: Path) -> kube.KubeApis:
+    return kube.apis({"kubeconfig": str(kubeconfig)})
 
 
 def deploy(
@@ -65,8 +82,13 @@ def deploy(
     overlay: Path,
     timeout_s: float = 300,
     namespace: str = "scaleproof",
-    progress: Callable[[str], None] = print,
+    progress: Progress = print,
+    replace_store: bool = True,
+    poll_s: float = 2.0,
 ) -> None:
+    """Apply `overlay` and wait until every workload of `namespace` is rolled out. Beforehand: the
+    hostPath directories of its annotated PVs get their owner, and the vector store of another of
+    scaleproof's overlays in the namespace is removed (`replace_store`) or refused."""
     if not overlay.is_dir():
         raise DeployError(f"overlay {overlay} is not a directory (expected e.g. k8s/overlays/local)")
     if not kubeconfig.exists():
@@ -74,35 +96,36 @@ def deploy(
             f"kubeconfig {kubeconfig} does not exist: run `scaleproof cluster up` first, or set "
             "SCALEPROOF_KUBECONFIG to your own cluster's kubeconfig"
         )
-    owned = prepare_host_paths(kubeconfig, overlay, progress)
+    objs = render(kubeconfig, overlay)
+    owned = prepare_host_paths(objs, progress)
+    remove_other_stores(kubeconfig, objs, namespace, progress, replace=replace_store, timeout_s=timeout_s)
     progress(f"[deploy] kubectl apply -k {overlay}")
     proc = _kubectl(kubeconfig, "apply", "-k", str(overlay))
     if proc.returncode != 0:
         raise DeployError(f"kubectl apply -k {overlay} failed: {proc.stderr.strip()}")
     # while a rolling update replaces pods that ran as another user (e.g. a root Weaviate), those
     # keep writing files until they stop: give them back to the new owner until all is Ready
-    wait_ready(kubeconfig, timeout_s, namespace, progress, tick=lambda: _chown_all(owned))
+    wait_ready(kubeconfig, timeout_s, namespace, progress, tick=lambda: _chown_all(owned), poll_s=poll_s)
 
 
-HOST_PATH_OWNER = "scaleproof.io/host-path-owner"
-
-
-def prepare_host_paths(
-    kubeconfig: Path, overlay: Path, progress: Callable[[str], None] = print
-) -> list[tuple[str, int, int]]:
-    """Create the hostPath directory of every PersistentVolume annotated `scaleproof.io/host-path-owner:
-    UID:GID`, owned (recursively) by that user. Non-root pods cannot chown their volume, and the
-    kubelet applies no fsGroup to hostPath. Returns (path, uid, gid) per directory."""
-    import os
-
+def render(kubeconfig: Path, overlay: Path) -> list[dict[str, Any]]:
+    """The overlay's objects, as `kubectl kustomize` renders them."""
     import yaml
 
     proc = _kubectl(kubeconfig, "kustomize", str(overlay))
+    if proc.returncode != 0:
+        raise DeployError(f"kubectl kustomize {overlay} failed: {proc.stderr.strip()}")
+    return [obj for obj in yaml.safe_load_all(proc.stdout) if obj]
+
+
+# ------------------------------------------------------------------------------------ host paths
+def prepare_host_paths(objs: list[dict[str, Any]], progress: Progress = print) -> list[tuple[str, int, int]]:
+    """Create the hostPath directory of every PersistentVolume annotated `scaleproof.io/host-path-owner:
+    UID:GID`, owned (recursively) by that user. Non-root pods cannot chown their volume, and the
+    kubelet applies no fsGroup to hostPath. Returns (path, uid, gid) per directory."""
     done: list[tuple[str, int, int]] = []
-    if proc.returncode != 0:  # `kubectl apply -k` reports the same problem next, in its words
-        return done
-    for obj in yaml.safe_load_all(proc.stdout):
-        if not obj or obj.get("kind") != "PersistentVolume":
+    for obj in objs:
+        if obj.get("kind") != "PersistentVolume":
             continue
         owner = ((obj.get("metadata") or {}).get("annotations") or {}).get(HOST_PATH_OWNER)
         path = ((obj.get("spec") or {}).get("hostPath") or {}).get("path")
@@ -127,8 +150,6 @@ def prepare_host_paths(
 
 def _chown_all(owned: list[tuple[str, int, int]]) -> None:
     """Give every file under each path to its owner (files appear and vanish meanwhile: tolerated)."""
-    import os
-
     for path, uid, gid in owned:
         for root, dirs, files in os.walk(path):
             for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
@@ -139,30 +160,225 @@ def _chown_all(owned: list[tuple[str, int, int]]) -> None:
                     continue
 
 
+# ------------------------------------------------------------------------- the other overlay's store
+def _is_own_store(obj: Mapping[str, Any]) -> bool:
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    return meta.get("name") in OWN_STORES and all(labels.get(k) == v for k, v in STORE_LABELS.items())
+
+
+def other_stores(rendered: list[dict[str, Any]], live: list[dict[str, Any]]) -> list[str]:
+    """Names of the live StatefulSets that are one of scaleproof's own vector stores (name in
+    OWN_STORES and the STORE_LABELS) but not the store the rendered overlay deploys. Empty when the
+    overlay deploys no store of its own (e.g. the app alone): nothing is being switched then."""
+    mine = {o["metadata"]["name"] for o in rendered if o.get("kind") == "StatefulSet" and _is_own_store(o)}
+    if not mine:
+        return []
+    return sorted(
+        o["metadata"]["name"] for o in live if _is_own_store(o) and o["metadata"]["name"] not in mine
+    )
+
+
+def remove_other_stores(
+    kubeconfig: Path,
+    rendered: list[dict[str, Any]],
+    namespace: str,
+    progress: Progress = print,
+    replace: bool = True,
+    timeout_s: float = 300,
+) -> list[str]:
+    """Delete the StatefulSet and Services of every store `other_stores` finds in `namespace` (its
+    PersistentVolumeClaims, hence its data, stay), and wait until its pods are gone; with
+    `replace=False` refuse instead. Returns the objects deleted, as `Kind/name`."""
+    apps, core = _apis(kubeconfig).apps, _apis(kubeconfig).core
+    try:
+        live = kube.call(apps.list_namespaced_stateful_set, namespace, label_selector=STORE_SELECTOR)
+    except NotFound:  # the namespace does not exist yet: nothing to replace
+        return []
+    except ScaleproofError as exc:
+        raise DeployError(f"cannot list the vector stores in {namespace}: {exc}") from exc
+    stores = other_stores(rendered, list(live.get("items") or []))
+    if stores and not replace:
+        raise DeployError(
+            f"StatefulSet {', '.join(stores)} (another scaleproof overlay's vector store) runs in namespace "
+            f"{namespace}: deploy without --keep-other-store to remove it, or remove it yourself"
+        )
+    deleted: list[str] = []
+    for name in stores:
+        gone = _delete_store(apps, core, namespace, name)
+        deleted += gone
+        progress(
+            f"[deploy] removed {', '.join(gone)} from {namespace}: scaleproof's {name} store, left by "
+            f"another overlay; its PersistentVolumeClaims stay (`kubectl -n {namespace} delete pvc -l "
+            f"app.kubernetes.io/name={name}` drops its data)"
+        )
+    for name in stores:
+        _wait_pods_gone(core, namespace, f"app.kubernetes.io/name={name}", timeout_s, progress)
+    return deleted
+
+
+def _delete_store(apps: Any, core: Any, namespace: str, name: str) -> list[str]:
+    """Delete StatefulSet `name` and its own Services (same name label, STORE_LABELS)."""
+    deleted = []
+    body = {"propagationPolicy": "Background"}
+    try:
+        kube.call(apps.delete_namespaced_stateful_set, name, namespace, body=body, what=f"statefulset {name}")
+        deleted.append(f"StatefulSet/{name}")
+    except NotFound:
+        pass
+    selector = f"{STORE_SELECTOR},app.kubernetes.io/name={name}"
+    services = kube.call(core.list_namespaced_service, namespace, label_selector=selector, what="services")
+    for svc in services.get("items") or []:
+        svc_name = svc["metadata"]["name"]
+        if svc_name not in (name, f"{name}-headless"):
+            continue
+        try:
+            kube.call(core.delete_namespaced_service, svc_name, namespace, what=f"service {svc_name}")
+            deleted.append(f"Service/{svc_name}")
+        except NotFound:
+            pass
+    return deleted
+
+
+def _wait_pods_gone(core: Any, namespace: str, selector: str, timeout_s: float, progress: Progress) -> None:
+    """Watch the pods of `selector` until none is left (a store's pods stop within their grace)."""
+    left: dict[str, str] = {}
+    for ev in kube.list_then_watch(
+        core.list_namespaced_pod,
+        namespace,
+        timeout_s=timeout_s,
+        what="pods",
+        filters={"label_selector": selector},
+    ):
+        if ev["type"] == "LISTED":
+            left = {p["metadata"]["uid"]: p["metadata"]["name"] for p in ev["items"]}
+        elif ev["type"] == "DELETED":
+            left.pop(ev["object"]["metadata"]["uid"], None)
+        elif ev["type"] in ("ADDED", "MODIFIED"):
+            left[ev["object"]["metadata"]["uid"]] = ev["object"]["metadata"]["name"]
+        if not left:
+            return
+    raise DeployError(f"pods {', '.join(sorted(left.values()))} still there after {timeout_s:.0f} s")
+
+
+# -------------------------------------------------------------------------------------- rollout
+def rollout_pending(workloads: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[str]:
+    """Why each Deployment/StatefulSet is not rolled out yet (empty: all are), the way `kubectl
+    rollout status` judges it: the controller has observed the current spec, every replica is
+    updated, Ready (and available), no replica of an older revision is left, and none of the
+    workload's pods is terminating or not Ready yet."""
+    out: list[str] = []
+    for w in workloads:
+        ident = f"{w.get('kind')}/{w['metadata']['name']}"
+        reasons = _workload_pending(w)
+        selector = (w.get("spec") or {}).get("selector")
+        for p in pods:
+            if not kube.selector_matches(selector, (p.get("metadata") or {}).get("labels") or {}):
+                continue
+            pname = p["metadata"]["name"]
+            if p["metadata"].get("deletionTimestamp"):
+                reasons.append(f"pod {pname} terminating")
+            elif (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed") and not pod_ready(p):
+                reasons.append(f"pod {pname} not Ready")
+        out += [f"{ident} {r}" for r in reasons]
+    return out
+
+
+def _workload_pending(w: Mapping[str, Any]) -> list[str]:
+    spec, status = w.get("spec") or {}, w.get("status") or {}
+    want = int(spec.get("replicas", 1))
+    gen, seen = int((w.get("metadata") or {}).get("generation") or 0), status.get("observedGeneration")
+    if seen is None or int(seen) < gen:
+        return [f"generation {gen} not observed by its controller yet (at {seen})"]
+    have, updated = int(status.get("replicas") or 0), int(status.get("updatedReplicas") or 0)
+    ready = int(status.get("readyReplicas") or 0)
+    partition = int((((spec.get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition")) or 0)
+    out = []
+    if updated < want - partition:
+        out.append(f"{updated}/{want} updated")
+    if have > updated and w.get("kind") == "Deployment":
+        out.append(f"{have - updated} old replica(s) pending termination")
+    elif have > want:
+        out.append(f"{have - want} replica(s) above {want} pending termination")
+    if ready < want:
+        out.append(f"{ready}/{want} ready")
+    if w.get("kind") == "Deployment" and int(status.get("availableReplicas") or 0) < updated:
+        out.append(f"{int(status.get('availableReplicas') or 0)}/{updated} available")
+    rev, cur = status.get("updateRevision"), status.get("currentRevision")
+    rolling = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
+    if (
+        w.get("kind") == "StatefulSet"
+        and rolling
+        and not partition
+        and rev
+        and cur
+        and rev != cur
+        and not out
+    ):
+        out.append(f"pods still at revision {cur}, not {rev}")
+    return out
+
+
 def wait_ready(
     kubeconfig: Path,
     timeout_s: float = 300,
     namespace: str = "scaleproof",
-    progress: Callable[[str], None] = print,
+    progress: Progress = print,
     tick: Callable[[], None] | None = None,
+    poll_s: float = 2.0,
 ) -> None:
-    """Wait until every Deployment and StatefulSet in `namespace` has all its replicas Ready
-    (`tick` runs on every poll)."""
-    deadline = time.monotonic() + timeout_s
-    last = ""
-    while True:
+    """Wait until every Deployment and StatefulSet in `namespace` is rolled out (`rollout_pending`
+    is empty); `tick` runs on every poll. Raises DeployError naming what is pending, with the
+    namespace's recent events, after `timeout_s`."""
+    from .processes import wait_until
+
+    apis = _apis(kubeconfig)
+    state = {"pending": ["nothing read yet"], "last": ""}
+
+    def rolled_out() -> bool:
         if tick is not None:
             tick()
-        pending = _not_ready(kubeconfig, namespace)
-        if not pending:
-            progress(f"[deploy] every workload in {namespace} is Ready")
-            return
-        msg = "; ".join(pending)
-        if msg != last:
+        try:
+            workloads = [
+                *_items(apis.apps.list_namespaced_deployment, namespace, "Deployment"),
+                *_items(apis.apps.list_namespaced_stateful_set, namespace, "StatefulSet"),
+            ]
+            pods = _items(apis.core.list_namespaced_pod, namespace, "Pod")
+        except ScaleproofError as exc:
+            raise DeployError(f"cannot read the workloads in {namespace}: {exc}") from exc
+        state["pending"] = rollout_pending(workloads, pods)
+        msg = "; ".join(state["pending"])
+        if msg and msg != state["last"]:
             progress(f"[deploy] waiting: {msg}")
-            last = msg
-        if time.monotonic() > deadline:
-            events = _kubectl(kubeconfig, "-n", namespace, "get", "events", "--sort-by=.lastTimestamp")
-            tail = "\n".join(events.stdout.splitlines()[-15:])
-            raise DeployError(f"not Ready after {timeout_s:.0f} s: {msg}\nrecent events:\n{tail}")
-        time.sleep(2)
+            state["last"] = msg
+        return not state["pending"]
+
+    if wait_until(rolled_out, timeout_s, interval_s=poll_s):
+        progress(f"[deploy] every workload in {namespace} is rolled out and Ready")
+        return
+    raise DeployError(
+        f"not rolled out after {timeout_s:.0f} s: {'; '.join(state['pending'])}\n"
+        f"recent events:\n{_recent_events(apis, namespace)}"
+    )
+
+
+def _items(list_fn: Callable[..., Any], namespace: str, kind: str) -> list[dict[str, Any]]:
+    body = kube.call(list_fn, namespace, what=f"{kind.lower()}s in {namespace}")
+    return [{"kind": kind, **item} for item in body.get("items") or []]
+
+
+def _recent_events(apis: kube.KubeApis, namespace: str, count: int = 15) -> str:
+    try:
+        items = kube.call(apis.core.list_namespaced_event, namespace, what="events").get("items") or []
+    except ScaleproofError as exc:
+        return f"(events unreadable: {exc})"
+
+    def when(e: Mapping[str, Any]) -> str:
+        return str(e.get("lastTimestamp") or e.get("eventTime") or "")
+
+    lines = []
+    for e in sorted(items, key=when)[-count:]:
+        obj = e.get("involvedObject") or {}
+        what = f"{obj.get('kind')}/{obj.get('name')}"
+        lines.append(f"{when(e)} {e.get('type')} {e.get('reason')} {what}: {e.get('message')}")
+    return "\n".join(lines)

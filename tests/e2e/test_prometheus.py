@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.unit.test_manifests import dashboard_queries
+from tests.unit.test_manifests_prometheus import dashboard_queries
 
 from .conftest import ExperimentRuns, Kubectl, evidence_of, wait_for
 

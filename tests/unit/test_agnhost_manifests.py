@@ -14,8 +14,7 @@ import yaml
 from kubernetes.utils import parse_quantity
 
 from scaleproof.cluster.images import AGNHOST_REPO
-
-from .test_manifests import KUBE_VERSION, overlay
+from tests.unit.manifests import KUBE_VERSION, overlay
 
 pytestmark = pytest.mark.unit
 

@@ -103,3 +103,27 @@ def test_the_evidence_summarises_where_each_claim_was_checked(tmp_path):
         ("before", 1, 1, 1.0, 1, 1),
         ("after", 2, 1, 3.0, 2, 4),
     ]
+
+
+def test_a_run_without_faults_never_labels_a_check_faults(tmp_path):
+    """Issue 23: vector-shards injects no fault, yet its in-flight samples were recorded in a
+    "faults" phase. Off the main thread, `after` is judged as the last phase the run really entered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = cfg(tmp_path)
+    evidence.before_method_control(configuration=c)
+    evidence.after_method_control(configuration=c)  # ingest, snapshots, query burst: no fault
+    assert rundir.read_phase(tmp_path, full=True)["reached"] == ["method", "after"]
+    with ThreadPoolExecutor(max_workers=1) as pool:  # a continuous sample in flight
+        pool.submit(claims.record_check, tmp_path, "shards", 3, 2, True).result()
+        assert pool.submit(
+            claims.at_least_in_phase, 1, claim="x", method=1, after=3, configuration=c
+        ).result()
+    claims.record_check(tmp_path, "shards", 3, 2, True)  # the after-hypothesis, main thread
+    recs = rundir.read_jsonl(tmp_path / "claims.jsonl")
+    assert [(r["claim"], r["phase"]) for r in recs] == [
+        ("shards", "method"),
+        ("x", "method"),
+        ("shards", "after"),
+    ]
+    assert recs[1]["threshold"] == 1.0, "judged against the method's threshold, not the after-claim"

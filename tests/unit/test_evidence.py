@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scaleproof import evidence, rundir
-from tests.unit import test_timing as tt
+from tests.unit import eventlog as tt
 
 pytestmark = pytest.mark.unit
 DOWN = "http://127.0.0.1:9"  # nothing listens on the discard port: Prometheus "down"

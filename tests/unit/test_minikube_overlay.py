@@ -1,7 +1,7 @@
 """k8s/overlays/minikube: the local overlay's objects with Weaviate and Prometheus from upstream images.
 
 Rendered with `kubectl kustomize` and validated against the Kubernetes 1.35 schemas (strict) like every
-overlay (test_manifests.py); here what differs from the local overlay, and only that, is pinned down.
+overlay (test_manifests*.py); here what differs from the local overlay, and only that, is pinned down.
 It is never applied on this machine (no registry, no minikube).
 """
 
@@ -13,8 +13,7 @@ import json
 import pytest
 
 from scaleproof.cluster.config import VERSIONS
-
-from .test_manifests import KUBE_VERSION, Obj, containers, one, overlay, pod_spec, workloads
+from tests.unit.manifests import KUBE_VERSION, Obj, containers, one, overlay, pod_spec, workloads
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit import pss
-from tests.unit.test_manifests import K8S, WORKLOAD_KINDS, render
+from tests.unit.manifests import K8S, WORKLOAD_KINDS, render
 
 pytestmark = pytest.mark.unit
 

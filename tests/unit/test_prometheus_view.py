@@ -246,3 +246,54 @@ def test_screenshot_is_a_png_of_the_page(fake_prom: str, tmp_path: Path, monkeyp
         "up", 0, 60, tmp_path / "b.png", window=(640, 400), attempts=2, prometheus_url=fake_prom
     )
     assert blank["drawn"] is False and blank["attempts"] == 2
+
+
+@pytest.mark.parametrize(("store", "other"), [("qdrant", "weaviate"), ("weaviate", "qdrant")])
+def test_vector_shards_store_queries_follow_the_store(store: str, other: str) -> None:
+    """Issue 23: a Qdrant run's Prometheus view counted the 3 Weaviate pods left running beside it,
+    because vector-shards' pod regex and container stayed `weaviate`. They follow `store` now."""
+    import re
+
+    import yaml
+    from chaoslib.configuration import load_configuration
+
+    declared = yaml.safe_load((Path(__file__).parents[2] / "experiments" / "vector-shards.yaml").read_text())
+    with mock.patch.dict("os.environ", {"SCALEPROOF_STORE": store}):
+        cfg = load_configuration(declared["configuration"])
+    got = prom.prometheus_queries(cfg)
+    for name in ("pods_running", "cpu_per_pod_cores"):
+        q, err = got[name]
+        assert err is None and f'pod=~"{store}-[0-9]+"' in q and other not in q, (name, q)
+        (regex,) = re.findall(r'pod=~"([^"]*)"', q)
+        assert re.fullmatch(regex, f"{store}-2") and not re.fullmatch(regex, f"{other}-0")
+    q, err = got["pods_up"]
+    assert err is None and f'container="{store}"' in q
+
+
+def test_store_defaults_apply_when_the_configuration_names_only_the_store() -> None:
+    got = prom.prometheus_queries({"namespace": "ns", "store": "qdrant"})
+    assert got["pods_running"][1] is None and 'pod=~"qdrant-[0-9]+"' in got["pods_running"][0]
+    assert 'container="qdrant"' in got["pods_up"][0]
+    # an explicit regex still wins (a store whose StatefulSet has another name)
+    got = prom.prometheus_queries(
+        {"namespace": "ns", "store": "qdrant", "prometheus_pod_regex": "vdb-[0-9]+"}
+    )
+    assert got["pods_running"] == (
+        'count(count by (pod) (container_start_time_seconds{namespace="ns", pod=~"vdb-[0-9]+"}))',
+        None,
+    )
+
+
+def test_a_pod_regex_that_selects_another_store_is_refused_with_the_remedy() -> None:
+    cfg = {"namespace": "ns", "store": "qdrant", "prometheus_pod_regex": "weaviate-[0-9]+"}
+    got = prom.prometheus_queries(cfg)
+    q, err = got["pods_running"]
+    assert err is not None and "weaviate-0" in err and "'qdrant'" in err
+    assert "SCALEPROOF_PROMETHEUS_POD_REGEX" in err and "qdrant-[0-9]+" in err
+    assert got["targets_up"][1] is None, "queries without a pod regex are unaffected"
+    # too wide a regex counts both stores: refused as well
+    assert prom.prometheus_queries({**cfg, "prometheus_pod_regex": ".+-[0-9]+"})["pods_running"][1]
+    # without `store` (pod-kill, hpa-scale) nothing is judged
+    assert (
+        prom.prometheus_queries({"namespace": "ns", "prometheus_pod_regex": ".+"})["pods_running"][1] is None
+    )

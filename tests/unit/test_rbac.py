@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.unit.test_manifests import ROOT, one, overlay
+from tests.unit.manifests import ROOT, one, overlay
 
 pytestmark = pytest.mark.unit
 

@@ -89,8 +89,11 @@ def test_module_command_exit_codes(tmp_path: Path) -> None:
 
 
 def test_committed_adrs_match_committed_journals() -> None:
-    """The ADR rule (docs/adr/README.md): figures in docs/adr/*.md recompute from journals/evidence/."""
-    adrs = [p for p in sorted((ROOT / "docs" / "adr").glob("*.md")) if p.name != "README.md"]
+    """The ADR rule (docs/adr/README.md): figures in docs/adr/*.md and in the decisions' history
+    (docs/adr/evidence/history/*.md) recompute from journals/evidence/."""
+    adr_dir = ROOT / "docs" / "adr"
+    adrs = [p for p in sorted(adr_dir.glob("*.md")) if p.name != "README.md"]
+    adrs += sorted((adr_dir / "evidence" / "history").glob("*.md"))
     quoting = [p for p in adrs if figures_in_markdown(p.read_text(encoding="utf-8"))]
     if not quoting:
         pytest.skip("no ADR quotes a figure yet")

@@ -1,8 +1,9 @@
 """What makes a replacement searchapp pod Ready early: port bound before the heavy imports, the
 first probe held in the backlog until the app serves, GC paused during start-up, bytecode in the image.
 
-Why these tests: each of these was measured (docs/adr/0001, lessons) and each silently regresses
-with an innocent edit (a top-level import in __main__, a `--no-compile`, a timestamp pyc).
+Why these tests: each of these was measured (docs/adr/evidence/history/0001-runs-and-lessons.md,
+lessons) and each silently regresses with an innocent edit (a top-level import in __main__, a
+`--no-compile`, a timestamp pyc).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ import pytest
 
 from probes import watch
 from scaleproof import cadence, kobjects, phases, rundir, scaletimeline
+from tests.unit.eventlog import T0, ev, hpa_ev, iso, scale_log
 from tests.unit.kubefake import install
-from tests.unit.test_timing import T0, ev, hpa_ev, iso, scale_log
 
 pytestmark = pytest.mark.unit
 

@@ -19,7 +19,7 @@ from probes.stores import qdrant
 from scaleproof.errors import VectorStoreError
 from tests.unit import kubefake
 from tests.unit.qdrant_recorded import FIXTURES, Peers, endpoint_slice, recorded_peers
-from tests.unit.test_qdrant import figures
+from tests.unit.test_stores_qdrant import figures
 
 pytestmark = pytest.mark.unit
 
