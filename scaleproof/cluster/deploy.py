@@ -16,7 +16,7 @@ from typing import Any
 
 from scaleproof import kube
 from scaleproof.errors import NotFound, ScaleproofError
-from scaleproof.timing import pod_ready
+from scaleproof.kobjects import pod_ready
 
 from .config import ClusterConfig
 
