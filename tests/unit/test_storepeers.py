@@ -214,3 +214,14 @@ def test_qdrant_query_ids_and_its_failure_in_qdrants_words(recorded) -> None:
         == "HTTP 500: Service internal error: 1 of 1 read operations failed"
     )
     _Recorded.down = False
+
+
+def test_gate_checks_nothing_while_the_peer_is_down_on_purpose(store, tmp_path) -> None:
+    cfg = {rundir.CONFIG_KEY: str(tmp_path)}
+    store["store"] = FakeStore(unanswered=["Weaviate node weaviate-1 is UNHEALTHY"], nodes=2)
+    rundir.set_phase(tmp_path, "method")
+    assert storepeers.gate("Documents", 3, 2, configuration=cfg) is True
+    rundir.set_phase(tmp_path, "after")
+    with pytest.raises(VectorStoreError, match=r"only part of the store \(after the fault\)"):
+        storepeers.gate("Documents", 3, 2, configuration=cfg)
+    assert not (tmp_path / "peer-replication.json").exists()  # read back at the gate, before
