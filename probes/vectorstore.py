@@ -25,6 +25,7 @@ import requests
 from probes import stores
 from probes.claims import record_check, run_dir_of
 from scaleproof import rundir, shards, undo
+from scaleproof.builders.vector_shards import attach_query_deltas
 from scaleproof.errors import VectorStoreError
 from scaleproof.waiting import wait_until
 
@@ -98,27 +99,6 @@ def replica_states(
     down or unreachable (`unanswered`), and the store and source."""
     with stores.opened(store, configuration, secrets, timeout_s) as s:
         return {"store": s.name, "collection": collection, **s.replica_states(collection)}
-
-
-def attach_query_deltas(rows: Sequence[Mapping[str, Any]], before: Any, after: Any) -> list[dict[str, Any]]:
-    """Rows with `queries` = counter delta per shard between two counter snapshots (attached to one
-    replica row per shard: counters are per shard); a shard whose counter went down gets `queries`
-    None and `counter_reset` `{"before", "after"}` instead (`scaleproof.shards.query_deltas`). Rows
-    unchanged when either snapshot is missing."""
-    out = [dict(r) for r in rows]
-    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
-        return out
-    seen: set[str] = set()
-    wanted = {str(r.get("shard")): float(after.get(str(r.get("shard")), 0.0)) for r in out}
-    deltas, resets = shards.query_deltas(before, wanted)
-    reset_of = {r["shard"]: r for r in resets}
-    for r in out:
-        sh = str(r.get("shard"))
-        r["queries"] = None if sh in seen else deltas.get(sh)
-        if sh in reset_of and sh not in seen:
-            r["counter_reset"] = {"before": reset_of[sh]["before"], "after": reset_of[sh]["after"]}
-        seen.add(sh)
-    return out
 
 
 def record_shards(

@@ -18,25 +18,30 @@ and how to reproduce them; asserts no wall-clock threshold (that is the experime
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import time
-import urllib.request
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from scaleproof import floor as floor_figures
-from scaleproof import podtimeline
+from scaleproof.benchfigures import (
+    KINDS,
+    collect,
+    files,
+    floor_comparison,
+    hpa_scale_figures,
+    pod_kill_figures,
+    run_times,
+    scale_figures,
+    vector_shards_figures,
+)
 from scaleproof.command import ExitCodeCommand, call
-from scaleproof.phases import percentile
+from scaleproof.floorrun import FLOOR_ENV, FLOOR_MANIFEST, REPO, run_floor
 
 __all__ = [
     "FLOOR_ENV",
+    "FLOOR_MANIFEST",
     "bench_command",
     "collect",
     "floor_comparison",
@@ -45,211 +50,9 @@ __all__ = [
     "pod_kill_figures",
     "run_floor",
     "run_times",
+    "scale_figures",
     "vector_shards_figures",
 ]
-
-REPO = Path(__file__).resolve().parents[1]
-KINDS = ("pod-kill", "hpa-scale", "vector-shards")
-FLOOR_MANIFEST = REPO / "k8s" / "floor" / "floor.yaml"
-FLOOR_NAMESPACE = "scaleproof-floor"
-#: the floor as any team's target: nothing but configuration (k8s/floor/floor.yaml's objects)
-FLOOR_ENV = {
-    "SCALEPROOF_NAMESPACE": FLOOR_NAMESPACE,
-    "SCALEPROOF_DEPLOYMENT": "floor",
-    "SCALEPROOF_SERVICE": "floor",
-    "SCALEPROOF_SELECTOR": "app=floor",
-    "SCALEPROOF_HPA": "",
-    "SCALEPROOF_REPLICAS": "3",
-    "SCALEPROOF_APP_URL": "http://127.0.0.1:30182",
-    "SCALEPROOF_READY_PATH": "/healthz",
-    "SCALEPROOF_REQUESTS": "GET /hostname 1",
-    "SCALEPROOF_LOCUSTFILE": "",
-    "SCALEPROOF_INGEST": "",
-    "SCALEPROOF_PROMETHEUS_CONTAINER": "floor",
-    # netexec has no drain: keep-alive connections still open to a victim are reset when it exits
-    # after its preStop sleep (seen: 3 requests in 1 of 10 kills). The floor times recovery, not a
-    # graceful shutdown, so those failures are recorded and shown but do not fail the floor's run.
-    "SCALEPROOF_MAX_FAILED_REQUESTS_PER_KILL": "10",
-    # netexec exports no request metrics
-    "SCALEPROOF_PROMETHEUS_QUERY_REQUEST_RATE": "vector(0)",
-    "SCALEPROOF_PROMETHEUS_QUERY_ERROR_RATE_5XX": "vector(0)",
-}
-
-
-# ---------------------------------------------------------------------------------------------- sources
-def _document(path: Path) -> dict[str, Any] | None:
-    p = path / "evidence.json" if path.is_dir() else path
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
-def _evidence_in(doc: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not doc:
-        return None
-    if doc.get("name") == "scaleproof":
-        return doc
-    for ext in doc.get("extensions") or []:
-        if isinstance(ext, dict) and ext.get("name") == "scaleproof":
-            return ext
-    return None
-
-
-def _files(p: Path) -> list[Path]:
-    """The journals of a journal folder, else `p` itself (a journal, or a run dir with evidence.json)."""
-    return sorted(p.glob("*.json")) if p.is_dir() and not (p / "evidence.json").exists() else [p]
-
-
-def _sources(paths: Iterable[str | Path], kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(evidence, document) of `kind` from journals / run dirs, deduplicated by run id."""
-    seen: set[str] = set()
-    out = []
-    for raw in paths:
-        for f in _files(Path(raw)):
-            doc = _document(f)
-            ev = _evidence_in(doc)
-            if not ev or not doc or (ev.get("experiment") or {}).get("kind") != kind:
-                continue
-            rid = str(ev.get("run_id") or f)
-            if rid not in seen:
-                seen.add(rid)
-                out.append((ev, doc))
-    return out
-
-
-def collect(paths: Iterable[str | Path], kind: str) -> list[dict[str, Any]]:
-    """Evidence blocks of `kind` from journals, journal folders or run dirs (deduplicated by run id)."""
-    return [ev for ev, _ in _sources(paths, kind)]
-
-
-def run_times(paths: Iterable[str | Path], kind: str) -> dict[str, Any]:
-    """`chaos run` wall time (the journal's `duration`, s) per run of `kind`; run dirs have none."""
-    per_run = {
-        str(ev.get("run_id")): round(float(doc["duration"]), 1)
-        for ev, doc in _sources(paths, kind)
-        if isinstance(doc.get("duration"), int | float)
-    }
-    vals = list(per_run.values())
-    return {
-        "per_run": per_run,
-        "median_s": percentile(vals, 50),
-        "max_s": max(vals) if vals else None,
-    }
-
-
-# ---------------------------------------------------------------------------------------------- figures
-def _kills(evidence: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [k for ev in evidence for k in ((ev.get("timelines") or {}).get("kills") or [])]
-
-
-def pod_kill_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """MTTR summary over every kill of every run, per-phase medians, and failed requests per kill."""
-    kills = _kills(evidence)
-    s = podtimeline.mttr_summary(kills)
-    known = [int(f) for f in (k.get("failed_requests") for k in kills) if f is not None]
-    return {
-        "runs": len(evidence),
-        "mttr": s,
-        "phase_medians_s": floor_figures.phase_medians(kills),
-        "failed_requests_per_kill": {
-            "max": max(known) if known else None,
-            "mean": round(sum(known) / len(known), 3) if known else None,
-            "total": sum(known),
-            "kills_with_load_stats": len(known),
-        },
-        "enough_kills": s["count"] >= 10,
-    }
-
-
-def scale_figures(evidence: Sequence[dict[str, Any]], journal_bytes: int | None = None) -> dict[str, Any]:
-    """The measurement at scale: every victim paired with its own replacement (no replacement counted
-    twice), no kill lost against the plan (rounds × pods per round), the MTTR distribution over every
-    kill, and what recording cost: the chaos process' CPU and peak memory, Locust's share of the
-    machine, event-log and journal bytes per kill."""
-    kills = _kills(evidence)
-    cfgs = [ev.get("configuration") or {} for ev in evidence]
-    planned = sum(int(c.get("kills") or 0) * int(c.get("kill_count") or 1) for c in cfgs)
-    replacements = [k["replacement_uid"] for k in kills if k.get("replacement_uid")]
-    # victims per (run, round): rounds of different runs are different rounds
-    per_round = Counter((n, k.get("round")) for n, ev in enumerate(evidence) for k in _kills([ev]))
-    costs = [ev.get("cost") or {} for ev in evidence]
-    chaos = [c.get("chaos_process") or {} for c in costs]
-    load = [c.get("load_generator") or {} for c in costs]
-    return {
-        "runs": len(evidence),
-        "replicas": sorted({c.get("replicas") for c in cfgs}, key=str),
-        "planned_kills": planned,
-        "kills": len(kills),
-        "lost_kills": planned - len(kills),
-        "distinct_victims": len({k.get("victim_uid") for k in kills}),
-        "paired": len(replacements),
-        "distinct_replacements": len(set(replacements)),
-        "recovered": sum(1 for k in kills if k.get("recovered")),
-        "rounds": len(per_round),
-        "victims_per_round": sorted(set(per_round.values())),
-        "mttr": podtimeline.mttr_summary(kills),
-        "recorder_cpu_s": max((float(c["cpu_s"]) for c in chaos if c.get("cpu_s") is not None), default=None),
-        "recorder_rss_peak_mib": max(
-            (float(c["rss_peak_mib"]) for c in chaos if c.get("rss_peak_mib") is not None), default=None
-        ),
-        "recorder_machine_share": max(
-            (float(c["machine_share"]) for c in chaos if c.get("machine_share") is not None), default=None
-        ),
-        "load_machine_share": max(
-            (float(c["machine_share"]) for c in load if c.get("machine_share") is not None), default=None
-        ),
-        "events_bytes_per_kill": round(sum(int(c.get("events_bytes") or 0) for c in costs) / len(kills))
-        if kills
-        else None,
-        "journal_bytes_per_kill": round(journal_bytes / len(kills)) if kills and journal_bytes else None,
-    }
-
-
-def floor_comparison(app: Sequence[dict[str, Any]], floor: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """`scaleproof.floor.compare` over every kill of the app's and the floor's runs."""
-    return floor_figures.compare(_kills(app), _kills(floor))
-
-
-def hpa_scale_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Time-to-scale per run with its phases and cadence, and the spread across runs."""
-    runs: list[dict[str, Any]] = []
-    for ev in evidence:
-        st = (ev.get("timelines") or {}).get("scale") or {}
-        runs.append(
-            {
-                "run_id": ev.get("run_id"),
-                "time_to_scale_s": st.get("time_to_scale_s"),
-                "reason": st.get("reason"),
-                "flaps": st.get("flaps"),
-                "phases": [(p["name"], p["duration_s"]) for p in st.get("phases") or []],
-                "metric_source": st.get("metric_source"),
-                "cadence": st.get("cadence") or {},
-            }
-        )
-    vals: list[float] = [float(r["time_to_scale_s"]) for r in runs if r["time_to_scale_s"] is not None]
-    return {
-        "runs": runs,
-        "count": len(vals),
-        "p50": percentile(vals, 50),
-        "p95": percentile(vals, 95),
-        "max": max(vals) if vals else None,
-    }
-
-
-def vector_shards_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Shard figures per run (shards, nodes holding data, documents, shards queried) and the minimum."""
-    names = ("shards_min", "nodes_with_shards", "documents_total", "shards_queried")
-    runs = [
-        {"run_id": ev.get("run_id"), "verdict": ev.get("verdict")}
-        | {n: ((ev.get("metrics") or {}).get(n) or {}).get("value") for n in names}
-        for ev in evidence
-    ]
-    return {
-        "runs": runs,
-        "min": {n: min((float(v) for r in runs if (v := r[n]) is not None), default=None) for n in names},
-    }
 
 
 # ---------------------------------------------------------------------------------------------- printing
@@ -379,124 +182,6 @@ def _print_shards(fig: dict[str, Any]) -> None:
     print("  minimum over runs: " + ", ".join(f"{k} {v}" for k, v in fig["min"].items()))
 
 
-# ------------------------------------------------------------------------------------------------ floor
-def _kubectl(kubeconfig: Path, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    from scaleproof.cluster.deploy import run_kubectl
-
-    return run_kubectl(kubeconfig, *argv, timeout=timeout)
-
-
-def _scaleproof(*argv: str, timeout: float) -> list[str]:
-    exe = Path(sys.executable).with_name("scaleproof")
-    proc = subprocess.run(
-        [str(exe) if exe.exists() else "scaleproof", *argv], capture_output=True, text=True, timeout=timeout
-    )
-    if proc.returncode != 0:
-        raise click.ClickException(
-            f"`scaleproof {' '.join(argv)}` failed ({proc.returncode}): {proc.stderr.strip()[-800:]}; "
-            "the floor needs the agnhost image: `scaleproof images agnhost` writes it, "
-            "`scaleproof images import` loads it "
-            "(or pass --skip-image when the cluster has it)"
-        )
-    return proc.stdout.split()
-
-
-def _import_agnhost() -> None:
-    """The floor's image, as a team brings its own: write the archive, import it into containerd."""
-    _tag, path = _scaleproof("images", "agnhost", timeout=1800)[:2]
-    _scaleproof("images", "import", path, timeout=300)
-
-
-def _wait_namespace_gone(kubeconfig: Path, say: Any, timeout_s: float = 180) -> None:
-    """A previous floor run deletes its namespace without waiting: applying into it while it
-    terminates is refused, so wait until it is gone."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        phase = _kubectl(
-            kubeconfig,
-            "get",
-            "namespace",
-            FLOOR_NAMESPACE,
-            "--ignore-not-found",
-            "-o",
-            "jsonpath={.status.phase}",
-        ).stdout.strip()
-        if phase != "Terminating":
-            return
-        if time.monotonic() > deadline:
-            raise click.ClickException(
-                f"namespace {FLOOR_NAMESPACE} still terminating after {timeout_s:.0f} s"
-            )
-        say(f"waiting for the previous {FLOOR_NAMESPACE} namespace to be deleted")
-        time.sleep(3)
-
-
-def _deploy_floor(kubeconfig: Path, say: Any, replicas: int = 3) -> None:
-    _wait_namespace_gone(kubeconfig, say)
-    for argv in (
-        ("apply", "-f", str(FLOOR_MANIFEST)),
-        ("-n", FLOOR_NAMESPACE, "scale", "deployment/floor", f"--replicas={replicas}"),
-        ("-n", FLOOR_NAMESPACE, "rollout", "status", "deployment/floor", f"--timeout={150 + 5 * replicas}s"),
-    ):
-        proc = _kubectl(kubeconfig, *argv)
-        if proc.returncode != 0:
-            raise click.ClickException(f"kubectl {' '.join(argv)}: {proc.stderr.strip()[-800:]}")
-    url = FLOOR_ENV["SCALEPROOF_APP_URL"] + FLOOR_ENV["SCALEPROOF_READY_PATH"]
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback NodePort)
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise click.ClickException(f"{url} did not answer 200 within 60 s after the rollout")
-        time.sleep(1)
-    say(f"floor deployed: {FLOOR_NAMESPACE}/floor, {replicas} Ready, {url} answers")
-
-
-def run_floor(
-    kills: int,
-    interval_s: int,
-    journal_dir: Path,
-    keep: bool,
-    skip_image: bool,
-    say: Any = print,
-    replicas: int = 3,
-    kill_count: int = 1,
-) -> Path:
-    """Deploy the floor (`replicas` pods), run pod-kill against it through `chaos run` (`kills`
-    rounds of `kill_count` pods at once), return the journal path."""
-    from scaleproof.chaosrun import run_experiment
-    from scaleproof.cluster.cli import kubeconfig_path
-
-    kubeconfig = kubeconfig_path()
-    if not skip_image:
-        _import_agnhost()
-    _deploy_floor(kubeconfig, say, replicas)
-    # each round waits for its replacements (a few seconds) before the interval: budget both
-    budget = kills * (interval_s + 10)
-    env = {
-        **os.environ,
-        **FLOOR_ENV,
-        "KUBECONFIG": str(kubeconfig),
-        "PYTHONUNBUFFERED": "1",
-        "SCALEPROOF_REPLICAS": str(replicas),
-        "SCALEPROOF_KILL_COUNT": str(kill_count),
-        "SCALEPROOF_KILLS": str(kills),
-        "SCALEPROOF_KILL_INTERVAL_S": str(interval_s),
-        "SCALEPROOF_LOAD_RUN_TIME_S": str(budget + 180),
-        "SCALEPROOF_METHOD_DEADLINE_S": str(budget + 150),
-    }
-    try:
-        return run_experiment("pod-kill", journal_dir, env)
-    finally:
-        if not keep:  # the Service goes first and waits: its NodePort is free for the next user
-            _kubectl(kubeconfig, "-n", FLOOR_NAMESPACE, "delete", "service", "floor", "--ignore-not-found")
-            _kubectl(kubeconfig, "delete", "namespace", FLOOR_NAMESPACE, "--wait=false", "--ignore-not-found")
-
-
 # ------------------------------------------------------------------------------------------------- main
 def _default_paths(root: str) -> list[str]:
     return sorted(str(d) for d in Path(root).glob("*") if d.is_dir())
@@ -555,7 +240,7 @@ def _scale_of(paths: list[str], as_json: bool) -> int:
     if not evidence:
         print(f"no pod-kill evidence found in {', '.join(paths)}", file=sys.stderr)
         return 2
-    journal_bytes = sum(f.stat().st_size for p in paths for f in _files(Path(p)) if f.is_file())
+    journal_bytes = sum(f.stat().st_size for p in paths for f in files(Path(p)) if f.is_file())
     fig = scale_figures(evidence, journal_bytes)
     if as_json:
         print(json.dumps(fig, indent=2, default=str))
@@ -601,71 +286,127 @@ def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -
 BENCH_KINDS = (*KINDS, "floor", "scale")
 
 
-def _kind(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """argparse's wording for a wrong kind (scripts and tests read it)."""
-    if value not in BENCH_KINDS:
-        raise click.BadParameter(
-            f"invalid choice: {value!r} (choose from {', '.join(map(repr, BENCH_KINDS))})"
-        )
-    return value
+class BenchGroup(click.Group):
+    """`scaleproof bench KIND`: one subcommand per kind, each with only its own options. A wrong KIND
+    keeps argparse's wording (scripts and tests read it)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            ctx.fail(f"invalid choice: {args[0]!r} (choose from {', '.join(map(repr, BENCH_KINDS))})")
+        return super().resolve_command(ctx, args)
 
 
-@click.command(
+@click.group(
     "bench",
-    cls=ExitCodeCommand,
+    cls=BenchGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     help=__doc__.split("\n\n")[0]
-    + "\n\nKIND: "
-    + ", ".join(BENCH_KINDS)
-    + ". PATHS: journals, journal folders or run dirs (default: journals/runs/*); `scale` with PATHS "
+    + "\n\nPATHS: journals, journal folders or run dirs (default: journals/runs/*); `scale` with PATHS "
     "prints the figures of those scale runs instead of making one. "
     "Exit codes: 0 figures printed; 1 the floor run wrote no evidence; 2 no evidence found, or usage.",
 )
-@click.argument("kind", callback=_kind, metavar="KIND")
-@click.argument("paths", nargs=-1)
-@click.option("--runs-root", default="journals/runs")
-@click.option("--floor", default=None, help="pod-kill: floor journals to compare with (journals/floor)")
-@click.option("--app", default="journals/evidence", help="floor: the app's pod-kill journals to compare")
+def bench_command() -> None:
+    pass
+
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+_PATHS = click.argument("paths", nargs=-1, type=click.Path())
+_RUNS_ROOT = click.option(
+    "--runs-root", default="journals/runs", show_default=True, help="Run dirs read when no PATHS are given."
+)
+
+
+def _figures_command(kind: str, summary: str) -> click.Command:
+    """`bench pod-kill|hpa-scale|vector-shards [PATHS] [--runs-root] [--json]` (pod-kill: `--floor`)."""
+
+    def command(paths: tuple[str, ...], runs_root: str, as_json: bool, floor: str | None = None) -> int:
+        return _bench_kind(kind, list(paths) or _default_paths(runs_root), floor, as_json)
+
+    command.__doc__ = summary
+    cmd = _JSON(_RUNS_ROOT(_PATHS(command)))
+    if kind == "pod-kill":
+        cmd = click.option(
+            "--floor",
+            default=None,
+            type=click.Path(),
+            help="Floor journals to compare with (journals/floor).",
+        )(cmd)
+    return click.command(kind, cls=ExitCodeCommand)(cmd)
+
+
+for _kind, _summary in (
+    ("pod-kill", "MTTR over every kill, phase medians, failed requests per kill (and the app vs the floor)."),
+    ("hpa-scale", "Time-to-scale phases per run beside the controllers' cadence."),
+    ("vector-shards", "Shards, nodes holding data, documents and shards queried per run."),
+):
+    bench_command.add_command(_figures_command(_kind, _summary))
+
+# the options of the two commands that run the floor workload
+_KILL_INTERVAL = click.option(
+    "--kill-interval", type=int, default=5, show_default=True, help="Seconds between kill rounds."
+)
+_KEEP = click.option("--keep", is_flag=True, help="Leave the floor workload deployed.")
+_SKIP_IMAGE = click.option("--skip-image", is_flag=True, help="The cluster has the agnhost image already.")
+
+
+@bench_command.command("floor", cls=ExitCodeCommand)
 @click.option(
     "--kills",
-    type=int,
-    default=None,
-    help="floor/scale: kill rounds (default: SCALEPROOF_KILLS or 10; scale: 20)",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    envvar="SCALEPROOF_KILLS",
+    help="Kill rounds (env SCALEPROOF_KILLS).",
 )
-@click.option("--kill-interval", type=int, default=5, help="floor/scale: seconds between kill rounds")
-@click.option("--replicas", type=int, default=30, show_default=True, help="scale: pods of the floor workload")
-@click.option("--kill-count", type=int, default=5, show_default=True, help="scale: pods killed at once")
+@_KILL_INTERVAL
+@click.option("--app", default="journals/evidence", show_default=True, help="The app's pod-kill journals.")
 @click.option(
-    "--journals", default=None, help="floor/scale: where its journal goes (journals/floor, journals/scale)"
+    "--journals", default="journals/floor", show_default=True, help="Where the floor's journal goes."
 )
-@click.option("--keep", is_flag=True, help="floor/scale: leave the floor workload deployed")
-@click.option("--skip-image", is_flag=True, help="floor/scale: the cluster has the agnhost image")
-@click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
-def bench_command(
-    kind: str,
+@_KEEP
+@_SKIP_IMAGE
+def floor_command(
+    kills: int, kill_interval: int, app: str, journals: str, keep: bool, skip_image: bool
+) -> int:
+    """Run pod-kill against the cluster's floor (agnhost netexec) and print it beside the app."""
+    return _bench_floor(kills, kill_interval, journals, keep, skip_image, app)
+
+
+@bench_command.command("scale", cls=ExitCodeCommand)
+@_PATHS
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Pods of the floor workload.",
+)
+@click.option(
+    "--kill-count", type=click.IntRange(min=1), default=5, show_default=True, help="Pods killed at once."
+)
+@click.option("--kills", type=click.IntRange(min=1), default=20, show_default=True, help="Kill rounds.")
+@_KILL_INTERVAL
+@click.option("--journals", default="journals/scale", show_default=True, help="Where its journal goes.")
+@_KEEP
+@_SKIP_IMAGE
+@_JSON
+def scale_command(
     paths: tuple[str, ...],
-    runs_root: str,
-    floor: str | None,
-    app: str,
-    kills: int | None,
-    kill_interval: int,
     replicas: int,
     kill_count: int,
-    journals: str | None,
+    kills: int,
+    kill_interval: int,
+    journals: str,
     keep: bool,
     skip_image: bool,
     as_json: bool,
 ) -> int:
-    if kind == "floor":
-        n = kills or int(os.environ.get("SCALEPROOF_KILLS") or 10)
-        return _bench_floor(n, kill_interval, journals or "journals/floor", keep, skip_image, app)
-    if kind == "scale" and paths:
+    """pod-kill at scale against the floor workload; with PATHS, the figures of scale runs already made."""
+    if paths:
         return _scale_of(list(paths), as_json)
-    if kind == "scale":
-        return _bench_scale(
-            replicas, kill_count, kills or 20, kill_interval, journals or "journals/scale", keep, skip_image
-        )
-    return _bench_kind(kind, list(paths) or _default_paths(runs_root), floor, as_json)
+    return _bench_scale(replicas, kill_count, kills, kill_interval, journals, keep, skip_image)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TypedDict
 
+from scaleproof.contract import Criterion
+
 __all__ = ["CriterionResult", "OPS", "ParsedCriterion", "evaluate", "outcome", "parse"]
 
 Op = Literal["<=", "<", ">=", ">", "==", "!="]
@@ -50,15 +52,8 @@ class ParsedCriterion(TypedDict):
     threshold: float
 
 
-class CriterionResult(TypedDict, total=False):
-    expr: str
-    metric: str | None
-    op: str | None
-    threshold: float | None
-    value: float | int | None
-    unit: str | None
-    passed: bool | None
-    reason: str
+# the shape of a judged criterion is the evidence contract's (one shape, written and read)
+CriterionResult = Criterion
 
 
 def parse(expr: str) -> ParsedCriterion:

@@ -11,10 +11,12 @@ Declare it in every experiment:
   providers read it from there; the lib hands each python activity a copy of that same dict) and in
   `$SCALEPROOF_RUN_DIR`, writes `run.json` and installs the exit-time undo hook.
 * `before_experiment_control` snapshots the Deployment/HPA/PDB specs (bounded, tolerant).
-* `after_experiment_control` (after rollbacks, with `state` = the journal) computes the figures with
-  the timelines (`scaleproof.podtimeline`, `scaleproof.scaletimeline`, `scaleproof.shards`), evaluates
-  the declared criteria with `scaleproof.criteria`, and appends the versioned block of
-  docs/evidence-schema.md to `journal["extensions"]` (also `evidence.json`).
+* `after_experiment_control` (after rollbacks, with `state` = the journal) reads the run directory
+  into a `builders.Recording`, has the kind's pure builder (`scaleproof.builders`) compute the figures
+  and judge the declared criteria once, adds the provenance (`scaleproof.provenance`), the Prometheus
+  view (`scaleproof.prometheus_view`) and the cost of measuring, judges the run once
+  (`scaleproof.verdict`) and appends the block (`scaleproof.contract.Evidence`, docs/evidence-schema.md)
+  to `journal["extensions"]` (also `evidence.json`).
 
 * the hypothesis/method/rollback/activity hooks name the current phase (`undo.set_phase`), so that a
   SIGINT/SIGTERM is recorded with the phase it arrived in; `after_experiment_control` then writes the
@@ -27,39 +29,25 @@ raises: on an internal error it writes an `inconclusive` block carrying the erro
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import platform
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, MutableMapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
-from probes.prometheus import POD_COUNT_QUERY, PROM_QUERY_PREFIX, prometheus_queries
-from scaleproof import (
-    __version__,
-    credentials,
-    criteria,
-    phases,
-    podtimeline,
-    rundir,
-    scaletimeline,
-    shards,
-    undo,
-    usage,
-)
+from scaleproof import builders, credentials, prometheus_view, provenance, rundir, undo, usage
 from scaleproof import verdict as verdict_module
-from scaleproof.journal import EVIDENCE_NAME, EVIDENCE_VERSION, display_path, experiment_extension
+from scaleproof.builders import claims_summary
+from scaleproof.contract import EVIDENCE_NAME, EVIDENCE_VERSION, Evidence, PrometheusView
+from scaleproof.journal import display_path, experiment_extension
 
 __all__ = [
     "EVIDENCE_NAME",
     "EVIDENCE_VERSION",
-    "MetricRecord",
     "after_activity_control",
     "after_experiment_control",
     "after_method_control",
@@ -70,38 +58,15 @@ __all__ = [
     "before_method_control",
     "before_rollback_control",
     "build_evidence",
+    "claims_summary",
     "configure_control",
+    "public_configuration",
+    "recording",
 ]
 
 logger = logging.getLogger(__name__)
 
-PROM_STEP_S = 5.0
 COST_FILE = "cost.json"  # the chaos process' usage at the run's end (scaleproof.usage)
-PROM_SETTLE_S = 10.0  # two scrape intervals of k8s/base/prometheus.yml
-
-
-class MetricRecord(TypedDict, total=False):
-    value: float | int | None
-    unit: str
-    method: str
-    resolution_s: float | None
-    samples: int
-    reason: str
-
-
-def _metric(
-    value: Any, unit: str, method: str, resolution_s: float | None, samples: int, reason: str | None = None
-) -> MetricRecord:
-    m: MetricRecord = {
-        "value": value,
-        "unit": unit,
-        "method": method,
-        "resolution_s": resolution_s,
-        "samples": samples,
-    }
-    if value is None:
-        m["reason"] = reason or "not computed"
-    return m
 
 
 # --------------------------------------------------------------------------------------- declaration
@@ -112,33 +77,6 @@ def _kind(experiment: Mapping[str, Any] | None, path: str | None = None) -> str:
     if path:
         return Path(path).stem
     return "run"
-
-
-def _experiment_path(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    for arg in reversed(sys.argv[1:]):
-        if (
-            arg.endswith((".yaml", ".yml", ".json"))
-            and os.path.isfile(arg)
-            and "journal" not in Path(arg).name
-        ):
-            return arg
-    return None
-
-
-def _sha256(path: str | None) -> str | None:
-    if not path or not os.path.isfile(path):
-        return None
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _git_revision(cwd: str | None = None) -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=3, cwd=cwd)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 # ------------------------------------------------------------------------------------------ controls
@@ -154,7 +92,7 @@ def configure_control(
     """Create the run directory and publish its path to the providers (configuration + env), and
     hand the experiment's `secrets` to the clients (`scaleproof.credentials`)."""
     credentials.install(secrets)
-    path = _experiment_path(experiment_path)
+    path = provenance.experiment_path(experiment_path)
     kind = _kind(experiment, path)
     run_id = rundir.new_run_id(kind)
     run_dir = (Path(runs_root) / run_id).absolute()  # absolute: atexit hooks may run in another cwd
@@ -167,7 +105,7 @@ def configure_control(
         "run_dir": str(run_dir),
         "kind": kind,
         "experiment_path": path,
-        "experiment_sha256": _sha256(path),
+        "experiment_sha256": provenance.sha256(path),
         "started": time.time(),
         "argv": sys.argv,
     }
@@ -328,7 +266,7 @@ def after_experiment_control(
         # the chaos process' own cost, read now (the run's end) into the run dir: the figures are then
         # a function of the journal and the run dir, as everything else in the block
         rundir.write_json_atomic(run_dir / COST_FILE, usage.process_usage("self"))
-        block = build_evidence(state, run_dir, configuration, prometheus=prometheus)
+        block = build_evidence(state, run_dir, configuration, prometheus=prometheus, judge=False)
     except Exception as exc:
         logger.exception("evidence computation failed")
         block = {
@@ -350,7 +288,7 @@ def after_experiment_control(
         # SIGTERM is caught by chaoslib as the running activity's failure: the journal then says
         # completed (method) or failed (gate); the operator interrupted it either way
         state["status"] = "interrupted"
-    _judged(state, block)
+    _judged(state, block)  # once, with the interrupt and the final status
     exts.append(block)
     state["extensions"] = exts
     if run_dir is not None:
@@ -358,305 +296,6 @@ def after_experiment_control(
             rundir.write_json_atomic(run_dir / "evidence.json", block)
         except OSError as exc:
             logger.warning("cannot write evidence.json: %s", exc)
-
-
-# -------------------------------------------------------------------------------------------- figures
-def _load_figures(load: list[dict[str, Any]], metrics: dict[str, MetricRecord]) -> None:
-    rate, req, fail = phases.error_rate(load)
-    metrics["error_rate"] = _metric(
-        rate,
-        "ratio",
-        "Locust failures / requests over the run (1 s buckets)",
-        phases.LOAD_RESOLUTION_S,
-        len(load),
-        "no request recorded by Locust" if rate is None else None,
-    )
-    metrics["failed_requests"] = _metric(
-        fail if load else None,
-        "requests",
-        "Locust failures over the run",
-        phases.LOAD_RESOLUTION_S,
-        len(load),
-        "no load recorded",
-    )
-
-
-def _kill_figures(
-    events: list[dict[str, Any]],
-    load: list[dict[str, Any]],
-    metrics: dict[str, MetricRecord],
-    timelines: dict[str, Any],
-    mttr_to: str,
-) -> None:
-    tls = podtimeline.kill_timelines(events, load or None, mttr_to=mttr_to)  # type: ignore[arg-type]
-    s = podtimeline.mttr_summary(tls)
-    method = (
-        f"{s.get('definition') or 'delete accepted → ' + mttr_to}; watch receive times; "
-        "ownerReference pairing; p50/p95 linear interpolation"
-    )
-    for key, stat in (
-        ("mttr_mean_s", "mean"),
-        ("mttr_p50_s", "p50"),
-        ("mttr_p95_s", "p95"),
-        ("mttr_max_s", "max"),
-    ):
-        metrics[key] = _metric(s[stat], "s", method, s["resolution_s"], s["recovered"], s.get("reason"))
-    metrics["kills"] = _metric(
-        s["count"], "kills", "Kill records (delete accepted by the API)", None, s["count"]
-    )
-    metrics["kills_unrecovered"] = _metric(
-        s["unrecovered"], "kills", "kills without a recovered timeline", None, s["count"]
-    )
-    per_kill = [t.get("failed_requests") for t in tls]
-    known = [int(x) for x in per_kill if x is not None]
-    metrics["failed_requests_per_kill_max"] = _metric(
-        max(known) if known and len(known) == len(tls) else None,
-        "requests",
-        "max over kills of Locust failures in [delete accepted, next kill)",
-        phases.LOAD_RESOLUTION_S,
-        len(known),
-        "no kill recorded" if not tls else "no per-second load stats for some kill window",
-    )
-    series = podtimeline.ready_series(events)
-    t_first = min((float(e["t"]) for e in events if e.get("kind") == "Kill"), default=None)
-    window = [p["ready"] for p in series if t_first is not None and p["t"] >= t_first]
-    metrics["min_ready_replicas"] = _metric(
-        min(window) if window else None,
-        "pods",
-        "minimum Ready pods (condition, no deletionTimestamp) after the first kill",
-        phases.LOCAL_RESOLUTION_S,
-        len(window),
-        "no pod events after a kill",
-    )
-    timelines["kills"] = tls
-    timelines["mttr"] = s
-
-
-def _scale_figures(
-    events: list[dict[str, Any]],
-    load: list[dict[str, Any]],
-    metrics: dict[str, MetricRecord],
-    timelines: dict[str, Any],
-    target: int,
-    cfg: Mapping[str, Any] | None = None,
-) -> None:
-    st = scaletimeline.time_to_scale(events, load or None, target_replicas=target)
-    res = max((p.get("resolution_s") or 0 for p in st["phases"]), default=None)
-    metrics["time_to_scale_s"] = _metric(
-        st["time_to_scale_s"],
-        "s",
-        f"load reached → {target} pods Ready (watch receive times)",
-        res,
-        len(st["phases"]),
-        st.get("reason"),
-    )
-    metrics["max_ready_replicas"] = _metric(
-        st["max_ready_replicas"],
-        "pods",
-        "maximum Ready pods after the load started",
-        phases.LOCAL_RESOLUTION_S,
-        len(st["replicas"]),
-        "no pod events after the load started",
-    )
-    metrics["hpa_flaps"] = _metric(
-        st["flaps"], "reversals", "direction changes of HPA desiredReplicas", None, len(st["decisions"])
-    )
-    from scaleproof.cadence import cadence
-
-    c = cadence(cfg)
-    st["cadence"] = scaletimeline.scale_cadence(
-        events, st, c["hpa_sync_period_s"], c["metrics_resolution_s"], c["sources"]
-    )
-    for key, text in (
-        ("best_case_s", "deployment scaled + target Ready + scale-up stabilisation (no scrape/sync wait)"),
-        ("pipeline_wait_s", "metric above target + HPA decision (waiting for a scrape and a sync)"),
-        ("cadence_bound_s", "best case + metrics resolution + HPA sync period"),
-    ):
-        metrics[f"time_to_scale_{key}"] = _metric(
-            st["cadence"][key], "s", text, res, len(st["phases"]), st.get("reason")
-        )
-    timelines["scale"] = st
-
-
-def _peer_loss_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: dict[str, Any]) -> None:
-    """Read a store-peer-loss run's files; the figures are `scaleproof.peerloss.peer_loss_evidence`'s."""
-    from scaleproof import peerloss
-
-    def js(name: str) -> Any:
-        return json.loads((run_dir / name).read_text()) if (run_dir / name).exists() else None
-
-    def jl(name: str) -> list[dict[str, Any]]:
-        return rundir.read_jsonl(run_dir / name) if (run_dir / name).exists() else []
-
-    figs, timeline = peerloss.peer_loss_evidence(
-        {
-            "queries": jl("peer-queries.jsonl"),
-            "kill": js("peer-kill.json") or {},
-            "replication": js("peer-replication.json"),
-            "documents": jl("peer-documents.jsonl"),
-            "healthy": js("peer-healthy.json"),
-            "replicas": jl("peer-replicas.jsonl"),
-        }
-    )
-    for name, f in figs.items():
-        metrics[name] = _metric(f["value"], f["unit"], f["method"], None, 1 if f["value"] is not None else 0)
-    timelines["store_peer_loss"] = timeline
-
-
-def _shard_figures(run_dir: Path, metrics: dict[str, MetricRecord], timelines: dict[str, Any]) -> None:
-    from probes.vectorstore import attach_query_deltas
-
-    snaps = rundir.read_jsonl(run_dir / "shards.jsonl")
-    if not snaps:
-        for k in ("shards_min", "nodes_with_shards", "documents_total", "shards_queried"):
-            metrics[k] = _metric(
-                None, "shards", "vector-store shard snapshots", None, 0, "no shard snapshot recorded"
-            )
-        return
-    spreads = [shards.shard_spread(s.get("per_shard") or []) for s in snaps]
-    before = next((s for s in snaps if s.get("label") == "before"), snaps[0])
-    after = next((s for s in reversed(snaps) if s.get("label") == "after"), snaps[-1])
-    # each snapshot names its store and sources (journals older than that were Weaviate's)
-    store = str(after.get("store") or "weaviate")
-    data_src = after.get("per_shard_source") or "/v1/nodes verbose"
-    counter_src = after.get("counters_source") or "Weaviate :2112 metrics"
-    rows = attach_query_deltas(
-        after.get("per_shard") or [],
-        before.get("counters") if before is not after else None,
-        after.get("counters"),
-    )
-    last = shards.shard_spread(rows)
-    n = len(snaps)
-    metrics["shards_min"] = _metric(
-        min(s["shards_with_data"] for s in spreads),
-        "shards",
-        f"min over snapshots of distinct shards holding ≥ 1 object ({store}: {data_src})",
-        None,
-        n,
-    )
-    metrics["nodes_with_shards"] = _metric(
-        min(s["nodes_with_shards"] for s in spreads),
-        "nodes",
-        f"min over snapshots of distinct nodes holding a shard with data ({store})",
-        None,
-        n,
-    )
-    warnings = [w for s in snaps for w in s.get("warnings") or []]
-    if warnings:
-        metrics["nodes_with_shards"]["reason"] = warnings[-1]
-    metrics["documents_total"] = _metric(
-        last["documents_total"],
-        "objects",
-        f"sum of objects over distinct shards, last snapshot ({store})",
-        None,
-        1,
-    )
-    why = after.get("counters_error") or before.get("counters_error") or "no before/after query counters"
-    metrics["shards_queried"] = _metric(
-        last["shards_queried"],
-        "shards",
-        f"shards whose search counter rose over the burst ({counter_src})",
-        None,
-        len(rows),
-        why,
-    )
-    timelines["shards"] = {
-        "store": store,
-        "collection": after.get("collection"),
-        "per_shard": last["per_shard"],
-        "snapshots": [{"label": s.get("label"), "t": s.get("t")} for s in snaps],
-    }
-
-
-def claims_summary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per claim and phase: how often the hypothesis checked it, how often it held, the threshold
-    and the range of values seen (from `claims.jsonl`, written by `probes.claims`)."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in records:
-        key = (str(r.get("claim")), str(r.get("phase")))
-        row = rows.setdefault(
-            key,
-            {
-                "claim": key[0],
-                "phase": key[1],
-                "op": r.get("op"),
-                "checks": 0,
-                "met": 0,
-                "threshold": r.get("threshold"),
-                "values": [],
-            },
-        )
-        row["checks"] += 1
-        row["met"] += 1 if r.get("met") else 0
-        if isinstance(r.get("value"), int | float):
-            row["values"].append(r["value"])
-    order = {p: i for i, p in enumerate(rundir.PHASES)}
-    out = []
-    for _key, row in sorted(rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
-        vals = row.pop("values")
-        out.append({**row, "min": min(vals, default=None), "max": max(vals, default=None)})
-    return out
-
-
-def _prometheus(configuration: Mapping[str, Any] | None, start: float, end: float) -> dict[str, Any]:
-    """Range queries over the run, the scrape interval and a screenshot of the pod-count graph.
-
-    Evidence, not the verdict's source: every failure is recorded as an `unavailable` reason."""
-    from probes import prometheus as prom
-
-    cfg = configuration or {}
-    end = max(end, start + 1)
-    out: dict[str, Any] = {
-        "url": prom.base_url(configuration=cfg),
-        "window": {"start": start, "end": end},
-        "queries": {},
-    }
-    if not prom.enabled(cfg):
-        out["unavailable"] = prom.OFF
-        return out
-    if not prom.is_up(configuration=cfg):
-        out["unavailable"] = (
-            f"Prometheus not ready at {out['url']} (GET /-/ready failed): no Prometheus view for this run; "
-            "check its pod (`kubectl get pods -l app.kubernetes.io/name=prometheus`) and `prometheus_url`"
-        )
-        return out
-    # the last pods of the run reach Prometheus one scrape later: let them in before querying
-    settle = float(cfg.get("prometheus_settle_s", PROM_SETTLE_S))
-    time.sleep(max(0.0, min(settle, end + settle - time.time())))
-    end = max(end, min(time.time(), end + settle))
-    out["window"]["end"] = end
-    try:
-        out["scrape_interval_s"] = prom.scrape_interval_s(configuration=cfg)
-    except Exception as exc:
-        out["scrape_interval_s"] = None
-        logger.warning("scrape interval unknown: %s", exc)
-    for name, (q, err) in prometheus_queries(cfg).items():
-        if err:
-            out["queries"][name] = {"query": q, "unavailable": err}
-            continue
-        try:
-            series = prom.query_range(q, start, end, step_s=PROM_STEP_S, configuration=cfg)
-            out["queries"][name] = {"query": q, "step_s": PROM_STEP_S, "series": series}
-        except Exception as exc:
-            out["queries"][name] = {
-                "query": q,
-                "unavailable": f"query `{name}` ({PROM_QUERY_PREFIX}{name}) failed: {exc}",
-            }
-    pods = out["queries"].get(POD_COUNT_QUERY) or {}
-    if "series" in pods and cfg.get("prometheus_screenshot", True) not in (False, "false", "0", 0):
-        run_dir = _run_dir(cfg)
-        try:
-            out["screenshot"] = prom.screenshot_graph(
-                pods["query"],
-                start,
-                end,
-                (run_dir or Path(tempfile.mkdtemp())) / "prometheus-ui.png",
-                step_s=PROM_STEP_S,
-                configuration=cfg,
-            )
-        except Exception as exc:
-            out["screenshot"] = {"unavailable": str(exc)}
-    return out
 
 
 SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
@@ -675,81 +314,64 @@ def public_configuration(configuration: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _iso_to_ts(s: Any) -> float | None:
-    from datetime import datetime
-
     try:
         return datetime.fromisoformat(str(s)).timestamp()
     except ValueError:
         return None
 
 
-def build_evidence(
-    journal: Mapping[str, Any],
-    run_dir: Path,
-    configuration: Mapping[str, Any] | None = None,
-    prometheus: bool = True,
-) -> dict[str, Any]:
-    """The evidence block (docs/evidence-schema.md, version 1) from the journal and the run dir."""
-    run_dir = Path(run_dir)
-    cfg = configuration or {}
-    meta = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
-    experiment = journal.get("experiment") or {}
-    ext = declared(experiment, cfg)
-    kind = str(ext.get("kind") or meta.get("kind") or "run")
-    events = rundir.read_events(run_dir)
-    from loadgen import runner
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.exists() else None
 
-    load = [dict(r) for r in runner.per_second(str(run_dir / "load"))]
-    specs = json.loads((run_dir / "specs.json").read_text()) if (run_dir / "specs.json").exists() else {}
-    metrics: dict[str, MetricRecord] = {}
-    timelines: dict[str, Any] = {}
-    # a declared kind decides which figures belong to the run (a pod-kill run also has load and HPA
-    # events, but its time-to-scale is not a figure of that experiment); detection is the fallback
-    known = kind in ("pod-kill", "hpa-scale", "vector-shards", "store-peer-loss")
-    has_kills = not known and any(e.get("kind") == "Kill" for e in events)
-    has_scale = (
-        not known
-        and any(e.get("kind") == "Load" and e.get("type") == "STARTED" for e in events)
-        and any(e.get("kind") == "HorizontalPodAutoscaler" for e in events)
+
+def recording(
+    journal: Mapping[str, Any], run_dir: Path, configuration: Mapping[str, Any] | None = None
+) -> builders.Recording:
+    """The run directory read into what the builders take: events, Locust's per-second load, the
+    shard snapshots, the declared extension (filled from the configuration) and the cadence."""
+    from loadgen import runner
+    from scaleproof.cadence import cadence
+
+    cfg = configuration or {}
+    meta = _read_json(run_dir / "run.json") or {}
+    ext = declared(journal.get("experiment") or {}, cfg)
+    shards = run_dir / "shards.jsonl"
+    return builders.Recording(
+        kind=str(ext.get("kind") or meta.get("kind") or "run"),
+        declared=ext,
+        configuration=cfg,
+        events=rundir.read_events(run_dir),
+        load=[dict(r) for r in runner.per_second(str(run_dir / "load"))],
+        shards=rundir.read_jsonl(shards) if shards.exists() else None,
+        cadence=cadence(cfg),
     )
-    if load or kind in ("pod-kill", "hpa-scale"):
-        _load_figures(load, metrics)
-    if kind == "pod-kill" or has_kills:
-        _kill_figures(events, load, metrics, timelines, str(ext.get("mttr_to") or "endpoints_ready"))
-    if kind == "hpa-scale" or has_scale:
-        _scale_figures(
-            events,
-            load,
-            metrics,
-            timelines,
-            int(cfg.get("target_replicas") or ext.get("target_replicas") or 3),
-            cfg,
-        )
-    if kind == "vector-shards" or (not known and (run_dir / "shards.jsonl").exists()):
-        _shard_figures(run_dir, metrics, timelines)
-    if kind == "store-peer-loss":
-        _peer_loss_figures(run_dir, metrics, timelines)
-    results = criteria.evaluate(ext.get("criteria") or [], metrics)
-    start = _iso_to_ts(journal.get("start")) or meta.get("started") or time.time()
+
+
+def _prometheus_block(
+    journal: Mapping[str, Any], cfg: Mapping[str, Any], run_dir: Path, started: float | None, prometheus: bool
+) -> PrometheusView:
+    start = _iso_to_ts(journal.get("start")) or started or time.time()
     end = _iso_to_ts(journal.get("end")) or time.time()
-    prom: dict[str, Any] = {"queries": {}}
     gate = (journal.get("steady_states") or {}).get("before") or {}
     if prometheus and gate.get("steady_state_met") is False:
         # nothing was done to the cluster: no window worth querying, no screenshot to take
-        prom["unavailable"] = "the steady-state gate failed, no fault was injected: no Prometheus view"
-    elif prometheus:
-        try:
-            prom = _prometheus(cfg, float(start), float(end))
-        except Exception as exc:
-            prom = {"queries": {}, "unavailable": str(exc)}
+        return {
+            "queries": {},
+            "unavailable": "the steady-state gate failed, no fault was injected: no Prometheus view",
+        }
+    if not prometheus:
+        return {"queries": {}}
     try:
-        import importlib.metadata as md
+        return prometheus_view.collect(cfg, float(start), float(end), run_dir)
+    except Exception as exc:
+        return {"queries": {}, "unavailable": str(exc)}
 
-        lib_version: str | None = md.version("chaostoolkit-lib")
-    except Exception:
-        lib_version = journal.get("chaoslib-version")
+
+def _provenance(
+    journal: Mapping[str, Any], run_dir: Path, meta: Mapping[str, Any], kind: str, specs: Mapping[str, Any]
+) -> Evidence:
     exp_path = meta.get("experiment_path")
-    block = {
+    return {
         "name": EVIDENCE_NAME,
         "version": EVIDENCE_VERSION,
         "run_id": meta.get("run_id") or run_dir.name,
@@ -760,62 +382,57 @@ def build_evidence(
             "kind": kind,
             "hash": meta.get("experiment_hash"),
         },
-        "git_revision": _git_revision(str(Path(exp_path).parent) if exp_path else None),
-        "versions": {
-            "scaleproof": __version__,
-            "chaostoolkit-lib": lib_version,
-            "kubernetes_server": specs.get("kubernetes_server"),
-            "python": platform.python_version(),
-        },
+        "git_revision": provenance.git_revision(str(Path(exp_path).parent) if exp_path else None),
+        "versions": provenance.versions(journal, specs),
         "images": specs.get("images") or {},
-        "specs": {k: v for k, v in (specs.get("specs") or {}).items()}
+        "specs": dict(specs.get("specs") or {})
         | ({"errors": specs["errors"]} if specs.get("errors") else {}),
-        "configuration": public_configuration(cfg),
-        "touched": rundir.read_jsonl(run_dir / "touched.jsonl"),
-        "metrics": metrics,
-        "timelines": timelines,
-        "load": {"users": max((int(r.get("users") or 0) for r in load), default=0), "per_second": load},  # type: ignore[call-overload]
-        "prometheus": prom,
-        "claims": claims_summary(rundir.read_jsonl(run_dir / "claims.jsonl")),
-        "cost": measurement_cost(events, run_dir),
-        "criteria": results,
-        "artifacts": sorted(p.name for p in run_dir.iterdir() if p.is_file()),
     }
-    return _judged(journal, block)
 
 
-def _share(u: Mapping[str, Any] | None, cores: int | None) -> dict[str, Any] | None:
-    """The usage record with `machine_share`: its CPU seconds over its wall time on all cores."""
-    if not u:
-        return None
-    wall = float(u.get("wall_s") or 0.0)
-    share = round(float(u.get("cpu_s") or 0.0) / (wall * cores), 3) if wall > 0 and cores else None
-    return {**u, "machine_share": share}
-
-
-def measurement_cost(events: list[dict[str, Any]], run_dir: Path) -> dict[str, Any]:
-    """What measuring took from the machine: the chaos process (Chaos Toolkit, the watches of the
-    recorder, the probes) as the control read it at the run's end (`cost.json`), Locust as
-    `stop_load` read it before stopping it, and the event log's size, per kill where there were kills."""
-    chaos = json.loads((run_dir / COST_FILE).read_text()) if (run_dir / COST_FILE).exists() else None
-    cores = int((chaos or {}).get("cores") or 0) or None  # the machine the run measured
-    stopped = [e for e in events if e.get("kind") == "Load" and e.get("type") == "STOPPED"]
-    kills = sum(1 for e in events if e.get("kind") == "Kill")
+def build_evidence(
+    journal: Mapping[str, Any],
+    run_dir: Path,
+    configuration: Mapping[str, Any] | None = None,
+    prometheus: bool = True,
+    judge: bool = True,
+) -> Evidence:
+    """The evidence block (`scaleproof.contract.Evidence`) from the journal and the run dir; judged
+    (`verdict`, `verdict_reasons`) unless `judge` is false (the control judges once, after it knows of
+    an interrupt)."""
+    run_dir = Path(run_dir)
+    cfg = configuration or {}
+    meta = _read_json(run_dir / "run.json") or {}
+    specs = _read_json(run_dir / "specs.json") or {}
+    rec = recording(journal, run_dir, cfg)
+    figures, results = builders.build(rec)
     log = run_dir / rundir.EVENTS_FILE
-    size = log.stat().st_size if log.exists() else 0
-    return {
-        "cores": cores,
-        "chaos_process": _share(chaos, cores),
-        "load_generator": _share(stopped[-1].get("usage") if stopped else None, cores),
-        "events_bytes": size,
-        "events_lines": len(events),
-        "kills": kills,
-        "events_bytes_per_kill": round(size / kills) if kills else None,
-    }
+    block = _provenance(journal, run_dir, meta, rec.kind, specs)
+    block.update(
+        {
+            "configuration": public_configuration(cfg),
+            "touched": rundir.read_jsonl(run_dir / "touched.jsonl"),
+            "metrics": figures["metrics"],
+            "timelines": figures["timelines"],
+            "load": {
+                "users": max((int(r.get("users") or 0) for r in rec.load), default=0),
+                "per_second": rec.load,
+            },
+            "prometheus": _prometheus_block(journal, cfg, run_dir, meta.get("started"), prometheus),
+            "claims": claims_summary(rundir.read_jsonl(run_dir / "claims.jsonl")),
+            "cost": builders.measurement_cost(
+                rec.events, _read_json(run_dir / COST_FILE), log.stat().st_size if log.exists() else 0
+            ),
+            "criteria": results,
+            "artifacts": sorted(p.name for p in run_dir.iterdir() if p.is_file()),
+        }
+    )
+    return _judged(journal, block) if judge else block
 
 
-def _judged(journal: Mapping[str, Any], block: dict[str, Any]) -> dict[str, Any]:
-    """The block with the one verdict (`scaleproof.verdict`) of the journal it is being written into."""
+def _judged(journal: Mapping[str, Any], block: Evidence) -> Evidence:
+    """The block with the one verdict (`scaleproof.verdict`) of the journal it is being written into;
+    the verdict reads the block's criteria as the builder judged them."""
     v = verdict_module.verdict(journal, evidence=block)
     block["verdict"] = v.outcome
     block["verdict_reasons"] = list(v.reasons)

@@ -2,7 +2,8 @@
 the verdict, the evidence control and the report).
 
 A journal is what `chaos run` writes (`chaoslib.run.initialize_run_journal` + the runner); the evidence
-block is the `scaleproof` entry of the journal's `extensions` list (contract: docs/evidence-schema.md).
+block is the `scaleproof` entry of the journal's `extensions` list (its type: `scaleproof.contract`,
+documented in docs/evidence-schema.md).
 Everything here is read-only and never raises anything but :class:`JournalError` for bad input.
 """
 
@@ -15,6 +16,8 @@ import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
+
+from scaleproof.contract import EVIDENCE_NAME, EVIDENCE_VERSION, Criterion, Evidence, Metric
 
 __all__ = [
     "EVIDENCE_NAME",
@@ -34,6 +37,7 @@ __all__ = [
     "experiment_extension",
     "experiment_kind",
     "find_evidence",
+    "load_evidence",
     "load_journal",
     "run_label",
     "validate_journal",
@@ -41,9 +45,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# the evidence block's name and schema version: written by scaleproof.evidence, read here
-EVIDENCE_NAME = "scaleproof"
-EVIDENCE_VERSION = 1
 JOURNAL_STATUSES = ("completed", "failed", "aborted", "interrupted")
 # keys `chaoslib.run.initialize_run_journal` always writes; `end`/`duration` are added when the run ends
 REQUIRED_KEYS = ("chaoslib-version", "experiment", "start", "status", "steady_states", "run")
@@ -88,48 +89,6 @@ class Journal(TypedDict, total=False):
     extensions: list[dict[str, Any]]
     platform: str
     node: str
-
-
-class Metric(TypedDict, total=False):
-    value: float | int | None
-    unit: str
-    method: str
-    resolution_s: float
-    samples: int
-    reason: str
-
-
-class Criterion(TypedDict, total=False):
-    expr: str
-    metric: str
-    op: str
-    threshold: float
-    value: float | int | None
-    unit: str | None
-    passed: bool | None
-    reason: str
-
-
-class Evidence(TypedDict, total=False):
-    """The `scaleproof` extension block, version 1 (docs/evidence-schema.md)."""
-
-    name: str
-    version: int
-    run_id: str
-    run_dir: str
-    experiment: dict[str, Any]
-    git_revision: str | None
-    versions: dict[str, str]
-    images: dict[str, str]
-    specs: dict[str, Any]
-    touched: list[dict[str, Any]]
-    metrics: dict[str, Metric]
-    timelines: dict[str, Any]
-    load: dict[str, Any]
-    prometheus: dict[str, Any]
-    criteria: list[Criterion]
-    verdict: Literal["pass", "fail", "inconclusive"]
-    verdict_reasons: list[str]
 
 
 class JournalError(Exception):
@@ -224,6 +183,27 @@ def load_journal(path: str | os.PathLike[str]) -> Journal:
             ) from None
         raise JournalError(path, f"corrupt JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     return validate_journal(data, path)
+
+
+def load_evidence(path: str | os.PathLike[str]) -> Evidence:
+    """The evidence block of a journal file, or of a run directory (its `evidence.json`, the block the
+    control wrote beside the journal). Every failure is a :class:`JournalError` naming the file."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "evidence.json"
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise JournalError(p, "no such file (not a run directory?)") from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise JournalError(p, f"unreadable evidence block: {exc}") from None
+        if not isinstance(data, dict) or data.get("name") != EVIDENCE_NAME:
+            raise JournalError(p, f"not a {EVIDENCE_NAME} evidence block")
+        return data  # type: ignore[return-value]
+    block = find_evidence(load_journal(p))
+    if block is None:
+        raise JournalError(p, f"no {EVIDENCE_NAME} evidence block in the journal's extensions")
+    return block
 
 
 def expand_journal_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

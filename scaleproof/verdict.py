@@ -55,12 +55,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, get_args
 
 import click
 
 from scaleproof import criteria as criteria_module
 from scaleproof.command import Usage4Command
+from scaleproof.contract import Interrupt, Outcome
 from scaleproof.criteria import CriterionResult
 from scaleproof.journal import (
     EVIDENCE_VERSION,
@@ -85,13 +86,14 @@ __all__ = [
     "evaluate_criteria",
     "interrupt_reason",
     "interruption",
+    "recorded_verdict",
     "verdict",
     "verdict_command",
 ]
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["pass", "fail", "inconclusive"]
+# the outcomes are the evidence contract's (`contract.Outcome`): one list, written and read
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -170,7 +172,7 @@ def _describe(breaches: list[tuple[str, str]]) -> str:
     return "; ".join(f"{name} {what}" for name, what in breaches) or "no probe detail"
 
 
-def interruption(signals: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+def interruption(signals: Sequence[Mapping[str, Any]]) -> Interrupt | None:
     """The evidence block's `interrupt` record from the signals received (None when none was):
     the first signal decides the phase; later ones are kept (a second Ctrl-C during rollbacks)."""
     if not signals:
@@ -282,10 +284,26 @@ def _activity_findings(journal: Mapping[str, Any], gate_failed: bool) -> Finding
     return fails, unsure
 
 
+def _judged_criteria(
+    journal: Mapping[str, Any], evidence: Mapping[str, Any], in_progress: bool
+) -> list[CriterionResult]:
+    """Every criterion, recorded or declared. The block being written carries its criteria as the
+    builder judged them (`scaleproof.builders.build`, once): they are read, and only a declared one
+    missing from it is evaluated. A finished journal's are re-evaluated against its metrics, to be
+    checked against the record (`_recorded_findings`)."""
+    metrics = evidence.get("metrics") or {}
+    recorded = [c for c in evidence.get("criteria") or [] if c.get("expr")]
+    exprs = [str(c.get("expr")) for c in recorded]
+    missing = [e for e in declared_criteria(journal, evidence) if e not in exprs]
+    if in_progress:
+        return [*recorded, *evaluate_criteria(missing, metrics)]  # type: ignore[list-item]
+    return evaluate_criteria(exprs + missing, metrics)
+
+
 def _criteria_findings(
-    journal: Mapping[str, Any], evidence: Mapping[str, Any]
+    journal: Mapping[str, Any], evidence: Mapping[str, Any], in_progress: bool = False
 ) -> tuple[list[str], list[str], list[CriterionResult]]:
-    """Null metrics, and every criterion (recorded or declared) evaluated against the block's metrics."""
+    """Null metrics, and every criterion (recorded or declared) judged against the block's metrics."""
     fails: list[str] = []
     unsure: list[str] = []
     metrics = evidence.get("metrics") or {}
@@ -293,11 +311,9 @@ def _criteria_findings(
         if metrics[name].get("value") is None:
             why = metrics[name].get("reason") or "no reason recorded"
             unsure.append(f"metric {name} could not be computed: {why}")
-    exprs = [c.get("expr") for c in evidence.get("criteria") or [] if c.get("expr")]
-    exprs += [e for e in declared_criteria(journal, evidence) if e not in exprs]
-    if not exprs:
+    evaluated = _judged_criteria(journal, evidence, in_progress)
+    if not evaluated:
         unsure.append("no criteria declared in the experiment: nothing to prove")
-    evaluated = evaluate_criteria([str(e) for e in exprs], metrics)
     for c in evaluated:
         if c.get("passed") is None:
             unsure.append(
@@ -356,7 +372,7 @@ def _evidence_findings(
         )
     fails: list[str] = []
     unsure = [f"evidence computation failed: {evidence['error']}"] if evidence.get("error") else []
-    more_fails, more_unsure, evaluated = _criteria_findings(journal, evidence)
+    more_fails, more_unsure, evaluated = _criteria_findings(journal, evidence, in_progress)
     fails += more_fails
     unsure += more_unsure
     if not in_progress:
@@ -391,6 +407,17 @@ def verdict(journal: Mapping[str, Any], *, evidence: Mapping[str, Any] | None = 
     return Verdict(
         "pass", (f"completed, steady state held before/during/after, all {n} criteria met",), tuple(evaluated)
     )
+
+
+def recorded_verdict(journal: Mapping[str, Any]) -> Verdict | None:
+    """The verdict the evidence control recorded in the journal's block (outcome, reasons, and the
+    criteria as the builder judged them): what the report reads instead of judging again. None when
+    there is none to read (no block, another version, no valid outcome): judge with `verdict()`."""
+    block = find_evidence(journal)
+    if not block or block.get("version") != EVIDENCE_VERSION or block.get("verdict") not in get_args(Outcome):
+        return None
+    reasons = tuple(str(r) for r in block.get("verdict_reasons") or [])
+    return Verdict(block["verdict"], reasons, tuple(block.get("criteria") or []))
 
 
 # ---------------------------------------------------------------------------------------------- command

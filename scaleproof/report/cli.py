@@ -61,6 +61,29 @@ def load_all(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Journal
     return loaded
 
 
+def _write_plots(r: Any, out: Path, written: list[Path]) -> dict[str, str]:
+    """The run's plots (and Prometheus' own graph page, taken during the run) as PNGs in `out`:
+    plot name -> file name; each file written is appended to `written`."""
+    from scaleproof.report.figures import figures_for
+    from scaleproof.report.plots import save_figure
+    from scaleproof.report.promview import screenshot_png
+
+    plots: dict[str, str] = {}
+    if r.evidence is None:
+        return plots
+    for name, fig in figures_for(r.kind, r.evidence).items():
+        png = f"{r.kind}-{r.label}-{name}.png"
+        written.append(save_figure(fig, out / png))
+        plots[name] = png
+    shot = screenshot_png(r.evidence)
+    if shot is not None:
+        png = f"{r.kind}-{r.label}-prometheus-ui.png"
+        (out / png).write_bytes(shot)
+        written.append(out / png)
+        plots["prometheus-ui"] = png
+    return plots
+
+
 def generate(
     journals: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str] = DEFAULT_OUT,
@@ -69,10 +92,14 @@ def generate(
 ) -> GenerateResult:
     """Write the evidence Markdown, plots and index for `journals` into `out_dir` (pod-kill beside
     the cluster's floor when `floor` names the floor's journals)."""
-    from scaleproof.report.figures import figures_for
-    from scaleproof.report.markdown import collect_figures, make_runs, render_index, render_kind
-    from scaleproof.report.plots import save_figure
-    from scaleproof.report.promview import screenshot_png
+    from scaleproof.report.markdown import (
+        collect_figures,
+        make_runs,
+        render_index,
+        render_kind,
+        summarise,
+        summary_of_document,
+    )
 
     runs = make_runs(load_all(journals))
     base_runs = make_runs(load_all([baseline])) if baseline is not None else []
@@ -86,21 +113,7 @@ def generate(
             old.unlink()
             removed.append(old)
     written: list[Path] = []
-    with_plots = []
-    for r in runs:
-        plots: dict[str, str] = {}
-        if r.evidence is not None:
-            for name, fig in figures_for(r.kind, r.evidence).items():
-                png = f"{r.kind}-{r.label}-{name}.png"
-                written.append(save_figure(fig, out / png))
-                plots[name] = png
-            shot = screenshot_png(r.evidence)  # Prometheus' own graph page, taken during the run
-            if shot is not None:
-                png = f"{r.kind}-{r.label}-prometheus-ui.png"
-                (out / png).write_bytes(shot)
-                written.append(out / png)
-                plots["prometheus-ui"] = png
-        with_plots.append(replace(r, plots=plots))
+    with_plots = [replace(r, plots=_write_plots(r, out, written)) for r in runs]
     figures = collect_figures(with_plots, base_runs, floor_runs)
     base_src = display_path(baseline) if baseline is not None else None
     for kind in kinds:
@@ -108,9 +121,15 @@ def generate(
         text = render_kind(kind, with_plots, figures, base_runs, base_src, floor_runs)
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    docs = {p.name: p.read_text(encoding="utf-8") for p in sorted(out.glob("*.md")) if p.name != "README.md"}
+    # the kinds written now are summarised from their runs; other documents in the directory (from an
+    # earlier invocation) by the summary line each carries
+    summaries = [summarise(kind, with_plots) for kind in kinds]
+    for p in sorted(out.glob("*.md")):
+        if p.name != "README.md" and p.stem not in kinds:
+            other = summary_of_document(p.read_text(encoding="utf-8"))
+            summaries += [other] if other is not None else []
     index = out / "README.md"
-    index.write_text(render_index(docs), encoding="utf-8")
+    index.write_text(render_index(summaries), encoding="utf-8")
     written.append(index)
     return GenerateResult(
         tuple(written),

@@ -5,9 +5,9 @@ Design (documented in docs/adr/README.md): figures are quoted with a stable mark
     <!-- fig:pod-kill.aggregate.mttr_p95_s.p95 -->4.2 s
 
 the marker names the figure, the token right after it (up to a space, `|` or `<`) is its value, written
-exactly as `scaleproof.report.markdown.format_number` writes it. The generated evidence files use the
+exactly as `scaleproof.report.text.format_number` writes it. The generated evidence files use the
 same markers, so an ADR can copy a cell from them. `recompute` rebuilds every figure from journals with
-the same code the report uses (`markdown.collect_figures`), so there is a single computation.
+the same code the report uses (`numbers.collect_figures`), so there is a single computation.
 
 Keys: `<kind>.runs`, `<kind>.<run>.verdict`, `<kind>.<run>.<metric>`,
 `<kind>.<run>.criterion.<metric>.passed`, `<kind>.aggregate.<metric>.{n,mean,p95,min,max}`,
@@ -31,7 +31,8 @@ import click
 
 from scaleproof.journal import JournalError
 from scaleproof.report.cli import load_all
-from scaleproof.report.markdown import FIG_RE, collect_figures, make_runs
+from scaleproof.report.numbers import FIG_RE, collect_figures, texts
+from scaleproof.report.runs import make_runs
 
 __all__ = ["Mismatch", "check", "check_files", "figures_in_markdown", "main", "recompute"]
 
@@ -71,7 +72,7 @@ def recompute(
     runs = make_runs(load_all(journals))
     base = make_runs(load_all([baseline])) if baseline is not None else []
     flo = make_runs(load_all([floor])) if floor is not None else []
-    return collect_figures(runs, base, flo)
+    return texts(collect_figures(runs, base, flo))
 
 
 def check(md_text: str, expected: dict[str, str], source: str = "<markdown>") -> list[Mismatch]:

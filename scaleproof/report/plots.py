@@ -78,6 +78,15 @@ def _kill_times(evidence: Mapping[str, Any]) -> list[tuple[float, str]]:
     return out
 
 
+def _replicas_target(evidence: Mapping[str, Any]) -> float:
+    """The threshold of a `*replicas >= N` criterion (the last one), else 3."""
+    target = 3.0
+    for c in evidence.get("criteria") or []:
+        if "replicas" in str(c.get("metric")) and c.get("op") in (">=", ">") and c.get("threshold"):
+            target = float(c["threshold"])
+    return target
+
+
 def hpa_scale_figure(evidence: Mapping[str, Any], target: float | None = None) -> Figure | None:
     """Desired vs Ready replicas over time (step plot), load start and each HPA decision marked.
 
@@ -92,10 +101,7 @@ def hpa_scale_figure(evidence: Mapping[str, Any], target: float | None = None) -
     load = (evidence.get("load") or {}).get("per_second") or []
     t0 = float(phases[0]["start"] if phases else load[0]["t"] if load else samples[0]["t"])
     if target is None:
-        target = 3.0
-        for c in evidence.get("criteria") or []:
-            if "replicas" in str(c.get("metric")) and c.get("op") in (">=", ">") and c.get("threshold"):
-                target = float(c["threshold"])
+        target = _replicas_target(evidence)
     xs = [float(s["t"]) - t0 for s in samples]
     with rc_context(RC):
         fig = _new_figure(8.0, 4.2)

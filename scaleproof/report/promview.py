@@ -182,12 +182,88 @@ def screenshot_png(evidence: Mapping[str, Any]) -> bytes | None:
     return base64.b64decode(data) if data else None
 
 
+def _pods_axis(ax: Any, series: Any, target: float, t0: float) -> float:
+    """Pod counts per view, stepped, with the target line; returns the axis' top."""
+    from scaleproof.report.plots import PALETTE
+
+    cad, up, watch = series
+    for pts, colour, ls, label in (
+        (cad, PALETTE[0], "-", "running pods (cAdvisor)"),
+        (up, PALETTE[1], "--", "targets up (pods job)"),
+        (watch, "#999999", ":", "Ready pods (watch, for reference)"),
+    ):
+        if pts:
+            ax.step(
+                [t - t0 for t, _ in pts],
+                [v for _, v in pts],
+                where="post",
+                color=colour,
+                ls=ls,
+                lw=2,
+                label=label,
+            )
+    ax.axhline(target, color=PALETTE[3], lw=1, ls=":", label=f"target = {target:g} pods")
+    top = max([target] + [v for _, v in cad + up + watch]) + 1
+    ax.set_ylim(0, top)
+    ax.set_yticks(range(0, int(top) + 1))
+    ax.set_ylabel("pods")
+    return top
+
+
+def _cpu_axis(ax_cpu: Any, cpu: Mapping[str, Any], target_cores: float | None, t0: float) -> None:
+    """CPU per pod (one line per pod) against the HPA's target."""
+    from scaleproof.report.plots import PALETTE
+
+    for s in cpu.get("series") or []:
+        pts = [(float(t), float(v)) for t, v in s.get("values") or [] if not math.isnan(float(v))]
+        ax_cpu.plot(
+            [t - t0 for t, _ in pts],
+            [v for _, v in pts],
+            lw=1.2,
+            label=str((s.get("labels") or {}).get("pod", "?")),
+        )
+    if target_cores is not None:
+        ax_cpu.axhline(
+            target_cores,
+            color=PALETTE[3],
+            lw=1.5,
+            ls="--",
+            label=f"HPA target {target_cores:g} cores/pod",
+        )
+    ax_cpu.set_ylabel("CPU per pod (cores)")
+    ax_cpu.set_ylim(bottom=0)
+    ax_cpu.set_xlabel("time since load start (s)")
+
+
+def _marks(axes: Any, evidence: Mapping[str, Any], decisions: list[Any], t0: float, top: float) -> None:
+    """Load start, HPA decisions and kills on both axes; the decisions named on the pods axis."""
+    from scaleproof.report.plots import PALETTE
+
+    ax, ax_cpu = axes
+    for a in (ax, ax_cpu):
+        a.axvline(0.0, color="black", lw=1)
+        for d in decisions:
+            a.axvline(float(d["t"]) - t0, color=PALETTE[1], lw=1, ls="-.")
+        for t, _victim in _kill_times(evidence):
+            a.axvline(t - t0, color="black", lw=0.8, ls="--")
+    for d in decisions:
+        ax.text(
+            float(d["t"]) - t0,
+            top - 0.15,
+            f" HPA {d.get('from')}→{d.get('to')}",
+            va="top",
+            fontsize=8,
+            color="#7a5200",
+        )
+    ax.text(0.0, top - 0.6, " load start", va="top", fontsize=8)
+
+
 def prometheus_figure(evidence: Mapping[str, Any]) -> Figure | None:
     """Prometheus' pod counts (cAdvisor, up) over the run with the watch's Ready count for reference,
     and CPU per pod against the HPA target; load start, HPA decisions and kills marked."""
     from matplotlib import rc_context
 
-    from scaleproof.report.plots import PALETTE, RC, _new_figure
+    from scaleproof.report.plots import RC, _new_figure
 
     cad, up = _pod_series(evidence, "cadvisor"), _pod_series(evidence, "up")
     if not cad and not up:
@@ -197,67 +273,13 @@ def prometheus_figure(evidence: Mapping[str, Any]) -> Figure | None:
     if t0 is None:
         t0 = (cad or up)[0][0]
     cpu = (_prom(evidence).get("queries") or {}).get("cpu_per_pod_cores") or {}
-    target_cores = cpu_target_cores(evidence)
-    target = _target(evidence)
     decisions = ((evidence.get("timelines") or {}).get("scale") or {}).get("decisions") or []
     with rc_context(RC):
         fig = _new_figure(8.0, 6.0)
         ax, ax_cpu = fig.subplots(2, 1, sharex=True)
-        for pts, colour, ls, label in (
-            (cad, PALETTE[0], "-", "running pods (cAdvisor)"),
-            (up, PALETTE[1], "--", "targets up (pods job)"),
-            (watch, "#999999", ":", "Ready pods (watch, for reference)"),
-        ):
-            if pts:
-                ax.step(
-                    [t - t0 for t, _ in pts],
-                    [v for _, v in pts],
-                    where="post",
-                    color=colour,
-                    ls=ls,
-                    lw=2,
-                    label=label,
-                )
-        ax.axhline(target, color=PALETTE[3], lw=1, ls=":", label=f"target = {target:g} pods")
-        top = max([target] + [v for _, v in cad + up + watch]) + 1
-        ax.set_ylim(0, top)
-        ax.set_yticks(range(0, int(top) + 1))
-        ax.set_ylabel("pods")
-        for s in cpu.get("series") or []:
-            pts = [(float(t), float(v)) for t, v in s.get("values") or [] if not math.isnan(float(v))]
-            ax_cpu.plot(
-                [t - t0 for t, _ in pts],
-                [v for _, v in pts],
-                lw=1.2,
-                label=str((s.get("labels") or {}).get("pod", "?")),
-            )
-        if target_cores is not None:
-            ax_cpu.axhline(
-                target_cores,
-                color=PALETTE[3],
-                lw=1.5,
-                ls="--",
-                label=f"HPA target {target_cores:g} cores/pod",
-            )
-        ax_cpu.set_ylabel("CPU per pod (cores)")
-        ax_cpu.set_ylim(bottom=0)
-        ax_cpu.set_xlabel("time since load start (s)")
-        for a in (ax, ax_cpu):
-            a.axvline(0.0, color="black", lw=1)
-            for d in decisions:
-                a.axvline(float(d["t"]) - t0, color=PALETTE[1], lw=1, ls="-.")
-            for t, _victim in _kill_times(evidence):
-                a.axvline(t - t0, color="black", lw=0.8, ls="--")
-        for d in decisions:
-            ax.text(
-                float(d["t"]) - t0,
-                top - 0.15,
-                f" HPA {d.get('from')}→{d.get('to')}",
-                va="top",
-                fontsize=8,
-                color="#7a5200",
-            )
-        ax.text(0.0, top - 0.6, " load start", va="top", fontsize=8)
+        top = _pods_axis(ax, (cad, up, watch), _target(evidence), t0)
+        _cpu_axis(ax_cpu, cpu, cpu_target_cores(evidence), t0)
+        _marks((ax, ax_cpu), evidence, decisions, t0, top)
         ax.legend(loc="lower right", fontsize=8)
         ax_cpu.legend(loc="upper right", fontsize=7, ncol=2)
         scrape = _prom(evidence).get("scrape_interval_s")

@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.cadence",
             "scaleproof.floor",
             "scaleproof.verdict",
+            "scaleproof.contract",  # the evidence block: one typed contract
             "scaleproof.journal",  # the journal's format: what the verdict and the report read
             "scaleproof.command",  # click plumbing (exit codes) for the verdict's and the report's CLIs
         ),
@@ -55,6 +56,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.procgroup",
             "scaleproof.usage",
             "scaleproof.targetfile",
+            "scaleproof.provenance",  # the experiment's hash, git revision, versions
+            "scaleproof.builders.*",  # pure builders per kind (they read rundir's phase names)
         ),
     ),
     ("2 Kubernetes access", ("scaleproof.kube",)),
@@ -66,6 +69,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "4 control, report, CLIs",
         (
             "scaleproof.evidence",
+            "scaleproof.prometheus_view",  # Prometheus' view of a run, collected by the control
             "scaleproof.report.*",
             "scaleproof.cli",
             "scaleproof.chaosrun",
@@ -73,6 +77,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.validate",
             "scaleproof.init_target",
             "scaleproof.bench",
+            "scaleproof.benchfigures",  # bench's figures, read from journals
+            "scaleproof.floorrun",  # the cluster's floor workload and its chaos run
             "scaleproof.cluster.*",
         ),
     ),

@@ -15,7 +15,10 @@ from scaleproof.report.markdown import (
     percentile,
     render_index,
     render_kind,
+    summarise,
+    summary_of_document,
 )
+from scaleproof.report.numbers import texts
 
 pytestmark = pytest.mark.unit
 
@@ -75,7 +78,7 @@ def test_aggregate_ignores_null_values_but_counts_runs() -> None:
 
 
 def test_baseline_deltas() -> None:
-    figs = collect_figures(runs(*PASSES), runs(*BASELINE))
+    figs = texts(collect_figures(runs(*PASSES), runs(*BASELINE)))
     cur, base = (3.036 + 3.036 + 3.041) / 3, (3.054 + 3.052) / 2
     assert figs["pod-kill.baseline.mttr_p95_s.mean"] == format_number(base) == "3.05"
     assert figs["pod-kill.baseline.mttr_p95_s.delta"] == format_number(cur - base) == "-0.0153"
@@ -137,39 +140,43 @@ def test_hpa_and_shards_sections() -> None:
     assert "| `1` | 7255665676822757 | 42 | 60 |" in shards
 
 
-def test_index_lists_kinds_from_their_summary_markers() -> None:
+def test_index_lists_kinds_from_their_runs() -> None:
     rs = runs(*PASSES, "pod-kill-deviated.json", "hpa-scale-pass.json")
-    figs = collect_figures(rs)
-    docs = {
-        "pod-kill.md": render_kind("pod-kill", rs, figs),
-        "hpa-scale.md": render_kind("hpa-scale", rs, figs),
-    }
-    index = render_index(docs)
+    index = render_index([summarise("pod-kill", rs), summarise("hpa-scale", rs)])
     assert "| [hpa-scale](hpa-scale.md) | 1 | 1 | 0 | 0 |" in index
     assert "| [pod-kill](pod-kill.md) | 4 | 3 | 1 | 0 |" in index
     assert index.index("hpa-scale") < index.index("[pod-kill]")
 
 
+def test_a_document_written_earlier_is_indexed_from_its_summary_line() -> None:
+    rs = runs(*PASSES, "pod-kill-deviated.json")
+    md = render_kind("pod-kill", rs, collect_figures(rs))
+    assert summary_of_document(md) == summarise("pod-kill", rs)
+    assert summary_of_document("# hand-written notes\n") is None
+
+
+def test_the_report_reads_the_recorded_verdict_and_judges_only_journals_without_one() -> None:
+    import copy
+
+    from scaleproof.journal import find_evidence
+
+    (recorded,) = runs(PASSES[0])
+    assert not recorded.judged_here
+    assert recorded.verdict.reasons == tuple(find_evidence(recorded.journal)["verdict_reasons"])  # type: ignore[index]
+    j = copy.deepcopy(load_journal(FIX / PASSES[0]))
+    block = find_evidence(j)
+    assert block is not None
+    block["verdict_reasons"] = ["as the control recorded it"]
+    (edited,) = make_runs([("edited.json", j)])
+    assert edited.verdict.reasons == ("as the control recorded it",), "read, not judged again"
+    del block["verdict"]
+    (old,) = make_runs([("old.json", j)])
+    # judged with `scaleproof verdict`'s rules, which hold a block without a verdict inconclusive
+    assert old.judged_here and old.verdict.outcome == "inconclusive"
+    assert "evidence block has no valid verdict (None)" in old.verdict.reasons
+    assert "judged by this report" in render_kind("pod-kill", [old], collect_figures([old]))
+
+
 def test_duplicate_run_ids_get_distinct_labels() -> None:
     rs = make_runs([("a.json", load_journal(FIX / PASSES[0])), ("b.json", load_journal(FIX / PASSES[0]))])
     assert sorted(r.label for r in rs) == ["20261201T223344Z-pod-kill-p1", "20261201T223344Z-pod-kill-p1-2"]
-
-
-def test_cost_section_says_what_measuring_took() -> None:
-    from scaleproof.report.markdown import _cost_section
-
-    lines = _cost_section(
-        {
-            "cores": 2,
-            "chaos_process": {"cpu_s": 30.0, "wall_s": 100.0, "machine_share": 0.15, "rss_peak_mib": 150.2},
-            "load_generator": {"cpu_s": 50.0, "wall_s": 50.0, "machine_share": 0.5, "rss_peak_mib": 80.0},
-            "events_bytes": 4000,
-            "events_lines": 40,
-            "kills": 4,
-            "events_bytes_per_kill": 1000,
-        }
-    )
-    text = "\n".join(lines)
-    assert "share of 2 cores" in text and "15.0 %" in text and "50.0 %" in text
-    assert "1000 bytes per kill over 4 kills" in text
-    assert _cost_section({}) == [], "journals from before the cost block show nothing"

@@ -123,3 +123,19 @@ def test_display_path_in_reports_and_as_named_in_evidence(tmp_path, monkeypatch)
     assert display_path(outside) == "run-1"
     assert display_path(outside, as_named=True) == outside.as_posix()
     assert display_path("../x/run-2") == display_path("../x/run-2", as_named=True) == "../x/run-2"
+
+
+def test_load_evidence_of_a_journal_and_of_a_run_dir(tmp_path: Path) -> None:
+    from scaleproof.journal import load_evidence
+
+    fix = Path(__file__).parents[1] / "fixtures" / "journals" / "pod-kill-pass-1.json"
+    block = load_evidence(fix)
+    assert block["name"] == "scaleproof" and block["metrics"]["kills"]["value"] > 0
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "evidence.json").write_text(json.dumps(block))
+    assert load_evidence(tmp_path / "run") == block
+    (tmp_path / "run" / "evidence.json").write_text("{}")
+    with pytest.raises(JournalError, match="not a scaleproof evidence block"):
+        load_evidence(tmp_path / "run")
+    with pytest.raises(JournalError, match="no scaleproof evidence block"):
+        load_evidence(Path(__file__).parents[1] / "fixtures" / "journals" / "pod-kill-no-evidence.json")

@@ -1,0 +1,197 @@
+"""The sections of each experiment kind's own timeline: the kills (pod-kill), the scale phases beside the
+controllers' cadence (hpa-scale), the shards (vector-shards), and pod-kill against the cluster's floor.
+
+A new kind adds its section function here and one entry in `TIMELINE_SECTIONS` (the key of its
+timeline in the evidence block, `contract.Timelines`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from scaleproof.report.numbers import Figures, fig
+from scaleproof.report.runs import RunDoc, newest_pod_kill
+from scaleproof.report.text import esc, format_number, table, ts
+
+__all__ = ["TIMELINE_SECTIONS", "floor_section", "timeline_sections"]
+
+
+def _kills_section(r: RunDoc, kills: Any, figures: Figures) -> list[str]:
+    """One row per recovery phase of each kill, then its MTTR."""
+    if not kills:
+        return []
+    rows = []
+    for i, kill in enumerate(kills, start=1):
+        phases = kill.get("phases") or []
+        t0 = float(phases[0]["start"]) if phases else 0.0
+        for ph in phases:
+            rows.append(
+                [
+                    str(i),
+                    f"`{esc(kill.get('victim'))}`",
+                    f"`{esc(kill.get('replacement'))}`",
+                    esc(ph.get("name")),
+                    ts(ph.get("start")),
+                    f"+{format_number(float(ph['start']) - t0)}",
+                    format_number(ph.get("duration_s")),
+                ]
+            )
+        recovered = "recovered" if kill.get("recovered") else "NOT recovered"
+        rows.append(
+            [str(i), "", "", f"**MTTR** ({recovered})", "", "", f"**{format_number(kill.get('mttr_s'))}**"]
+        )
+    header = ["kill", "victim", "replacement", "phase", "start (UTC)", "offset (s)", "duration (s)"]
+    intro = [
+        "### Timeline: recovery phases per kill",
+        "",
+        "Offsets are from the first phase start of the kill (seconds).",
+        "",
+    ]
+    return [*intro, *table(header, rows)]
+
+
+def _cadence_lines(r: RunDoc, scale: Mapping[str, Any], figures: Figures) -> list[str]:
+    """The controllers' cadence beside the scale phases, and how close the run came to its best case."""
+    c = scale.get("cadence") or {}
+    if not c:
+        return []
+    src = c.get("sources") or {}
+    k = f"{r.kind}.{r.label}"
+    lines = [
+        f"Metric phase ends at: {esc(scale.get('metric_source') or 'HPA status')}.",
+        "",
+        "Controller cadence:",
+        "",
+        f"- metrics-server resolution {format_number(c.get('metrics_resolution_s'))} s "
+        f"({esc(src.get('metrics_resolution_s', ''))}); measured between samples "
+        f"{format_number(c.get('metrics_resolution_measured_s'))} s, CPU window "
+        f"{format_number(c.get('metrics_window_s'))} s",
+        f"- HPA sync period {format_number(c.get('hpa_sync_period_s'))} s "
+        f"({esc(src.get('hpa_sync_period_s', ''))})",
+        f"- scale-up stabilisation {format_number(c.get('scale_up_stabilization_s'))} s"
+        + (
+            f" ({esc(src['scale_up_stabilization_s'])})"
+            if src.get("scale_up_stabilization_s")
+            else " (HPA spec)"
+        ),
+    ]
+    if f"{k}.time_to_scale_best_case_s" in figures:
+        lines.append(
+            f"- this run waited {fig(figures, f'{k}.time_to_scale_pipeline_wait_s')} s for a scrape and a "
+            f"sync; best case at this cadence {fig(figures, f'{k}.time_to_scale_best_case_s')} s, cadence "
+            f"bound {fig(figures, f'{k}.time_to_scale_cadence_bound_s')} s (best case + resolution + sync), "
+            f"measured {fig(figures, f'{k}.time_to_scale_s')} s"
+        )
+    return [*lines, ""]
+
+
+def _scale_section(r: RunDoc, scale: Mapping[str, Any], figures: Figures) -> list[str]:
+    """Scale phases, the cadence lines and the HPA decisions, offsets from the first phase."""
+    if not (scale.get("phases") or scale.get("decisions")):
+        return []
+    lines = ["### Timeline: scale phases", ""]
+    phases = scale.get("phases") or []
+    t0 = float(phases[0]["start"]) if phases else 0.0
+    lines += table(
+        ["phase", "start (UTC)", "offset (s)", "duration (s)"],
+        [
+            [
+                esc(p.get("name")),
+                ts(p.get("start")),
+                f"+{format_number(float(p['start']) - t0)}",
+                format_number(p.get("duration_s")),
+            ]
+            for p in phases
+        ],
+    )
+    lines += _cadence_lines(r, scale, figures)
+    if scale.get("decisions"):
+        lines += table(
+            ["HPA decision", "at (UTC)", "offset (s)"],
+            [
+                [f"{d.get('from')} → {d.get('to')}", ts(d.get("t")), f"+{format_number(float(d['t']) - t0)}"]
+                for d in scale["decisions"]
+            ],
+        )
+    return lines
+
+
+def _shards_section(r: RunDoc, shards: Any, figures: Figures) -> list[str]:
+    if not shards.get("per_shard"):
+        return []
+    rows = [
+        [
+            f"`{esc(s.get('shard'))}`",
+            esc(s.get("node")),
+            format_number(s.get("objects")),
+            format_number(s.get("queries")),
+        ]
+        for s in sorted(shards["per_shard"], key=lambda s: (str(s.get("node")), str(s.get("shard"))))
+    ]
+    title = f"### Shards of `{esc(shards.get('collection'))}`"
+    return [title, "", *table(["shard", "node", "documents", "queries"], rows)]
+
+
+def floor_section(runs: Sequence[RunDoc], floor: Sequence[RunDoc], figures: Figures) -> list[str]:
+    """App vs the cluster's floor, per phase (medians), with the app-attributable time and advice."""
+    from scaleproof.floor import ADVICE, MTTR_PHASES
+
+    f = "pod-kill.floor"
+    app, flo = newest_pod_kill(runs)[0], newest_pod_kill(floor)[0]
+    lines = [
+        "## Against the cluster's floor",
+        "",
+        f"The same pod-kill on the same cluster against a workload Ready as soon as it listens "
+        f"(`scaleproof bench floor`: agnhost netexec, k8s/floor/floor.yaml): {fig(figures, f + '.kills')} "
+        f"floor kills of the newest floor run `{flo.label}` (`{flo.source}`), beside the "
+        f"{fig(figures, f + '.app_kills')} kills of the newest app run `{app.label}` "
+        "(the app as it is now; the aggregate above keeps the older runs). "
+        "Per phase: medians over the recovered kills (they need not add up to the MTTR mean).",
+        "",
+    ]
+    rows = [
+        [esc(n)] + [fig(figures, f"{f}.phase.{n}.{c}") for c in ("app", "floor", "excess")]
+        for n in MTTR_PHASES
+        if f"{f}.phase.{n}.app" in figures
+    ]
+    rows += [
+        [f"**MTTR {stat}**", fig(figures, f"{f}.app_mttr_{stat}_s"), fig(figures, f"{f}.mttr_{stat}_s"), ""]
+        for stat in ("mean", "p95", "max")
+    ]
+    lines += table(["phase", "app (s)", "floor (s)", "app − floor (s)"], rows)
+    lines.append(
+        "- App-attributable time (app MTTR mean − floor MTTR mean): "
+        f"**{fig(figures, f + '.app_attributable_s')} s**"
+        f" (p95: {fig(figures, f + '.app_attributable_p95_s')} s)."
+    )
+    dominant = figures.get(f"{f}.dominant_phase")
+    if isinstance(dominant, str):
+        lines.append(
+            f"- Carried by {fig(figures, f + '.dominant_phase')} "
+            f"(+{fig(figures, f + '.dominant_excess_s')} s over the floor): {ADVICE[dominant]}."
+        )
+    else:
+        lines.append("- No phase of the app exceeds the floor's.")
+    lines.append("")
+    return lines
+
+
+Section = Callable[[RunDoc, Any, Figures], list[str]]
+
+#: timeline key in the evidence block -> its section, in reading order
+TIMELINE_SECTIONS: dict[str, Section] = {
+    "kills": _kills_section,  # pod-kill
+    "scale": _scale_section,  # hpa-scale
+    "shards": _shards_section,  # vector-shards
+}
+
+
+def timeline_sections(r: RunDoc, figures: Figures) -> list[str]:
+    """The sections of the timelines the run's evidence block holds."""
+    timelines: Mapping[str, Any] = (r.evidence or {}).get("timelines") or {}
+    return [
+        line
+        for key, section in TIMELINE_SECTIONS.items()
+        for line in section(r, timelines.get(key) or {}, figures)
+    ]
