@@ -27,6 +27,7 @@ import click
 
 from scaleproof.benchfigures import (
     KINDS,
+    PEER_LOSS_NAMES,
     collect,
     files,
     floor_comparison,
@@ -34,6 +35,7 @@ from scaleproof.benchfigures import (
     pod_kill_figures,
     run_times,
     scale_figures,
+    store_peer_loss_figures,
     vector_shards_figures,
 )
 from scaleproof.command import ExitCodeCommand, call
@@ -182,6 +184,23 @@ def _print_shards(fig: dict[str, Any]) -> None:
     print("  minimum over runs: " + ", ".join(f"{k} {v}" for k, v in fig["min"].items()))
 
 
+def _print_peer_loss(fig: dict[str, Any]) -> None:
+    print(f"store-peer-loss: {len(fig['runs'])} run(s)")
+    for r in fig["runs"]:
+        print(
+            f"  {r['run_id']}: verdict {r['verdict']}, replication {r['replication_factor']}, "
+            f"failed app/store {r['failed_queries_app']}/{r['failed_queries_store']}, partial app/store "
+            f"{r['partial_queries_app']}/{r['partial_queries_store']}, unavailable app/store "
+            f"{r['unavailable_s_app']}/{r['unavailable_s_store']} s, recovery {r['recovery_s']} s, "
+            f"documents lost {r['documents_lost']}"
+        )
+    print("  side by side (worst run per replication factor):")
+    names = ["runs", *PEER_LOSS_NAMES]
+    print("    " + "factor".ljust(8) + "".join(n.ljust(22) for n in names))
+    for f, row in fig["by_factor"].items():
+        print("    " + str(f).ljust(8) + "".join(str(row[n]).ljust(22) for n in names))
+
+
 # ------------------------------------------------------------------------------------------------- main
 def _default_paths(root: str) -> list[str]:
     return sorted(str(d) for d in Path(root).glob("*") if d.is_dir())
@@ -264,13 +283,16 @@ def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -
         "pod-kill": pod_kill_figures,
         "hpa-scale": hpa_scale_figures,
         "vector-shards": vector_shards_figures,
+        "store-peer-loss": store_peer_loss_figures,
     }[kind](evidence)
     fig["run_time"] = run_times(paths, kind)
     cmp = floor_comparison(evidence, collect([floor], "pod-kill")) if floor else None
     if as_json:
         print(json.dumps(fig | ({"floor": cmp} if cmp else {}), indent=2, default=str))
         return 0
-    {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}[kind](fig)
+    printers = {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}
+    printers["store-peer-loss"] = _print_peer_loss
+    printers[kind](fig)
     _print_run_times(kind, fig["run_time"])
     if cmp is not None:
         _print_floor(cmp)
@@ -340,6 +362,11 @@ for _kind, _summary in (
     ("pod-kill", "MTTR over every kill, phase medians, failed requests per kill (and the app vs the floor)."),
     ("hpa-scale", "Time-to-scale phases per run beside the controllers' cadence."),
     ("vector-shards", "Shards, nodes holding data, documents and shards queried per run."),
+    (
+        "store-peer-loss",
+        "Failed/partial queries, unavailable window, recovery and documents lost per run, side by side "
+        "per replication factor (read back from the store).",
+    ),
 ):
     bench_command.add_command(_figures_command(_kind, _summary))
 

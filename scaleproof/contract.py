@@ -90,6 +90,7 @@ class Timelines(TypedDict, total=False):
     mttr: dict[str, Any]  # podtimeline.mttr_summary
     scale: dict[str, Any]  # scaletimeline.ScaleTimeline, with `cadence` (scale_cadence)
     shards: ShardsTimeline
+    store_peer_loss: dict[str, Any]  # builders.store_peer_loss: per second, per path, kill, documents
 
 
 class Load(TypedDict):

@@ -32,7 +32,6 @@ __all__ = [
     "Outcome",
     "PathFigures",
     "PeerLossInputs",
-    "peer_loss_evidence",
     "QueryOutcome",
     "Second",
     "Window",
@@ -235,80 +234,3 @@ class PeerLossInputs(TypedDict, total=False):
     documents: Sequence[Mapping[str, Any]]  # peer-documents.jsonl (labels before / after)
     healthy: Mapping[str, object] | None  # peer-healthy.json (ts_healthy)
     replicas: Sequence[Mapping[str, Any]]  # peer-replicas.jsonl (the store's own account)
-
-
-class Figure(TypedDict):
-    value: float | int | None
-    unit: str
-    method: str
-
-
-def _fig(value: float | int | None, unit: str, method: str) -> Figure:
-    return {"value": value, "unit": unit, "method": method}
-
-
-def _not_serving(replicas: Sequence[Mapping[str, object]], fault: float) -> list[str]:
-    """The replicas the store itself reported not serving after the fault (its own account)."""
-    seen: set[str] = set()
-    for rec in replicas:
-        if float(str(rec.get("ts") or 0)) < fault:
-            continue
-        for r in rec.get("replicas") or []:  # type: ignore[attr-defined]
-            if r.get("state") not in ("Active", "READY") or r.get("node_status") not in (None, "HEALTHY"):
-                seen.add(f"shard {r.get('shard')} on {r.get('node')}: {r.get('state')}")
-    return sorted(seen)
-
-
-def peer_loss_evidence(inp: PeerLossInputs) -> tuple[dict[str, Figure], dict[str, object]]:
-    """The figures (criteria read them by name) and the timeline of a store-peer-loss run."""
-    kill = inp.get("kill") or {}
-    fault = kill.get("ts_accepted")
-    if fault is None:
-        return {"peers_killed": _fig(0, "peers", "no store peer was killed (peer-kill.json)")}, {}
-    f0 = float(str(fault))
-    outcomes = from_fault(inp.get("queries") or [], f0)
-    figs: dict[str, Figure] = {
-        "peers_killed": _fig(1, "peers", f"pod {kill.get('pod')} ({kill.get('chosen_by')})")
-    }
-    paths = {}
-    for via in ("app", "store"):
-        p = path_figures(outcomes, via)
-        paths[via] = p
-        how = f"queries of the fixed set through the {via} from the kill on, vs the same query at baseline"
-        figs[f"failed_queries_{via}"] = _fig(p.failed if p.sent else None, "queries", how)
-        figs[f"partial_queries_{via}"] = _fig(p.partial if p.sent else None, "queries", how + " (fewer ids)")
-        figs[f"unavailable_s_{via}"] = _fig(
-            (p.unavailable.seconds if p.unavailable else 0.0) if p.sent else None,
-            "s",
-            "first to last failed/partial query",
-        )
-    ready = kill.get("ts_ready")
-    healthy = (inp.get("healthy") or {}).get("ts_healthy")
-    rec = recovery_s(
-        float(str(ready)) - f0 if ready is not None else None,
-        float(str(healthy)) - f0 if healthy is not None else None,
-    )
-    figs["recovery_s"] = _fig(
-        rec, "s", "kill to peer Ready and every replica healthy in the store's own account"
-    )
-    docs = {str(d.get("label")): d for d in inp.get("documents") or []}
-    lost = documents_lost(docs["before"], docs["after"]).lost if {"before", "after"} <= set(docs) else None
-    figs["documents_lost"] = _fig(
-        lost, "documents", "ids before the kill vs after recovery (count and sha256)"
-    )
-    rep = inp.get("replication") or {}
-    figs["replication_factor"] = _fig(
-        int(str(rep["factor"])) if "factor" in rep else None, "replicas", str(rep.get("source") or "not read")
-    )
-    timeline: dict[str, object] = {
-        "per_second": [s.__dict__ for s in per_second(outcomes)],
-        "paths": {
-            v: p.__dict__ | {"unavailable": p.unavailable.__dict__ if p.unavailable else None}
-            for v, p in paths.items()
-        },
-        "kill": dict(kill),
-        "replication": dict(rep),
-        "documents": docs,
-        "store_reported_not_serving": _not_serving(inp.get("replicas") or [], f0),
-    }
-    return figs, timeline

@@ -11,7 +11,7 @@ A new kind adds one module here with a `BUILDER` (see `pod_kill.py`) and one lin
 from __future__ import annotations
 
 from scaleproof import criteria
-from scaleproof.builders import hpa_scale, pod_kill, vector_shards
+from scaleproof.builders import hpa_scale, pod_kill, store_peer_loss, vector_shards
 from scaleproof.builders.common import (
     Builder,
     Recording,
@@ -35,7 +35,7 @@ __all__ = [
 
 #: kind -> its builder; the order is the order figures are computed for a run without a kind
 BUILDERS: dict[str, Builder] = {
-    b.kind: b for b in (pod_kill.BUILDER, hpa_scale.BUILDER, vector_shards.BUILDER)
+    b.kind: b for b in (pod_kill.BUILDER, hpa_scale.BUILDER, vector_shards.BUILDER, store_peer_loss.BUILDER)
 }
 
 

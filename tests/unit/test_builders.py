@@ -58,7 +58,7 @@ def test_vector_shards_without_a_snapshot_says_so() -> None:
 
 
 def test_every_kind_has_its_builder() -> None:
-    assert set(BUILDERS) == {"pod-kill", "hpa-scale", "vector-shards"}
+    assert set(BUILDERS) == {"pod-kill", "hpa-scale", "vector-shards", "store-peer-loss"}
     assert all(b.kind == k for k, b in BUILDERS.items())
 
 

@@ -14,13 +14,11 @@ import pytest
 from probes.stores._qdrant_readings import error_line, replication_of
 from scaleproof.errors import ScaleproofError
 from scaleproof.peerloss import (
-    PeerLossInputs,
     QueryOutcome,
     check_replication,
     classify,
     documents_lost,
     path_figures,
-    peer_loss_evidence,
     per_second,
     recovery_s,
     tally_of,
@@ -150,56 +148,3 @@ def test_replication_above_peer_count_is_one_clear_line() -> None:
 def test_error_line_without_a_json_body() -> None:
     assert error_line("upstream connect error\nmore", 503) == "HTTP 503: upstream connect error"
     assert error_line(b"", None) == "no body"
-
-
-CRITERIA = [
-    "peers_killed >= 1",
-    "failed_queries_app <= 0",
-    "failed_queries_store <= 0",
-    "partial_queries_app <= 0",
-    "partial_queries_store <= 0",
-    "documents_lost <= 0",
-]
-
-
-def _inputs(run: str, lost: int = 0) -> PeerLossInputs:
-    """The recorded queries as the load would have written them (wall clock = 1000 s + t), the app
-    path answering like the store (the recordings have no app), the kill at 1000 s."""
-    lines: list[dict[str, Any]] = []
-    for o in replay(run, "default") + replay(run, "default", "recovery"):
-        for via in ("app", "store"):
-            lines.append({**{k: v for k, v in o.items() if k != "t"}, "ts": 1000.0 + o["t"], "via": via})
-    meta = _load(REC / run / "run-meta.json")
-    info = _load(REC / run / "before" / "collection-info-peer0.json")
-    return {
-        "queries": lines,
-        "kill": {"ts_accepted": 1000.0, "ts_ready": 1000.0 + meta["t_restart"], "pod": "qdrant-1"},
-        "replication": replication_of(info, "Docs"),
-        "documents": [
-            {"label": "before", **tally_of(range(1, 101), "t")},
-            {"label": "after", **tally_of(range(1 + lost, 101), "t")},
-        ],
-        "healthy": {"ts_healthy": 1000.0 + meta["t_all_active_poll"]},
-        "replicas": [],
-    }
-
-
-def test_evidence_rf2_passes_the_claim_rf1_fails_it_on_failed_queries() -> None:
-    from scaleproof import criteria
-
-    figs2, tl2 = peer_loss_evidence(_inputs("rf2"))
-    assert all(r["passed"] for r in criteria.evaluate(CRITERIA, figs2))
-    assert figs2["replication_factor"]["value"] == 2 and figs2["recovery_s"]["value"] == 31.395
-    figs1, tl1 = peer_loss_evidence(_inputs("rf1"))
-    failed = [r for r in criteria.evaluate(CRITERIA, figs1) if r["passed"] is False]
-    assert [r["metric"] for r in failed] == ["failed_queries_app", "failed_queries_store"]
-    assert figs1["failed_queries_store"]["value"] == 620 and figs1["partial_queries_store"]["value"] == 0
-    assert figs1["unavailable_s_store"]["value"] > 30 and figs1["replication_factor"]["value"] == 1
-    assert tl1["paths"]["store"]["first_error"].endswith("1 of 1 read operations failed")  # type: ignore[index]
-    assert figs1["documents_lost"]["value"] == 0
-    assert peer_loss_evidence(_inputs("rf2", lost=3))[0]["documents_lost"]["value"] == 3
-
-
-def test_evidence_without_a_kill_says_so() -> None:
-    figs, timeline = peer_loss_evidence({"queries": [], "kill": {}})
-    assert figs["peers_killed"]["value"] == 0 and timeline == {}
