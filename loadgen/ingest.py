@@ -70,6 +70,8 @@ class IngestResult(TypedDict):
     batch_s_min: float
     batch_s_mean: float
     batch_s_max: float
+    batch_s_p50: float  # the write cost per batch (e.g. replication 1 vs 2, same ingest)
+    batch_s_p95: float
 
 
 def _is_cluster_internal(host: str) -> bool:
@@ -208,7 +210,12 @@ def ingest(
         attempts += tries
         if progress is not None:
             progress(start + len(batch), total)
-    duration = clock() - t0
+    return _result(total, ingested, batches, attempts, clock() - t0, batch_times)
+
+
+def _result(
+    total: int, ingested: int, batches: int, attempts: int, duration: float, batch_times: Sequence[float]
+) -> IngestResult:
     return {
         "documents": total,
         "ingested": ingested,
@@ -220,7 +227,20 @@ def ingest(
         "batch_s_min": round(min(batch_times), 4) if batch_times else 0.0,
         "batch_s_mean": round(sum(batch_times) / len(batch_times), 4) if batch_times else 0.0,
         "batch_s_max": round(max(batch_times), 4) if batch_times else 0.0,
+        "batch_s_p50": _quantile(batch_times, 0.5),
+        "batch_s_p95": _quantile(batch_times, 0.95),
     }
+
+
+def _quantile(xs: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default); 0.0 for no batch."""
+    s = sorted(xs)
+    if not s:
+        return 0.0
+    k = (len(s) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return round(s[lo] + (s[hi] - s[lo]) * (k - lo), 4)
 
 
 def corpus_of_size(n: int, seed: int = 0) -> list[Document]:

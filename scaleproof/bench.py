@@ -30,6 +30,7 @@ import click
 from scaleproof import benchnodes
 from scaleproof.benchfigures import (
     KINDS,
+    PEER_LOSS_NAMES,
     collect,
     files,
     floor_comparison,
@@ -37,6 +38,7 @@ from scaleproof.benchfigures import (
     pod_kill_figures,
     run_times,
     scale_figures,
+    store_peer_loss_figures,
     vector_shards_figures,
 )
 from scaleproof.command import ExitCodeCommand, call
@@ -185,6 +187,23 @@ def _print_shards(fig: dict[str, Any]) -> None:
     print("  minimum over runs: " + ", ".join(f"{k} {v}" for k, v in fig["min"].items()))
 
 
+def _print_peer_loss(fig: dict[str, Any]) -> None:
+    print(f"store-peer-loss: {len(fig['runs'])} run(s)")
+    for r in fig["runs"]:
+        print(
+            f"  {r['run_id']}: verdict {r['verdict']}, replication {r['replication_factor']}, "
+            f"failed app/store {r['failed_queries_app']}/{r['failed_queries_store']}, partial app/store "
+            f"{r['partial_queries_app']}/{r['partial_queries_store']}, unavailable app/store "
+            f"{r['unavailable_s_app']}/{r['unavailable_s_store']} s, recovery {r['recovery_s']} s, "
+            f"documents lost {r['documents_lost']}"
+        )
+    print("  side by side (worst run per replication factor):")
+    names = ["runs", *PEER_LOSS_NAMES]
+    print("    " + "factor".ljust(8) + "".join(n.ljust(22) for n in names))
+    for f, row in fig["by_factor"].items():
+        print("    " + str(f).ljust(8) + "".join(str(row[n]).ljust(22) for n in names))
+
+
 # ------------------------------------------------------------------------------------------------- main
 def _default_paths(root: str) -> list[str]:
     return sorted(str(d) for d in Path(root).glob("*") if d.is_dir())
@@ -269,6 +288,7 @@ def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -
         "vector-shards": vector_shards_figures,
         "node-loss": benchnodes.node_loss_figures,
         "node-drain": benchnodes.node_drain_figures,
+        "store-peer-loss": store_peer_loss_figures,
     }[kind](evidence)
     fig["run_time"] = run_times(paths, kind)
     cmp = floor_comparison(evidence, collect([floor], "pod-kill")) if floor else None
@@ -277,6 +297,7 @@ def _bench_kind(kind: str, paths: list[str], floor: str | None, as_json: bool) -
         return 0
     printers = {"pod-kill": _print_pod_kill, "hpa-scale": _print_hpa, "vector-shards": _print_shards}
     printers |= {"node-loss": benchnodes.print_node_loss, "node-drain": benchnodes.print_node_drain}
+    printers["store-peer-loss"] = _print_peer_loss
     printers[kind](fig)
     _print_run_times(kind, fig["run_time"])
     if cmp is not None:
@@ -349,6 +370,11 @@ for _kind, _summary in (
     ("vector-shards", "Shards, nodes holding data, documents and shards queried per run."),
     ("node-loss", "Node-loss phases per run and per tolerationSeconds, side by side; MTTR, failed requests."),
     ("node-drain", "Drains per run: duration, per-pod recovery, the budgets that held them."),
+    (
+        "store-peer-loss",
+        "Failed/partial queries, unavailable window, recovery and documents lost per run, side by side "
+        "per replication factor (read back from the store).",
+    ),
 ):
     bench_command.add_command(_figures_command(_kind, _summary))
 

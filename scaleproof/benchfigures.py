@@ -18,6 +18,7 @@ from scaleproof.phases import percentile
 
 __all__ = [
     "KINDS",
+    "PEER_LOSS_NAMES",
     "collect",
     "files",
     "floor_comparison",
@@ -25,10 +26,11 @@ __all__ = [
     "pod_kill_figures",
     "run_times",
     "scale_figures",
+    "store_peer_loss_figures",
     "vector_shards_figures",
 ]
 
-KINDS = ("pod-kill", "hpa-scale", "vector-shards")
+KINDS = ("pod-kill", "hpa-scale", "vector-shards", "store-peer-loss")
 
 
 def files(p: Path) -> list[Path]:
@@ -197,3 +199,36 @@ def vector_shards_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "runs": runs,
         "min": {n: min((float(v) for r in runs if (v := r[n]) is not None), default=None) for n in names},
     }
+
+
+PEER_LOSS_NAMES = (
+    "failed_queries_app",
+    "failed_queries_store",
+    "partial_queries_app",
+    "partial_queries_store",
+    "unavailable_s_app",
+    "unavailable_s_store",
+    "recovery_s",
+    "documents_lost",
+)
+
+
+def store_peer_loss_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per run: the replication factor read back from the store, failed/partial queries and the
+    unavailable window per path, recovery, documents lost; then side by side per factor (the worst
+    run of each factor: max of each figure), the replication decision's table."""
+    runs = []
+    for ev in evidence:
+        m = ev.get("metrics") or {}
+        runs.append(
+            {"run_id": ev.get("run_id"), "verdict": ev.get("verdict")}
+            | {"replication_factor": (m.get("replication_factor") or {}).get("value")}
+            | {n: (m.get(n) or {}).get("value") for n in PEER_LOSS_NAMES}
+        )
+    by_factor: dict[str, dict[str, Any]] = {}
+    for f in sorted({str(r["replication_factor"]) for r in runs}):
+        mine = [r for r in runs if str(r["replication_factor"]) == f]
+        by_factor[f] = {"runs": len(mine), "verdicts": dict(Counter(str(r["verdict"]) for r in mine))} | {
+            n: max((float(v) for r in mine if (v := r[n]) is not None), default=None) for n in PEER_LOSS_NAMES
+        }
+    return {"runs": runs, "by_factor": by_factor}

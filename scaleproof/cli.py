@@ -30,7 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 #: the experiments every installation ships (scaleproof/experiments links to the repo's experiments/)
-EXPERIMENT_FILES = ("hpa-scale.yaml", "pod-kill.yaml", "vector-shards.yaml")
+EXPERIMENT_FILES = ("hpa-scale.yaml", "pod-kill.yaml", "store-peer-loss.yaml", "vector-shards.yaml")
 
 
 class LazyGroup(click.Group):

@@ -94,6 +94,7 @@ class Timelines(TypedDict, total=False):
     shards: ShardsTimeline
     drain: dict[str, Any]  # nodetimeline.DrainFigures (node-drain)
     node_loss: dict[str, Any]  # nodetimeline.NodeLossFigures (node-loss)
+    store_peer_loss: dict[str, Any]  # builders.store_peer_loss: per second, per path, kill, documents
 
 
 class Load(TypedDict):

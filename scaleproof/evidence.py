@@ -365,7 +365,26 @@ def recording(
         load=[dict(r) for r in runner.per_second(str(run_dir / "load"))],
         shards=rundir.read_jsonl(shards) if shards.exists() else None,
         cadence=cadence(cfg),
+        peer_loss=_peer_loss_files(run_dir),
     )
+
+
+def _peer_loss_files(run_dir: Path) -> dict[str, Any] | None:
+    """A store-peer-loss run's files (`scaleproof.peerloss.PeerLossInputs`), None without them."""
+    if not (run_dir / "peer-kill.json").exists() and not (run_dir / "peer-queries.jsonl").exists():
+        return None
+
+    def jl(name: str) -> list[dict[str, Any]]:
+        return rundir.read_jsonl(run_dir / name) if (run_dir / name).exists() else []
+
+    return {
+        "queries": jl("peer-queries.jsonl"),
+        "kill": _read_json(run_dir / "peer-kill.json") or {},
+        "replication": _read_json(run_dir / "peer-replication.json"),
+        "documents": jl("peer-documents.jsonl"),
+        "healthy": _read_json(run_dir / "peer-healthy.json"),
+        "replicas": jl("peer-replicas.jsonl"),
+    }
 
 
 def _prometheus_block(

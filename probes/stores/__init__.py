@@ -14,7 +14,11 @@ needs once (the provider boundary) and returns an adapter that answers, for one 
 * the query burst: `burst_via` says whose searches move the store's counters (`"app"`: the app's
   `POST /search`; else the adapter's own `searches`, one callable per query);
 * `wait_formed`: block until a collection created now would be spread over every node (None when
-  the store needs no wait).
+  the store needs no wait);
+* for a peer loss: `vector_queries` (a fixed set of query vectors, the vectors of the collection's
+  first objects, and one nearest-neighbour query returning the result ids: Weaviate gRPC
+  `near_vector`, Qdrant `query_points`), `document_ids` (every id, for a count and checksum) and
+  `replication` (the collection's replication factor as the store reports it).
 
 `probes.vectorstore` writes the probes and the steady-state claim once against this interface;
 `actions.data` sends the burst and waits through it. Adding a store means adding one module here.
@@ -25,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypedDict
 
@@ -35,6 +39,8 @@ __all__ = [
     "DEFAULT_STORE",
     "ReplicaState",
     "ReplicaStates",
+    "Replication",
+    "VectorQueries",
     "Search",
     "ShardRow",
     "Snapshot",
@@ -84,6 +90,25 @@ class ReplicaStates(TypedDict):
     source: str
 
 
+class Replication(TypedDict):
+    """The collection's replication, read back from the store (not from our settings)."""
+
+    factor: int
+    write_consistency_factor: int | None  # Qdrant only (Weaviate: per request)
+    shards: int
+    source: str
+
+
+# (the fixed query vectors, one query: vector → result ids, the exceptions that count as a failed query,
+#  a reader of such an exception: its one-line text in the store's own words)
+VectorQueries = tuple[
+    list[list[float]],
+    Callable[[Sequence[float]], list[str]],
+    tuple[type[BaseException], ...],
+    Callable[[BaseException], str],
+]
+
+
 # (send one query number i → answered?, the exceptions that count as a failed query)
 Search = tuple[Callable[[int], bool], tuple[type[BaseException], ...]]
 
@@ -104,6 +129,14 @@ class StoreAdapter(Protocol):
     def wait_formed(self, deadline_s: float) -> int | None: ...
 
     def searches(self, collection: str, top_k: int) -> AbstractContextManager[Search]: ...
+
+    def vector_queries(
+        self, collection: str, n: int, top_k: int
+    ) -> AbstractContextManager[VectorQueries]: ...
+
+    def document_ids(self, collection: str, limit: int) -> list[str]: ...  # every id (at most `limit`)
+
+    def replication(self, collection: str) -> Replication: ...
 
     def close(self) -> None: ...
 

@@ -249,3 +249,37 @@ def fanout_search_counters(telemetries: Sequence[Mapping[str, Any]], collection:
                     key = str(rem.get("shard_id", sh.get("id")))
                     out[key] = out.get(key, 0.0) + float(n)
     return out
+
+
+def error_line(body: str | bytes | None, status: int | None = None) -> str:
+    """The store's own words for a failed request, one line: Qdrant's `status.error` (up to its first
+    line break: "Service internal error: 1 of 1 read operations failed:"), else the HTTP status."""
+    import json
+
+    text = body.decode(errors="replace") if isinstance(body, bytes) else (body or "")
+    try:
+        err = json.loads(text).get("status", {}).get("error")
+    except (ValueError, AttributeError):
+        err = None
+    head = f"HTTP {status}: " if status is not None else ""
+    if isinstance(err, str) and err.strip():
+        return head + err.strip().splitlines()[0].rstrip(":")
+    return head + (text.strip().splitlines()[0][:200] if text.strip() else "no body")
+
+
+def replication_of(info: Mapping[str, Any], collection: str) -> dict[str, Any]:
+    """`replication_factor` and `write_consistency_factor` from a `GET /collections/{c}` body (the
+    store's own account, read back, not our settings)."""
+    params = ((info.get("result") or info).get("config") or {}).get("params") or {}
+    if "replication_factor" not in params:
+        raise VectorStoreError(
+            f"Qdrant GET /collections/{collection} has no config.params.replication_factor: "
+            "is this a Qdrant server (1.x)?"
+        )
+    return {
+        "factor": int(params["replication_factor"]),
+        "write_consistency_factor": int(params.get("write_consistency_factor") or 1),
+        "shards": int(params.get("shard_number") or 1),
+        "source": f"Qdrant GET /collections/{collection} (config.params.replication_factor, "
+        "write_consistency_factor)",
+    }

@@ -38,10 +38,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlparse
 
-from probes.stores import ReplicaStates, Search, Snapshot
+from probes.stores import ReplicaStates, Replication, Search, Snapshot, VectorQueries
+from probes.stores import _qdrant_peerloss as _peerloss
 from probes.stores._qdrant_readings import (
     REMEDY,
     ClusterView,
@@ -347,8 +349,12 @@ class Qdrant:
         find: Callable[[], Peers],
         client_factory: ClientFactory,
         expected_peers: int | None = None,
+        query_url: str | None = None,
+        read_consistency: str = "",
     ) -> None:
         self._find = find
+        self._query_url = query_url
+        self.read_consistency = read_consistency
         self._factory = client_factory
         self._peers: Peers | None = None
         self._clients: dict[str, Any] = {}
@@ -441,6 +447,25 @@ class Qdrant:
         raise VectorStoreError("Qdrant counts the app's searches: send the burst through the app (via: app)")
         yield  # pragma: no cover - a generator for contextmanager
 
+    # ------------------------------------------------------------------------------ peer loss
+    @property
+    def query_url(self) -> str:
+        """Where the load's direct queries go: configuration `qdrant_query_url` (the Service, as the
+        app's client goes), else the first peer."""
+        return self._query_url or self.url
+
+    def vector_queries(self, collection: str, n: int, top_k: int) -> AbstractContextManager[VectorQueries]:
+        """See `probes.stores._qdrant_peerloss.vector_queries` (its own client: the load's thread)."""
+        return _peerloss.vector_queries(
+            self._factory(self.query_url), self.query_url, collection, n, top_k, self.read_consistency
+        )
+
+    def document_ids(self, collection: str, limit: int) -> list[str]:
+        return _peerloss.document_ids(self.make(self.query_url), collection, limit)
+
+    def replication(self, collection: str) -> Replication:
+        return _peerloss.replication(self.make(self.url), self.url, collection)
+
 
 def _api_key(secrets: Mapping[str, Any] | None) -> str | None:
     """The provider's `qdrant_api_key` secret, else the run's `vectorstore.api_key` (credentials)."""
@@ -464,8 +489,11 @@ def open_store(
         if expected_peers is not None
         else (int(raw) if raw not in (None, "", 0, "0") else None)
     )
+    query_url = configuration.get("qdrant_query_url")
     return Qdrant(
         lambda: find_peers(urls, configuration, timeout_s),
         client_factory or new_client_factory(_api_key(secrets), timeout_s),
         expected,
+        check_qdrant_url(str(query_url)) if query_url else None,
+        str(configuration.get("store_read_consistency") or ""),
     )

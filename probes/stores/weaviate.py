@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from probes.stores import ReplicaStates, Search, ShardRow, Snapshot
+from probes.stores import ReplicaStates, Replication, Search, ShardRow, Snapshot, VectorQueries
 from scaleproof import credentials
 from scaleproof.errors import ScaleproofError, VectorStoreError
 
@@ -153,6 +153,7 @@ class Weaviate:
     metrics_urls: list[str]
     prometheus_query: PromQuery
     metric: str = DEFAULT_COUNTER
+    read_consistency: str = ""  # the load's direct queries (configuration `store_read_consistency`)
     name: str = "weaviate"
     burst_via: str = "weaviate"
 
@@ -276,8 +277,95 @@ class Weaviate:
 
             yield one, (WeaviateBaseError,)
 
+    # ------------------------------------------------------------------------------ peer loss
+    @contextlib.contextmanager
+    def vector_queries(self, collection: str, n: int, top_k: int) -> Iterator[VectorQueries]:
+        """One client for the whole load: the vectors of the collection's first `n` objects (the
+        fixed query set) and `near_vector` over gRPC returning the result uuids, at the read
+        consistency `read_consistency` (ONE, QUORUM, ALL; empty: the client's default)."""
+        from weaviate.exceptions import WeaviateBaseError
+
+        with client(self.url, self.grpc_port, self.timeout_s) as c:
+            docs = _consistent(self._existing(c, collection), self.read_consistency)
+            try:
+                objs = docs.query.fetch_objects(limit=int(n), include_vector=True).objects
+            except WeaviateBaseError as exc:
+                raise VectorStoreError(f"cannot read {collection} vectors at {self.url}: {exc}") from exc
+            vectors = [_vector(o.vector) for o in objs if o.vector]
+            if not vectors:
+                raise VectorStoreError(f"collection {collection} has no objects at {self.url}: ingest first")
+
+            def one(vec: Sequence[float]) -> list[str]:
+                res = docs.query.near_vector(near_vector=list(vec), limit=int(top_k))
+                return [str(o.uuid) for o in res.objects]
+
+            yield vectors, one, (WeaviateBaseError,), _one_line
+
+    def document_ids(self, collection: str, limit: int) -> list[str]:
+        """Every object's uuid (the gRPC cursor, `collection.iterator()`), at most `limit`."""
+        from weaviate.exceptions import WeaviateBaseError
+
+        with client(self.url, self.grpc_port, self.timeout_s) as c:
+            docs = _consistent(self._existing(c, collection), "ALL")
+            ids: list[str] = []
+            try:
+                for o in docs.iterator(return_properties=[]):
+                    ids.append(str(o.uuid))
+                    if len(ids) > limit:
+                        raise VectorStoreError(
+                            f"{collection} holds more than {limit} objects: raise max_documents"
+                        )
+            except WeaviateBaseError as exc:
+                raise VectorStoreError(
+                    f"cannot list {collection} ids at {self.url}: {_one_line(exc)}"
+                ) from exc
+            return ids
+
+    def replication(self, collection: str) -> Replication:
+        """The collection's `replicationConfig.factor` and shard count, from its schema."""
+        with client(self.url, self.grpc_port, self.timeout_s) as c:
+            cfg = self._existing(c, collection).config.get()
+        return {
+            "factor": int(cfg.replication_config.factor),
+            "write_consistency_factor": None,
+            "shards": int(cfg.sharding_config.desired_count) if cfg.sharding_config else 1,
+            "source": f"Weaviate schema of {collection} (replicationConfig.factor, "
+            "shardingConfig.desiredCount)",
+        }
+
+    def _existing(self, c: WeaviateClient, collection: str) -> Any:
+        if not c.collections.exists(collection):
+            raise VectorStoreError(
+                f"unknown collection {collection!r} in Weaviate at {self.url}: set SCALEPROOF_COLLECTION "
+                "to one of " + ", ".join(sorted(c.collections.list_all())[:10])
+            )
+        return c.collections.use(collection)
+
     def close(self) -> None:
         pass  # a client per call: nothing held between calls
+
+
+def _consistent(docs: Any, level: str) -> Any:
+    from weaviate.classes.config import ConsistencyLevel
+
+    level = (level or "").strip().upper()
+    if not level:
+        return docs
+    if level not in ConsistencyLevel.__members__:
+        raise ScaleproofError(f"Weaviate read consistency must be ONE, QUORUM or ALL, got {level!r}")
+    return docs.with_consistency_level(ConsistencyLevel[level])
+
+
+def _vector(v: Any) -> list[float]:
+    """An object's vector: the default named vector (v4 returns {"default": [...]})."""
+    if isinstance(v, Mapping):
+        v = v.get("default") or next(iter(v.values()))
+    return [float(x) for x in v]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
 
 
 def _split(urls: Sequence[str] | str | None) -> list[str]:
@@ -310,4 +398,5 @@ def open_store(
         timeout_s=timeout_s,
         metrics_urls=_split(urls),
         prometheus_query=prom,
+        read_consistency=str(configuration.get("store_read_consistency") or ""),
     )

@@ -11,7 +11,7 @@ A new kind adds one module here with a `BUILDER` (see `pod_kill.py`) and one lin
 from __future__ import annotations
 
 from scaleproof import criteria
-from scaleproof.builders import hpa_scale, node_drain, node_loss, pod_kill, vector_shards
+from scaleproof.builders import hpa_scale, node_drain, node_loss, pod_kill, store_peer_loss, vector_shards
 from scaleproof.builders.common import (
     Builder,
     Recording,
@@ -42,6 +42,7 @@ BUILDERS: dict[str, Builder] = {
         vector_shards.BUILDER,
         node_drain.BUILDER,
         node_loss.BUILDER,
+        store_peer_loss.BUILDER,
     )
 }
 

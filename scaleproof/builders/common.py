@@ -35,6 +35,8 @@ class Recording:
     load: list[dict[str, Any]]
     shards: list[dict[str, Any]] | None = None
     cadence: Mapping[str, Any] = field(default_factory=dict)
+    # a store-peer-loss run's files (`scaleproof.peerloss.PeerLossInputs`); None when it wrote none
+    peer_loss: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

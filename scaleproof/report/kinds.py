@@ -1,5 +1,6 @@
 """The sections of each experiment kind's own timeline: the kills (pod-kill), the scale phases beside the
-controllers' cadence (hpa-scale), the shards (vector-shards), and pod-kill against the cluster's floor.
+controllers' cadence (hpa-scale), the shards (vector-shards), the peer loss (store-peer-loss), and
+pod-kill against the cluster's floor.
 
 A new kind adds its section function here and one entry in `TIMELINE_SECTIONS` (the key of its
 timeline in the evidence block, `contract.Timelines`).
@@ -131,6 +132,78 @@ def _shards_section(r: RunDoc, shards: Any, figures: Figures) -> list[str]:
     ]
     title = f"### Shards of `{esc(shards.get('collection'))}`"
     return [title, "", *table(["shard", "node", "documents", "queries"], rows)]
+
+
+def _peer_paths_table(paths: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for via in ("app", "store"):
+        p = paths.get(via) or {}
+        w = p.get("unavailable") or {}
+        rows.append(
+            [
+                via,
+                format_number(p.get("sent")),
+                format_number(p.get("answered")),
+                format_number(p.get("partial")),
+                format_number(p.get("failed")),
+                format_number(w.get("seconds") if w else 0),
+                format_number(p.get("baseline_p50_ms")),
+                format_number(p.get("fault_p95_ms")),
+                esc(p.get("first_error") or ""),
+            ]
+        )
+    header = ["path", "sent", "answered", "partial", "failed", "unavailable (s)", "p50 before (ms)"]
+    return table([*header, "p95 from the kill (ms)", "first error (the store's words)"], rows)
+
+
+def _peer_seconds_table(per_second: Sequence[Mapping[str, Any]], cap: int = 40) -> list[str]:
+    bad = [r for r in per_second if r.get("t_s", -1) >= 0 and (r.get("failed") or r.get("partial"))]
+    if not bad:
+        return ["No second from the kill on had a failed or partial query.", ""]
+    rows = [
+        [format_number(r.get("t_s")), esc(r.get("via"))]
+        + [format_number(r.get(k)) for k in ("sent", "answered", "partial", "failed", "p50_ms", "p95_ms")]
+        for r in bad[:cap]
+    ]
+    more = [f"({len(bad) - cap} more seconds in the evidence block.)", ""] if len(bad) > cap else []
+    header = ["second from the kill", "path", "sent", "answered", "partial", "failed", "p50 (ms)", "p95 (ms)"]
+    return [*table(header, rows), *more]
+
+
+def _peer_loss_section(r: RunDoc, loss: Any, figures: Figures) -> list[str]:
+    """The peer killed, what each path saw, the seconds with failures, the store's own account and
+    the documents before and after."""
+    if not loss.get("kill"):
+        return []
+    kill, rep = loss["kill"], loss.get("replication") or {}
+    lines = [
+        f"### Store peer loss: `{esc(kill.get('pod'))}` killed ({esc(kill.get('chosen_by'))})",
+        "",
+        f"Replication factor {format_number(rep.get('factor'))}, read back from the store "
+        f"({esc(rep.get('source') or 'not read')}). Each query of a fixed set is judged against the same "
+        "query's answer before the kill: partial = fewer result ids, failed = an error or no answer.",
+        "",
+        *_peer_paths_table(loss.get("paths") or {}),
+        *_peer_seconds_table(loss.get("per_second") or []),
+    ]
+    said = loss.get("store_reported_not_serving") or []
+    lines.append(
+        "The store's own account after the kill: " + "; ".join(esc(x) for x in said)
+        if said
+        else "The store's own account reported every replica serving after the kill (it may lag: "
+        "Qdrant keeps a dead peer's replicas Active until a write)."
+    )
+    docs = loss.get("documents") or {}
+    before, after = docs.get("before") or {}, docs.get("after") or {}
+    same = bool(before) and before.get("checksum") == after.get("checksum")
+    lines += [
+        "",
+        f"Documents: {format_number(before.get('count'))} before the kill, "
+        f"{format_number(after.get('count'))} after recovery, "
+        f"ids {'identical' if same else 'DIFFERENT'} (sha256 of the sorted ids).",
+        "",
+    ]
+    return lines
 
 
 def floor_section(runs: Sequence[RunDoc], floor: Sequence[RunDoc], figures: Figures) -> list[str]:
@@ -276,6 +349,7 @@ TIMELINE_SECTIONS: dict[str, Section] = {
     "shards": _shards_section,  # vector-shards
     "drain": _drain_section,  # node-drain
     "node_loss": _node_loss_section,  # node-loss
+    "store_peer_loss": _peer_loss_section,  # store-peer-loss
 }
 
 

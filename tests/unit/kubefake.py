@@ -186,6 +186,12 @@ class Core(_Api):
 
 
 class Apps(_Api):
+    def read_namespaced_stateful_set(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
+        for s in self.fake.statefulsets:
+            if s["metadata"]["name"] == name and s["metadata"]["namespace"] == namespace:
+                return copy.deepcopy(s)
+        raise FakeApiException(404, f'statefulsets.apps "{name}" not found')
+
     def read_namespaced_deployment(self, name: str, namespace: str, **kw: Any) -> dict[str, Any]:
         self.fake.maybe_fail("read_deployment")
         d = self.fake.deployments.get((namespace, name))
@@ -291,6 +297,7 @@ class FakeKube:
         self.slices: list[dict[str, Any]] = []
         self.pdbs: list[dict[str, Any]] = []
         self.services: list[dict[str, Any]] = []
+        self.statefulsets: list[dict[str, Any]] = []
         self.deployments: dict[tuple[str, str], dict[str, Any]] = {}
         self.hpas: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[tuple[Any, ...]] = []

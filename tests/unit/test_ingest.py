@@ -76,6 +76,7 @@ def test_batches_are_sized_and_ordered(server: tuple[str, Recorder]) -> None:
     assert (
         0 <= result["batch_s_min"] <= result["batch_s_mean"] <= result["batch_s_max"] <= result["duration_s"]
     )
+    assert result["batch_s_min"] <= result["batch_s_p50"] <= result["batch_s_p95"] <= result["batch_s_max"]
 
 
 def test_503_is_retried_then_succeeds(server: tuple[str, Recorder]) -> None:
@@ -198,3 +199,11 @@ def test_cli_refuses_a_public_url() -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 2 and "refusing" in out.stderr
+
+
+def test_batch_latency_quantiles_interpolate_like_numpy() -> None:
+    from loadgen.ingest import _quantile
+
+    assert _quantile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5
+    assert _quantile([1.0, 2.0, 3.0, 4.0], 0.95) == 3.85
+    assert _quantile([], 0.95) == 0.0

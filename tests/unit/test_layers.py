@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scaleproof.failcount",  # failed requests counted once
             "scaleproof.hpabehavior",  # the HPA's scale-down window for a run
             "scaleproof.summary",  # the end-of-run console summary
+            "scaleproof.peerloss",  # store peer loss: per-second query outcomes, documents lost
             "scaleproof.criteria",
             "scaleproof.cadence",
             "scaleproof.floor",

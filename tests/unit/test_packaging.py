@@ -28,6 +28,7 @@ def _same_files(folder: Path) -> None:
         "node-drain.yaml",
         "node-loss.yaml",
         "pod-kill.yaml",
+        "store-peer-loss.yaml",
         "vector-shards.yaml",
     ]
     _, mismatch, errors = filecmp.cmpfiles(ROOT / "experiments", folder, EXPERIMENTS, shallow=False)
@@ -105,5 +106,5 @@ def test_a_broken_installation_says_so(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.returncode == 1
-    assert "lacks hpa-scale.yaml, pod-kill.yaml, vector-shards.yaml" in proc.stderr
+    assert "lacks hpa-scale.yaml, pod-kill.yaml, store-peer-loss.yaml, vector-shards.yaml" in proc.stderr
     assert "reinstall" in proc.stderr and "Traceback" not in proc.stderr

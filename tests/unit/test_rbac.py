@@ -34,6 +34,7 @@ RESOURCES = {
     "deployment": ("apps", "deployments"),
     "deployment_scale": ("apps", "deployments/scale"),
     "replica_set": ("apps", "replicasets"),
+    "stateful_set": ("apps", "statefulsets"),
     "horizontal_pod_autoscaler": ("autoscaling", "horizontalpodautoscalers"),
     "endpoint_slice": ("discovery.k8s.io", "endpointslices"),
     "pod_disruption_budget": ("policy", "poddisruptionbudgets"),
