@@ -12,6 +12,7 @@ from typing import Any
 
 from scaleproof import floor as floor_figures
 from scaleproof import podtimeline
+from scaleproof.builders import store_peer_loss
 from scaleproof.contract import Evidence
 from scaleproof.journal import Journal, JournalError, find_evidence, load_evidence, load_journal
 from scaleproof.phases import percentile
@@ -201,15 +202,9 @@ def vector_shards_figures(evidence: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-PEER_LOSS_NAMES = (
-    "failed_queries_app",
-    "failed_queries_store",
-    "partial_queries_app",
-    "partial_queries_store",
-    "unavailable_s_app",
-    "unavailable_s_store",
-    "recovery_s",
-    "documents_lost",
+# the per-run figures of the store-peer-loss builder, less the two that describe the setup
+PEER_LOSS_NAMES = tuple(
+    n for n in store_peer_loss.FIGURE_NAMES if n not in ("peers_killed", "replication_factor")
 )
 
 

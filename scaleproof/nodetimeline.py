@@ -40,7 +40,7 @@ from scaleproof.phases import (
     rounded,
     sorted_events,
 )
-from scaleproof.podtimeline import KillTimeline, kill_timelines, ready_series
+from scaleproof.podtimeline import KillTimeline, endpoint_sets, kill_timelines, ready_series
 
 __all__ = [
     "NODE_LOSS_PHASES",
@@ -48,7 +48,6 @@ __all__ = [
     "DrainFigures",
     "NodeLossFigures",
     "drain_figures",
-    "endpoint_sets",
     "node_loss_figures",
 ]
 
@@ -245,26 +244,6 @@ class NodeLossFigures(TypedDict):
     requests: int | None
     failure_window: list[float] | None  # [first failing second, end of the last failing second]
     failure_window_s: float | None
-
-
-def endpoint_sets(events: Sequence[Mapping[str, Any]]) -> list[tuple[float, frozenset[str]]]:
-    """Union of ready endpoint pod uids over all EndpointSlices after each EndpointSlice line (a nil
-    `ready` counts as ready, as the API documents)."""
-    slices: dict[str, frozenset[str]] = {}
-    out: list[tuple[float, frozenset[str]]] = []
-    for e in of_kind(events, "EndpointSlice"):
-        name = kobjects.meta(e["object"]).get("name") or kobjects.uid(e["object"]) or "?"
-        if e.get("type") == "DELETED":
-            slices.pop(name, None)
-        else:
-            slices[name] = frozenset(
-                str((ep.get("targetRef") or {}).get("uid"))
-                for ep in e["object"].get("endpoints") or []
-                if (ep.get("conditions") or {}).get("ready") in (None, True)
-                and (ep.get("targetRef") or {}).get("uid")
-            )
-        out.append((float(e["t"]), frozenset().union(*slices.values()) if slices else frozenset()))
-    return out
 
 
 def _node_times(

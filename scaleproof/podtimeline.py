@@ -31,7 +31,7 @@ from scaleproof.phases import (
     sorted_events,
 )
 
-__all__ = ["KILL_PHASES", "KillTimeline", "kill_timelines", "mttr_summary", "ready_series"]
+__all__ = ["KILL_PHASES", "KillTimeline", "endpoint_sets", "kill_timelines", "mttr_summary", "ready_series"]
 
 KILL_PHASES = (
     "replacement_created",
@@ -153,7 +153,7 @@ def ready_series(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------------------- endpoints
-def _endpoint_sets(events: Sequence[Mapping[str, Any]]) -> list[tuple[float, frozenset[str]]]:
+def endpoint_sets(events: Sequence[Mapping[str, Any]]) -> list[tuple[float, frozenset[str]]]:
     """Union of ready endpoint pod uids over all EndpointSlices, after each EndpointSlice event."""
     slices: dict[str, frozenset[str]] = {}
     out: list[tuple[float, frozenset[str]]] = []
@@ -384,7 +384,7 @@ def kill_timelines(
     evs = sorted_events(events)
     kills = [e for e in evs if e.get("kind") == "Kill"]
     pods = _pod_histories(evs)
-    eps = _endpoint_sets(evs)
+    eps = endpoint_sets(evs)
     load_sorted = sorted(load or [], key=lambda b: float(b["t"]))
     claimed: set[str] = set()
     out: list[KillTimeline] = []
