@@ -48,5 +48,9 @@ scaleproof images
 phase "pytest: unit tests (4 workers: most of their time is waiting)"
 pytest -q -n 4 --dist worksteal --durations=10 tests/unit "$@"
 phase "pytest: end-to-end tests on the real cluster"
-pytest -q --durations=25 tests/e2e "$@"
+# a test marked `unverified` was written but has not yet passed on a real cluster: listed, not run
+unverified=$(pytest -q --collect-only -m unverified tests/e2e 2>/dev/null | grep -c '::' || true)
+[ "$unverified" -gt 0 ] && echo "[test] $unverified e2e test(s) marked unverified are deselected:" &&
+  pytest -q --collect-only -m unverified tests/e2e 2>/dev/null | grep '::' | sed 's/^/[test]   /'
+pytest -q --durations=25 -m "not unverified" tests/e2e "$@"
 phase "done"
