@@ -159,8 +159,12 @@ def test_nodeport_on_loopback_reaches_pods_on_every_node(
     for _ in range(300):  # bounded in count and time
         if set(seen) == set(echo) or time.monotonic() > deadline:
             break
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
-            body = resp.read().decode()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                body = resp.read().decode()
+        except OSError:  # a NodePort this new may not be programmed by kube-proxy yet
+            time.sleep(0.5)
+            continue
         seen[body] = seen.get(body, 0) + 1
     assert set(seen) == set(echo), seen
 

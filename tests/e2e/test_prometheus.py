@@ -82,7 +82,9 @@ def test_scrapes_cadvisor_kubelet_and_apiserver_with_its_token(deployed: Kubectl
             for job in ("kubernetes-cadvisor", "kubernetes-nodes", "kubernetes-apiservers")
             for t in _targets(job)
         ]
-        return ts if len(ts) == 3 and all(t["health"] == "up" for t in ts) else None
+        # one kubelet and one cAdvisor target per node (several on the multi-node local cluster)
+        want = 2 * len(deployed.json("get", "nodes")["items"]) + 1
+        return ts if len(ts) == want and all(t["health"] == "up" for t in ts) else None
 
     targets = wait_for(all_up, 60, "kubelet, cAdvisor and API server targets up", interval_s=5)
     assert isinstance(targets, list)

@@ -349,12 +349,18 @@ def test_app_replicas_spread_over_nodes_softly() -> None:
     assert tsc["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
 
 
-def test_weaviate_peers_prefer_distinct_nodes_without_requiring_them() -> None:
+def test_weaviate_peers_spread_one_per_node_yet_schedule_on_one_node() -> None:
+    """Hard spread by hostname (maxSkew 1: one node is one domain, so a one-node cluster still takes
+    all three), tainted (NotReady) nodes not counted, and no required anti-affinity (Pending on one node)."""
     (sts,) = [d for d in _docs("k8s/base/weaviate.yaml") if d["kind"] == "StatefulSet"]
     spec = sts["spec"]["template"]["spec"]
+    (tsc,) = spec["topologySpreadConstraints"]
+    assert (tsc["topologyKey"], tsc["maxSkew"], tsc["whenUnsatisfiable"]) == (
+        "kubernetes.io/hostname",
+        1,
+        "DoNotSchedule",
+    )
+    assert tsc["nodeTaintsPolicy"] == "Honor" and "minDomains" not in tsc
+    assert tsc["labelSelector"]["matchLabels"] == sts["spec"]["selector"]["matchLabels"]
     anti = spec["affinity"]["podAntiAffinity"]
     assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
-    (pref,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
-    assert pref["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
-    assert pref["podAffinityTerm"]["labelSelector"]["matchLabels"] == sts["spec"]["selector"]["matchLabels"]
-    assert all(t["whenUnsatisfiable"] == "ScheduleAnyway" for t in spec["topologySpreadConstraints"])
