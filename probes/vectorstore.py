@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from probes import stores
+from probes import placement, stores
 from probes.claims import record_check, run_dir_of
 from scaleproof import progress, rundir, shards, undo
 from scaleproof.builders.vector_shards import attach_query_deltas
@@ -107,16 +107,21 @@ def record_shards(
     store: str | None = None,
     with_counters: bool = True,
     run_dir: str | None = None,
+    namespace: str = "",
+    store_selector: str = "",
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Probe: snapshot per-shard objects (and query counters) of the configured store into
     `<run_dir>/shards.jsonl` under `label` (e.g. "before"/"after" a query burst). Returns the
-    snapshot. A counter source that is unavailable is recorded as `counters_error`."""
+    snapshot. A counter source that is unavailable is recorded as `counters_error`. With `namespace`
+    and `store_selector` (the store's pods), each row also names the Kubernetes node its store node
+    runs on (`k8s_node`)."""
     path = rundir.resolve(run_dir, configuration)
     with stores.opened(store, configuration, secrets) as s:
         snap: dict[str, Any] = {"t": time.time(), "label": label, "collection": collection, "store": s.name}
         snap.update(s.snapshot(collection, with_counters))
+    _place(snap, namespace, store_selector, configuration)
     if snap.get("missing"):
         raise VectorStoreError(f"{snap['missing']}: was it created?")
     for w in snap.get("warnings") or []:
@@ -126,11 +131,31 @@ def record_shards(
     return snap
 
 
+def _place(
+    snap: dict[str, Any], namespace: str, selector: str, configuration: Mapping[str, Any] | None
+) -> None:
+    """Tag the snapshot's shard rows with the Kubernetes node of their store node (`k8s_node`); a
+    mapping that cannot be read leaves the rows as they are, with a warning saying why."""
+    rows = snap.get("per_shard") or []
+    if not (namespace and selector and rows):
+        return
+    try:
+        nodes = placement.kubernetes_nodes(
+            {str(r.get("node")) for r in rows}, namespace, selector, configuration
+        )
+    except Exception as exc:  # noqa: BLE001 - the spread is still read over store nodes
+        snap.setdefault("warnings", []).append(
+            f"Kubernetes nodes of the store's pods ({namespace}, {selector}) not read: {exc}"
+        )
+        return
+    snap["per_shard"] = placement.with_kubernetes_nodes(rows, nodes)
+
+
 def shards_line(snap: Mapping[str, Any]) -> str:
     """One progress line for a shard snapshot: shards, nodes, objects and query counters per shard."""
     rows = snap.get("per_shard") or []
     shards = sorted({str(r.get("shard")) for r in rows})
-    nodes = sorted({str(r.get("node") or r.get("peer")) for r in rows})
+    nodes = sorted({str(r.get("k8s_node") or r.get("node") or r.get("peer")) for r in rows})
     counters = snap.get("counters")
     queried = (
         f"; query counters {dict(sorted(counters.items()))}"
@@ -256,6 +281,8 @@ def shard_spread_now(
     min_shards_queried: int = 2,
     baseline_label: str = "before",
     queried_label: str = "after",
+    namespace: str = "",
+    store_selector: str = "",
     secrets: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -269,12 +296,14 @@ def shard_spread_now(
     is empty (or holds an earlier run's data, which proves nothing about this run), so the claim is
     read by phase from the run's own records (`run_phase`): at rest (no ingest ended yet) nothing is
     claimed, the store must only answer; once the ingest ended (ok or failed), >= `min_shards` shards
-    hold data on >= `min_nodes` nodes; once the `queried_label` snapshot exists (the burst is over,
+    hold data on >= `min_nodes` nodes (Kubernetes nodes when `namespace` and `store_selector` name
+    the store's pods, else store nodes); once the `queried_label` snapshot exists (the burst is over,
     its counters settled), >= `min_shards_queried` shards were queried too. Never writes to the store;
     each claimed figure's check goes to the run's `claims.jsonl` (where each claim was checked)."""
     run = run_dir_of(configuration)
     with stores.opened(store, configuration, secrets) as s:
-        name, snap = s.name, s.snapshot(collection, True)
+        name, snap = s.name, dict(s.snapshot(collection, True))
+    _place(snap, namespace, store_selector, configuration)
     snaps = _records(run, "shards.jsonl")
     base = next((b for b in reversed(snaps) if b.get("label") == baseline_label), None)
     out: dict[str, Any] = {"store": name, "collection": collection, **_spread(snap, base)}

@@ -40,10 +40,13 @@ def query_deltas(
 def shard_spread(per_shard: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Spread of a collection over shards and nodes.
 
-    `per_shard`: `[{"shard", "node", "objects", "queries"?}]`, one row per shard replica (`queries` is
-    a counter delta over a query burst, None when unknown). Replicas of one shard are counted once
-    (max objects, sum of queries). Returns `shards` (distinct shards), `shards_with_data` (holding ≥ 1
-    object), `nodes_with_shards` (distinct nodes holding a shard with data), `documents_total` (sum
+    `per_shard`: `[{"shard", "node", "objects", "queries"?, "k8s_node"?}]`, one row per shard replica
+    (`queries` is a counter delta over a query burst, None when unknown; `k8s_node` the Kubernetes
+    node the store node's pod runs on). Replicas of one shard are counted once (max objects, sum of
+    queries). Returns `shards` (distinct shards), `shards_with_data` (holding ≥ 1 object),
+    `nodes_with_shards` (distinct nodes holding a shard with data: Kubernetes nodes when every row
+    names one, machines that fail apart; store nodes otherwise, and `store_nodes_with_shards` beside
+    it either way), `documents_total` (sum
     over distinct shards), `shards_queried` (distinct shards whose query delta > 0; None if no shard
     had a query figure) and `per_shard` (normalised rows). A row whose counter was reset
     (`counter_reset`: `{"before", "after"}`, see `query_deltas`) has no delta; its shard counts as
@@ -52,6 +55,7 @@ def shard_spread(per_shard: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     objects: dict[str, int] = {}
     queries: dict[str, float | None] = {}
     nodes_with_data: set[str] = set()
+    k8s_with_data: set[str] = set()
     resets: dict[str, dict[str, Any]] = {}
     norm: list[dict[str, Any]] = []
     for r in rows:
@@ -70,7 +74,10 @@ def shard_spread(per_shard: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             queries.setdefault(shard, None)
         if obj_i > 0:
             nodes_with_data.add(node)
+            k8s_with_data.add(str(r.get("k8s_node") or ""))
         norm.append({"shard": shard, "node": node, "objects": obj if obj is None else obj_i, "queries": q})
+        if "k8s_node" in r:
+            norm[-1]["k8s_node"] = r["k8s_node"]
         if isinstance(reset, Mapping):
             norm[-1]["counter_reset"] = dict(reset)
     known_q = {s: q for s, q in queries.items() if q is not None}
@@ -78,7 +85,10 @@ def shard_spread(per_shard: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "shards": len(objects),
         "shards_with_data": sum(1 for v in objects.values() if v > 0),
-        "nodes_with_shards": len(nodes_with_data),
+        "nodes_with_shards": len(k8s_with_data)
+        if k8s_with_data and "" not in k8s_with_data
+        else len(nodes_with_data),
+        "store_nodes_with_shards": len(nodes_with_data),
         "documents_total": sum(objects.values()),
         "shards_queried": len(queried) if known_q or resets else None,
         "per_shard": norm,

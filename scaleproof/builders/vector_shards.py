@@ -50,10 +50,12 @@ def _spread_figures(
         None,
         len(snaps),
     )
+    placed = all("k8s_node" in r for s in snaps for r in s.get("per_shard") or [])
+    where = "Kubernetes nodes (the store pods' spec.nodeName)" if placed else "store nodes"
     m["nodes_with_shards"] = metric(
         min(s["nodes_with_shards"] for s in spreads),
         "nodes",
-        f"min over snapshots of distinct nodes holding a shard with data ({store})",
+        f"min over snapshots of distinct {where} holding a shard with data ({store})",
         None,
         len(snaps),
     )

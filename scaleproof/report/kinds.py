@@ -121,17 +121,20 @@ def _scale_section(r: RunDoc, scale: Mapping[str, Any], figures: Figures) -> lis
 def _shards_section(r: RunDoc, shards: Any, figures: Figures) -> list[str]:
     if not shards.get("per_shard"):
         return []
+    placed = any("k8s_node" in s for s in shards["per_shard"])  # runs since the multi-node cluster
     rows = [
         [
             f"`{esc(s.get('shard'))}`",
             esc(s.get("node")),
+            *([esc(s.get("k8s_node"))] if placed else []),
             format_number(s.get("objects")),
             format_number(s.get("queries")),
         ]
         for s in sorted(shards["per_shard"], key=lambda s: (str(s.get("node")), str(s.get("shard"))))
     ]
     title = f"### Shards of `{esc(shards.get('collection'))}`"
-    return [title, "", *table(["shard", "node", "documents", "queries"], rows)]
+    head = ["shard", "node", *(["Kubernetes node"] if placed else []), "documents", "queries"]
+    return [title, "", *table(head, rows)]
 
 
 def _peer_paths_table(paths: Mapping[str, Any]) -> list[str]:

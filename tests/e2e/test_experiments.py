@@ -51,6 +51,12 @@ def test_experiment_passes_on_the_real_cluster(kind: str, experiment_runs: Exper
     assert ev["verdict"] == "pass"
     assert all(c["passed"] for c in ev["criteria"]), ev["criteria"]
     assert ev["claims"] and all(c["met"] == c["checks"] for c in ev["claims"]), ev["claims"]
+    if kind == "vector-shards":  # issue 18: each shard names the Kubernetes node its peer runs on
+        rows = ev["timelines"]["shards"]["per_shard"]
+        print("shards on Kubernetes nodes:", sorted((r["shard"], r["node"], r.get("k8s_node")) for r in rows))
+        assert rows and all(r.get("k8s_node") for r in rows), rows
+        assert "Kubernetes nodes" in ev["metrics"]["nodes_with_shards"]["method"]
+        assert figures["nodes_with_shards"] == len({r["k8s_node"] for r in rows if r["objects"]}) >= 2
 
 
 def test_impossible_steady_state_fails_although_chaos_exits_zero(deployed: Kubectl, tmp_path: Path) -> None:

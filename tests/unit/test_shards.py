@@ -57,3 +57,15 @@ def test_a_reset_shard_counts_as_queried_only_when_searched_since_its_restart():
     assert [r["shard"] for r in s["counter_resets"]] == ["1", "2"]
     assert s["per_shard"][1]["counter_reset"] == {"before": 9, "after": 4}
     assert "counter_resets" not in shards.shard_spread(rows[:1])
+
+
+def test_nodes_with_shards_counts_kubernetes_nodes_when_every_row_names_one():
+    """Three store nodes on one machine are one fault domain: the spread counts Kubernetes nodes."""
+    rows = [{"shard": f"s{i}", "node": f"weaviate-{i}", "objects": 30 + i} for i in range(3)]
+    one_machine = shards.shard_spread([r | {"k8s_node": "node-1"} for r in rows])
+    assert (one_machine["nodes_with_shards"], one_machine["store_nodes_with_shards"]) == (1, 3)
+    spread = shards.shard_spread([r | {"k8s_node": f"node-{i}"} for i, r in enumerate(rows)])
+    assert spread["nodes_with_shards"] == 3
+    assert [r["k8s_node"] for r in spread["per_shard"]] == ["node-0", "node-1", "node-2"]
+    unknown = shards.shard_spread([rows[0] | {"k8s_node": None}, rows[1] | {"k8s_node": "node-1"}])
+    assert unknown["nodes_with_shards"] == 2, "a row without its machine: store nodes are counted"

@@ -122,3 +122,39 @@ def test_ingest_waits_until_the_store_counts_the_documents(weaviate):
         vectorstore.wait_store_documents(
             100, configuration=c, deadline_s=6, clock=lambda: t[0], sleep=lambda s: t.__setitem__(0, t[0] + s)
         )
+
+
+def test_record_shards_names_the_kubernetes_node_of_each_shard(http, weaviate, tmp_path, monkeypatch):
+    """Issue 18: each shard row names the Kubernetes node its store node's pod runs on (Weaviate names
+    its nodes after their pods), and a mapping that cannot be read is a warning, not a failure."""
+    c = {"weaviate_url": weaviate.url, "prometheus_url": "http://127.0.0.1:9"}
+    asked: list[tuple[str, str]] = []
+    plain = vectorstore.record_shards("plain", run_dir=str(tmp_path), configuration=c)
+    names = sorted({r["node"] for r in plain["per_shard"]})
+    assert "k8s_node" not in plain["per_shard"][0], "without the store's pods: store nodes only"
+
+    def pods(namespace, selector, configuration=None):
+        asked.append((namespace, selector))
+        return [{"metadata": {"name": n}, "spec": {"nodeName": f"node-{i}"}} for i, n in enumerate(names)]
+
+    monkeypatch.setattr("probes.placement.kube.list_pods", pods)
+    snap = vectorstore.record_shards(
+        "before", run_dir=str(tmp_path), namespace="db", store_selector="app=weaviate", configuration=c
+    )
+    assert asked == [("db", "app=weaviate")]
+    assert sorted({r["k8s_node"] for r in snap["per_shard"]}) == ["node-0", "node-1", "node-2"]
+    (saved,) = [s for s in rundir.read_jsonl(tmp_path / "shards.jsonl") if s["label"] == "before"]
+    assert all(r["k8s_node"] for r in saved["per_shard"])
+    assert "Kubernetes node" in vectorstore.shards_line(saved) or "3 node(s)" in vectorstore.shards_line(
+        saved
+    )
+
+    def refused(namespace, selector, configuration=None):
+        raise PermissionError("pods is forbidden")
+
+    monkeypatch.setattr("probes.placement.kube.list_pods", refused)
+    snap = vectorstore.record_shards(
+        "after", run_dir=str(tmp_path), namespace="db", store_selector="app=weaviate", configuration=c
+    )
+    assert "k8s_node" not in snap["per_shard"][0]
+    assert any("not read: pods is forbidden" in w for w in snap["warnings"])
