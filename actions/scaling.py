@@ -233,7 +233,10 @@ def check_at_rest(
     pods = kube.list_pods(namespace, selector, configuration)
     ready = sum(1 for p in pods if pod_ready(p))
     out = {"ready": ready, "pods": len(pods), "hpa_min": minimum, "desired": desired}
-    if ready == minimum == len(pods) and desired in (None, minimum):
+    # desiredReplicas 0: the HPA has not computed a recommendation yet (a new HPA whose pods have no
+    # metrics sample yet: ScalingActive=False); it never recommends below minReplicas (>= 1), so 0
+    # wants nothing more than the minimum (seen on agnhost in a fresh namespace)
+    if ready == minimum == len(pods) and desired in (None, 0, minimum):
         progress.step(f"at rest before the load: {ready} Ready = the HPA minimum")
         return out
     why = (

@@ -151,3 +151,18 @@ def test_check_at_rest_passes_at_the_minimum_and_stops_the_run_otherwise(fake, t
     with pytest.raises(ScaleproofError, match="3 Ready of 3 pods, the HPA minimum is 1.*no load was started"):
         scaling.check_at_rest("searchapp", "scaleproof", SEL, run_dir=str(tmp_path))
     assert "not at rest" in stops.read_stop(tmp_path)["precondition"]["problems"][0]
+
+
+def test_a_new_hpa_without_a_recommendation_yet_is_at_rest(fake, tmp_path):
+    """A fresh HPA whose pods have no metrics sample yet reports desiredReplicas 0 (ScalingActive
+    False): it wants nothing above its minimum, so the run starts (seen on agnhost in a new namespace:
+    the check stopped a run that was at rest)."""
+    from scaleproof import stops
+
+    fake.pods = [pod("a")]
+    fake.hpas[("scaleproof", "searchapp")]["status"] = {"desiredReplicas": 0, "currentReplicas": 1}
+    assert scaling.check_at_rest("searchapp", "scaleproof", SEL, run_dir=str(tmp_path))["desired"] == 0
+    assert stops.read_stop(tmp_path) == {}
+    fake.hpas[("scaleproof", "searchapp")]["status"] = {"desiredReplicas": 3, "currentReplicas": 1}
+    with pytest.raises(Exception, match="not at rest"):
+        scaling.check_at_rest("searchapp", "scaleproof", SEL, run_dir=str(tmp_path))
