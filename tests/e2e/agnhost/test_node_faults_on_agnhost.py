@@ -44,6 +44,7 @@ def test_node_drain_on_agnhost(kubectl: Kubectl, spread_agnhost: AgnhostApp, tmp
         SCALEPROOF_DRAIN_SCOPE="namespace",
         SCALEPROOF_MAX_FAILED_REQUESTS="20",
         SCALEPROOF_LOAD_RUN_TIME_S="300",
+        SCALEPROOF_METHOD_DEADLINE_S="240",  # the load outlasts the method (a rule of the gate)
     )
     proc = chaos_run("node-drain", journal, env, timeout=1200)
     f = nodetimeline.drain_figures(events_of(journal))
@@ -65,6 +66,7 @@ def test_a_drain_blocked_by_a_max_unavailable_zero_budget_is_reported_blocked_na
         SCALEPROOF_DRAIN_SCOPE="namespace",
         SCALEPROOF_PDB_WAIT_S="20",
         SCALEPROOF_LOAD_RUN_TIME_S="240",
+        SCALEPROOF_METHOD_DEADLINE_S="180",
     )
     proc = chaos_run("node-drain", journal, env, timeout=900)
     f = nodetimeline.drain_figures(events_of(journal))
