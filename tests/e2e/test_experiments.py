@@ -89,8 +89,8 @@ def test_impossible_claim_makes_chaos_run_itself_deviate(
     journal = tmp_path / f"{kind}-impossible.json"
     if kind == "hpa-scale":
         env = {"SCALEPROOF_TARGET_REPLICAS": "50", "SCALEPROOF_SCALE_TIMEOUT_S": "20"}
-    else:
-        env = {"SCALEPROOF_REPLICAS": str(_hpa_max(deployed) + 1)}
+    else:  # the load (120 s) must outlast the method: a shorter method deadline (the gate's rule)
+        env = {"SCALEPROOF_REPLICAS": str(_hpa_max(deployed) + 1), "SCALEPROOF_METHOD_DEADLINE_S": "90"}
     # the verdict is judged here, not the Prometheus view (test_prometheus.py does, on the passing runs)
     run = _chaos_run(
         kind, journal, deployed, SCALEPROOF_LOAD_RUN_TIME_S="120", SCALEPROOF_PROMETHEUS_URL="", **env
