@@ -48,9 +48,8 @@ scaleproof images
 phase "pytest: unit tests (4 workers: most of their time is waiting)"
 pytest -q -n 4 --dist worksteal --durations=10 tests/unit "$@"
 phase "pytest: end-to-end tests on the real cluster"
-# a test marked `unverified` was written but has not yet passed on a real cluster: listed, not run
-unverified=$(pytest -q --collect-only -m unverified tests/e2e 2>/dev/null | grep -c '::' || true)
-[ "$unverified" -gt 0 ] && echo "[test] $unverified e2e test(s) marked unverified are deselected:" &&
-  pytest -q --collect-only -m unverified tests/e2e 2>/dev/null | grep '::' | sed 's/^/[test]   /'
-pytest -q --durations=25 -m "not unverified" tests/e2e "$@"
+# a test marked `pending` states a claim that has not yet held on the real cluster (its reason says
+# what the last run showed): listed with its reason, not run; its issue stays open
+python -m tests.e2e.pending
+pytest -q --durations=25 -m "not pending" tests/e2e "$@"
 phase "done"
