@@ -153,7 +153,7 @@ def test_bad_inputs_stop_the_gate_with_one_line(
     rf2_stack: Kubectl, runner_kubeconfig: Path, tmp_path: Path, env: dict[str, str], line: str
 ) -> None:
     journal = tmp_path / "store-peer-loss-bad.json"
-    run, doc = _run(journal, runner_kubeconfig, SCALEPROOF_COLLECTION="DocumentsRf2", **env)
+    run, doc = _run(journal, runner_kubeconfig, **({"SCALEPROOF_COLLECTION": "DocumentsRf2"} | env))
     assert doc["steady_states"]["before"]["steady_state_met"] is False
     assert not doc["run"], "nothing was done to the store"
     log = journal.with_suffix(".log").read_text()

