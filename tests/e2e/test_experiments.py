@@ -90,7 +90,11 @@ def test_impossible_claim_makes_chaos_run_itself_deviate(
     if kind == "hpa-scale":
         env = {"SCALEPROOF_TARGET_REPLICAS": "50", "SCALEPROOF_SCALE_TIMEOUT_S": "20"}
     else:  # the load (120 s) must outlast the method: a shorter method deadline (the gate's rule)
-        env = {"SCALEPROOF_REPLICAS": str(_hpa_max(deployed) + 1), "SCALEPROOF_METHOD_DEADLINE_S": "90"}
+        env = {
+            "SCALEPROOF_REPLICAS": str(_hpa_max(deployed) + 1),
+            "SCALEPROOF_METHOD_DEADLINE_S": "90",
+            "SCALEPROOF_KILLS": "2",  # 2 kills 15 s apart fit the 90 s method (the gate checks it)
+        }
     # the verdict is judged here, not the Prometheus view (test_prometheus.py does, on the passing runs)
     run = _chaos_run(
         kind, journal, deployed, SCALEPROOF_LOAD_RUN_TIME_S="120", SCALEPROOF_PROMETHEUS_URL="", **env
