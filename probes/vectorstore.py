@@ -121,7 +121,7 @@ def record_shards(
     with stores.opened(store, configuration, secrets) as s:
         snap: dict[str, Any] = {"t": time.time(), "label": label, "collection": collection, "store": s.name}
         snap.update(s.snapshot(collection, with_counters))
-    _place(snap, namespace, store_selector, configuration)
+    _place(snap, namespace, store_selector.replace("${store}", s.name), configuration)
     if snap.get("missing"):
         raise VectorStoreError(f"{snap['missing']}: was it created?")
     for w in snap.get("warnings") or []:
@@ -303,7 +303,8 @@ def shard_spread_now(
     run = run_dir_of(configuration)
     with stores.opened(store, configuration, secrets) as s:
         name, snap = s.name, dict(s.snapshot(collection, True))
-    _place(snap, namespace, store_selector, configuration)
+    # Chaos Toolkit does not fill one configuration entry's default from another: `${store}` here
+    _place(snap, namespace, store_selector.replace("${store}", name), configuration)
     snaps = _records(run, "shards.jsonl")
     base = next((b for b in reversed(snaps) if b.get("label") == baseline_label), None)
     out: dict[str, Any] = {"store": name, "collection": collection, **_spread(snap, base)}

@@ -139,7 +139,7 @@ def test_record_shards_names_the_kubernetes_node_of_each_shard(http, weaviate, t
 
     monkeypatch.setattr("probes.placement.kube.list_pods", pods)
     snap = vectorstore.record_shards(
-        "before", run_dir=str(tmp_path), namespace="db", store_selector="app=weaviate", configuration=c
+        "before", run_dir=str(tmp_path), namespace="db", store_selector="app=${store}", configuration=c
     )
     assert asked == [("db", "app=weaviate")]
     assert sorted({r["k8s_node"] for r in snap["per_shard"]}) == ["node-0", "node-1", "node-2"]
