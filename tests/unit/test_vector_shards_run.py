@@ -84,6 +84,7 @@ def _run(peers: Peers, app_url: str, tmp_path: Path, **extra: str) -> tuple[int,
         SCALEPROOF_APP_URL=app_url,
         SCALEPROOF_PROMETHEUS_URL="http://127.0.0.1:9",
         SCALEPROOF_QUERIES="20",
+        SCALEPROOF_STORE_SELECTOR="",  # recorded peers, no Kubernetes: store nodes only (no mapping)
         **extra,
     )
     journal = tmp_path / "journal.json"
