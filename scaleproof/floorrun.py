@@ -73,16 +73,18 @@ def _import_agnhost() -> None:
 
 
 def _wait_namespace_gone(kubeconfig: Path, say: Any, timeout_s: float = 180) -> None:
-    """A previous floor run deletes its namespace without waiting: applying into it while it
-    terminates is refused, so wait until it is gone (`kubectl wait --for=delete`: done at once when
-    there is none, kubectl >= 1.21)."""
-    say(f"waiting until no previous {FLOOR_NAMESPACE} namespace is terminating")
+    """The floor's namespace is its own: one left by an earlier run (`--keep`, an interrupted run, or
+    cluster state kept across `cluster down`/`up`) is deleted, and one still terminating is waited
+    for (applying into a terminating namespace is refused). `kubectl wait --for=delete` is done at
+    once when there is none."""
+    say(f"removing any previous {FLOOR_NAMESPACE} namespace and waiting until it is gone")
+    _kubectl(kubeconfig, "delete", "namespace", FLOOR_NAMESPACE, "--ignore-not-found", "--wait=false")
     argv = ("wait", "--for=delete", f"namespace/{FLOOR_NAMESPACE}", f"--timeout={timeout_s:.0f}s")
     proc = _kubectl(kubeconfig, *argv, timeout=timeout_s + 30)
     if proc.returncode != 0:
         raise click.ClickException(
-            f"namespace {FLOOR_NAMESPACE} still terminating after {timeout_s:.0f} s: "
-            + proc.stderr.strip()[-400:]
+            f"namespace {FLOOR_NAMESPACE} still terminating after {timeout_s:.0f} s "
+            f"(`kubectl get pods -n {FLOOR_NAMESPACE}` shows what holds it): " + proc.stderr.strip()[-400:]
         )
 
 

@@ -205,6 +205,26 @@ def check_configuration(
     return problems, values
 
 
+_NODE_COMMANDS = ("node_fault_command", "node_restore_command")
+
+
+def _node_fault_checks(
+    info: Mapping[str, Any], values: Mapping[str, Any], env: Mapping[str, str], problems: list[str]
+) -> None:
+    """node-loss's fault mode, refused before any load (actions.nodeloss.fault_mode judges the node)."""
+    fault = values.get("node_fault")
+    if fault is not None and fault not in ("auto", "local", "command"):
+        problems.append(
+            f"{_where('node_fault', info['node_fault'], env)}: choose auto, local or command, got {fault!r}"
+        )
+    elif fault == "command" and not all(str(values.get(k) or "").strip() for k in _NODE_COMMANDS):
+        problems.append(
+            f"{_where('node_fault', info['node_fault'], env)}: 'command' needs both node_fault_command and "
+            "node_restore_command (SCALEPROOF_NODE_FAULT_COMMAND / SCALEPROOF_NODE_RESTORE_COMMAND, "
+            "e.g. your cloud CLI's stop and start of the instance; $SCALEPROOF_NODE names the node)"
+        )
+
+
 def _cross_checks(
     info: Mapping[str, Any], values: Mapping[str, Any], env: Mapping[str, str], problems: list[str]
 ) -> None:
@@ -225,6 +245,7 @@ def _cross_checks(
             f"{_where('method_deadline_s', info['method_deadline_s'], env)}: must be shorter than "
             f"load_run_time_s ({lr:g} s): the load has to outlast the faults"
         )
+    _node_fault_checks(info, values, env, problems)
     k, ki = num("kills"), num("kill_interval_s")
     if k is not None and ki is not None and md is not None and (k - 1) * ki > md:
         problems.append(

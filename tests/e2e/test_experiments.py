@@ -79,7 +79,16 @@ def _hpa_max(kubectl: Kubectl) -> int:
     return int(kubectl.json("-n", "scaleproof", "get", "hpa", "searchapp")["spec"]["maxReplicas"])
 
 
-@pytest.mark.parametrize("kind", ["hpa-scale", "pod-kill"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(
+            "hpa-scale",
+            marks=pytest.mark.full("the same after-hypothesis mechanism deviates pod-kill in the CI tier"),
+        ),
+        "pod-kill",
+    ],
+)
 def test_impossible_claim_makes_chaos_run_itself_deviate(
     kind: str, deployed: Kubectl, tmp_path: Path
 ) -> None:

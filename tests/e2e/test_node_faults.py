@@ -69,6 +69,10 @@ def run(kind: str, journal: Path, kubeconfig: Path, **settings: str) -> subproce
     return proc
 
 
+@pytest.mark.full(
+    "the drain itself (cordon, evictions, per-pod phases, uncordon) runs in the CI tier on "
+    "agnhost, passing and blocked by a budget"
+)
 def test_node_drain_passes_for_the_reference_app(
     multi_node: Kubectl, runner_kubeconfig: Path, tmp_path: Path
 ):

@@ -218,6 +218,10 @@ def _victim(multinode: list[str]) -> str:
     return multinode[-1]  # the last extra node; never the control plane's
 
 
+@pytest.mark.full(
+    "the CI tier freezes a node in node-loss on agnhost (Unknown, then thawed, every node Ready "
+    "after) and before `cluster down` (test_zz_cluster_down)"
+)
 def test_freeze_turns_the_node_unknown_and_thaw_brings_it_back(
     kubectl: Kubectl, multinode: list[str], tmp_path: Path
 ) -> None:

@@ -146,6 +146,10 @@ def test_ten_users_get_no_5xx(stack: Kubectl) -> None:
     print(f"\n10 users, {len(results)} searches: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
 
 
+@pytest.mark.full(
+    "pod-kill on the reference app (test_experiment_passes_on_the_real_cluster[pod-kill]) kills "
+    "pods under load and claims the failed requests in the CI tier"
+)
 def test_killing_a_pod_under_load_loses_no_request(stack: Kubectl) -> None:
     hpa = stack.json("-n", NS, "get", "hpa", "searchapp")
     original_min = hpa["spec"].get("minReplicas", 1)

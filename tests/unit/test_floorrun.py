@@ -35,10 +35,12 @@ def test_run_floor_configures_pod_kill_by_variables_only_and_always_cleans_up(mo
     assert seen["kind"] == "pod-kill" and seen["SCALEPROOF_KILLS"] == "7"
     assert seen["SCALEPROOF_KILL_INTERVAL_S"] == "4" and int(seen["SCALEPROOF_METHOD_DEADLINE_S"]) > 28
     assert {k: seen[k] for k in floorrun.FLOOR_ENV} == floorrun.FLOOR_ENV
-    # a namespace still terminating from the previous run is waited for, then the manifest and its size
-    assert kubectl_calls[0][:3] == ("wait", "--for=delete", "namespace/scaleproof-floor")
-    assert kubectl_calls[1] == ("apply", "-f", str(floorrun.FLOOR_MANIFEST))
-    assert kubectl_calls[2] == ("-n", "scaleproof-floor", "scale", "deployment/floor", "--replicas=3")
+    # a namespace left by an earlier run is deleted and waited for, then the manifest and its size
+    leftover = ("delete", "namespace", "scaleproof-floor", "--ignore-not-found", "--wait=false")
+    assert kubectl_calls[0] == leftover
+    assert kubectl_calls[1][:3] == ("wait", "--for=delete", "namespace/scaleproof-floor")
+    assert kubectl_calls[2] == ("apply", "-f", str(floorrun.FLOOR_MANIFEST))
+    assert kubectl_calls[3] == ("-n", "scaleproof-floor", "scale", "deployment/floor", "--replicas=3")
     # the Service first (its NodePort), then the namespace, even though the run crashed
     assert kubectl_calls[-2][-3:] == ("service", "floor", "--ignore-not-found")
     assert kubectl_calls[-1][:3] == ("delete", "namespace", "scaleproof-floor")
@@ -70,7 +72,8 @@ def test_run_floor_at_scale_sizes_the_workload_and_the_kill_plan(monkeypatch, tm
         "20",
     )
     assert int(seen["SCALEPROOF_METHOD_DEADLINE_S"]) < int(seen["SCALEPROOF_LOAD_RUN_TIME_S"])
-    assert not any(c[:1] == ("delete",) for c in calls), "--keep leaves the workload"
+    after_rollout = calls[[c[2:3] for c in calls].index(("rollout",)) :]
+    assert not any(c[:1] == ("delete",) for c in after_rollout), "--keep leaves the workload"
 
 
 class _Ok:

@@ -153,6 +153,10 @@ def test_pod_kill_on_agnhost_through_init_and_a_target_file(
     assert (tmp_path / "adr").is_dir() and any((tmp_path / "adr").rglob("*.md"))
 
 
+@pytest.mark.full(
+    "the CI tier runs hpa-scale on agnhost through init and a target file (test_first_run), "
+    "with the same Prometheus checks"
+)
 def test_hpa_scale_on_agnhost_through_configuration_only(
     kubectl: Kubectl, agnhost: AgnhostApp, tmp_path: Path
 ):
