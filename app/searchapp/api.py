@@ -30,6 +30,7 @@ from .backends import (
     BackendRejected,
     BackendUnavailable,
     CollectionMissing,
+    SearchHit,
     StoredDocument,
     VectorBackend,
     backend_from_settings,
@@ -163,6 +164,21 @@ class _Service:
         if load is not None:
             load()  # numpy and the hashing embedder
         self.backend.warm()
+
+    def search(self, vector: list[float], top_k: int) -> list[SearchHit]:
+        """The store's search, tried again on "unavailable" up to SEARCH_RETRIES times (a read is
+        idempotent); the last failure is the answer."""
+        retries, delay = self.settings.search_retries, self.settings.search_retry_delay_s
+        for attempt in range(retries + 1):
+            try:
+                return self.backend.search(vector, top_k)
+            except BackendUnavailable as exc:
+                if attempt == retries:
+                    raise
+                self.metrics.backend_retries.inc()
+                logger.info("search try %d of %d: %s; trying again", attempt + 1, retries + 1, exc)
+                time.sleep(delay * (attempt + 1))
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def check_collection(self, name: str | None) -> None:
         if name is not None and name != self.settings.collection:
@@ -303,7 +319,7 @@ def _add_search(app: FastAPI, svc: _Service) -> None:
                 vector = svc.embed(body.query, "query")
             except ValueError as exc:
                 raise ApiError(422, "invalid_request", f"query: {exc}") from exc
-        hits = svc.backend.search(vector, body.top_k)
+        hits = svc.search(vector, body.top_k)
         took_ms = (time.perf_counter() - t0) * 1000.0
         return {"results": hits, "took_ms": round(took_ms, 3)}
 

@@ -58,6 +58,11 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.backend_retries = Counter(
+            "searchapp_backend_retries_total",
+            "Searches tried again after the store answered unavailable (SEARCH_RETRIES).",
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "searchapp_ready", "1 when /readyz last answered 200, else 0.", registry=self.registry
         )

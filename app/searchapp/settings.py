@@ -110,6 +110,11 @@ class Settings:
     drain_seconds: float = 5.0
     graceful_timeout_s: float = 10.0
     ensure_retry_s: float = 2.0
+    # a search the store answered "unavailable" is tried again this many times, SEARCH_RETRY_DELAY_MS
+    # apart (x1, x2, ...): a replicated store routes each try anew (Weaviate picks a replica per remote
+    # shard at random), so a peer that died but is not yet marked dead fails one try, not the request
+    search_retries: int = 2
+    search_retry_delay_s: float = 0.1
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -155,6 +160,11 @@ class Settings:
             drain_seconds=_float(env, "DRAIN_SECONDS", cls.drain_seconds, 0, 600),
             graceful_timeout_s=_float(env, "GRACEFUL_TIMEOUT_SECONDS", cls.graceful_timeout_s, 0, 600),
             ensure_retry_s=_float(env, "ENSURE_RETRY_SECONDS", cls.ensure_retry_s, 0.05, 600),
+            search_retries=_int(env, "SEARCH_RETRIES", cls.search_retries, 0, 10),
+            search_retry_delay_s=_float(
+                env, "SEARCH_RETRY_DELAY_MS", 1000 * cls.search_retry_delay_s, 0, 5000
+            )
+            / 1000,
             log_level=_str(env, "LOG_LEVEL", cls.log_level).lower(),
         )
 

@@ -49,6 +49,8 @@ class FakeBackend:
         self.ensure_calls: list[tuple[str, int, int, int]] = []
         self.search_gate: threading.Event | None = None
         self.warmed = 0
+        self.fail_searches = 0  # the next N searches answer "unavailable" (a peer not yet marked dead)
+        self.searches = 0
 
     def _check(self) -> None:
         if self.down:
@@ -74,6 +76,10 @@ class FakeBackend:
     def search(self, vector: list[float], top_k: int) -> list[SearchHit]:
         if self.search_gate is not None:
             self.search_gate.wait(5)
+        self.searches += 1
+        if self.fail_searches > 0:
+            self.fail_searches -= 1
+            raise BackendUnavailable("remote shard on a dead peer")
         self._check()
         if not self.exists:
             raise CollectionMissing("no collection")
@@ -264,6 +270,36 @@ def test_oversized_batch_message_names_the_limit_and_unknown_collection_on_get()
         assert r.status_code == 404 and r.json()["error"] == "unknown_collection"
         assert client.get("/nowhere").status_code == 404
         assert client.get("/search").status_code == 405
+
+
+def test_a_search_the_store_fails_transiently_is_tried_again_and_counted() -> None:
+    client, backend = make(search_retries=2, search_retry_delay_s=0.001)
+    with client:
+        client.post("/documents", json={"documents": DOCS})
+        backend.fail_searches, backend.searches = 2, 0
+        r = client.post("/search", json={"query": "nile river"})
+        assert r.status_code == 200 and r.json()["results"], r.json()
+        assert backend.searches == 3
+        assert metric(client.get("/metrics").text, "searchapp_backend_retries_total") == 2
+
+
+def test_retries_are_bounded_and_the_last_failure_is_the_answer() -> None:
+    client, backend = make(search_retries=1, search_retry_delay_s=0.001)
+    with client:
+        client.post("/documents", json={"documents": DOCS})
+        backend.fail_searches, backend.searches = 5, 0
+        r = client.post("/search", json={"query": "nile river"})
+        assert r.status_code == 503 and "dead peer" in r.json()["message"]
+        assert backend.searches == 2
+
+
+def test_a_rejected_search_is_not_tried_again() -> None:
+    client, backend = make(search_retries=2, search_retry_delay_s=0.001)
+    with client:
+        client.post("/documents", json={"documents": DOCS})
+        backend.reject, backend.searches = True, 0
+        assert client.post("/search", json={"query": "nile river"}).status_code == 502
+        assert backend.searches == 1
 
 
 def test_backend_down_gives_503_everywhere_but_liveness() -> None:

@@ -41,6 +41,9 @@ def test_defaults_match_the_documented_contract() -> None:
     )
     assert (s.shards, s.replication_factor, s.drain_seconds) == (1, 1, 5.0)
     assert (s.weaviate_http_port, s.weaviate_grpc_port, s.weaviate_grpc_host) == (8080, 50051, "weaviate")
+    assert (s.search_retries, s.search_retry_delay_s) == (2, 0.1)
+    s = Settings.from_env({"SEARCH_RETRIES": "0", "SEARCH_RETRY_DELAY_MS": "250"})
+    assert (s.search_retries, s.search_retry_delay_s) == (0, 0.25)
 
 
 def test_env_overrides_and_grpc_host_defaults_to_http_host() -> None:
@@ -62,6 +65,8 @@ def test_env_overrides_and_grpc_host_defaults_to_http_host() -> None:
         ({"COLLECTION": "bad-name"}, "COLLECTION"),
         ({"COLLECTION": "documents"}, "upper-case"),
         ({"DRAIN_SECONDS": "-1"}, "DRAIN_SECONDS"),
+        ({"SEARCH_RETRIES": "11"}, "SEARCH_RETRIES"),
+        ({"SEARCH_RETRY_DELAY_MS": "-5"}, "SEARCH_RETRY_DELAY_MS"),
         ({"READ_CONSISTENCY": "majority"}, "READ_CONSISTENCY for Weaviate must be one of ONE, QUORUM, ALL"),
         ({"WRITE_CONSISTENCY": "2"}, "WRITE_CONSISTENCY for Weaviate"),
         ({"VECTOR_BACKEND": "qdrant", "READ_CONSISTENCY": "ONE"}, "READ_CONSISTENCY for Qdrant"),
