@@ -129,6 +129,12 @@ def evidence_of(journal: Path) -> dict:
     return next(e for e in doc["extensions"] if e["name"] == "scaleproof")
 
 
+def scaleproof_verdict(journal: Path) -> subprocess.CompletedProcess[str]:
+    """`scaleproof verdict JOURNAL`: the run's verdict, as a user reads it (exit 0 only on a pass)."""
+    argv = [str(BIN / "scaleproof"), "verdict", str(journal)]
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
 def bench_run(
     deployed: Kubectl, args: list[str], journals: Path, timeout: float
 ) -> tuple[subprocess.CompletedProcess[str], dict]:

@@ -7,30 +7,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, ExperimentRuns, Kubectl, chaos_run, evidence_of
+from .conftest import ExperimentRuns, Kubectl, chaos_run, evidence_of, scaleproof_verdict
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent
 
 
 def _chaos_run(kind: str, journal: Path, kubectl: Kubectl, **env: str) -> subprocess.CompletedProcess[str]:
     return chaos_run(kind, journal, {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), **env})
-
-
-def _verdict(journal: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "scaleproof"), "verdict", str(journal)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def _evidence(journal: Path) -> dict:
@@ -42,7 +30,7 @@ def test_experiment_passes_on_the_real_cluster(kind: str, experiment_runs: Exper
     """Run as the chaos-runner identity (tests/e2e/test_security.py checks that same run for denials)."""
     journal, run = experiment_runs.get(kind)
     assert journal.exists(), run.stderr[-2000:]
-    verdict = _verdict(journal)
+    verdict = scaleproof_verdict(journal)
     ev = _evidence(journal)
     figures = {k: v.get("value") for k, v in ev["metrics"].items()}
     print(f"\n{kind}: verdict {ev['verdict']}; " + ", ".join(f"{k}={v}" for k, v in sorted(figures.items())))
@@ -70,7 +58,7 @@ def test_impossible_steady_state_fails_although_chaos_exits_zero(deployed: Kubec
     assert not [r for r in doc["run"] if r["activity"]["name"] == "kill-one-pod-k-times"], (
         "method must be skipped"
     )
-    verdict = _verdict(journal)
+    verdict = scaleproof_verdict(journal)
     assert verdict.returncode == 1, verdict.stdout
     assert "FAIL" in verdict.stdout
 
@@ -113,7 +101,7 @@ def test_impossible_claim_makes_chaos_run_itself_deviate(
     assert doc["deviated"] is True and doc["steady_states"]["before"]["steady_state_met"] is True
     after = {p["activity"]["name"]: p["tolerance_met"] for p in doc["steady_states"]["after"]["probes"]}
     assert after.get("target-replicas-ready-under-load", after.get("declared-replicas-ready")) is False
-    verdict = _verdict(journal)
+    verdict = scaleproof_verdict(journal)
     assert verdict.returncode == 1, verdict.stdout
     if kind == "pod-kill":
         assert not any(

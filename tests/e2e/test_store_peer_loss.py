@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, REPO, Kubectl, chaos_run, evidence_of
+from .conftest import REPO, Kubectl, chaos_run, evidence_of, scaleproof_verdict
 
 pytestmark = pytest.mark.e2e
 
@@ -58,16 +58,6 @@ def _figures(doc: dict) -> dict[str, object]:
 
 def evidence_of_doc(doc: dict) -> dict:
     return next(e for e in doc["extensions"] if e["name"] == "scaleproof")
-
-
-def _verdict(journal: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "scaleproof"), "verdict", str(journal)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def _both_views(doc: dict) -> dict:
@@ -109,7 +99,7 @@ def test_rf2_one_peer_killed_nothing_lost_within_budget_pass(
     assert figs["partial_queries_app"] == 0 and figs["partial_queries_store"] == 0
     assert figs["recovery_s"] is not None
     assert (run.returncode, doc["deviated"]) == (0, False), run.stderr[-2000:]
-    verdict = _verdict(journal)
+    verdict = scaleproof_verdict(journal)
     assert verdict.returncode == 0 and "PASS" in verdict.stdout, verdict.stdout + verdict.stderr
 
 
@@ -135,7 +125,7 @@ def test_rf1_one_peer_killed_fails_the_claim_on_failed_queries(
     assert failed & {"failed_queries_app", "failed_queries_store", "partial_queries_store"}, ev.get(
         "criteria"
     )
-    verdict = _verdict(journal)
+    verdict = scaleproof_verdict(journal)
     assert verdict.returncode != 0 and "FAIL" in verdict.stdout and "queries" in verdict.stdout, (
         verdict.stdout
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, Kubectl
+from .conftest import REPO, Kubectl, scaleproof_verdict
 
 pytestmark = pytest.mark.e2e
 
@@ -52,12 +52,6 @@ def test_impossible_shard_claim_ends_deviated(deployed: Kubectl, tmp_path: Path)
     assert claim["phase"] == "queried" and not claim["met"]
     assert any(r.endswith("9 claimed") for r in claim["reasons"]), claim
     assert all(r["status"] == "succeeded" for r in doc["run"]), "the method itself ran fine"
-    verdict = subprocess.run(
-        [str(BIN / "scaleproof"), "verdict", str(journal)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    verdict = scaleproof_verdict(journal)
     print(f"scaleproof verdict exit {verdict.returncode}: {verdict.stdout.strip()[:300]}")
     assert verdict.returncode != 0 and "FAIL" in verdict.stdout, verdict.stdout + verdict.stderr
