@@ -44,6 +44,7 @@ class PeerKill(TypedDict, total=False):
     uid: str
     node: str | None
     chosen_by: str  # "configuration", "holds shards …" or "highest ordinal"
+    grace_period_s: int | None  # None: the pod's own (a graceful stop); 0: a crash
     ts_request: float
     ts_accepted: float  # the fault (t = 0)
     ts_ready: float | None  # the replacement Ready and the StatefulSet complete
@@ -113,18 +114,32 @@ def _holders(collection: str, cfg: Mapping[str, Any], secrets: Mapping[str, Any]
         return []
 
 
+def _grace(value: Any) -> int | None:
+    if value in (None, "", "default"):
+        return None
+    text = str(value).strip()
+    if not text.isdigit():
+        raise UnsafeTarget(
+            "peer_grace_period_s (SCALEPROOF_PEER_GRACE_PERIOD_S) must be whole seconds ≥ 0 or empty, "
+            f"got {text!r}"
+        )
+    return int(text)
+
+
 def kill_peer(
     namespace: str,
     statefulset: str,
     selector: str,
     peer: str = "",
     collection: str = "Documents",
-    grace_period_s: int | None = None,
+    grace_period_s: Any = None,
     configuration: Mapping[str, Any] | None = None,
     secrets: Mapping[str, Any] | None = None,
 ) -> PeerKill:
-    """Delete one store peer pod (see the module docstring); returns what was killed and when."""
+    """Delete one store peer pod (see the module docstring); returns what was killed and when.
+    `grace_period_s`: empty/None = the pod's own grace period, 0 = a crash (SIGKILL at once)."""
     cfg = configuration or {}
+    grace = _grace(grace_period_s)
     namespace, selector = kube.check_target(namespace, selector)
     run = run_dir_of(cfg)
     if run is None:
@@ -146,13 +161,14 @@ def kill_peer(
         "uid": str(victim["metadata"]["uid"]),
         "node": (victim.get("spec") or {}).get("nodeName"),
         "chosen_by": why,
+        "grace_period_s": grace,
     }
     rundir.write_json_atomic(run / PEER_FILE, plan)  # the undo plan exists before the fault
     undo.check_abort("killing a store peer")
     plan["ts_request"] = time.time()
     options: dict[str, Any] = {"preconditions": {"uid": plan["uid"]}}
-    if grace_period_s is not None:
-        options["gracePeriodSeconds"] = int(grace_period_s)
+    if grace is not None:
+        options["gracePeriodSeconds"] = grace
     kube.call(
         kube.apis(cfg).core.delete_namespaced_pod,
         name,

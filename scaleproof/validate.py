@@ -206,12 +206,19 @@ def check_configuration(
 
 
 _NODE_COMMANDS = ("node_fault_command", "node_restore_command")
+#: whole seconds >= 0, or empty for the pods' own value
+_OPTIONAL_SECONDS = ("toleration_seconds", "peer_grace_period_s")
 
 
 def _node_fault_checks(
     info: Mapping[str, Any], values: Mapping[str, Any], env: Mapping[str, str], problems: list[str]
 ) -> None:
-    """node-loss's fault mode, refused before any load (actions.nodeloss.fault_mode judges the node)."""
+    """The fault's settings, refused before any load: node-loss's mode (actions.nodeloss.fault_mode
+    judges the node), and the optional whole seconds (a toleration, a peer's grace period)."""
+    for key in _OPTIONAL_SECONDS:
+        v = str(values.get(key) if values.get(key) is not None else "").strip()
+        if key in values and v not in ("", "default") and not v.isdigit():
+            problems.append(f"{_where(key, info[key], env)}: must be whole seconds ≥ 0, or empty, got {v!r}")
     fault = values.get("node_fault")
     if fault is not None and fault not in ("auto", "local", "command"):
         problems.append(

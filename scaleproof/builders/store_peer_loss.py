@@ -106,7 +106,7 @@ def build(rec: Recording, figures: Figures) -> None:
     outcomes = peerloss.from_fault(inp.get("queries") or [], fault)
     paths = {via: peerloss.path_figures(outcomes, via) for via in ("app", "store")}
     m["peers_killed"] = metric(
-        1, "peers", f"pod {kill.get('pod')} deleted ({kill.get('chosen_by')})", None, 1
+        1, "peers", f"pod {kill.get('pod')} {_how(kill)} ({kill.get('chosen_by')})", None, 1
     )
     m.update(_path_metrics(paths))
     m["recovery_s"] = _recovery(kill, inp.get("healthy"), fault)
@@ -139,3 +139,11 @@ def _detect(rec: Recording) -> bool:
 
 
 BUILDER = Builder("store-peer-loss", build, _detect)
+
+
+def _how(kill: Mapping[str, Any]) -> str:
+    """How the peer went: a graceful delete (its own grace period) or a crash (grace period 0)."""
+    grace = kill.get("grace_period_s")
+    if grace is None:
+        return "deleted (its own grace period)"
+    return "crashed (deleted with grace period 0)" if int(grace) == 0 else f"deleted (grace period {grace} s)"

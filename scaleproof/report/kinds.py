@@ -180,7 +180,12 @@ def _peer_loss_section(r: RunDoc, loss: Any, figures: Figures) -> list[str]:
         return []
     kill, rep = loss["kill"], loss.get("replication") or {}
     lines = [
-        f"### Store peer loss: `{esc(kill.get('pod'))}` killed ({esc(kill.get('chosen_by'))})",
+        f"### Store peer loss: `{esc(kill.get('pod'))}` killed ({esc(kill.get('chosen_by'))}; "
+        + (
+            "graceful delete)"
+            if kill.get("grace_period_s") is None
+            else f"grace period {kill['grace_period_s']} s)"
+        ),
         "",
         f"Replication factor {format_number(rep.get('factor'))}, read back from the store "
         f"({esc(rep.get('source') or 'not read')}). Each query of a fixed set is judged against the same "

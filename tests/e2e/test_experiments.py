@@ -16,7 +16,6 @@ from .conftest import ExperimentRuns, Kubectl, chaos_run, evidence_of, scaleproo
 pytestmark = pytest.mark.e2e
 
 
-
 def _chaos_run(kind: str, journal: Path, kubectl: Kubectl, **env: str) -> subprocess.CompletedProcess[str]:
     return chaos_run(kind, journal, {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), **env})
 

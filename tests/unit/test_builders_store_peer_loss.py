@@ -120,7 +120,7 @@ def test_report_section_renders_the_numbers_the_builder_computed() -> None:
 
     figures, _ = _build(_peer_loss("rf1"))
     md = "\n".join(TIMELINE_SECTIONS["store_peer_loss"](None, figures["timelines"]["store_peer_loss"], {}))  # type: ignore[arg-type]
-    assert "### Store peer loss: `qdrant-1` killed (configuration)" in md
+    assert "### Store peer loss: `qdrant-1` killed (configuration; graceful delete)" in md
     assert "Replication factor 1, read back from the store (Qdrant GET /collections/Docs" in md
     assert "| store | 740 | 120 | 0 | 620 | 30.5 |" in md and "1 of 1 read operations failed" in md
     assert "| 0 | store | 20 | 0 | 0 | 20 |" in md  # the first second after the kill

@@ -83,6 +83,24 @@ def test_kill_writes_the_plan_before_the_delete_with_uid_precondition(fake, tmp_
     assert [e["kind"] for e in rundir.read_events(tmp_path)] == ["PeerKill"]
 
 
+def test_a_crash_is_a_delete_with_grace_period_0_recorded_in_the_plan(fake, tmp_path) -> None:
+    res = peers.kill_peer("scaleproof", "weaviate", SEL, grace_period_s="0", configuration=cfg(tmp_path))
+    (delete,) = [c for c in fake.calls if c[0] == "delete_pod"]
+    assert delete[3]["gracePeriodSeconds"] == 0 and res["grace_period_s"] == 0
+
+
+def test_an_empty_grace_period_leaves_the_pods_own(fake, tmp_path) -> None:
+    res = peers.kill_peer("scaleproof", "weaviate", SEL, grace_period_s="", configuration=cfg(tmp_path))
+    (delete,) = [c for c in fake.calls if c[0] == "delete_pod"]
+    assert "gracePeriodSeconds" not in delete[3] and res["grace_period_s"] is None
+
+
+def test_a_bad_grace_period_is_one_line_and_kills_nothing(fake, tmp_path) -> None:
+    with pytest.raises(UnsafeTarget, match="SCALEPROOF_PEER_GRACE_PERIOD_S"):
+        peers.kill_peer("scaleproof", "weaviate", SEL, grace_period_s="soon", configuration=cfg(tmp_path))
+    assert not [c for c in fake.calls if c[0] == "delete_pod"]
+
+
 def test_refuses_a_store_not_at_full_strength(fake, tmp_path) -> None:
     fake.pods[0] = sts_pod("weaviate-0", ready=False)
     with pytest.raises(UnsafeTarget, match="2 of 3 peers Ready"):

@@ -20,6 +20,7 @@ POD_KILL = ROOT / "experiments" / "pod-kill.yaml"
 HPA = ROOT / "experiments" / "hpa-scale.yaml"
 SHARDS = ROOT / "experiments" / "vector-shards.yaml"
 NODE_LOSS = ROOT / "experiments" / "node-loss.yaml"
+PEER_LOSS = ROOT / "experiments" / "store-peer-loss.yaml"
 SCALEPROOF = str(Path(CHAOS).with_name("scaleproof"))
 
 # (experiment, environment overrides, a fragment the one line must contain)
@@ -66,6 +67,12 @@ BAD_INPUTS = [
     (HPA, {"SCALEPROOF_LOAD_ENV": "{bad json"}, "load: configuration `load_env` (SCALEPROOF_LOAD_ENV)"),
     (HPA, {"SCALEPROOF_LOCUSTFILE": "/nope.py"}, "load: configuration `locustfile` (SCALEPROOF_LOCUSTFILE)"),
     (NODE_LOSS, {"SCALEPROOF_NODE_FAULT": "reboot"}, "choose auto, local or command, got 'reboot'"),
+    (NODE_LOSS, {"SCALEPROOF_TOLERATION_SECONDS": "5m"}, "must be whole seconds ≥ 0, or empty, got '5m'"),
+    (
+        PEER_LOSS,
+        {"SCALEPROOF_PEER_GRACE_PERIOD_S": "-1"},
+        "peer_grace_period_s (SCALEPROOF_PEER_GRACE_PERIOD_S='-1')",
+    ),
     (NODE_LOSS, {"SCALEPROOF_NODE_FAULT": "command"}, "'command' needs both node_fault_command and"),
     (
         NODE_LOSS,
@@ -81,7 +88,7 @@ def test_each_bad_input_gives_one_line_naming_the_field(experiment, overrides, f
     assert len(problems) == 1 and fragment in problems[0], problems
 
 
-@pytest.mark.parametrize("experiment", [POD_KILL, HPA, SHARDS, NODE_LOSS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("experiment", [POD_KILL, HPA, SHARDS, NODE_LOSS, PEER_LOSS], ids=lambda p: p.stem)
 def test_the_defaults_are_valid(experiment):
     assert validate.validate_experiment(experiment, env={}, offline=True) == []
 
