@@ -66,5 +66,5 @@ phase "pytest: end-to-end tests on the real cluster"
 # what the last run showed): listed with its reason, not run; its issue stays open. A test marked
 # `full` is listed with what covers it, and runs with --full
 python -m tests.e2e.pending "${full_flag[@]}"
-pytest -q --durations=25 "${tier[@]}" tests/e2e "$@"
+pytest -q --durations=40 "${tier[@]}" tests/e2e "$@"
 phase "done"

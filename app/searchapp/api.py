@@ -36,7 +36,7 @@ from .backends import (
     backend_from_settings,
 )
 from .embedder import Embedder
-from .lifecycle import CollectionBootstrapper, Lifecycle
+from .lifecycle import CollectionBootstrapper, Lifecycle, StoreHealth
 from .metrics import Metrics
 from .settings import EmbeddingConfig, Settings
 
@@ -149,6 +149,7 @@ class _Service:
     lifecycle: Lifecycle
     metrics: Metrics
     bootstrapper: CollectionBootstrapper
+    store_health: StoreHealth
     warming: threading.Event = field(default_factory=threading.Event)
 
     def warm_once(self) -> None:
@@ -334,7 +335,8 @@ def _add_health(app: FastAPI, svc: _Service) -> None:
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
-        """Readiness: 200 only if not draining, the store is reachable and the collection exists."""
+        """Readiness: 200 only if not draining, the store is reachable and the collection exists (once
+        Ready: or the store's checks have failed for less than STORE_UNREADY_AFTER_SECONDS)."""
         if lifecycle.draining:
             metrics.ready.set(0)
             metrics.draining.set(1)
@@ -344,15 +346,16 @@ def _add_health(app: FastAPI, svc: _Service) -> None:
             # Self-heal: create-if-missing (e.g. first start, or the collection was deleted).
             if bootstrapper.try_once():
                 status = backend.ping()
-        if status["reachable"] and status["collection_exists"]:
+        store_ok = status["reachable"] and status["collection_exists"]
+        reason = status["detail"] if status["reachable"] else f"vector store unreachable: {status['detail']}"
+        if svc.store_health.ready(store_ok):
             metrics.ready.set(1)
             svc.warm_once()
-            return JSONResponse(
-                status_code=200,
-                content={"status": "ready", "backend": backend.name, "collection": svc.settings.collection},
-            )
+            content = {"status": "ready", "backend": backend.name, "collection": svc.settings.collection}
+            if not store_ok:  # within STORE_UNREADY_AFTER_SECONDS of the first failed check
+                content["store"] = f"failing for {svc.store_health.failing_for_s():.1f} s: {reason}"
+            return JSONResponse(status_code=200, content=content)
         metrics.ready.set(0)
-        reason = status["detail"] if status["reachable"] else f"vector store unreachable: {status['detail']}"
         if status["reachable"] and bootstrapper.last_error:
             reason = f"{reason}; create failed: {bootstrapper.last_error}"
         return JSONResponse(
@@ -426,7 +429,8 @@ def create_app(
         replication=settings.replication_factor,
         retry_s=settings.ensure_retry_s,
     )
-    svc = _Service(settings, backend, embedder, lifecycle, metrics, bootstrapper)
+    health = StoreHealth(settings.store_unready_after_s)
+    svc = _Service(settings, backend, embedder, lifecycle, metrics, bootstrapper, health)
     app = FastAPI(title="searchapp", version="0.1.0", lifespan=_lifespan(svc))
     for key in ("settings", "backend", "embedder", "lifecycle", "metrics", "bootstrapper"):
         setattr(app.state, key, getattr(svc, key))

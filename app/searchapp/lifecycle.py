@@ -22,6 +22,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -50,6 +51,37 @@ class Lifecycle:
             self.drain_started_at = time.monotonic()
             self._draining.set()
             logger.info("drain started: /readyz now answers 503, still serving requests")
+
+
+class StoreHealth:
+    """Whether a failed store check takes this replica out of its Service.
+
+    Until the store has answered once, every failed check does: a pod is not Ready before it can
+    serve. After that only failures lasting `grace_s` do. Why: the check reaches the store through
+    its Service, and a store peer on a node that just died keeps its endpoint until the node
+    controller notices (~50 s). A check that happens to pick it times out; without the grace that
+    took healthy replicas out of rotation, all at once (seen in node-loss: 3 Ready app pods down to
+    1 while their own node was fine). A store that is really down still turns readiness off, after
+    `grace_s`; requests meanwhile get the store's error (503), as they would anyway."""
+
+    def __init__(self, grace_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.grace_s = grace_s
+        self._clock = clock
+        self.answered_once = False
+        self.failing_since: float | None = None
+
+    def ready(self, store_ok: bool) -> bool:
+        """Record one check; whether to report Ready."""
+        if store_ok:
+            self.answered_once, self.failing_since = True, None
+            return True
+        now = self._clock()
+        if self.failing_since is None:
+            self.failing_since = now
+        return self.answered_once and now - self.failing_since < self.grace_s
+
+    def failing_for_s(self) -> float:
+        return 0.0 if self.failing_since is None else self._clock() - self.failing_since
 
 
 class CollectionBootstrapper:

@@ -114,6 +114,9 @@ class Settings:
     # apart (x1, x2, ...): a replicated store routes each try anew (Weaviate picks a replica per remote
     # shard at random), so a peer that died but is not yet marked dead fails one try, not the request
     search_retries: int = 2
+    # once Ready, a replica stays Ready while its store checks have failed for less than this
+    # (lifecycle.StoreHealth); 0: every failed check turns readiness off
+    store_unready_after_s: float = 10.0
     search_retry_delay_s: float = 0.1
     log_level: str = "info"
 
@@ -161,6 +164,9 @@ class Settings:
             graceful_timeout_s=_float(env, "GRACEFUL_TIMEOUT_SECONDS", cls.graceful_timeout_s, 0, 600),
             ensure_retry_s=_float(env, "ENSURE_RETRY_SECONDS", cls.ensure_retry_s, 0.05, 600),
             search_retries=_int(env, "SEARCH_RETRIES", cls.search_retries, 0, 10),
+            store_unready_after_s=_float(
+                env, "STORE_UNREADY_AFTER_SECONDS", cls.store_unready_after_s, 0, 3600
+            ),
             search_retry_delay_s=_float(
                 env, "SEARCH_RETRY_DELAY_MS", 1000 * cls.search_retry_delay_s, 0, 5000
             )

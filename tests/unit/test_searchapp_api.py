@@ -26,7 +26,7 @@ from searchapp.backends import (
     StoredDocument,
     doc_uuid,
 )
-from searchapp.lifecycle import DrainingServer
+from searchapp.lifecycle import DrainingServer, StoreHealth
 from searchapp.settings import Settings
 
 from loadgen.corpus import load_documents
@@ -328,7 +328,7 @@ def test_backend_rejection_is_502_not_500() -> None:
 
 
 def test_readyz_creates_a_missing_collection_and_reports_create_failures() -> None:
-    client, backend = make()
+    client, backend = make(store_unready_after_s=0)  # every failed check counts
     with client:
         assert client.get("/readyz").status_code == 200
         backend.exists = False  # e.g. someone deleted the collection
@@ -340,6 +340,33 @@ def test_readyz_creates_a_missing_collection_and_reports_create_failures() -> No
         backend.reject = True
         r = client.get("/readyz")
         assert r.status_code == 503 and "create failed" in r.json()["reason"]
+
+
+def test_once_ready_a_failed_store_check_keeps_the_replica_ready_within_the_grace() -> None:
+    client, backend = make(store_unready_after_s=30)
+    with client:
+        backend.down = True
+        assert client.get("/readyz").status_code == 503, "never Ready before the store answered"
+        backend.down = False
+        assert client.get("/readyz").status_code == 200
+        backend.down = True  # one check reached a store peer on a dead node
+        r = client.get("/readyz")
+        assert r.status_code == 200 and r.json()["store"].startswith("failing for "), r.json()
+        assert "unreachable" in r.json()["store"]
+
+
+def test_store_health_turns_readiness_off_after_the_grace_and_on_at_the_first_answer() -> None:
+    now = [100.0]
+    health = StoreHealth(10.0, clock=lambda: now[0])
+    assert health.ready(False) is False  # not answered yet: a starting pod is not Ready
+    assert health.ready(True) is True
+    assert health.ready(False) is True and health.failing_for_s() == 0.0
+    now[0] = 109.9
+    assert health.ready(False) is True
+    now[0] = 110.0
+    assert health.ready(False) is False and health.failing_for_s() == 10.0
+    assert health.ready(True) is True and health.failing_for_s() == 0.0
+    assert StoreHealth(0.0).ready(True) and not StoreHealth(0.0).ready(False)
 
 
 def test_the_client_is_warmed_once_after_the_first_ready_answer_not_before() -> None:

@@ -165,7 +165,9 @@ class WeaviateBackend:
 
     def _rest_status(self, path: str) -> int:
         """HTTP status of a GET on Weaviate's REST API, with the standard library only."""
-        conn = http.client.HTTPConnection(self._http[0], self._http[1], timeout=min(self._timeout_s, 3.0))
+        # 1 s: both calls of a ping fit in the readiness probe's timeout (3 s), even when one of them
+        # reaches a store peer on a dead node (no answer at all until the timeout)
+        conn = http.client.HTTPConnection(self._http[0], self._http[1], timeout=min(self._timeout_s, 1.0))
         try:
             conn.request("GET", path)
             resp = conn.getresponse()
