@@ -107,6 +107,9 @@ class Settings:
     qdrant_url: str = "http://qdrant:6333"
     qdrant_expected_peers: int = 1
     backend_timeout_s: float = 10.0
+    # a search's own deadline (Weaviate: the client's query timeout): short, so that a search that
+    # went to a peer on a dead node fails fast and is tried again on a fresh connection
+    search_timeout_s: float = 2.0
     drain_seconds: float = 5.0
     graceful_timeout_s: float = 10.0
     ensure_retry_s: float = 2.0
@@ -160,6 +163,7 @@ class Settings:
             qdrant_url=_str(env, "QDRANT_URL", cls.qdrant_url),
             qdrant_expected_peers=_int(env, "QDRANT_EXPECTED_PEERS", cls.qdrant_expected_peers, 1, 1024),
             backend_timeout_s=_float(env, "BACKEND_TIMEOUT_SECONDS", cls.backend_timeout_s, 0.1, 600),
+            search_timeout_s=_float(env, "SEARCH_TIMEOUT_SECONDS", cls.search_timeout_s, 0.1, 600),
             drain_seconds=_float(env, "DRAIN_SECONDS", cls.drain_seconds, 0, 600),
             graceful_timeout_s=_float(env, "GRACEFUL_TIMEOUT_SECONDS", cls.graceful_timeout_s, 0, 600),
             ensure_retry_s=_float(env, "ENSURE_RETRY_SECONDS", cls.ensure_retry_s, 0.05, 600),

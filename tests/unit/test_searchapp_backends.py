@@ -41,7 +41,7 @@ def test_defaults_match_the_documented_contract() -> None:
     )
     assert (s.shards, s.replication_factor, s.drain_seconds) == (1, 1, 5.0)
     assert (s.weaviate_http_port, s.weaviate_grpc_port, s.weaviate_grpc_host) == (8080, 50051, "weaviate")
-    assert (s.search_retries, s.search_retry_delay_s) == (2, 0.1)
+    assert (s.search_retries, s.search_retry_delay_s, s.search_timeout_s) == (2, 0.1, 2.0)
     s = Settings.from_env({"SEARCH_RETRIES": "0", "SEARCH_RETRY_DELAY_MS": "250"})
     assert (s.search_retries, s.search_retry_delay_s) == (0, 0.25)
 
@@ -310,6 +310,32 @@ def test_weaviate_reads_and_writes_use_their_own_consistency_level(read, write, 
     assert b.search([0.1, 0.2], 3) == []
     assert b.upsert([{"id": "d", "text": "t", "metadata": {}, "vector": [0.1, 0.2]}]) == 1
     assert calls == expected
+
+
+def test_a_search_that_timed_out_drops_its_connection_and_a_rejected_one_keeps_it() -> None:
+    closed: list[str] = []
+
+    def client(name: str, error: Exception) -> Any:
+        def near_vector(**kwargs: Any) -> Any:
+            raise error
+
+        coll = SimpleNamespace(query=SimpleNamespace(near_vector=near_vector))
+        return SimpleNamespace(
+            collections=SimpleNamespace(use=lambda n: coll), close=lambda: closed.append(name)
+        )
+
+    b = backend_from_settings(Settings(search_timeout_s=0.5))
+    assert isinstance(b, WeaviateBackend) and b._query_timeout_s == 0.5
+    b._client = client(
+        "pinned", RuntimeError("Query call with protocol GRPC search failed: DEADLINE_EXCEEDED")
+    )
+    with pytest.raises(BackendUnavailable):
+        b.search([0.1, 0.2], 3)
+    assert closed == ["pinned"] and b._client is None  # the next use connects anew
+    b._client = client("healthy", RuntimeError("vector lengths don't match"))
+    with pytest.raises(BackendRejected):
+        b.search([0.1, 0.2], 3)
+    assert closed == ["pinned"] and b._client is not None
 
 
 def test_weaviate_concurrent_create_is_tolerated(weaviate_rest) -> None:

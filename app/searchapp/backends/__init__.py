@@ -53,6 +53,7 @@ def backend_from_settings(settings: Settings) -> VectorBackend:
             grpc_host=settings.weaviate_grpc_host,
             grpc_port=settings.weaviate_grpc_port,
             timeout_s=settings.backend_timeout_s,
+            query_timeout_s=settings.search_timeout_s,
             read_consistency=settings.read_consistency,
             write_consistency=settings.write_consistency,
         )

@@ -110,6 +110,7 @@ class WeaviateBackend:
         grpc_host: str | None = None,
         grpc_port: int = 50051,
         timeout_s: float = 10.0,
+        query_timeout_s: float | None = None,
         read_consistency: str = "",
         write_consistency: str = "",
     ) -> None:
@@ -119,6 +120,7 @@ class WeaviateBackend:
         self._http = (http_host, http_port)
         self._grpc = (grpc_host or http_host, grpc_port)
         self._timeout_s = timeout_s
+        self._query_timeout_s = query_timeout_s or timeout_s
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -143,7 +145,7 @@ class WeaviateBackend:
                         additional_config=init.AdditionalConfig(
                             timeout=init.Timeout(
                                 init=min(self._timeout_s, 5.0),
-                                query=self._timeout_s,
+                                query=self._query_timeout_s,
                                 insert=self._timeout_s * 3,
                             )
                         ),
@@ -155,6 +157,21 @@ class WeaviateBackend:
                     ) from exc
                 logger.info("connected to Weaviate http=%s:%s grpc=%s:%s", *self._http, *self._grpc)
         return self._client
+
+    def _reset(self, failed: Any) -> None:
+        """Drop the client a request failed on ("unavailable"): the next use connects anew. Why: its
+        gRPC connection goes through the store's Service to ONE peer; a peer on a dead node never
+        answers nor resets, so every search on that connection would hang until its deadline, for as
+        long as the node is dead. A new connection is balanced afresh onto a peer that answers."""
+        with self._lock:
+            if failed is None or self._client is not failed:
+                return  # another request already replaced it
+            self._client = None
+        logger.warning("Weaviate connection dropped after an unavailable answer; reconnecting on next use")
+        try:
+            failed.close()
+        except Exception:  # noqa: BLE001 - a client that failed may fail to close too
+            logger.debug("closing the failed Weaviate client failed", exc_info=True)
 
     def _coll(self, op: str = "read") -> Any:
         coll = self._connect().collections.use(self.collection)
@@ -264,6 +281,7 @@ class WeaviateBackend:
     def search(self, vector: list[float], top_k: int) -> list[SearchHit]:
         metadata_query = _import("weaviate.classes.query").MetadataQuery
 
+        client = self._client
         try:
             res = self._coll().query.near_vector(
                 near_vector=vector,
@@ -275,7 +293,10 @@ class WeaviateBackend:
         except BackendError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise classify_weaviate_error(exc, self.collection) from exc
+            err = classify_weaviate_error(exc, self.collection)
+            if isinstance(err, BackendUnavailable):
+                self._reset(client if client is not None else self._client)
+            raise err from exc
         hits: list[SearchHit] = []
         for obj in res.objects:
             distance = obj.metadata.distance if obj.metadata is not None else None
