@@ -99,11 +99,6 @@ def test_node_drain_passes_for_the_reference_app(
     assert_every_node_ready_and_schedulable(multi_node)
 
 
-@pytest.mark.pending(
-    "2026-12-07: passed on a re-run (MTTR 60.9 s, phases add up), failed in the second clean-clone run: "
-    "'declared-replicas-ready' breached during the fault in 7 of 49 samples (more app pods on the lost "
-    "node than the claim allows; the spread is ScheduleAnyway); not yet diagnosed"
-)
 @pytest.mark.timeout(1200)  # grace period + tolerationSeconds + the rollout of the toleration, twice
 def test_node_loss_with_a_lowered_toleration_passes_and_its_phases_add_up(
     multi_node: Kubectl, runner_kubeconfig: Path, tmp_path: Path

@@ -68,12 +68,6 @@ def _both_views(doc: dict) -> dict:
     return tl
 
 
-@pytest.mark.pending(
-    "2026-12-07, clean-clone run on 3 nodes: replication read back 2, weaviate-1 killed under load, the "
-    "store itself answered every query (0 failed, 0 partial, consistency ONE) and 0 documents were lost, "
-    "but the reference app failed 73 searches over 8.3 s (budget 25); not yet diagnosed (a guess: its "
-    "client kept connections to the dead peer, and the app does not retry on another)"
-)
 def test_rf2_one_peer_killed_nothing_lost_within_budget_pass(
     rf2_stack: Kubectl, runner_kubeconfig: Path, tmp_path: Path
 ) -> None:
