@@ -64,6 +64,10 @@ def _summary(ev: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(m.items()))
 
 
+@pytest.mark.full(
+    "the CI tier runs init and a target file in the first-run hpa-scale test, and pod-kill on "
+    "agnhost in the ten-kill console test"
+)
 def test_pod_kill_on_agnhost_through_init_and_a_target_file(
     kubectl: Kubectl, agnhost: AgnhostApp, tmp_path: Path
 ):

@@ -82,6 +82,10 @@ def test_a_drain_blocked_by_a_max_unavailable_zero_budget_is_reported_blocked_na
     assert_every_node_ready_and_schedulable(kubectl)  # the rollback uncordoned it
 
 
+@pytest.mark.full(
+    "node-loss runs in the CI tier on the reference app through the same configuration keys; "
+    "agnhost's node-drain runs there too"
+)
 @pytest.mark.timeout(1200)  # grace period + tolerationSeconds + the rollout of the toleration, twice
 def test_node_loss_on_agnhost_with_a_lowered_toleration(
     kubectl: Kubectl, spread_agnhost: AgnhostApp, tmp_path: Path
