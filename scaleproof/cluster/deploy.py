@@ -97,6 +97,7 @@ def deploy(
             "SCALEPROOF_KUBECONFIG to your own cluster's kubeconfig"
         )
     objs = render(kubeconfig, overlay)
+    check_images(kubeconfig, objs)
     owned = prepare_host_paths(objs, progress)
     remove_other_stores(kubeconfig, objs, namespace, progress, replace=replace_store, timeout_s=timeout_s)
     progress(f"[deploy] kubectl apply -k {overlay}")
@@ -116,6 +117,52 @@ def render(kubeconfig: Path, overlay: Path) -> list[dict[str, Any]]:
     if proc.returncode != 0:
         raise DeployError(f"kubectl kustomize {overlay} failed: {proc.stderr.strip()}")
     return [obj for obj in yaml.safe_load_all(proc.stdout) if obj]
+
+
+# ------------------------------------------------------------------------------------ images
+def _full_ref(image: str) -> str:
+    """An image reference as containerd lists it (`qdrant/qdrant:v1` -> `docker.io/qdrant/qdrant:v1`)."""
+    first = image.split("/", 1)[0]
+    if "/" not in image:
+        return f"docker.io/library/{image}"
+    if "." in first or ":" in first or first == "localhost":
+        return image
+    return f"docker.io/{image}"
+
+
+def overlay_images(objs: list[dict[str, Any]]) -> list[str]:
+    """Every container image the rendered objects run (init containers included), as containerd names them."""
+    out: set[str] = set()
+    for obj in objs:
+        spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            if c.get("image"):
+                out.add(_full_ref(str(c["image"])))
+    return sorted(out)
+
+
+def missing_images(objs: list[dict[str, Any]], imported: Mapping[str, str]) -> list[str]:
+    return [i for i in overlay_images(objs) if i not in imported]
+
+
+def check_images(kubeconfig: Path, objs: list[dict[str, Any]]) -> None:
+    """On this machine's own cluster (nothing can be pulled: there is no registry), refuse an overlay
+    whose images are not imported, before anything changes: switching to a store whose image is
+    missing would remove the running store and start nothing (seen: Qdrant in ImagePullBackOff after
+    Weaviate was removed). Another cluster pulls for itself: nothing is checked there."""
+    from .config import ClusterConfig
+    from .images import imported_digests
+
+    cfg = ClusterConfig()
+    if kubeconfig.resolve() != cfg.kubeconfig.resolve() or not cfg.containerd_socket.exists():
+        return
+    missing = missing_images(objs, imported_digests(cfg))
+    if missing:
+        raise DeployError(
+            f"not in the local cluster's containerd: {', '.join(missing)}; nothing was changed. Import "
+            "each first (`scaleproof images` builds ours; `scaleproof images import ARCHIVE` loads "
+            "another's, e.g. a Qdrant image saved on a machine that can pull it)"
+        )
 
 
 # ------------------------------------------------------------------------------------ host paths

@@ -412,3 +412,65 @@ def test_own_stores_are_exactly_the_stores_of_the_project_overlays() -> None:
         assert services == {name, f"{name}-headless"}, ov.name
         seen.add(name)
     assert seen == set(deploy_mod.OWN_STORES)
+
+
+def _runs(kind: str, name: str, *images: str, init: str | None = None) -> dict:
+    spec: dict = {"containers": [{"name": f"c{i}", "image": im} for i, im in enumerate(images)]}
+    if init:
+        spec["initContainers"] = [{"name": "init", "image": init}]
+    return {"kind": kind, "metadata": {"name": name}, "spec": {"template": {"spec": spec}}}
+
+
+def test_the_images_an_overlay_runs_are_named_as_containerd_lists_them() -> None:
+    objs = [
+        _runs("StatefulSet", "qdrant", "docker.io/qdrant/qdrant:v1.18.3", init="busybox:1.36"),
+        _runs("Deployment", "searchapp", "localhost/scaleproof/searchapp:0.1.0"),
+        _runs("Deployment", "other", "qdrant/qdrant:v1.18.3", "registry.k8s.io:5000/pause:3.10"),
+        {"kind": "Service", "metadata": {"name": "searchapp"}, "spec": {}},
+    ]
+    assert deploy_mod.overlay_images(objs) == [
+        "docker.io/library/busybox:1.36",
+        "docker.io/qdrant/qdrant:v1.18.3",
+        "localhost/scaleproof/searchapp:0.1.0",
+        "registry.k8s.io:5000/pause:3.10",
+    ]
+    imported = {
+        "localhost/scaleproof/searchapp:0.1.0": "sha256:a",
+        "docker.io/library/busybox:1.36": "sha256:b",
+    }
+    assert deploy_mod.missing_images(objs[:2], imported) == ["docker.io/qdrant/qdrant:v1.18.3"]
+
+
+def test_an_overlay_whose_image_is_not_imported_is_refused_before_anything_changes(
+    api: FakeApi, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On the local cluster: switching to Qdrant without its image would remove Weaviate and start
+    nothing (seen 2026-12-08). The render is the only kubectl call; Weaviate stays."""
+    import scaleproof.cluster.config as config_mod
+    import scaleproof.cluster.images as images_mod
+
+    overlay, state = tmp_path / "overlay", tmp_path / "state"
+    overlay.mkdir()
+    state.mkdir()
+    (state / "admin.kubeconfig").write_text("")
+    sock = tmp_path / "containerd.sock"
+    sock.write_text("")
+    monkeypatch.setenv("SCALEPROOF_STATE_DIR", str(state))
+    monkeypatch.setattr(config_mod.ClusterConfig, "containerd_socket", property(lambda self: sock))
+    monkeypatch.setattr(
+        images_mod, "imported_digests", lambda cfg: {"localhost/scaleproof/searchapp:0.1.0": "x"}
+    )
+    api.statefulsets = [_store("weaviate")]
+    qdrant = {**_store("qdrant"), **_runs("StatefulSet", "qdrant", "docker.io/qdrant/qdrant:v1.18.3")}
+    qdrant["metadata"] = _store("qdrant")["metadata"]
+    calls: list[tuple[str, ...]] = []
+
+    def fake(kc: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        return subprocess.CompletedProcess(args, 0, yaml.safe_dump_all([qdrant]), "")
+
+    monkeypatch.setattr(deploy_mod, "_kubectl", fake)
+    with pytest.raises(DeployError, match=r"docker.io/qdrant/qdrant:v1.18.3; nothing was changed"):
+        deploy(state / "admin.kubeconfig", overlay, namespace="scaleproof", progress=lambda m: None)
+    assert calls == [("kustomize", str(overlay))]
+    assert not [c for c in api.calls if c[0] == "delete"]
