@@ -272,25 +272,23 @@ def test_oversized_batch_message_names_the_limit_and_unknown_collection_on_get()
         assert client.get("/search").status_code == 405
 
 
-def test_a_search_the_store_fails_transiently_is_tried_again_and_counted() -> None:
-    client, backend = make(search_retries=2, search_retry_delay_s=0.001)
+@pytest.mark.parametrize(
+    ("retries", "failures", "status", "tries", "retried"),
+    [(2, 2, 200, 3, 2), (1, 5, 503, 2, 1)],
+    ids=["tried-again-until-it-answers", "bounded-and-the-last-failure-is-the-answer"],
+)
+def test_a_search_the_store_answers_unavailable_is_tried_again_and_counted(
+    retries: int, failures: int, status: int, tries: int, retried: int
+) -> None:
+    client, backend = make(search_retries=retries, search_retry_delay_s=0.001)
     with client:
         client.post("/documents", json={"documents": DOCS})
-        backend.fail_searches, backend.searches = 2, 0
+        backend.fail_searches, backend.searches = failures, 0
         r = client.post("/search", json={"query": "nile river"})
-        assert r.status_code == 200 and r.json()["results"], r.json()
-        assert backend.searches == 3
-        assert metric(client.get("/metrics").text, "searchapp_backend_retries_total") == 2
-
-
-def test_retries_are_bounded_and_the_last_failure_is_the_answer() -> None:
-    client, backend = make(search_retries=1, search_retry_delay_s=0.001)
-    with client:
-        client.post("/documents", json={"documents": DOCS})
-        backend.fail_searches, backend.searches = 5, 0
-        r = client.post("/search", json={"query": "nile river"})
-        assert r.status_code == 503 and "dead peer" in r.json()["message"]
-        assert backend.searches == 2
+        assert r.status_code == status, r.json()
+        assert r.json()["results"] if status == 200 else "dead peer" in r.json()["message"]
+        assert backend.searches == tries
+        assert metric(client.get("/metrics").text, "searchapp_backend_retries_total") == retried
 
 
 def test_a_rejected_search_is_not_tried_again() -> None:
