@@ -97,10 +97,6 @@ def test_rf2_one_peer_killed_nothing_lost_within_budget_pass(
     assert verdict.returncode == 0 and "PASS" in verdict.stdout, verdict.stdout + verdict.stderr
 
 
-@pytest.mark.full(
-    "the CI tier runs store-peer-loss at replication 2 (the claim that must hold); a claim "
-    "failing ends deviated in the impossible-claim tests"
-)
 def test_rf1_one_peer_killed_fails_the_claim_on_failed_queries(
     deployed: Kubectl, runner_kubeconfig: Path, tmp_path: Path
 ) -> None:
