@@ -238,10 +238,6 @@ def test_freeze_turns_the_node_unknown_and_thaw_brings_it_back(
     print(f"{node}: Ready again {back:.1f} s after the thaw")
 
 
-@pytest.mark.full(
-    "stop/start is a CLI fault no experiment uses; the CI tier freezes and thaws a node "
-    "(node-loss of the reference app, test_zz_cluster_down)"
-)
 def test_stop_turns_the_node_unknown_and_start_brings_it_back(
     kubectl: Kubectl, multinode: list[str], tmp_path: Path
 ) -> None:
