@@ -53,6 +53,8 @@ class KillTimeline(TypedDict, total=False):
     t_delete_accepted: float
     replacement: str | None
     replacement_uid: str | None
+    victim_node: str | None  # spec.nodeName as the watches saw it (None in logs without it)
+    replacement_node: str | None
     phases: list[Phase]
     recovered: bool
     mttr_s: float | None
@@ -75,6 +77,7 @@ class _PodHistory:
         self.uid = uid
         self.name: str | None = None
         self.owner_uid: str | None = None
+        self.node: str | None = None
         self.first_seen: float | None = None
         self.first_seen_type: str | None = None
         self.created_server: float | None = None
@@ -90,6 +93,7 @@ class _PodHistory:
         meta = kobjects.meta(obj)
         self.name = meta.get("name") or self.name
         self.owner_uid = kobjects.controller_ref(obj).get("uid") or self.owner_uid
+        self.node = (obj.get("spec") or {}).get("nodeName") or self.node
         if self.first_seen is None:
             self.first_seen, self.first_seen_type = t, etype
             self.created_server = server_time(meta.get("creationTimestamp"))
@@ -400,6 +404,8 @@ def kill_timelines(
         vh = pods.get(v_uid or "")
         delete_server = vh.deleted_server if vh else None
         repl = _replacement(pods, v_uid, owner, t_req, delete_server, claimed)
+        tl["victim_node"] = vh.node if vh else None
+        tl["replacement_node"] = repl.node if repl else None
         if repl is None:
             tl["reason"] = (
                 "no replacement pod of the same owner was observed after the delete"

@@ -18,6 +18,11 @@ from scaleproof.report.text import esc, format_number, table, ts
 __all__ = ["TIMELINE_SECTIONS", "floor_section", "timeline_sections"]
 
 
+def _on(node: Any) -> str:
+    """` on <node>` when the run recorded the pod's node (runs since the multi-node cluster)."""
+    return f" on `{esc(node)}`" if node else ""
+
+
 def _kills_section(r: RunDoc, kills: Any, figures: Figures) -> list[str]:
     """One row per recovery phase of each kill, then its MTTR."""
     if not kills:
@@ -30,8 +35,8 @@ def _kills_section(r: RunDoc, kills: Any, figures: Figures) -> list[str]:
             rows.append(
                 [
                     str(i),
-                    f"`{esc(kill.get('victim'))}`",
-                    f"`{esc(kill.get('replacement'))}`",
+                    f"`{esc(kill.get('victim'))}`" + _on(kill.get("victim_node")),
+                    f"`{esc(kill.get('replacement'))}`" + _on(kill.get("replacement_node")),
                     esc(ph.get("name")),
                     ts(ph.get("start")),
                     f"+{format_number(float(ph['start']) - t0)}",

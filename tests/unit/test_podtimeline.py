@@ -240,3 +240,15 @@ def test_real_recording_with_a_relist_mid_recovery_still_pairs_the_replacement()
     for i, (a, b) in enumerate(zip(original, after, strict=True)):
         if i != k:
             assert (a["replacement_uid"], a["mttr_s"]) == (b["replacement_uid"], b["mttr_s"])
+
+
+def test_each_kill_names_the_node_of_its_victim_and_of_its_replacement() -> None:
+    """From the pods' spec.nodeName in the recorded watch events (a one-node run: the same node)."""
+    tls = podtimeline.kill_timelines(_real_events())
+    assert tls and all(t["victim_node"] == t["replacement_node"] == "scaleproof-node" for t in tls), [
+        (t["victim_node"], t["replacement_node"]) for t in tls
+    ]
+    no_node = [
+        {**e, "object": {**e["object"], "spec": {}}} if e.get("kind") == "Pod" else e for e in _real_events()
+    ]
+    assert {t["victim_node"] for t in podtimeline.kill_timelines(no_node)} == {None}
