@@ -36,8 +36,10 @@ def _deploy(kubectl: Kubectl, overlay: str) -> None:
     deploy(kubectl.kubeconfig, REPO / "k8s/overlays" / overlay, 420, progress=lambda m: None)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def rf2_stack(deployed: Kubectl) -> Iterator[Kubectl]:
+    """k8s/overlays/local-rf2 for the rest of the module (one deploy for the rf 2 run and the bad
+    inputs: the rf 1 run comes first, on k8s/overlays/local), then local again."""
     _deploy(deployed, "local-rf2")
     try:
         yield deployed
@@ -68,6 +70,34 @@ def _both_views(doc: dict) -> dict:
     return tl
 
 
+def test_rf1_one_peer_killed_fails_the_claim_on_failed_queries(
+    deployed: Kubectl, runner_kubeconfig: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "store-peer-loss-rf1.json"
+    run, doc = _run(journal, runner_kubeconfig)
+    figs = _figures(doc)
+    tl = _both_views(doc)
+    print(f"\nstore-peer-loss rf1: chaos exit {run.returncode}, status {doc['status']}; figures {figs}")
+    print(
+        f"  first errors: app {tl['paths']['app']['first_error']!r}, "
+        f"store {tl['paths']['store']['first_error']!r}"
+    )
+    assert doc["steady_states"]["before"]["steady_state_met"] is True, "the gate passes at rest"
+    assert figs["replication_factor"] == 1 and figs["peers_killed"] == 1
+    assert figs["failed_queries_store"] > 0 or figs["partial_queries_store"] > 0  # type: ignore[operator]
+    assert figs["documents_lost"] == 0, "the restarted peer brings its volume back"
+    assert (run.returncode, doc["deviated"]) == (1, True), "the claim in the hypothesis fails"
+    ev = evidence_of_doc(doc)
+    failed = {c["metric"] for c in ev.get("criteria") or [] if c.get("passed") is False}
+    assert failed & {"failed_queries_app", "failed_queries_store", "partial_queries_store"}, ev.get(
+        "criteria"
+    )
+    verdict = scaleproof_verdict(journal)
+    assert verdict.returncode != 0 and "FAIL" in verdict.stdout and "queries" in verdict.stdout, (
+        verdict.stdout
+    )
+
+
 def test_rf2_one_peer_killed_nothing_lost_within_budget_pass(
     rf2_stack: Kubectl, runner_kubeconfig: Path, tmp_path: Path
 ) -> None:
@@ -95,34 +125,6 @@ def test_rf2_one_peer_killed_nothing_lost_within_budget_pass(
     assert (run.returncode, doc["deviated"]) == (0, False), run.stderr[-2000:]
     verdict = scaleproof_verdict(journal)
     assert verdict.returncode == 0 and "PASS" in verdict.stdout, verdict.stdout + verdict.stderr
-
-
-def test_rf1_one_peer_killed_fails_the_claim_on_failed_queries(
-    deployed: Kubectl, runner_kubeconfig: Path, tmp_path: Path
-) -> None:
-    journal = tmp_path / "store-peer-loss-rf1.json"
-    run, doc = _run(journal, runner_kubeconfig)
-    figs = _figures(doc)
-    tl = _both_views(doc)
-    print(f"\nstore-peer-loss rf1: chaos exit {run.returncode}, status {doc['status']}; figures {figs}")
-    print(
-        f"  first errors: app {tl['paths']['app']['first_error']!r}, "
-        f"store {tl['paths']['store']['first_error']!r}"
-    )
-    assert doc["steady_states"]["before"]["steady_state_met"] is True, "the gate passes at rest"
-    assert figs["replication_factor"] == 1 and figs["peers_killed"] == 1
-    assert figs["failed_queries_store"] > 0 or figs["partial_queries_store"] > 0  # type: ignore[operator]
-    assert figs["documents_lost"] == 0, "the restarted peer brings its volume back"
-    assert (run.returncode, doc["deviated"]) == (1, True), "the claim in the hypothesis fails"
-    ev = evidence_of_doc(doc)
-    failed = {c["metric"] for c in ev.get("criteria") or [] if c.get("passed") is False}
-    assert failed & {"failed_queries_app", "failed_queries_store", "partial_queries_store"}, ev.get(
-        "criteria"
-    )
-    verdict = scaleproof_verdict(journal)
-    assert verdict.returncode != 0 and "FAIL" in verdict.stdout and "queries" in verdict.stdout, (
-        verdict.stdout
-    )
 
 
 @pytest.mark.parametrize(
