@@ -297,17 +297,12 @@ def set_unreachable_toleration(
     (empty: leave the pods' own, 300 s by default) and wait until its rollout completed. Returns
     `{"toleration_seconds", "before", "after", "patched": bool}`."""
     namespace, selector = kube.check_target(namespace, selector)
-    if toleration_seconds in (None, "", "default"):
-        return {"toleration_seconds": None, "patched": False}
     try:
-        seconds = int(str(toleration_seconds))
-    except ValueError:
-        seconds = -1
-    if seconds < 0:
-        raise UnsafeTarget(
-            "toleration_seconds (SCALEPROOF_TOLERATION_SECONDS) must be whole seconds ≥ 0 or empty, "
-            f"got {toleration_seconds!r}"
-        )
+        seconds = kobjects.whole_seconds(toleration_seconds)
+    except ValueError as exc:
+        raise UnsafeTarget(f"toleration_seconds (SCALEPROOF_TOLERATION_SECONDS) {exc}") from exc
+    if seconds is None:
+        return {"toleration_seconds": None, "patched": False}
     kube.check_owned(namespace, selector, deployment, configuration)
     before = kube.deployment_tolerations(deployment, namespace, configuration)
     after = nodeplan.with_unreachable_toleration(before, seconds)

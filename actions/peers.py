@@ -26,7 +26,7 @@ from probes import stores
 from probes.claims import run_dir_of
 from scaleproof import kube, rundir, undo
 from scaleproof.errors import ScaleproofError, UnsafeTarget
-from scaleproof.kobjects import controller_ref, pod_ready
+from scaleproof.kobjects import controller_ref, pod_ready, whole_seconds
 from scaleproof.waiting import wait_until
 
 __all__ = ["PEER_FILE", "PeerKill", "choose_peer", "kill_peer", "shard_holders", "wait_peer_back"]
@@ -115,15 +115,10 @@ def _holders(collection: str, cfg: Mapping[str, Any], secrets: Mapping[str, Any]
 
 
 def _grace(value: Any) -> int | None:
-    if value in (None, "", "default"):
-        return None
-    text = str(value).strip()
-    if not text.isdigit():
-        raise UnsafeTarget(
-            "peer_grace_period_s (SCALEPROOF_PEER_GRACE_PERIOD_S) must be whole seconds ≥ 0 or empty, "
-            f"got {text!r}"
-        )
-    return int(text)
+    try:
+        return whole_seconds(value)
+    except ValueError as exc:
+        raise UnsafeTarget(f"peer_grace_period_s (SCALEPROOF_PEER_GRACE_PERIOD_S) {exc}") from exc
 
 
 def kill_peer(

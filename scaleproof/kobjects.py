@@ -32,6 +32,7 @@ __all__ = [
     "quantity",
     "server_time",
     "uid",
+    "whole_seconds",
 ]
 
 RECORDED = "x-scaleproof"  # the recorder's own additions to a trimmed object (never served by Kubernetes)
@@ -125,6 +126,20 @@ def go_duration(value: Any) -> float | None:
     """A Go duration string as metrics-server writes `window` (`10.149687104s`, `1m0.5s`) in seconds."""
     parts = _GO_DURATION.findall(str(value or ""))
     return sum(float(n) * _GO_UNITS[u] for n, u in parts) if parts else None
+
+
+def whole_seconds(value: Any) -> int | None:
+    """An optional Kubernetes duration in whole seconds ≥ 0 (a `tolerationSeconds`, a delete's
+    `gracePeriodSeconds`) as configuration gives it: None for empty or "default" (the object's own),
+    else the digits as an int; ValueError for anything else (a sign, a unit, a fraction)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text in ("", "default"):
+        return None
+    if not text.isdigit():
+        raise ValueError(f"must be whole seconds ≥ 0, or empty, got {text!r}")
+    return int(text)
 
 
 def _lower_first(s: str) -> str:

@@ -215,10 +215,13 @@ def _node_fault_checks(
 ) -> None:
     """The fault's settings, refused before any load: node-loss's mode (actions.nodeloss.fault_mode
     judges the node), and the optional whole seconds (a toleration, a peer's grace period)."""
-    for key in _OPTIONAL_SECONDS:
-        v = str(values.get(key) if values.get(key) is not None else "").strip()
-        if key in values and v not in ("", "default") and not v.isdigit():
-            problems.append(f"{_where(key, info[key], env)}: must be whole seconds ≥ 0, or empty, got {v!r}")
+    from scaleproof.kobjects import whole_seconds
+
+    for key in (k for k in _OPTIONAL_SECONDS if k in values):
+        try:
+            whole_seconds(values[key])
+        except ValueError as exc:
+            problems.append(f"{_where(key, info[key], env)}: {exc}")
     fault = values.get("node_fault")
     if fault is not None and fault not in ("auto", "local", "command"):
         problems.append(

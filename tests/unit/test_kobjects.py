@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -87,3 +88,12 @@ def test_controller_ref_prefers_the_controlling_owner():
     assert kobjects.controller_ref({"metadata": {"ownerReferences": [other, rs]}}) == rs
     assert kobjects.controller_ref({"metadata": {"ownerReferences": [other]}}) == other
     assert kobjects.controller_ref({"metadata": {}}) == {} and kobjects.controller_ref({}) == {}
+
+
+def test_whole_seconds_is_empty_for_the_objects_own_value_else_digits_only() -> None:
+    assert [kobjects.whole_seconds(v) for v in (None, "", " ", "default", "0", " 30 ", 10)] == [
+        None, None, None, None, 0, 30, 10,
+    ]  # fmt: skip
+    for bad in ("-5", "+5", "1.5", "5m", "abc"):
+        with pytest.raises(ValueError, match=re.escape(f"must be whole seconds ≥ 0, or empty, got '{bad}'")):
+            kobjects.whole_seconds(bad)
