@@ -150,13 +150,34 @@ def test_pods_reach_pods_on_every_node_a_clusterip_and_dns(
         assert got[f"http://echo.{namespace}.svc.cluster.local/"] in echo, (node, got)  # DNS from this node
 
 
+def _ready_endpoint_ips(kubectl: Kubectl, ns: str, service: str) -> set[str]:
+    slices = kubectl.json(
+        "-n", ns, "get", "endpointslices", "-l", f"kubernetes.io/service-name={service}"
+    )["items"]  # fmt: skip
+    return {
+        addr
+        for s in slices
+        for e in s.get("endpoints") or []
+        if (e.get("conditions") or {}).get("ready")
+        for addr in e.get("addresses", [])
+    }
+
+
 def test_nodeport_on_loopback_reaches_pods_on_every_node(
     kubectl: Kubectl, namespace: str, echo: dict[str, str]
 ) -> None:
     port = kubectl.json("-n", namespace, "get", "service", "echo")["spec"]["ports"][0]["nodePort"]
+    # the pods are Ready; their endpoints follow, and kube-proxy programs them a sync later (>= 1 s).
+    # Asking only until a request count runs out raced that: 300 answers in under a second, before
+    # the last pod's endpoint was programmed (CI of stop 24). So: wait for the slice, then ask until
+    # every node has answered or 60 s have passed.
+    wait_for(
+        lambda: _ready_endpoint_ips(kubectl, namespace, "echo") >= set(echo.values()),
+        60, "the echo Service's EndpointSlice to list every pod ready", interval_s=0.5,
+    )  # fmt: skip
     seen: dict[str, int] = {}
     deadline = time.monotonic() + 60
-    for _ in range(300):  # bounded in count and time
+    for _ in range(3000):  # bounded in count and time: ~20 ms apart, 60 s at most
         if set(seen) == set(echo) or time.monotonic() > deadline:
             break
         try:
@@ -166,6 +187,7 @@ def test_nodeport_on_loopback_reaches_pods_on_every_node(
             time.sleep(0.5)
             continue
         seen[body] = seen.get(body, 0) + 1
+        time.sleep(0.02)
     # which pods answered through the loopback NodePort, of the pods (-> their nodes) behind it
     assert set(seen) == set(echo), (seen, echo)
 
