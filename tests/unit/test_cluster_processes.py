@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,3 +242,35 @@ def test_http_ok(tmp_path: Path, dirs: tuple[Path, Path]) -> None:
     assert http_ok(f"http://127.0.0.1:{port}/") is True
     assert http_ok(f"http://127.0.0.1:{port}/no-such-file") is False  # 404
     assert http_ok(f"http://127.0.0.1:{free_port()}/", timeout_s=1) is False  # nothing listens
+
+
+# a parent that starts `sleep` in a session of its own, prints its pid, then never reaps it: the
+# situation of every cluster component, whose parent is the machine's init (which reaps late)
+UNREAPING_PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen(["sleep", "60"], start_new_session=True)
+print(child.pid, flush=True)
+time.sleep(30)
+"""
+
+
+def test_stop_counts_a_zombie_of_another_parent_as_stopped(tmp_path: Path) -> None:
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    parent = subprocess.Popen([PY, "-c", UNREAPING_PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        (pid_dir / "sleeper.pid").write_text(str(pid))
+        (pid_dir / "sleeper.exe").write_text("sleep")
+        assert pid_of(pid_dir, "sleeper") == pid
+        t0 = time.monotonic()
+        assert stop("sleeper", pid_dir, grace_s=5)
+        took = time.monotonic() - t0
+        assert Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # not reaped: still a zombie
+        assert took < 2, f"stop waited {took:.1f} s for a process that had exited"
+        (pid_dir / "sleeper.pid").write_text(str(pid))
+        assert pid_of(pid_dir, "sleeper") is None  # a zombie does not run
+    finally:
+        parent.kill()
+        parent.wait()
