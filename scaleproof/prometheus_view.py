@@ -55,10 +55,31 @@ def _screenshot(
         return {"unavailable": str(exc)}
 
 
+#: the oldest last scrape of every active target (a target gone with its pod is stale, not counted)
+LAST_SCRAPE_QUERY = "min(timestamp(up))"
+
+
+def _wait_for_a_scrape_after(cfg: Mapping[str, Any], end: float, deadline: float) -> None:
+    """Until every target has been scraped since `end`, or until `deadline` (Unix seconds): one scrape
+    interval at most, where a fixed settle of two intervals waited ~8 s a run. If Prometheus cannot
+    say, the whole settle is waited, as before."""
+    while time.time() < deadline:
+        try:
+            last = prom.query_scalar(LAST_SCRAPE_QUERY, timeout_s=2.0, configuration=cfg)
+        except Exception as exc:
+            logger.debug("last scrape unknown (%s): waiting the whole settle time", exc)
+            time.sleep(max(0.0, deadline - time.time()))
+            return
+        if last is not None and last >= end:
+            return
+        time.sleep(min(0.5, max(0.0, deadline - time.time())))
+
+
 def collect(
     configuration: Mapping[str, Any] | None, start: float, end: float, run_dir: Path | None = None
 ) -> PrometheusView:
-    """Range queries over [start, end] (after one settle time for the last scrape), the scrape
+    """Range queries over [start, end] (once every target was scraped after `end`, or after one settle
+    time), the scrape
     interval and, when the pod count was queried, a screenshot into `run_dir`."""
     cfg = configuration or {}
     end = max(end, start + 1)
@@ -78,7 +99,7 @@ def collect(
         return out
     # the last pods of the run reach Prometheus one scrape later: let them in before querying
     settle = float(cfg.get("prometheus_settle_s", PROM_SETTLE_S))
-    time.sleep(max(0.0, min(settle, end + settle - time.time())))
+    _wait_for_a_scrape_after(cfg, end, deadline=end + settle)
     end = max(end, min(time.time(), end + settle))
     out["window"]["end"] = end
     try:

@@ -297,3 +297,37 @@ def test_a_pod_regex_that_selects_another_store_is_refused_with_the_remedy() -> 
     assert (
         prom.prometheus_queries({"namespace": "ns", "prometheus_pod_regex": ".+"})["pods_running"][1] is None
     )
+
+
+def test_the_settle_ends_at_the_first_scrape_after_the_run(monkeypatch) -> None:
+    import time as _time
+
+    from scaleproof import prometheus_view
+
+    end = _time.time()
+    answers = iter([end - 4.0, end - 4.0, end + 0.5])  # two polls before, then a scrape after `end`
+    asked: list[str] = []
+
+    def last_scrape(q: str, **kw: Any) -> float:
+        asked.append(q)
+        return next(answers)
+
+    monkeypatch.setattr(prom, "query_scalar", last_scrape)
+    t0 = _time.monotonic()
+    prometheus_view._wait_for_a_scrape_after({}, end, deadline=end + 10)
+    assert asked == [prometheus_view.LAST_SCRAPE_QUERY] * 3
+    assert _time.monotonic() - t0 < 3  # two 0.5 s polls, not the 10 s settle
+
+
+def test_the_settle_is_waited_whole_when_prometheus_cannot_say(monkeypatch) -> None:
+    import time as _time
+
+    from scaleproof import prometheus_view
+
+    def broken(q: str, **kw: Any) -> float:
+        raise PrometheusUnavailable("HTTP 503")
+
+    monkeypatch.setattr(prom, "query_scalar", broken)
+    end = _time.time()
+    prometheus_view._wait_for_a_scrape_after({}, end, deadline=end + 1.0)
+    assert _time.time() >= end + 1.0
