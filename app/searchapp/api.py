@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -43,6 +43,8 @@ from .settings import EmbeddingConfig, Settings
 __all__ = ["ApiError", "DocumentIn", "DocumentsRequest", "SearchRequest", "create_app"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_ID_CHARS = 256
 MAX_TEXT_CHARS = 20_000
@@ -167,17 +169,21 @@ class _Service:
         self.backend.warm()
 
     def search(self, vector: list[float], top_k: int) -> list[SearchHit]:
-        """The store's search, tried again on "unavailable" up to SEARCH_RETRIES times (a read is
-        idempotent); the last failure is the answer."""
+        """The store's search, tried again on "unavailable" (`read`)."""
+        return self.read("search", lambda: self.backend.search(vector, top_k))
+
+    def read(self, what: str, call: Callable[[], T]) -> T:
+        """A read of the store (idempotent), tried again on "unavailable" up to SEARCH_RETRIES times;
+        the last failure is the answer."""
         retries, delay = self.settings.search_retries, self.settings.search_retry_delay_s
         for attempt in range(retries + 1):
             try:
-                return self.backend.search(vector, top_k)
+                return call()
             except BackendUnavailable as exc:
                 if attempt == retries:
                     raise
                 self.metrics.backend_retries.inc()
-                logger.info("search try %d of %d: %s; trying again", attempt + 1, retries + 1, exc)
+                logger.info("%s try %d of %d: %s; trying again", what, attempt + 1, retries + 1, exc)
                 time.sleep(delay * (attempt + 1))
         raise AssertionError("unreachable")  # the loop returns or raises
 
@@ -376,7 +382,7 @@ def _add_collection(app: FastAPI, svc: _Service) -> None:
     def get_collection(name: str | None = None) -> dict[str, Any]:
         """Document count and per-shard info (useful for probes checking data spread)."""
         svc.check_collection(name)
-        count = backend.count()
+        count = svc.read("count", backend.count)
         info: dict[str, Any] = {
             "collection": settings.collection,
             "backend": backend.name,
@@ -388,8 +394,10 @@ def _add_collection(app: FastAPI, svc: _Service) -> None:
             "embed_dim": settings.embed_dim,
         }
         try:
-            shards = backend.shard_info()
-        except (BackendRejected, NotImplementedError) as exc:
+            shards = svc.read("shard listing", backend.shard_info)
+        except (BackendRejected, BackendUnavailable, NotImplementedError) as exc:
+            # the count answered; the per-node listing is extra (it asks every peer, so one peer
+            # going away fails it): say why it is missing rather than fail the whole answer
             info["shards"] = None
             info["shards_error"] = str(exc)
         else:

@@ -51,6 +51,8 @@ class FakeBackend:
         self.warmed = 0
         self.fail_searches = 0  # the next N searches answer "unavailable" (a peer not yet marked dead)
         self.searches = 0
+        self.fail_counts = 0  # the next N counts answer "unavailable"
+        self.fail_listings = 0  # the next N shard listings answer "unavailable" (a peer going away)
 
     def _check(self) -> None:
         if self.down:
@@ -93,10 +95,16 @@ class FakeBackend:
         return hits[:top_k]  # type: ignore[return-value]
 
     def count(self) -> int:
+        if self.fail_counts > 0:
+            self.fail_counts -= 1
+            raise BackendUnavailable("aggregate: remote shard on a dead peer")
         self._check()
         return len(self.docs)
 
     def shard_info(self) -> list[ShardInfo]:
+        if self.fail_listings > 0:
+            self.fail_listings -= 1
+            raise BackendUnavailable("nodes: a peer did not answer")
         self._check()
         return [{"name": "s0", "node": "n0", "object_count": len(self.docs), "state": "READY", "local": True}]
 
@@ -289,6 +297,25 @@ def test_a_search_the_store_answers_unavailable_is_tried_again_and_counted(
         assert r.json()["results"] if status == 200 else "dead peer" in r.json()["message"]
         assert backend.searches == tries
         assert metric(client.get("/metrics").text, "searchapp_backend_retries_total") == retried
+
+
+def test_the_collection_view_tries_its_reads_again_and_survives_a_missing_listing() -> None:
+    # a whole-node drain at replication 2 failed only GET /collection (11 x 503 in 4 s, 2026-12-08):
+    # its count and per-node listing were not tried again, and a failed listing failed the answer
+    client, backend = make(search_retries=2, search_retry_delay_s=0.001)
+    with client:
+        client.post("/documents", json={"documents": DOCS})
+        backend.fail_counts, backend.fail_listings = 2, 2
+        r = client.get("/collection")
+        assert r.status_code == 200 and r.json()["count"] == len(DOCS)
+        assert r.json()["shards"][0]["object_count"] == len(DOCS)
+        assert metric(client.get("/metrics").text, "searchapp_backend_retries_total") == 4
+        backend.fail_listings = 5  # the listing still fails after its tries: the count still answers
+        r = client.get("/collection")
+        assert r.status_code == 200 and r.json()["count"] == len(DOCS)
+        assert r.json()["shards"] is None and "did not answer" in r.json()["shards_error"]
+        backend.fail_counts = 5  # the count itself is the answer: 503 after its tries
+        assert client.get("/collection").status_code == 503
 
 
 def test_a_rejected_search_is_not_tried_again() -> None:
