@@ -20,9 +20,13 @@ import click
 
 from scaleproof.chaosrun import REPO, console_script, run_experiment, say
 
-__all__ = ["run_command", "EXPERIMENTS"]
+__all__ = ["run_command", "EXPERIMENTS", "FAULT_DOMAIN_EXPERIMENTS"]
 
+#: the customer's acceptance: what `scaleproof run` runs by default
 EXPERIMENTS = ("hpa-scale", "pod-kill", "vector-shards")
+#: the fault domains (ADR 0002's peer loss, ADR 0003's node events): run when named with
+#: `--experiment`, against the configuration they decide (e.g. `--overlay k8s/overlays/local-rf2`)
+FAULT_DOMAIN_EXPERIMENTS = ("node-drain", "node-loss", "store-peer-loss")
 
 
 def _validate(kinds: tuple[str, ...], env: dict[str, str], offline: bool) -> None:
@@ -98,8 +102,9 @@ def _target(
     "--experiment",
     "experiments",
     multiple=True,
-    type=click.Choice(EXPERIMENTS),
-    help="Run only these (default: all three).",
+    type=click.Choice(EXPERIMENTS + FAULT_DOMAIN_EXPERIMENTS),
+    help="Run these, in this order (default: the three acceptance experiments, "
+    f"{', '.join(EXPERIMENTS)}; the fault domains {', '.join(FAULT_DOMAIN_EXPERIMENTS)} run when named).",
 )
 @click.option("--overlay", default="k8s/overlays/local", show_default=True)
 @click.option("--journals", "journal_dir", default="journals/evidence", show_default=True, type=click.Path())
