@@ -125,6 +125,10 @@ def test_metrics_server_reports_cpu(kubectl: Kubectl, web: str) -> None:
     assert "web-" in str(out)
 
 
+@pytest.mark.full(
+    "hpa-scale on the reference app (test_experiment_passes_on_the_real_cluster[hpa-scale]) scales on "
+    "the HPA's CPU readings in the CI tier; test_metrics_server_reports_cpu reads the same metrics API"
+)
 def test_hpa_reports_current_cpu(kubectl: Kubectl, web: str) -> None:
     def current() -> int | None:
         hpa = kubectl.json("-n", web, "get", "hpa", "web")

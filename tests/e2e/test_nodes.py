@@ -238,8 +238,8 @@ def _victim(multinode: list[str]) -> str:
 
 
 @pytest.mark.full(
-    "the CI tier freezes a node in node-loss on agnhost (Unknown, then thawed, every node Ready "
-    "after) and before `cluster down` (test_zz_cluster_down)"
+    "the CI tier freezes a node in node-loss on the reference app (Unknown, then thawed, every node "
+    "Ready after) and before `cluster down` (test_zz_cluster_down)"
 )
 def test_freeze_turns_the_node_unknown_and_thaw_brings_it_back(
     kubectl: Kubectl, multinode: list[str], tmp_path: Path

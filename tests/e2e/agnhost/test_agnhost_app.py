@@ -29,6 +29,10 @@ def test_three_ready_pods_answer_on_the_nodeport(kubectl: Kubectl, agnhost: Agnh
     assert get(f"{agnhost.url}/dial")[0] == 400
 
 
+@pytest.mark.full(
+    "the first-run test scales agnhost's HPA on CPU in the CI tier (its SuccessfulRescale names the "
+    "cpu metric above target)"
+)
 def test_its_hpa_reads_cpu(kubectl: Kubectl, agnhost: AgnhostApp) -> None:
     def cpu() -> int | None:
         hpa = kubectl.json("-n", agnhost.namespace, "get", "hpa", str(agnhost.hpa))
