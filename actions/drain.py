@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from actions import pods as podkill
-from actions.nodesafety import NodeTarget, check_scope, flag, node_target, planned_moves
+from actions.nodesafety import NodeTarget, check_scope, flag, node_target, planned_moves, wait_at_rest
 from scaleproof import kobjects, kube, kubenodes, nodeplan, nodeundo, rundir, undo
 from scaleproof.nodeplan import DrainPlan, PodMove
 
@@ -78,16 +78,21 @@ def drain_node(
     wait_recovered_s: float = 180.0,
     runner_node: str = "",
     dry_run: bool = False,
+    replicas: Any = None,
+    settle_s: float = 120.0,
     run_dir: str | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Cordon `node` (or the chosen one) and evict its pods; returns `{"node", "evicted": [uid],
+    """Once the target is at rest (`nodesafety.wait_at_rest`: ≤ `settle_s`), cordon `node` (or the
+    chosen one) and evict its pods; returns `{"node", "evicted": [uid],
     "target_evicted": n, "blocked": bool, "pending": [PodMove], "refusals": n, "drain_s": seconds,
     "plan": DrainPlan}`. `scope`: "node" evicts every pod of the node (as `kubectl drain`), "namespace"
     only the pods of `namespace` on it, "workload" only the target's (what the target alone costs).
     Waits (≤ `wait_recovered_s`) until as many target pods are Ready as before the drain."""
     undo.check_abort("draining a node")
     check_scope(scope)
+    if not flag(dry_run):
+        wait_at_rest(namespace, selector, replicas, settle_s, run_dir, configuration, "the drain")
     target = node_target(namespace, selector, node, node_selector, runner_node, configuration)
     plan = planned_moves(target, scope, flag(delete_emptydir_data), flag(force), configuration)
     if flag(dry_run):

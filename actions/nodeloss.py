@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from actions.nodesafety import NodeTarget, flag, node_target
+from actions.nodesafety import NodeTarget, flag, node_target, wait_at_rest
 from scaleproof import kobjects, kube, kubenodes, nodeplan, rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
 from scaleproof.waiting import wait_until
@@ -123,14 +123,19 @@ def lose_node(
     wait_recovered_s: float = 600.0,
     runner_node: str = "",
     dry_run: bool = False,
+    replicas: Any = None,
+    settle_s: float = 120.0,
     run_dir: str | None = None,
     configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Make `node` (or the chosen one) go dark, then wait (≤ `wait_recovered_s`) until as many target
-    pods are Ready as before, none of them on the lost node. Returns `{"node", "mode", "dead_pods",
-    "t_fault", "recovered": bool, "waited_s"}` (not recovering in time is a result, not an error:
-    the after-claims judge it)."""
+    """Once the target is at rest (`nodesafety.wait_at_rest`: ≤ `settle_s`), make `node` (or the
+    chosen one) go dark, then wait (≤ `wait_recovered_s`) until as many target pods are Ready as
+    before, none of them on the lost node. Returns `{"node", "mode", "dead_pods", "t_fault",
+    "recovered": bool, "waited_s"}` (not recovering in time is a result, not an error: the
+    after-claims judge it)."""
     undo.check_abort("making a node go dark")
+    if not flag(dry_run):
+        wait_at_rest(namespace, selector, replicas, settle_s, run_dir, configuration, "the node loss")
     target = node_target(namespace, selector, node, node_selector, runner_node, configuration)
     mode = fault_mode(fault, target.node, fault_command, restore_command)
     dead = _dead_pods(target)

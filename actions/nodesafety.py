@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scaleproof import kobjects, kube, kubenodes, nodeplan
-from scaleproof.errors import UnsafeTarget
+from scaleproof import kobjects, kube, kubenodes, nodeplan, progress, rundir, stops, undo
+from scaleproof.errors import ScaleproofError, UnsafeTarget
 from scaleproof.nodeplan import DrainPlan
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "node_target",
     "parse_node_selector",
     "planned_moves",
+    "wait_at_rest",
 ]
 
 
@@ -108,6 +109,52 @@ def node_target(
         ready_before=sum(1 for p in targets if kobjects.pod_ready(p)),
         was_unschedulable=bool((chosen.get("spec") or {}).get("unschedulable")),
     )
+
+
+def _rest_state(namespace: str, selector: str, configuration: Mapping[str, Any] | None) -> dict[str, int]:
+    pods = kube.list_pods(namespace, selector, configuration)
+    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    return {"pods": len(pods), "live": len(live), "ready": sum(1 for p in live if kobjects.pod_ready(p))}
+
+
+def wait_at_rest(
+    namespace: str,
+    selector: str,
+    replicas: Any,
+    settle_s: float,
+    run_dir: str | None,
+    configuration: Mapping[str, Any] | None,
+    before: str,
+) -> dict[str, int]:
+    """Just before a node fault: every target pod Ready, none terminating and, when `replicas` is set,
+    exactly that many (the HPA was pinned to it). A fault on a workload still rolling out or scaling
+    would time that rollout, not the fault (seen: an HPA scale-down from 5 to 3 and a pod not yet Ready
+    on the lost node, 2026-12-08). Waits up to `settle_s`; otherwise the run's precondition fails
+    (`scaleproof.stops`: verdict inconclusive, nothing faulted). Returns the last reading."""
+    from scaleproof.waiting import wait_until
+
+    want = int(replicas) if str(replicas if replicas is not None else "").strip() else None
+    waited = wait_until(
+        lambda: _rest_state(namespace, selector, configuration),
+        float(settle_s),
+        1.0,
+        done=lambda s: s["pods"] == s["live"] == s["ready"] and want in (None, s["live"]),
+        abort=lambda: undo.check_abort(f"waiting for the target to be at rest before {before}"),
+        wake=undo.ABORT,
+    )
+    s = waited.value
+    if waited.done:
+        if waited.waited_s >= 1:
+            progress.step(f"at rest after {waited.waited_s:.0f} s: {s['ready']} Ready, none terminating")
+        return s
+    why = (
+        f"not at rest before {before} after {float(settle_s):.0f} s: {s['ready']} Ready of {s['live']} "
+        f"pods ({s['pods'] - s['live']} terminating)"
+        + (f", {want} wanted (the pinned replicas)" if want is not None else "")
+        + "; nothing was faulted"
+    )
+    stops.write_stop("precondition", before, [why], rundir.resolve(run_dir, configuration))
+    raise ScaleproofError(why)
 
 
 SCOPES = ("node", "namespace", "workload")

@@ -236,3 +236,49 @@ def test_a_bad_toleration_is_one_clear_line_and_patches_nothing(cluster, tmp_pat
     with pytest.raises(UnsafeTarget, match="SCALEPROOF_TOLERATION_SECONDS") as exc:
         nodeloss.set_unreachable_toleration("scaleproof", "searchapp", SEL, bad, run_dir=str(tmp_path))
     assert "\n" not in str(exc.value) and not [c for c in cluster.calls if c[0] == "patch_deployment"]
+
+
+@pytest.mark.parametrize(
+    ("change", "replicas", "says"),
+    [
+        ("terminating", 3, "2 Ready of 2 pods (1 terminating)"),
+        ("not-ready", 3, "2 Ready of 3 pods (0 terminating)"),
+        (None, 2, "3 Ready of 3 pods (0 terminating), 2 wanted"),
+    ],
+    ids=["a-pod-terminating", "a-pod-not-ready", "more-pods-than-pinned"],
+)
+def test_a_node_fault_waits_for_rest_and_otherwise_stops_inconclusive_faulting_nothing(
+    cluster, tmp_path, monkeypatch, change, replicas, says
+):
+    from scaleproof import stops
+    from scaleproof.errors import ScaleproofError
+
+    monkeypatch.setattr(nodeloss, "_is_local_node", lambda name: False)
+    if change == "terminating":
+        cluster.pods[2] = pod("c", node="w2", terminating=True)
+    elif change == "not-ready":
+        cluster.pods[2] = pod("c", node="w2", ready=False)
+    for fault in (
+        lambda: nodeloss.lose_node(
+            "scaleproof", SEL, node="w1", fault_command="false", restore_command="true",
+            replicas=replicas, settle_s=0.2, run_dir=str(tmp_path),
+        ),
+        lambda: drain.drain_node(
+            "scaleproof", SEL, node="w1", replicas=str(replicas), settle_s=0.2, run_dir=str(tmp_path)
+        ),
+    ):  # fmt: skip
+        with pytest.raises(ScaleproofError, match="nothing was faulted") as exc:
+            fault()
+        assert says in str(exc.value) and "\n" not in str(exc.value)
+        assert says in stops.read_stop(tmp_path)["precondition"]["problems"][0]
+        assert undo.load_plan(tmp_path) is None  # no undo: nothing was touched
+    assert not [c for c in cluster.calls if c[0] in ("evict_pod", "patch_node")]
+
+
+def test_a_node_fault_at_rest_goes_ahead_without_waiting(cluster, tmp_path):
+    cluster.pdbs = [_pdb(2, minAvailable=1)]
+    res = drain.drain_node(
+        "scaleproof", SEL, replicas=3, settle_s=5, run_dir=str(tmp_path), wait_recovered_s=5,
+        retry_interval_s=0.01,
+    )  # fmt: skip
+    assert res["target_evicted"] == 2
