@@ -60,7 +60,8 @@ class Metrics:
         )
         self.backend_retries = Counter(
             "searchapp_backend_retries_total",
-            "Reads of the store (searches, counts, shard listings) tried again after it answered unavailable (SEARCH_RETRIES).",
+            "Reads of the store (searches, counts, shard listings) tried again after it answered "
+            "unavailable (SEARCH_RETRIES).",
             registry=self.registry,
         )
         self.ready = Gauge(
