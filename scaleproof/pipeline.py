@@ -97,6 +97,36 @@ def _target(
     return kinds, journal_dir, out, env_for(target)
 
 
+def _bring_up(overlay: str, skip_deploy: bool) -> Path:
+    """The local cluster and its images (unless SCALEPROOF_KUBECONFIG names another cluster), then the
+    overlay deployed and Ready (unless `skip_deploy`); returns the kubeconfig."""
+    from scaleproof.cluster.cli import kubeconfig_path
+    from scaleproof.cluster.config import ClusterConfig
+    from scaleproof.cluster.deploy import DeployError, deploy, wait_ready
+    from scaleproof.cluster.images import ImageBuildError, build_images
+    from scaleproof.cluster.local import ClusterError, up
+    from scaleproof.cluster.processes import ComponentFailed
+
+    def progress(m: str) -> None:
+        click.echo(m, err=True)
+
+    digests: dict[str, str] = {}
+    try:
+        if not os.environ.get("SCALEPROOF_KUBECONFIG"):
+            say("local cluster")
+            up(ClusterConfig(), progress=progress)
+            say("images")
+            digests = build_images(ClusterConfig(), progress=progress)
+        kubeconfig = kubeconfig_path()
+        if not skip_deploy:
+            deploy(kubeconfig, REPO / overlay, 420, progress=progress)
+            _restart_if_image_changed(kubeconfig, digests)
+            wait_ready(kubeconfig, 300, progress=progress)
+    except (ClusterError, ComponentFailed, ImageBuildError, DeployError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    return kubeconfig
+
+
 @click.command("run")
 @click.option(
     "--experiment",
@@ -138,30 +168,9 @@ def run_command(
     if target_file:
         experiments, journal_dir, out, target_env = _target(target_file, experiments, journal_dir, out)
         skip_deploy = True
-    from scaleproof.cluster.cli import kubeconfig_path
-    from scaleproof.cluster.config import ClusterConfig
-    from scaleproof.cluster.deploy import DeployError, deploy, wait_ready
-    from scaleproof.cluster.images import ImageBuildError, build_images
-    from scaleproof.cluster.local import ClusterError, up
-    from scaleproof.cluster.processes import ComponentFailed
-
     t0 = time.monotonic()
     _validate(experiments or EXPERIMENTS, dict(os.environ), offline=True)  # bad input: fail in 1 s
-    own_cluster = not os.environ.get("SCALEPROOF_KUBECONFIG")
-    digests: dict[str, str] = {}
-    try:
-        if own_cluster:
-            say("local cluster")
-            up(ClusterConfig(), progress=lambda m: click.echo(m, err=True))
-            say("images")
-            digests = build_images(ClusterConfig(), progress=lambda m: click.echo(m, err=True))
-        kubeconfig = kubeconfig_path()
-        if not skip_deploy:
-            deploy(kubeconfig, REPO / overlay, 420, progress=lambda m: click.echo(m, err=True))
-            _restart_if_image_changed(kubeconfig, digests)
-            wait_ready(kubeconfig, 300, progress=lambda m: click.echo(m, err=True))
-    except (ClusterError, ComponentFailed, ImageBuildError, DeployError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    kubeconfig = _bring_up(overlay, skip_deploy)
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1", **target_env}
     os.environ["KUBECONFIG"] = str(kubeconfig)
     _validate(experiments or EXPERIMENTS, env, offline=False)
