@@ -197,6 +197,12 @@ def setup_network(cfg: ClusterConfig) -> None:
         _iptables("-I", "FORWARD", "1", "-j", FILTER_CHAIN)
 
 
+def bridge_ports(bridge: str) -> list[str]:
+    """The links enslaved to `bridge` (`ip -o link show master BRIDGE`: "7: vethab12@if2: <...>")."""
+    out = _run(["ip", "-o", "link", "show", "master", bridge], check=False).stdout
+    return [ln.split(":")[1].strip().split("@")[0] for ln in out.splitlines() if ln.count(":") >= 2]
+
+
 def teardown_network(cfg: ClusterConfig) -> list[str]:
     done: list[str] = []
     while _iptables("-D", "FORWARD", "-j", FILTER_CHAIN, check=False).returncode == 0:
@@ -221,9 +227,15 @@ def teardown_network(cfg: ClusterConfig) -> list[str]:
         for c in chains:
             if _iptables("-t", table, "-X", c, check=False).returncode == 0:
                 done.append(f"iptables -t {table} chain {c}")
+    ports = bridge_ports(cfg.pod_bridge)
     for dev in (cfg.pod_bridge, cfg.node_bridge):
         if _run(["ip", "link", "del", dev], check=False).returncode == 0:
             done.append(f"link {dev}")
+    # a pod's veth outlives its bridge while the kernel still holds the pod's network namespace (no
+    # process or mount does: freed late, seen twice after `down`): delete the ones that were ours
+    for dev in ports:
+        if _run(["ip", "link", "del", dev], check=False).returncode == 0:
+            done.append(f"link {dev} (a pod's, its namespace not yet freed)")
     marker = cfg.run_dir / "netns-mount"
     if marker.exists() and not any(nodes.NETNS_DIR.iterdir()):
         if _run(["umount", str(nodes.NETNS_DIR)], check=False).returncode == 0:

@@ -11,13 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from scaleproof.cluster import faults, nodes
+from scaleproof.cluster import faults, local, nodes
 from scaleproof.cluster.config import CGROUP_V1, ClusterConfig
+from scaleproof.cluster.images import IMAGE_TAGS
 
 from .conftest import Kubectl, wait_for
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
+# a pod on the control-plane node, so its veth is on the host's pod bridge when `down` runs
+PINNED = """
+apiVersion: v1
+kind: Pod
+metadata: {{name: zz-pinned, namespace: default}}
+spec:
+  nodeName: scaleproof-node
+  terminationGracePeriodSeconds: 0
+  containers: [{{name: sleep, image: {image}, command: [sleep, "3600"]}}]
+"""
 
 
 def _run(*argv: str) -> str:
@@ -69,12 +80,21 @@ def test_down_after_a_freeze_leaves_nothing_and_up_comes_back(kubectl: Kubectl, 
     specs = nodes.registered(cfg)
     if len(specs) < 2:
         pytest.skip("needs an extra node to freeze (`scaleproof cluster up --nodes 3`)")
+    kubectl("apply", "-f", "-", input=PINNED.format(image=IMAGE_TAGS["debian-base"]))
+    pod_veths = wait_for(
+        lambda: local.bridge_ports(cfg.pod_bridge), 60, "a pod veth on the control-plane node's bridge"
+    )  # the host ends of the control-plane node's pods: `down` must remove them too
     faults.freeze(specs[-1].name, run_dir=tmp_path)
     down = subprocess.run(
         [str(BIN / "scaleproof"), "cluster", "down"], capture_output=True, text=True, timeout=300
     )
     assert down.returncode == 0, down.stderr
     assert leftovers(cfg) == []
+    assert isinstance(pod_veths, list)
+    left = [
+        v for v in pod_veths if subprocess.run(["ip", "link", "show", v], capture_output=True).returncode == 0
+    ]
+    assert left == [], f"pod veths left after down: {left}"
     up = subprocess.run(
         [str(BIN / "scaleproof"), "cluster", "up", "--nodes", str(len(specs))],
         capture_output=True, text=True, timeout=900,
@@ -90,3 +110,4 @@ def test_down_after_a_freeze_leaves_nothing_and_up_comes_back(kubectl: Kubectl, 
         120,
         "every node Ready again",
     )
+    kubectl("delete", "pod", "-n", "default", "zz-pinned", "--ignore-not-found", "--wait=false")

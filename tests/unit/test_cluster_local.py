@@ -172,3 +172,29 @@ def test_stale_components_follow_pins_and_binaries(tmp_path, monkeypatch) -> Non
     (cfg.bin_dir / ".etcd.pin").write_text("etcd-3.5.0\n")  # built from another pin
     cfg.binary("coredns").unlink()  # binary lost
     assert stale_components(cfg) == ["coredns", "etcd"]
+
+
+def test_bridge_ports_reads_the_links_enslaved_to_the_bridge(monkeypatch) -> None:
+    import subprocess
+
+    from scaleproof.cluster import local
+
+    listing = (
+        "429: veth5e9839bd@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master sp-cni0 "
+        "state UP mode DEFAULT group default \\    link/ether c6:86:22:49:75:67 brd ff:ff:ff:ff:ff:ff "
+        "link-netnsid 0\n"
+        "431: veth0a1b2c3d@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master sp-cni0\n"
+    )
+    seen: list[list[str]] = []
+
+    def run(argv, check=True, **kw):
+        seen.append(argv)
+        return subprocess.CompletedProcess(argv, 0, listing, "")
+
+    monkeypatch.setattr(local, "_run", run)
+    assert local.bridge_ports("sp-cni0") == ["veth5e9839bd", "veth0a1b2c3d"]
+    assert seen == [["ip", "-o", "link", "show", "master", "sp-cni0"]]
+    monkeypatch.setattr(
+        local, "_run", lambda argv, check=True: subprocess.CompletedProcess(argv, 1, "", "no bridge")
+    )
+    assert local.bridge_ports("sp-cni0") == []
