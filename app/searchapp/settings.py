@@ -119,7 +119,7 @@ class Settings:
     search_retries: int = 2
     # once Ready, a replica stays Ready while its store checks have failed for less than this
     # (lifecycle.StoreHealth); 0: every failed check turns readiness off
-    store_unready_after_s: float = 10.0
+    store_unready_after_s: float = 30.0
     search_retry_delay_s: float = 0.1
     log_level: str = "info"
 
