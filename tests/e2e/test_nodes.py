@@ -63,15 +63,23 @@ spec:
   ports: [{{port: 80, targetPort: 8000}}]
 """
 
+# each URL until it answers, 20 s at most: a Service this new may not be programmed yet by the
+# kube-proxy of the node asked (it syncs at most once a second: "connection refused" until then)
 FETCH = """
-import json, socket, sys, urllib.request
+import json, socket, sys, time, urllib.request
 out = {}
 for url in sys.argv[1:]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            out[url] = r.read().decode()
-    except Exception as e:
-        out[url] = "ERR " + type(e).__name__ + ": " + str(e)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                out[url] = r.read().decode()
+            break
+        except Exception as e:
+            out[url] = "ERR " + type(e).__name__ + ": " + str(e)
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
 print(json.dumps(out))
 """
 
