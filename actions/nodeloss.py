@@ -282,7 +282,7 @@ def _node_state(node: str, configuration: Mapping[str, Any] | None) -> str:
     stale = [
         kobjects.meta(p).get("name")
         for p in kubenodes.pods_on_node(node, configuration)
-        if kobjects.meta(p).get("deletionTimestamp")
+        if kobjects.terminating(p)
     ]
     return (
         f"{len(stale)} stale pod(s) still terminating: {', '.join(map(str, stale[:5]))}" if stale else "ready"

@@ -113,7 +113,7 @@ def node_target(
 
 def _rest_state(namespace: str, selector: str, configuration: Mapping[str, Any] | None) -> dict[str, int]:
     pods = kube.list_pods(namespace, selector, configuration)
-    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    live = [p for p in pods if not kobjects.terminating(p)]
     return {"pods": len(pods), "live": len(live), "ready": sum(1 for p in live if kobjects.pod_ready(p))}
 
 

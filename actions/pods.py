@@ -38,7 +38,7 @@ from typing import Any, TypedDict
 from actions.killprogress import KillProgress
 from scaleproof import kube, kubenodes, rundir, undo
 from scaleproof.errors import DeadlineExceeded, ScaleproofError, UnsafeTarget
-from scaleproof.kobjects import controller_ref, pod_ready
+from scaleproof.kobjects import controller_ref, pod_ready, terminating
 from scaleproof.waiting import wait_until
 
 __all__ = ["Victim", "kill_pods", "select_victims"]
@@ -71,14 +71,14 @@ def select_victims(
     """Pick victims among Ready, non-terminating pods within the caps. Returns (victims, info)."""
     if count < 1:
         raise UnsafeTarget(f"count must be ≥ 1, got {count}")
-    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
-    terminating = len(pods) - len(live)
+    live = [p for p in pods if not terminating(p)]
+    leaving = len(pods) - len(live)
     ready = sorted((p for p in live if pod_ready(p)), key=lambda p: p["metadata"]["name"])
     cap_pct = math.floor(len(live) * float(max_percent) / 100.0)
     allowed = min(count, int(max_count), cap_pct, len(ready))
     info = {
         "selected": len(pods),
-        "terminating_skipped": terminating,
+        "terminating_skipped": leaving,
         "ready": len(ready),
         "cap_percent": cap_pct,
         "cap_count": int(max_count),
@@ -87,7 +87,7 @@ def select_victims(
     }
     if allowed < 1:
         raise UnsafeTarget(
-            f"no pod may be killed: {len(ready)} Ready of {len(live)} live pods ({terminating} terminating "
+            f"no pod may be killed: {len(ready)} Ready of {len(live)} live pods ({leaving} terminating "
             f"skipped), caps count={max_count} percent={max_percent}% → {cap_pct}"
         )
     if allowed < count:

@@ -45,7 +45,7 @@ def target_pods_on_node(
     return sum(
         1
         for p in kube.list_pods(namespace, selector, configuration)
-        if (p.get("spec") or {}).get("nodeName") == name and not kobjects.meta(p).get("deletionTimestamp")
+        if (p.get("spec") or {}).get("nodeName") == name and not kobjects.terminating(p)
     )
 
 

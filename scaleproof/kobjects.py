@@ -32,6 +32,7 @@ __all__ = [
     "quantity",
     "server_time",
     "uid",
+    "terminating",
     "whole_seconds",
 ]
 
@@ -56,6 +57,11 @@ def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def uid(obj: Mapping[str, Any]) -> str | None:
     return meta(obj).get("uid")
+
+
+def terminating(obj: Mapping[str, Any]) -> bool:
+    """Deletion has begun (`metadata.deletionTimestamp` set): the object is on its way out."""
+    return bool(meta(obj).get("deletionTimestamp"))
 
 
 def controller_ref(obj: Mapping[str, Any]) -> Mapping[str, Any]:
