@@ -13,6 +13,7 @@ from typing import Any
 
 from probes import prometheus as prom
 from scaleproof.contract import PrometheusView
+from scaleproof.waiting import wait_until
 
 __all__ = ["PROM_SETTLE_S", "PROM_STEP_S", "collect"]
 
@@ -63,16 +64,16 @@ def _wait_for_a_scrape_after(cfg: Mapping[str, Any], end: float, deadline: float
     """Until every target has been scraped since `end`, or until `deadline` (Unix seconds): one scrape
     interval at most, where a fixed settle of two intervals waited ~8 s a run. If Prometheus cannot
     say, the whole settle is waited, as before."""
-    while time.time() < deadline:
-        try:
-            last = prom.query_scalar(LAST_SCRAPE_QUERY, timeout_s=2.0, configuration=cfg)
-        except Exception as exc:
-            logger.debug("last scrape unknown (%s): waiting the whole settle time", exc)
-            time.sleep(max(0.0, deadline - time.time()))
-            return
-        if last is not None and last >= end:
-            return
-        time.sleep(min(0.5, max(0.0, deadline - time.time())))
+    try:
+        wait_until(
+            lambda: prom.query_scalar(LAST_SCRAPE_QUERY, timeout_s=2.0, configuration=cfg),
+            max(0.0, deadline - time.time()),
+            0.5,
+            done=lambda last: last is not None and last >= end,
+        )
+    except Exception as exc:
+        logger.debug("last scrape unknown (%s): waiting the whole settle time", exc)
+        time.sleep(max(0.0, deadline - time.time()))
 
 
 def collect(
